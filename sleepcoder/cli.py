@@ -1,0 +1,179 @@
+"""The `sleepcoder` command line: a thin front door over `tools`, `agent`, `tasks` and
+`swe_features`; it parses arguments, reports progress and maps errors to exit codes.
+
+Exit codes: 0 success, 1 unexpected failure, 2 bad input (path, option or configuration),
+3 the map store cannot be used (missing, corrupted, newer schema), 4 the map is busy.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from typer.core import TyperGroup
+
+from sleepcoder import __version__
+
+EXIT_FAILURE, EXIT_BAD_INPUT, EXIT_STORE, EXIT_BUSY = 1, 2, 3, 4
+
+
+class _DefaultToBuild(TyperGroup):
+    """`sleepcoder map [PATH]` builds: anything that is not a subcommand goes to `build`."""
+
+    def parse_args(self, ctx, args):  # type: ignore[override]
+        if not args or (args[0] not in self.commands and args[0] not in ("--help", "-h")):
+            args = ["build", *args]
+        return super().parse_args(ctx, args)
+
+
+app = typer.Typer(help="sleepcoder: a coding agent that maps repositories at sleep time.",
+                  no_args_is_help=True, add_completion=False)
+map_app = typer.Typer(cls=_DefaultToBuild, help="Build, refresh and inspect the static map.")
+app.add_typer(map_app, name="map")
+
+PathArg = Annotated[Path, typer.Argument(help="Repository or directory (default: here).")]
+StoreOpt = Annotated[Path | None, typer.Option(
+    "--store", help="Map store directory (default: .sleepcoder/ in the repository).")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+
+
+def _err(message: str) -> None:
+    typer.echo(f"sleepcoder: {message}", err=True)
+
+
+def _load(path: Path, store: Path | None):
+    """Resolve the repository root and its configuration (with --store applied)."""
+    from sleepcoder.config import ConfigError, load_config
+    from tools.scan import ScanError, resolve_root
+
+    try:
+        root, _repo = resolve_root(path)
+        config = load_config(root)
+    except (ScanError, ConfigError) as exc:
+        _err(str(exc))
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    if store is not None:
+        config = dataclasses.replace(
+            config, map=dataclasses.replace(config.map, store_dir=str(store.resolve())))
+    return root, config
+
+
+def _open_store(path: Path, store: Path | None):
+    from tools.store import MapStore, StoreError
+
+    root, config = _load(path, store)
+    try:
+        opened, _notice = MapStore.open(config.map.store_path(root), create=False)
+    except StoreError as exc:
+        _err(str(exc))
+        raise typer.Exit(EXIT_STORE) from None
+    return opened
+
+
+@map_app.command("build")
+def map_build(
+    path: PathArg = Path("."),
+    rebuild: Annotated[bool, typer.Option(
+        "--rebuild", help="Discard the stored map (e.g. a corrupted one) and build afresh."
+    )] = False,
+    workers: Annotated[int, typer.Option(help="Parser processes (0: one per CPU).")] = 0,
+    wait: Annotated[float | None, typer.Option(
+        help="Seconds to wait if another run is updating this map (default: config).")] = None,
+    store: StoreOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Build the map of PATH, or refresh it: only new or changed files are parsed."""
+    from sleepcoder.progress import RichProgress, print_report
+    from tools.lock import MapBusy
+    from tools.repomap import build_map
+    from tools.scan import ScanError
+    from tools.store import StoreError
+
+    root, config = _load(path, store)
+    try:
+        with RichProgress(enabled=not as_json) as progress:
+            report = build_map(root, config, rebuild=rebuild, workers=workers or None,
+                               progress=progress, lock_timeout=wait)
+    except ScanError as exc:
+        _err(str(exc))
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    except StoreError as exc:
+        _err(str(exc))
+        raise typer.Exit(EXIT_STORE) from None
+    except MapBusy as exc:
+        _err(str(exc))
+        raise typer.Exit(EXIT_BUSY) from None
+    except KeyboardInterrupt:
+        _err("interrupted: the files parsed so far are stored; run the same command to resume")
+        raise typer.Exit(130) from None
+    if as_json:
+        typer.echo(report.to_json())
+    else:
+        print_report(report)
+
+
+@map_app.command("show")
+def map_show(
+    path: PathArg = Path("."),
+    budget: Annotated[int, typer.Option(help="Token budget for the rendering.")] = 2048,
+    focus: Annotated[str, typer.Option(
+        help="Text to focus on (a request, symbols, paths): ranks matching files first.")] = "",
+    store: StoreOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Print the map within a token budget, most relevant files first."""
+    from tools.render import render_map
+
+    if budget <= 0:
+        _err("--budget must be a positive number of tokens")
+        raise typer.Exit(EXIT_BAD_INPUT)
+    opened = _open_store(path, store)
+    try:
+        rendered = render_map(opened, budget=budget, focus=focus)
+    finally:
+        opened.close()
+    typer.echo(rendered.to_json() if as_json else rendered.text)
+    if not as_json:
+        _err(f"{len(rendered.files)} of {rendered.total_files} files shown, "
+             f"~{rendered.tokens} tokens of {budget}")
+
+
+@map_app.command("stats")
+def map_stats(path: PathArg = Path("."), store: StoreOpt = None, as_json: JsonOpt = False
+              ) -> None:
+    """Print what the stored map holds and how its last build went."""
+    from sleepcoder.progress import print_stats
+    from tools.stats import map_stats as collect
+
+    opened = _open_store(path, store)
+    try:
+        stats = collect(opened)
+    finally:
+        opened.close()
+    if as_json:
+        import json
+
+        typer.echo(json.dumps(stats, indent=2))
+    else:
+        print_stats(stats)
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    typer.echo(f"sleepcoder {__version__}")
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        _err("interrupted")
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

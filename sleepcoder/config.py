@@ -1,0 +1,96 @@
+"""Project configuration: `.sleepcoder.toml` at the repository root, overridden by CLI flags.
+
+Only the sections the code uses are read; unknown keys are reported, not silently ignored.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+
+CONFIG_FILE = ".sleepcoder.toml"
+DEFAULT_STORE_DIR = ".sleepcoder"
+
+DEFAULT_VENDORED_DIRS = (
+    "vendor",
+    "vendors",
+    "vendored",
+    "_vendor",
+    "third_party",
+    "thirdparty",
+    "third-party",
+    "node_modules",
+    "bower_components",
+    "site-packages",
+    "external",
+    "extern",
+)
+
+
+class ConfigError(ValueError):
+    """The configuration file is malformed or has a value of the wrong type."""
+
+
+@dataclass(frozen=True)
+class MapConfig:
+    """Settings of the static map (the `[map]` table)."""
+
+    store_dir: str = DEFAULT_STORE_DIR  # relative to the repository root, or absolute
+    max_file_bytes: int = 1_000_000
+    exclude: tuple[str, ...] = ()  # gitignore-style patterns, on top of .sleepcoderignore
+    vendored_dirs: tuple[str, ...] = DEFAULT_VENDORED_DIRS
+    history_max_files_per_commit: int = 50  # larger commits are skipped (mass renames, format)
+    history_max_commits: int = 20_000  # newest first; 0 = no limit
+    workers: int = 0  # parser processes; 0 = one per CPU
+    lock_timeout: float = 600.0  # seconds to wait for another map run on the same repository
+
+    def store_path(self, root: Path) -> Path:
+        path = Path(os.path.expanduser(self.store_dir))
+        return path if path.is_absolute() else root / path
+
+
+@dataclass(frozen=True)
+class Config:
+    map: MapConfig = field(default_factory=MapConfig)
+    warnings: tuple[str, ...] = ()
+
+
+def load_config(root: Path) -> Config:
+    """Read `.sleepcoder.toml` under `root` (defaults when absent)."""
+    path = root / CONFIG_FILE
+    if not path.is_file():
+        return Config()
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    warnings: list[str] = []
+    map_config = _section(MapConfig(), data.get("map", {}), f"{path} [map]", warnings)
+    known = {"map", "sleep", "solve", "llm", "bot"}  # later sections are read by their owners
+    warnings.extend(f"{path}: unknown section [{name}]" for name in data if name not in known)
+    return Config(map=map_config, warnings=tuple(warnings))
+
+
+def _section(default, table: dict, where: str, warnings: list[str]):
+    if not isinstance(table, dict):
+        raise ConfigError(f"{where}: expected a table")
+    values = {}
+    by_name = {f.name: f for f in fields(default)}
+    for key, value in table.items():
+        if key not in by_name:
+            warnings.append(f"{where}: unknown key {key!r} (ignored)")
+            continue
+        current = getattr(default, key)
+        if isinstance(current, tuple):
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise ConfigError(f"{where}: {key} must be a list of strings")
+            value = tuple(value)
+        elif isinstance(current, bool) or not isinstance(value, type(current)):
+            if isinstance(current, float) and isinstance(value, int):
+                value = float(value)
+            else:
+                raise ConfigError(f"{where}: {key} must be {type(current).__name__}, got {value!r}")
+        values[key] = value
+    return replace(default, **values)

@@ -1,0 +1,109 @@
+"""Terminal output for the CLI: a Rich progress bar for long phases and the build summary."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+_err = Console(stderr=True)
+_out = Console()
+
+
+class RichProgress:
+    """Implements tools.repomap.Progress on stderr; silent when disabled (--json)."""
+
+    def __init__(self, enabled: bool = True) -> None:
+        self.enabled = enabled and _err.is_terminal
+        self.quiet = not enabled
+        self._progress: Progress | None = None
+        self._task = None
+
+    def __enter__(self) -> RichProgress:
+        if self.enabled:
+            self._progress = Progress(TextColumn("{task.description}"), BarColumn(),
+                                      MofNCompleteColumn(), TimeElapsedColumn(), console=_err,
+                                      transient=True)
+            self._progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+
+    def start(self, phase: str, total: int) -> None:
+        if self._progress is not None and total:
+            self._task = self._progress.add_task(f"{phase} files", total=total)
+
+    def advance(self, count: int = 1) -> None:
+        if self._progress is not None and self._task is not None:
+            self._progress.advance(self._task, count)
+
+    def notice(self, message: str) -> None:
+        if not self.quiet:
+            _err.print(f"[yellow]notice:[/yellow] {message}", highlight=False)
+
+
+def print_report(report: Any) -> None:
+    """The summary after `sleepcoder map`."""
+    where = f"{report.root}" + (f" @ {report.commit[:10]}" if report.commit else "")
+    if report.dirty:
+        where += " (with uncommitted changes)"
+    _out.print(f"[bold]Map of {where}[/bold]  ({report.store})", highlight=False)
+    table = Table(show_header=False, box=None, pad_edge=False)
+    table.add_column(style="dim")
+    table.add_column()
+    languages = ", ".join(f"{lang} {n}" for lang, n in report.files_by_language.items())
+    table.add_row("files", f"{report.mapped} mapped ({languages or 'none'})")
+    table.add_row("work", f"{report.parsed} parsed, {report.reused} reused unchanged, "
+                          f"{report.removed} removed")
+    skipped = ", ".join(f"{reason} {n}" for reason, n in report.skipped.items())
+    table.add_row("skipped", skipped or "none")
+    problems = []
+    if report.parse_error_files:
+        problems.append(f"{report.parse_error_files} with syntax errors (partial facts kept)")
+    if report.decode_replaced_files:
+        problems.append(f"{report.decode_replaced_files} not UTF-8 (decoded with replacement)")
+    if report.extraction_failures:
+        problems.append(f"{report.extraction_failures} failed to extract")
+    if problems:
+        table.add_row("problems", "; ".join(problems))
+    table.add_row("symbols", f"{report.definitions:,} definitions, {report.references:,} "
+                             f"references, {report.imports:,} imports")
+    table.add_row("graphs", f"{report.import_edges:,} import edges, {report.call_edges:,} call "
+                            f"edges ({report.resolved_files} files resolved)")
+    history = {"none": "no history", "unchanged": "unchanged"}.get(
+        report.history, f"{report.history}: {report.new_commits} new commits")
+    table.add_row("history", f"{report.commits} commits ({history})")
+    timing = ", ".join(f"{phase} {sec:.2f}s" for phase, sec in report.seconds.items())
+    table.add_row("time", timing)
+    _out.print(table)
+    for message in report.notices:
+        _err.print(f"[yellow]notice:[/yellow] {message}", highlight=False)
+
+
+def print_stats(stats: dict) -> None:
+    _out.print(f"[bold]Map of {stats['root']}[/bold] @ {stats['commit'] or '(no commit)'}",
+               highlight=False)
+    table = Table(show_header=False, box=None, pad_edge=False)
+    table.add_column(style="dim")
+    table.add_column()
+    for key, value in stats.items():
+        if key in ("root", "commit", "top_files", "recipes", "last_build"):
+            continue
+        if isinstance(value, dict):
+            value = ", ".join(f"{k} {v}" for k, v in value.items()) or "none"
+        table.add_row(key.replace("_", " "), str(value))
+    _out.print(table)
+    if stats["top_files"]:
+        _out.print("[bold]Top files by rank[/bold]")
+        for item in stats["top_files"]:
+            _out.print(f"  {item['rank']:.4f}  {item['path']}", highlight=False)
+    if stats["recipes"]:
+        _out.print("[bold]Recent multi-file changes[/bold]")
+        for recipe in stats["recipes"]:
+            files = ", ".join(recipe["files"][:6]) + (" …" if len(recipe["files"]) > 6 else "")
+            _out.print(f"  {recipe['sha'][:10]} {recipe['subject'][:70]}: {files}",
+                       highlight=False)

@@ -1,0 +1,109 @@
+"""Thin helpers over gitpython for what the map needs: file listings, HEAD, ancestry, excludes."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import git
+
+
+@dataclass(frozen=True)
+class GitFile:
+    path: str
+    mode: str
+    blob: str
+
+
+class NotARepository(Exception):
+    pass
+
+
+def open_repo(path: Path) -> git.Repo:
+    """The repository containing `path` (searching upwards), or NotARepository."""
+    try:
+        return git.Repo(path, search_parent_directories=True)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError) as exc:
+        raise NotARepository(str(path)) from exc
+
+
+def toplevel(repo: git.Repo) -> Path:
+    if repo.working_tree_dir is None:
+        raise NotARepository(f"{repo.git_dir} is a bare repository (map a checkout or worktree)")
+    return Path(repo.working_tree_dir).resolve()
+
+
+def head_commit(repo: git.Repo) -> str | None:
+    """The commit HEAD points at, or None in a repository with no commits."""
+    try:
+        return repo.head.commit.hexsha
+    except ValueError:
+        return None
+
+
+def _z_paths(raw: bytes) -> list[str]:
+    return [item.decode("utf-8", "surrogateescape") for item in raw.split(b"\0") if item]
+
+
+def _run(repo: git.Repo, *args: str) -> bytes:
+    return repo.git.execute(["git", "-c", "core.quotepath=off", *args], stdout_as_string=False)
+
+
+def tracked_files(repo: git.Repo) -> list[GitFile]:
+    """Index entries (path, mode, blob); for merge conflicts the first stage wins."""
+    out: dict[str, GitFile] = {}
+    for entry in _run(repo, "ls-files", "-s", "-z").split(b"\0"):
+        if not entry:
+            continue
+        meta, _, raw_path = entry.partition(b"\t")
+        mode, blob, _stage = meta.decode().split(" ")
+        path = raw_path.decode("utf-8", "surrogateescape")
+        out.setdefault(path, GitFile(path, mode, blob))
+    return list(out.values())
+
+
+def modified_tracked(repo: git.Repo) -> set[str]:
+    """Tracked paths whose working-tree content may differ from the index (stat-based)."""
+    return set(_z_paths(_run(repo, "diff-files", "--name-only", "-z")))
+
+
+def untracked_files(repo: git.Repo) -> list[str]:
+    """Untracked files that .gitignore (and .git/info/exclude) do not ignore."""
+    return _z_paths(_run(repo, "ls-files", "--others", "--exclude-standard", "-z"))
+
+
+def is_ancestor(repo: git.Repo, older: str, newer: str) -> bool:
+    try:
+        repo.git.merge_base("--is-ancestor", older, newer)
+        return True
+    except git.GitCommandError:
+        return False
+
+
+def exclude_file(repo: git.Repo) -> Path:
+    """`.git/info/exclude` of the repository (shared by all its worktrees)."""
+    path = Path(repo.git.rev_parse("--git-path", "info/exclude"))  # relative to the work tree
+    if not path.is_absolute():
+        path = toplevel(repo) / path
+    return path.resolve()
+
+
+def ensure_excluded(repo: git.Repo, entry: str) -> bool:
+    """Add `entry` to .git/info/exclude if missing (never to .gitignore). True if added."""
+    path = exclude_file(repo)
+    existing = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
+    if entry in existing or entry.rstrip("/") in existing:
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    prefix = "" if not existing or path.read_text(encoding="utf-8").endswith("\n") else "\n"
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write(f"{prefix}# sleepcoder's map store\n{entry}\n")
+    return True
+
+
+def blob_hash(data: bytes) -> str:
+    """The git blob id of `data`, so content outside git is keyed the same way as inside."""
+    digest = hashlib.sha1(b"blob %d\0" % len(data))
+    digest.update(data)
+    return digest.hexdigest()

@@ -1,0 +1,185 @@
+"""Git history for the map: which files change together, how often and how recently.
+
+Mining reads only commits reachable from the mapped commit (`git log <commit>`), never later
+history, so a map of an old base commit cannot see the future. Raw commits and their files are
+stored; co-change, churn and recipes are derived on read, following renames to current paths.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+
+import git
+
+from sleepcoder.config import MapConfig
+
+
+@dataclass(slots=True)
+class CommitRecord:
+    sha: str
+    time: int
+    subject: str
+    files: list[tuple[str, str, str]] = field(default_factory=list)  # (status, path, old_path)
+
+
+@dataclass(frozen=True)
+class CoChange:
+    path: str
+    count: int  # commits that changed both files
+    confidence: float  # count / commits that changed the anchor file
+
+
+@dataclass(frozen=True)
+class Recipe:
+    sha: str
+    time: int
+    subject: str
+    files: tuple[str, ...]
+
+
+def read_log(repo: git.Repo, revision_range: str, max_commits: int) -> list[CommitRecord]:
+    """Non-merge commits in `revision_range`, oldest first, with their changed files."""
+    args = [
+        "log",
+        "--no-merges",
+        "-z",
+        "--name-status",
+        "-M",
+        "--reverse",
+        "--format=%x01%H%x02%ct%x02%s",
+    ]
+    if max_commits:
+        args.append(f"--max-count={max_commits}")
+    args.append(revision_range)
+    raw = repo.git.execute(["git", "-c", "core.quotepath=off", *args], stdout_as_string=False)
+    commits = []
+    for chunk in raw.split(b"\x01"):
+        if not chunk:
+            continue
+        header, _, body = chunk.partition(b"\0")
+        sha, time, subject = header.decode("utf-8", "replace").split("\x02", 2)
+        record = CommitRecord(sha, int(time), subject)
+        tokens = [t.decode("utf-8", "replace") for t in body.lstrip(b"\n").split(b"\0")]
+        tokens.append("")
+        i = 0
+        while i < len(tokens) - 1:
+            status = tokens[i].strip()
+            if not status:
+                i += 1
+            elif status[0] in "RC":  # rename/copy: old path, then new path
+                record.files.append((status[0], tokens[i + 2], tokens[i + 1]))
+                i += 3
+            else:
+                record.files.append((status[0], tokens[i + 1], ""))
+                i += 2
+        commits.append(record)
+    return commits
+
+
+def store_commits(
+    conn: sqlite3.Connection, records: list[CommitRecord], mode: str, config: MapConfig
+) -> None:
+    """Store commits read by `read_log`: appended ("extended") or replacing all ("built")."""
+    if mode == "extended":
+        start = (conn.execute("SELECT MAX(seq) FROM commits").fetchone()[0] or 0) + 1
+    else:
+        conn.execute("DELETE FROM commits")
+        conn.execute("DELETE FROM commit_files")
+        start = 0
+    rows, file_rows = [], []
+    for offset, record in enumerate(records):
+        seq = start + offset
+        too_many = len(record.files) > config.history_max_files_per_commit
+        skipped = "too-many-files" if too_many else ""
+        rows.append((record.sha, seq, record.time, record.subject, len(record.files), skipped))
+        if not skipped:
+            file_rows.extend((seq, path, status, old) for status, path, old in record.files)
+    conn.executemany("INSERT OR REPLACE INTO commits VALUES (?,?,?,?,?,?)", rows)
+    conn.executemany("INSERT INTO commit_files VALUES (?,?,?,?)", file_rows)
+    if config.history_max_commits:  # keep only the newest commits
+        cutoff = conn.execute(
+            "SELECT seq FROM commits ORDER BY seq DESC LIMIT 1 OFFSET ?",
+            (config.history_max_commits,),
+        ).fetchone()
+        if cutoff is not None:
+            conn.execute("DELETE FROM commits WHERE seq <= ?", cutoff)
+            conn.execute("DELETE FROM commit_files WHERE seq <= ?", cutoff)
+
+
+class HistoryView:
+    """Derived history facts over the stored commits, with paths renamed to today's names."""
+
+    def __init__(self, conn: sqlite3.Connection, existing: set[str] | None = None) -> None:
+        self.existing = existing
+        renames: dict[str, list[tuple[int, str]]] = defaultdict(list)
+        for seq, path, old in conn.execute(
+            "SELECT seq, path, old_path FROM commit_files WHERE status='R' ORDER BY seq"
+        ):
+            renames[old].append((seq, path))
+        self._renames = renames
+        self.commits: dict[int, tuple[str, int, str]] = {
+            seq: (sha, time, subject)
+            for seq, sha, time, subject in conn.execute(
+                "SELECT seq, sha, time, subject FROM commits WHERE skipped=''"
+            )
+        }
+        self.files_by_commit: dict[int, list[str]] = defaultdict(list)
+        for seq, path in conn.execute("SELECT seq, path FROM commit_files ORDER BY seq"):
+            current = self.current_path(path, seq)
+            if current is not None and current not in self.files_by_commit[seq]:
+                self.files_by_commit[seq].append(current)
+        self.commits_by_file: dict[str, list[int]] = defaultdict(list)
+        for seq, paths in self.files_by_commit.items():
+            for path in paths:
+                self.commits_by_file[path].append(seq)
+
+    def current_path(self, path: str, seq: int) -> str | None:
+        """Today's name of `path` as it was at commit `seq` (None if it no longer exists)."""
+        for _ in range(50):
+            moves = [(s, new) for s, new in self._renames.get(path, ()) if s > seq]
+            if not moves:
+                break
+            seq, path = moves[0]
+        if self.existing is not None and path not in self.existing:
+            return None
+        return path
+
+    def change_count(self, path: str) -> int:
+        return len(self.commits_by_file.get(path, ()))
+
+    def last_changed(self, path: str) -> int:
+        seqs = self.commits_by_file.get(path)
+        return max(self.commits[s][1] for s in seqs) if seqs else 0
+
+    def cochanges(self, path: str, limit: int = 10, min_count: int = 2) -> list[CoChange]:
+        """Files that changed in the same commits as `path`, most confident first."""
+        seqs = self.commits_by_file.get(path, ())
+        if not seqs:
+            return []
+        counts: Counter[str] = Counter()
+        for seq in seqs:
+            for other in self.files_by_commit[seq]:
+                if other != path:
+                    counts[other] += 1
+        total = len(seqs)
+        ranked = [
+            CoChange(other, count, count / total)
+            for other, count in counts.items()
+            if count >= min_count
+        ]
+        ranked.sort(key=lambda c: (-c.confidence, -c.count, c.path))
+        return ranked[:limit]
+
+    def recipes(self, limit: int = 10, min_files: int = 2) -> list[Recipe]:
+        """The most recent commits that changed several files (a change "recipe")."""
+        out = []
+        for seq in sorted(self.files_by_commit, reverse=True):
+            files = self.files_by_commit[seq]
+            if len(files) >= min_files and seq in self.commits:
+                sha, time, subject = self.commits[seq]
+                out.append(Recipe(sha, time, subject, tuple(sorted(files))))
+                if len(out) >= limit:
+                    break
+        return out

@@ -1,0 +1,118 @@
+"""Which languages the map parses, and how: file extensions, tree-sitter grammars, and queries.
+
+Each language's query is the `tags.scm` its grammar wheel ships plus our additions in
+`tools/queries/<language>.scm` (imports, inheritance, scopes), compiled once per process.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from pathlib import PurePosixPath
+from typing import Any
+
+
+@dataclass(frozen=True)
+class LanguageSpec:
+    """How to load one tree-sitter grammar and the queries that run on it."""
+
+    name: str
+    module: str  # the grammar wheel's Python module
+    loader: str  # the function in that module that returns the language pointer
+    tag_modules: tuple[str, ...]  # wheels whose queries/tags.scm are combined, in order
+    extensions: tuple[str, ...]
+
+
+LANGUAGES: dict[str, LanguageSpec] = {
+    spec.name: spec
+    for spec in (
+        LanguageSpec(
+            "python", "tree_sitter_python", "language", ("tree_sitter_python",), (".py", ".pyi")
+        ),
+        LanguageSpec(
+            "javascript",
+            "tree_sitter_javascript",
+            "language",
+            ("tree_sitter_javascript",),
+            (".js", ".jsx", ".mjs", ".cjs"),
+        ),
+        LanguageSpec(
+            "typescript",
+            "tree_sitter_typescript",
+            "language_typescript",
+            ("tree_sitter_javascript", "tree_sitter_typescript"),
+            (".ts", ".mts", ".cts"),
+        ),
+        LanguageSpec(
+            "tsx",
+            "tree_sitter_typescript",
+            "language_tsx",
+            ("tree_sitter_javascript", "tree_sitter_typescript"),
+            (".tsx",),
+        ),
+        LanguageSpec("go", "tree_sitter_go", "language", ("tree_sitter_go",), (".go",)),
+        LanguageSpec("java", "tree_sitter_java", "language", ("tree_sitter_java",), (".java",)),
+        LanguageSpec("rust", "tree_sitter_rust", "language", ("tree_sitter_rust",), (".rs",)),
+        LanguageSpec("c", "tree_sitter_c", "language", ("tree_sitter_c",), (".c", ".h")),
+        LanguageSpec(
+            "cpp",
+            "tree_sitter_cpp",
+            "language",
+            ("tree_sitter_cpp",),
+            (".cc", ".cpp", ".cxx", ".c++", ".hh", ".hpp", ".hxx", ".h++", ".ipp"),
+        ),
+    )
+}
+
+# Our additions for TSX are the TypeScript ones: the node types they use are shared.
+_EXTRA_QUERY_FILE = {"tsx": "typescript"}
+
+_BY_EXTENSION: dict[str, str] = {
+    ext: spec.name for spec in LANGUAGES.values() for ext in spec.extensions
+}
+
+
+def language_for_path(path: str) -> str | None:
+    """The parseable language of a repository path, or None for files the map only lists."""
+    suffix = PurePosixPath(path).suffix.lower()
+    if path.endswith(".d.ts"):
+        return "typescript"
+    return _BY_EXTENSION.get(suffix)
+
+
+@cache
+def grammar(name: str) -> Any:
+    """The tree-sitter Language for `name` (imported lazily: each grammar is a C extension)."""
+    import tree_sitter
+
+    spec = LANGUAGES[name]
+    module = importlib.import_module(spec.module)
+    return tree_sitter.Language(getattr(module, spec.loader)())
+
+
+def query_source(name: str) -> str:
+    """The combined query text: the shipped tags.scm files, then our additions."""
+    spec = LANGUAGES[name]
+    parts = []
+    for module in spec.tag_modules:
+        parts.append(resources.files(module).joinpath("queries", "tags.scm").read_text())
+    extra = _EXTRA_QUERY_FILE.get(name, name)
+    parts.append(resources.files("tools").joinpath("queries", f"{extra}.scm").read_text())
+    return "\n".join(parts)
+
+
+@cache
+def query(name: str) -> Any:
+    """The compiled combined query for `name`."""
+    import tree_sitter
+
+    return tree_sitter.Query(grammar(name), query_source(name))
+
+
+@cache
+def parser(name: str) -> Any:
+    import tree_sitter
+
+    return tree_sitter.Parser(grammar(name))

@@ -1,0 +1,189 @@
+"""Render the map for a reader or a prompt: files by (focused) rank, key definitions with
+signatures, and co-change hints, fitted greedily to a token budget.
+
+This text is what task time puts in the model's prompt, so it is deterministic and compact.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
+
+from tools.history import HistoryView
+from tools.rank import focus_scores, focus_tokens, pagerank
+from tools.store import MapStore
+
+_TOP_LEVEL = frozenset({"class", "interface", "struct", "enum", "trait", "type", "function",
+                        "module", "macro"})
+_SKIP_KINDS = frozenset({"declaration", "constant"})
+
+
+def estimate_tokens(text: str) -> int:
+    """Roughly 4 characters per token for code and English (no tokenizer needed offline)."""
+    return math.ceil(len(text) / 4)
+
+
+@dataclass
+class ShownDefinition:
+    kind: str
+    qname: str
+    signature: str
+    line: int
+    doc: str
+    callers: int
+
+
+@dataclass
+class ShownFile:
+    path: str
+    score: float
+    language: str
+    lines: int
+    doc: str
+    definitions: list[ShownDefinition] = field(default_factory=list)
+    cochanges: list[dict] = field(default_factory=list)
+
+
+@dataclass
+class RenderedMap:
+    root: str
+    commit: str
+    focus: str
+    budget: int
+    tokens: int
+    total_files: int
+    files: list[ShownFile]
+    text: str
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2)
+
+
+def ranked_files(store: MapStore, focus: str = "") -> list[tuple[str, float]]:
+    """All mapped files, best first.
+
+    Without a focus: the stored PageRank. With one: 70% how well the file matches the focus
+    (see tools.rank.focus_scores), 30% PageRank restarted from the matching files, each
+    normalised to [0, 1], so matching files lead and, among them, central ones first.
+    """
+    rows = store.conn.execute("SELECT path, rank FROM files WHERE status='ok'").fetchall()
+    if not focus.strip():
+        return sorted(rows, key=lambda r: (-r[1], r[0]))
+    paths = [path for path, _ in rows]
+    names: dict[str, list[str]] = defaultdict(list)
+    for path, name in store.conn.execute(
+            "SELECT f.path, d.name FROM defs d JOIN files f ON f.fid = d.fid "
+            "WHERE f.status='ok'"):
+        names[path].append(name)
+    match = focus_scores(focus, paths, names)
+    if not match:
+        return sorted(rows, key=lambda r: (-r[1], r[0]))
+    weights = {(s, d): w for s, d, w in store.conn.execute(
+        "SELECT src, dst, weight FROM file_edges")}
+    ranks = pagerank(sorted(paths), weights, personalization=match)
+    top_match = max(match.values())
+    top_rank = max(ranks.values()) or 1.0
+    scored = {p: 0.7 * match.get(p, 0.0) / top_match + 0.3 * ranks.get(p, 0.0) / top_rank
+              for p in paths}
+    return sorted(scored.items(), key=lambda r: (-r[1], r[0]))
+
+
+def render_map(store: MapStore, budget: int = 2048, focus: str = "",
+               max_defs: int = 12) -> RenderedMap:
+    ranked = ranked_files(store, focus)
+    info = {path: (lang, lines, doc) for path, lang, lines, doc in store.conn.execute(
+        "SELECT f.path, f.language, b.lines, b.doc FROM files f JOIN blobs b ON b.id = f.fid "
+        "WHERE f.status='ok'")}
+    callers = _caller_counts(store)
+    existing = set(info)
+    history = HistoryView(store.conn, existing=existing)
+    tokens = focus_tokens(focus)
+    commit = store.get_meta("commit") or ""
+    root = store.get_meta("root") or ""
+    header = _header(root, commit, len(ranked), focus)
+    parts = [header]
+    used = estimate_tokens(header)
+    shown: list[ShownFile] = []
+    for position, (path, score) in enumerate(ranked):
+        lang, lines, doc = info[path]
+        entry = ShownFile(path, round(score, 6), lang or "other", lines, doc)
+        limit = max(2, max_defs - position // 4)
+        entry.definitions = _key_definitions(store, path, callers, tokens, limit)
+        entry.cochanges = [{"path": c.path, "count": c.count,
+                            "confidence": round(c.confidence, 2)}
+                           for c in history.cochanges(path, limit=3) if c.confidence >= 0.2]
+        text = _format_file(entry)
+        cost = estimate_tokens(text)
+        if used + cost > budget:
+            entry.definitions = entry.definitions[:2]
+            entry.cochanges = entry.cochanges[:1]
+            text = _format_file(entry)
+            cost = estimate_tokens(text)
+            if used + cost > budget:
+                break
+        parts.append(text)
+        used += cost
+        shown.append(entry)
+    text = "\n".join(parts)
+    return RenderedMap(root, commit, focus, budget, estimate_tokens(text), len(ranked), shown,
+                       text)
+
+
+def _header(root: str, commit: str, total: int, focus: str) -> str:
+    at = f" @ {commit[:10]}" if commit else ""
+    line = f"# Repository map of {root}{at}: {total} files, most relevant first"
+    return line + (f" for: {focus.strip()[:120]}" if focus.strip() else "")
+
+
+def _caller_counts(store: MapStore) -> dict[tuple[str, str], int]:
+    """(path, qname) -> number of distinct calling files (other than its own)."""
+    return {(dst, qname): n for dst, qname, n in store.conn.execute(
+        "SELECT dst, dst_qname, COUNT(DISTINCT src) FROM call_edges WHERE src != dst "
+        "GROUP BY dst, dst_qname")}
+
+
+def _key_definitions(store: MapStore, path: str, callers: dict[tuple[str, str], int],
+                     focus: set[str], limit: int) -> list[ShownDefinition]:
+    fid_row = store.conn.execute("SELECT fid FROM files WHERE path=?", (path,)).fetchone()
+    rows = store.conn.execute(
+        "SELECT kind, name, qname, signature, doc, start_line FROM defs WHERE fid=? "
+        "ORDER BY start_line", (fid_row[0],)).fetchall()
+    scored = []
+    for order, (kind, name, qname, signature, doc, line) in enumerate(rows):
+        if kind in _SKIP_KINDS or (name.startswith("_") and not name.startswith("__init")):
+            continue
+        count = callers.get((path, qname), 0)
+        score = count * 2 + (3 if kind in _TOP_LEVEL and "." not in qname else 0)
+        score += 4 * len(focus & focus_tokens(name)) if focus else 0
+        scored.append((score, order, ShownDefinition(kind, qname, signature, line, doc, count)))
+    chosen = sorted(scored, key=lambda s: (-s[0], s[1]))[:limit]
+    # a method is shown under its class: bring in the class line when it was not chosen
+    by_qname = {row[2]: (order, row) for order, row in enumerate(rows)}
+    have = {item.qname for _s, _o, item in chosen}
+    for _score, _order, item in list(chosen):
+        parent = item.qname.rpartition(".")[0]
+        while parent and parent not in have and parent in by_qname:
+            order, (kind, _name, qname, signature, doc, line) = by_qname[parent]
+            chosen.append((0, order, ShownDefinition(kind, qname, signature, line, doc,
+                                                     callers.get((path, qname), 0))))
+            have.add(parent)
+            parent = parent.rpartition(".")[0]
+    return [item for _score, _order, item in sorted(chosen, key=lambda s: s[1])]
+
+
+def _format_file(entry: ShownFile) -> str:
+    lines = [f"{entry.path}" + (f"  — {entry.doc}" if entry.doc else "")]
+    for d in entry.definitions:
+        indent = "    " * (1 + d.qname.count("."))
+        used_by = f"  [used by {d.callers} files]" if d.callers > 1 else ""
+        doc = f"  — {d.doc[:100]}" if d.doc else ""
+        signature = d.signature or d.qname
+        if len(signature) > 140:
+            signature = signature[:139] + "…"
+        lines.append(f"{indent}{signature}{used_by}{doc}")
+    if entry.cochanges:
+        hints = ", ".join(f"{c['path']} ({c['confidence']:.0%})" for c in entry.cochanges)
+        lines.append(f"    changes with: {hints}")
+    return "\n".join(lines)

@@ -1,0 +1,377 @@
+"""Build or refresh a repository's map: scan -> parse (parallel) -> graphs -> history -> store.
+
+The same function serves a first build and every refresh: content already in the store
+(same blob) is reused, so the work is proportional to what changed. Parsed facts are committed
+in batches, so an interrupted build resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import threading
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from sleepcoder.config import Config, load_config
+from tools import gitutil, history
+from tools.extract import ExtractJob, ExtractResult, extract_chunk, extract_file, init_worker
+from tools.graphs import update_graphs
+from tools.lock import map_lock
+from tools.scan import ScanResult, resolve_root, scan
+from tools.store import MapStore
+
+_PARALLEL_MIN_JOBS = 48  # below this, starting worker processes costs more than it saves
+_COMMIT_EVERY = 400  # parsed files per transaction: the unit of resumable progress
+_CHUNK_BYTES = 256_000
+
+
+class Progress(Protocol):
+    def start(self, phase: str, total: int) -> None: ...
+    def advance(self, count: int = 1) -> None: ...
+    def notice(self, message: str) -> None: ...
+
+
+class _Silent:
+    def start(self, phase: str, total: int) -> None:
+        pass
+
+    def advance(self, count: int = 1) -> None:
+        pass
+
+    def notice(self, message: str) -> None:
+        pass
+
+
+@dataclass
+class BuildReport:
+    root: str
+    store: str
+    commit: str | None
+    is_git: bool
+    dirty: bool
+    files_by_language: dict[str, int] = field(default_factory=dict)
+    mapped: int = 0
+    parsed: int = 0
+    reused: int = 0
+    removed: int = 0
+    skipped: dict[str, int] = field(default_factory=dict)
+    parse_error_files: int = 0
+    decode_replaced_files: int = 0
+    extraction_failures: int = 0
+    definitions: int = 0
+    references: int = 0
+    imports: int = 0
+    import_edges: int = 0
+    call_edges: int = 0
+    resolved_files: int = 0
+    history: str = ""
+    new_commits: int = 0
+    commits: int = 0
+    notices: list[str] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2)
+
+
+def build_map(
+    path: Path,
+    config: Config | None = None,
+    *,
+    rebuild: bool = False,
+    workers: int | None = None,
+    progress: Progress | None = None,
+    lock_timeout: float | None = None,
+) -> BuildReport:
+    """Build the map of the repository at `path`, or refresh it if one exists."""
+    progress = progress or _Silent()
+    started = time.perf_counter()
+    root, repo = resolve_root(Path(path))
+    config = config or load_config(root)
+    store_dir = config.map.store_path(root)
+    timeout = config.map.lock_timeout if lock_timeout is None else lock_timeout
+    with map_lock(store_dir, timeout, on_wait=progress.notice):
+        store, notice = MapStore.open(store_dir, create=True, rebuild=rebuild)
+        try:
+            report = _build(store, root, repo, config, store_dir, workers, progress)
+        finally:
+            store.close()
+    if notice:
+        report.notices.insert(0, notice)
+    report.notices.extend(config.warnings)
+    report.seconds["total"] = time.perf_counter() - started
+    return report
+
+
+def _build(
+    store: MapStore,
+    root: Path,
+    repo,
+    config: Config,
+    store_dir: Path,
+    workers: int | None,
+    progress: Progress,
+) -> BuildReport:
+    timings: dict[str, float] = {}
+    mark = time.perf_counter()
+    if repo is not None and store_dir.resolve().is_relative_to(root):
+        rel = store_dir.resolve().relative_to(root).as_posix()
+        gitutil.ensure_excluded(repo, f"/{rel}/")
+    scanned = scan(root, repo, config.map, store_dir)
+    for message in scanned.notices:
+        progress.notice(message)
+    history_job = _HistoryJob(store, repo, scanned.commit, config)
+    history_job.start()
+    timings["scan"] = time.perf_counter() - mark
+
+    mark = time.perf_counter()
+    old_rows = store.file_rows()
+    reuse, jobs = _plan(store, scanned, old_rows)
+    bulk = len(jobs) > 2 * max(len(reuse), 1000)
+    if bulk:
+        store.drop_fact_indexes()
+    try:
+        results = _run_jobs(store, str(root), jobs, workers or config.map.workers, progress)
+    finally:
+        store.ensure_fact_indexes()
+    timings["parse"] = time.perf_counter() - mark
+
+    mark = time.perf_counter()
+    report = BuildReport(
+        root=str(root),
+        store=str(store.path),
+        commit=scanned.commit,
+        is_git=scanned.is_git,
+        dirty=scanned.dirty,
+        notices=scanned.notices,
+    )
+    with store.transaction():
+        rows, old_fids, changed, removed = _file_rows(scanned, reuse, results, old_rows)
+        store.replace_files(rows)
+        full = (
+            not any(status == "ok" for status, *_ in old_rows.values())
+            or store.get_meta("graphs_complete") != "1"
+        )
+        graph = update_graphs(store, root, changed, removed, old_fids, full)
+        store.set_meta("graphs_complete", "1")
+        store.delete_blobs(store.orphan_fids(old_fids.values()))
+        timings["graphs"] = time.perf_counter() - mark
+        mark = time.perf_counter()
+        report.new_commits, report.history = history_job.finish(store.conn)
+        timings["history"] = time.perf_counter() - mark
+        store.set_meta("commit", scanned.commit or "")
+        store.set_meta("dirty", "1" if scanned.dirty else "0")
+        store.set_meta("is_git", "1" if scanned.is_git else "0")
+        store.set_meta("root", str(root))
+        store.set_meta("updated_at", str(int(time.time())))
+        _fill_report(report, store, rows, results, reuse, removed, graph.resolved_files)
+        report.seconds = timings
+        store.set_meta("last_build", report.to_json())
+    return report
+
+
+def _plan(
+    store: MapStore, scanned: ScanResult, old_rows
+) -> tuple[dict[str, int], list[ExtractJob]]:
+    """Split scanned files into reused blobs (path -> (fid, skip reason, detail)) and jobs."""
+    blob_index = store.blob_index()
+    by_fid = {fid: (blob, lang) for (blob, lang), (fid, _r, _d) in blob_index.items()}
+    reuse: dict[str, tuple[int, str, str]] = {}
+    jobs: list[ExtractJob] = []
+    for item in scanned.files:
+        lang = item.language or ""
+        blob = item.blob
+        if blob is None:
+            old = old_rows.get(item.path)  # outside git (or dirty): trust unchanged stat data
+            if (
+                old
+                and old[2] is not None
+                and old[4] == item.size
+                and old[5] == item.mtime_ns
+                and by_fid.get(old[2], ("", None))[1] == lang
+            ):
+                blob = by_fid[old[2]][0]
+        hit = blob_index.get((blob, lang)) if blob else None
+        if hit is not None:
+            reuse[item.path] = hit
+        else:
+            jobs.append(ExtractJob(item.path, item.language, item.blob))
+    return reuse, jobs
+
+
+def _run_jobs(
+    store: MapStore, root: str, jobs: list[ExtractJob], workers: int, progress: Progress
+) -> dict[str, tuple[ExtractResult, int | None]]:
+    """Extract and store every job's facts. Returns path -> (result, fid)."""
+    out: dict[str, tuple[ExtractResult, int | None]] = {}
+    progress.start("parse", len(jobs))
+    if not jobs:
+        return out
+    workers = workers or os.cpu_count() or 1
+    pending: list[ExtractResult] = []
+
+    def flush() -> None:
+        with store.transaction():
+            for result in pending:
+                fid = None
+                if result.skip_reason != "unreadable":
+                    fid = store.insert_blob(
+                        result.blob,
+                        result.language,
+                        result.skip_reason,
+                        result.detail,
+                        result.facts,
+                    )
+                out[result.path] = (result._replace(facts=None), fid)  # facts are stored
+        progress.advance(len(pending))
+        pending.clear()
+
+    if workers > 1 and len(jobs) >= _PARALLEL_MIN_JOBS:
+        context = multiprocessing.get_context("fork")
+        with context.Pool(workers, initializer=init_worker, initargs=(root,)) as pool:
+            for chunk_results in pool.imap_unordered(extract_chunk, _chunks(root, jobs)):
+                pending.extend(chunk_results)
+                if len(pending) >= _COMMIT_EVERY:
+                    flush()
+    else:
+        for job in jobs:
+            pending.append(extract_file(root, job))
+            if len(pending) >= _COMMIT_EVERY:
+                flush()
+    flush()
+    return out
+
+
+def _chunks(root: str, jobs: list[ExtractJob]) -> list[list[ExtractJob]]:
+    """Largest files first, grouped into chunks of similar total size (balances the workers)."""
+    sized = []
+    for job in jobs:
+        try:
+            size = os.path.getsize(os.path.join(root, job.path))
+        except OSError:
+            size = 0
+        sized.append((size, job))
+    sized.sort(key=lambda item: -item[0])
+    chunks, current, current_size = [], [], 0
+    for size, job in sized:
+        current.append(job)
+        current_size += size
+        if current_size >= _CHUNK_BYTES or len(current) >= 64:
+            chunks.append(current)
+            current, current_size = [], 0
+    if current:
+        chunks.append(current)
+    return chunks
+
+
+def _file_rows(scanned: ScanResult, reuse: dict[str, tuple[int, str, str]], results, old_rows):
+    """The new files table, and what changed against the old one."""
+    rows = []
+    fids: dict[str, int] = {}
+    for item in scanned.files:
+        lang = item.language or ""
+        if item.path in reuse:
+            fid, status, detail = reuse[item.path]
+            status = status or "ok"  # a reused binary or minified blob keeps its reason
+        else:
+            result, fid = results[item.path]
+            status, detail = result.skip_reason or "ok", result.detail
+        rows.append((item.path, status, detail, fid, lang, item.size, item.mtime_ns))
+        if status == "ok" and fid is not None:
+            fids[item.path] = fid
+    for path, reason in scanned.skipped.items():
+        rows.append((path, reason, scanned.details.get(path, ""), None, "", 0, 0))
+    old_ok = {p: row[2] for p, row in old_rows.items() if row[0] == "ok" and row[2] is not None}
+    changed = {p for p, fid in fids.items() if old_ok.get(p) != fid}
+    removed = set(old_ok) - set(fids)
+    old_fids = {p: old_ok[p] for p in changed | removed if p in old_ok}
+    return rows, old_fids, changed, removed
+
+
+def _fill_report(
+    report: BuildReport, store: MapStore, rows, results, reuse, removed, resolved: int
+) -> None:
+    languages: Counter[str] = Counter()
+    skipped: Counter[str] = Counter()
+    for _path, status, _detail, _fid, lang, _size, _mtime in rows:
+        if status == "ok":
+            languages[lang or "other"] += 1
+        else:
+            skipped[status] += 1
+    report.files_by_language = dict(languages.most_common())
+    report.mapped = sum(languages.values())
+    report.skipped = dict(skipped.most_common())
+    report.parsed = sum(1 for result, _fid in results.values() if not result.skip_reason)
+    report.reused = sum(1 for _fid, reason, _d in reuse.values() if not reason)
+    report.removed = len(removed)
+    report.resolved_files = resolved
+    conn = store.conn
+    (report.parse_error_files, report.decode_replaced_files, report.extraction_failures) = (
+        conn.execute(
+            "SELECT COALESCE(SUM(b.parse_errors > 0), 0), COALESCE(SUM(b.decode_replaced), 0), "
+            "COALESCE(SUM(b.failure != ''), 0) FROM files f JOIN blobs b ON b.id = f.fid "
+            "WHERE f.status='ok'"
+        ).fetchone()
+    )
+    counts = store.counts()
+    report.definitions = counts["defs"]
+    report.references = counts["refs"]
+    report.imports = counts["imports"]
+    report.import_edges = counts["import_edges"]
+    report.call_edges = counts["call_edges"]
+    report.commits = counts["commits"]
+
+
+class _HistoryJob:
+    """Reads `git log` in a thread while the parser runs; stores the result at the end."""
+
+    def __init__(self, store: MapStore, repo, commit: str | None, config: Config) -> None:
+        self.repo = repo
+        self.commit = commit
+        self.config = config.map
+        self.last = store.get_meta("history_head") or None
+        self.records: list[history.CommitRecord] | None = None
+        self.error: BaseException | None = None
+        self.mode = "none"
+        self.thread = threading.Thread(target=self._read, daemon=True)
+
+    def start(self) -> None:
+        if self.repo is not None and self.commit is not None and self.last != self.commit:
+            self.thread.start()
+
+    def _read(self) -> None:
+        try:
+            if self.last and gitutil.is_ancestor(self.repo, self.last, self.commit):
+                self.mode = "extended"
+                self.records = history.read_log(
+                    self.repo, f"{self.last}..{self.commit}", self.config.history_max_commits
+                )
+            else:
+                self.mode = "rebuilt" if self.last else "built"
+                self.records = history.read_log(
+                    self.repo, self.commit, self.config.history_max_commits
+                )
+        except BaseException as exc:  # re-raised in the main thread by finish()
+            self.error = exc
+
+    def finish(self, conn) -> tuple[int, str]:
+        if self.repo is None or self.commit is None:
+            history.store_commits(conn, [], "rebuilt", self.config)
+            conn.execute("DELETE FROM meta WHERE key='history_head'")
+            return 0, "none"
+        if self.last == self.commit:
+            return 0, "unchanged"
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
+        assert self.records is not None
+        history.store_commits(conn, self.records, self.mode, self.config)
+        conn.execute(
+            "INSERT OR REPLACE INTO meta(key, value) VALUES ('history_head', ?)", (self.commit,)
+        )
+        return len(self.records), self.mode

@@ -1,0 +1,319 @@
+"""Which files the map covers: git-tracked (and untracked, not ignored) files, or a plain walk.
+
+Decisions that need only the path and `lstat` are made here (ignored, vendored, symlink,
+oversized, known-binary extension); those that need the content (binary, minified, unreadable)
+are made by `tools/extract.py` when a file is read.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+import pathspec
+
+from sleepcoder.config import MapConfig
+from tools import gitutil
+from tools.languages import language_for_path
+
+IGNORE_FILE = ".sleepcoderignore"
+
+# Never worth reading: decided from the extension alone.
+BINARY_EXTENSIONS = frozenset(
+    [
+        ".png",
+        ".jpg",
+        ".jpeg",
+        ".gif",
+        ".bmp",
+        ".ico",
+        ".icns",
+        ".webp",
+        ".tif",
+        ".tiff",
+        ".psd",
+        ".pdf",
+        ".zip",
+        ".gz",
+        ".tgz",
+        ".bz2",
+        ".xz",
+        ".zst",
+        ".7z",
+        ".rar",
+        ".tar",
+        ".whl",
+        ".egg",
+        ".jar",
+        ".war",
+        ".class",
+        ".so",
+        ".dylib",
+        ".dll",
+        ".exe",
+        ".o",
+        ".a",
+        ".lib",
+        ".obj",
+        ".pyc",
+        ".pyo",
+        ".pyd",
+        ".wasm",
+        ".woff",
+        ".woff2",
+        ".ttf",
+        ".otf",
+        ".eot",
+        ".mp3",
+        ".mp4",
+        ".m4a",
+        ".wav",
+        ".ogg",
+        ".flac",
+        ".avi",
+        ".mov",
+        ".mkv",
+        ".webm",
+        ".db",
+        ".sqlite",
+        ".sqlite3",
+        ".bin",
+        ".dat",
+        ".pkl",
+        ".pickle",
+        ".npy",
+        ".npz",
+        ".h5",
+        ".parquet",
+        ".onnx",
+        ".pt",
+        ".pth",
+        ".gguf",
+        ".safetensors",
+    ]
+)
+
+# Directories a plain (non-git) walk never enters.
+WALK_PRUNE = frozenset(
+    {
+        ".git",
+        ".hg",
+        ".svn",
+        "__pycache__",
+        ".mypy_cache",
+        ".pytest_cache",
+        ".ruff_cache",
+        ".tox",
+        ".nox",
+        ".venv",
+        "venv",
+        ".eggs",
+        ".idea",
+        ".vscode",
+    }
+)
+
+
+@dataclass(slots=True)
+class ScannedFile:
+    path: str  # repository-relative, "/"-separated
+    size: int
+    mtime_ns: int
+    blob: str | None  # known git blob id when the working file matches the index
+    language: str | None
+
+
+@dataclass
+class ScanResult:
+    root: Path
+    is_git: bool
+    commit: str | None
+    dirty: bool
+    files: list[ScannedFile] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)  # path -> reason
+    details: dict[str, str] = field(default_factory=dict)  # path -> human detail
+    notices: list[str] = field(default_factory=list)
+
+    def skip(self, path: str, reason: str, detail: str = "") -> None:
+        self.skipped[path] = reason
+        if detail:
+            self.details[path] = detail
+
+    def skipped_by_reason(self) -> Counter[str]:
+        return Counter(self.skipped.values())
+
+
+class ScanError(Exception):
+    """The path cannot be mapped at all (missing, not a directory)."""
+
+
+def resolve_root(path: Path) -> tuple[Path, object | None]:
+    """The root to map for `path` and its git repository (None for a plain directory)."""
+    if not path.exists():
+        raise ScanError(f"path does not exist: {path}")
+    if not path.is_dir():
+        raise ScanError(f"not a directory: {path}")
+    try:
+        repo = gitutil.open_repo(path)
+    except gitutil.NotARepository:
+        return path.resolve(), None
+    return gitutil.toplevel(repo), repo
+
+
+def scan(root: Path, repo, config: MapConfig, store_dir: Path) -> ScanResult:
+    if repo is not None:
+        result = _scan_git(root, repo, config)
+    else:
+        result = ScanResult(root=root, is_git=False, commit=None, dirty=False)
+        result.notices.append(
+            f"{root} is not a git repository: mapping it as a plain directory "
+            "(honouring .gitignore files; no history, no co-change notes)"
+        )
+        _walk_plain(root, result)
+    _apply_rules(result, config, store_dir)
+    return result
+
+
+def _scan_git(root: Path, repo, config: MapConfig) -> ScanResult:
+    commit = gitutil.head_commit(repo)
+    result = ScanResult(root=root, is_git=True, commit=commit, dirty=False)
+    if commit is None:
+        result.notices.append(
+            "the repository has no commits yet: mapping the working tree "
+            "(staged and untracked files), with no history"
+        )
+    modified = gitutil.modified_tracked(repo)
+    for entry in gitutil.tracked_files(repo):
+        if entry.mode == "160000":
+            result.skip(entry.path, "submodule")
+            continue
+        if entry.mode == "120000":
+            result.skip(entry.path, "symlink", "symbolic link (not followed)")
+            continue
+        blob = None if entry.path in modified else entry.blob
+        result.dirty |= entry.path in modified
+        result.files.append(ScannedFile(entry.path, 0, 0, blob, None))
+    untracked = gitutil.untracked_files(repo)
+    result.dirty |= bool(untracked)
+    result.files.extend(ScannedFile(path, 0, 0, None, None) for path in untracked)
+    return result
+
+
+def _walk_plain(root: Path, result: ScanResult) -> None:
+    specs: list[tuple[str, pathspec.PathSpec]] = []
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        rel_dir = os.path.relpath(dirpath, root)
+        rel_dir = "" if rel_dir == "." else rel_dir.replace(os.sep, "/")
+        if ".gitignore" in filenames:
+            spec = _read_spec(Path(dirpath) / ".gitignore")
+            if spec is not None:
+                specs.append((rel_dir, spec))
+        kept = []
+        for name in sorted(dirnames):
+            rel = f"{rel_dir}/{name}" if rel_dir else name
+            if name in WALK_PRUNE or _ignored_by(specs, rel + "/"):
+                continue
+            if os.path.islink(os.path.join(dirpath, name)):
+                result.skip(rel, "symlink", _link_detail(root, Path(dirpath) / name))
+                continue
+            kept.append(name)
+        dirnames[:] = kept
+        for name in sorted(filenames):
+            rel = f"{rel_dir}/{name}" if rel_dir else name
+            if not _ignored_by(specs, rel):
+                result.files.append(ScannedFile(rel, 0, 0, None, None))
+
+
+def _ignored_by(specs: list[tuple[str, pathspec.PathSpec]], rel: str) -> bool:
+    ignored = False
+    for base, spec in specs:  # outer directories first, so inner files can re-include
+        if base and not rel.startswith(base + "/"):
+            continue
+        sub = rel[len(base) + 1 :] if base else rel
+        outcome = spec.check_file(sub).include
+        if outcome is not None:
+            ignored = outcome
+    return ignored
+
+
+def _read_spec(path: Path) -> pathspec.PathSpec | None:
+    try:
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return None
+    return pathspec.GitIgnoreSpec.from_lines(lines)
+
+
+def _link_detail(root: Path, link: Path) -> str:
+    try:
+        target = link.resolve(strict=False)
+    except (OSError, RuntimeError):
+        return "symbolic link loop (not followed)"
+    if not target.is_relative_to(root):
+        return f"symbolic link to {target}, outside the repository (not followed)"
+    return "symbolic link (not followed)"
+
+
+def _apply_rules(result: ScanResult, config: MapConfig, store_dir: Path) -> None:
+    """Filter the listed files by ignore rules, vendoring, type and size; fill in stat data."""
+    root = result.root
+    patterns = list(config.exclude)
+    ignore_file = root / IGNORE_FILE
+    if ignore_file.is_file():
+        patterns.extend(ignore_file.read_text(encoding="utf-8", errors="replace").splitlines())
+    user_spec = pathspec.GitIgnoreSpec.from_lines(patterns) if patterns else None
+    store_rel = _relative_or_none(store_dir, root)
+    vendored = frozenset(config.vendored_dirs)
+    kept: list[ScannedFile] = []
+    for item in result.files:
+        path = item.path
+        if not path.isascii() and any("\udc80" <= c <= "\udcff" for c in path):
+            result.skip(path, "bad-path", "file name is not valid UTF-8")
+            continue
+        if store_rel and (path == store_rel or path.startswith(store_rel + "/")):
+            continue  # our own store: not part of the repository
+        if user_spec is not None and user_spec.match_file(path):
+            result.skip(path, "excluded")
+            continue
+        parts = PurePosixPath(path).parts
+        if any(part in vendored for part in parts[:-1]):
+            result.skip(path, "vendored")
+            continue
+        try:
+            info = os.lstat(root / path)
+        except FileNotFoundError:
+            continue  # deleted in the working tree but still in the index
+        except OSError as exc:
+            result.skip(path, "unreadable", str(exc))
+            continue
+        if stat.S_ISLNK(info.st_mode):
+            result.skip(path, "symlink", _link_detail(root, root / path))
+            continue
+        if not stat.S_ISREG(info.st_mode):
+            result.skip(path, "not-a-file")
+            continue
+        suffix = PurePosixPath(path).suffix.lower()
+        if suffix in BINARY_EXTENSIONS:
+            result.skip(path, "binary")
+            continue
+        if info.st_size > config.max_file_bytes:
+            result.skip(
+                path, "oversized", f"{info.st_size:,} bytes > limit {config.max_file_bytes:,}"
+            )
+            continue
+        item.size = info.st_size
+        item.mtime_ns = info.st_mtime_ns
+        item.language = language_for_path(path)
+        kept.append(item)
+    kept.sort(key=lambda f: f.path)
+    result.files = kept
+
+
+def _relative_or_none(path: Path, root: Path) -> str | None:
+    try:
+        return path.resolve().relative_to(root).as_posix()
+    except ValueError:
+        return None

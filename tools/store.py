@@ -1,0 +1,385 @@
+"""The map store: one SQLite database per mapped repository, under `.sleepcoder/` by default.
+
+Per-file facts are keyed by content (git blob id + language), so a renamed or reverted file is
+never parsed twice; paths, graphs and history are stored beside them. WAL mode lets readers
+(`map show`) see the last committed map while a refresh is writing.
+"""
+
+from __future__ import annotations
+
+import json
+import marshal
+import sqlite3
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from tools.facts import (
+    Definition,
+    FileFacts,
+    Import,
+    PackedFacts,
+    Reference,
+    pack,
+    unpack_refs,
+)
+
+SCHEMA_VERSION = 1
+# Bump when tools/parse.py or the queries change what is extracted: stored facts are then stale.
+EXTRACTOR_VERSION = 1
+DB_NAME = "map.db"
+
+_SCHEMA = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE blobs (
+    id INTEGER PRIMARY KEY,
+    blob TEXT NOT NULL,
+    language TEXT NOT NULL,          -- '' for files the map lists but does not parse
+    skip_reason TEXT NOT NULL,       -- '' or binary / minified (decided from the content)
+    detail TEXT NOT NULL,
+    lines INTEGER NOT NULL,
+    doc TEXT NOT NULL,
+    parse_errors INTEGER NOT NULL,
+    first_error_line INTEGER NOT NULL,
+    decode_replaced INTEGER NOT NULL,
+    failure TEXT NOT NULL,
+    refs BLOB NOT NULL,              -- marshalled (name, line, kind, scope, receiver) tuples
+    ref_count INTEGER NOT NULL,
+    ref_names BLOB NOT NULL,         -- marshalled sorted distinct names referred to
+    UNIQUE (blob, language)
+);
+CREATE TABLE files (
+    path TEXT PRIMARY KEY,
+    status TEXT NOT NULL,            -- 'ok' (mapped) or the reason it was skipped
+    detail TEXT NOT NULL,
+    fid INTEGER,                     -- blobs.id when the content was read
+    language TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    rank REAL NOT NULL DEFAULT 0
+);
+CREATE INDEX files_fid ON files(fid);
+CREATE TABLE defs (
+    fid INTEGER NOT NULL, kind TEXT NOT NULL, name TEXT NOT NULL, qname TEXT NOT NULL,
+    signature TEXT NOT NULL, doc TEXT NOT NULL, start_line INTEGER NOT NULL,
+    end_line INTEGER NOT NULL
+);
+CREATE INDEX defs_fid ON defs(fid);
+CREATE INDEX defs_name ON defs(name);
+CREATE TABLE imports (
+    fid INTEGER NOT NULL, module TEXT NOT NULL, names TEXT NOT NULL, alias TEXT,
+    line INTEGER NOT NULL, kind TEXT NOT NULL
+);
+CREATE INDEX imports_fid ON imports(fid);
+CREATE TABLE import_edges (src TEXT NOT NULL, dst TEXT NOT NULL, line INTEGER NOT NULL,
+                           module TEXT NOT NULL);
+CREATE INDEX import_edges_src ON import_edges(src);
+CREATE TABLE call_edges (src TEXT NOT NULL, src_qname TEXT NOT NULL, dst TEXT NOT NULL,
+                         dst_qname TEXT NOT NULL, how TEXT NOT NULL, count INTEGER NOT NULL);
+CREATE INDEX call_edges_src ON call_edges(src);
+CREATE TABLE file_links (path TEXT PRIMARY KEY, bindings BLOB NOT NULL);
+CREATE TABLE file_edges (src TEXT NOT NULL, dst TEXT NOT NULL, weight REAL NOT NULL);
+CREATE INDEX file_edges_src ON file_edges(src);
+CREATE TABLE commits (sha TEXT PRIMARY KEY, seq INTEGER NOT NULL, time INTEGER NOT NULL,
+                      subject TEXT NOT NULL, nfiles INTEGER NOT NULL, skipped TEXT NOT NULL);
+CREATE TABLE commit_files (seq INTEGER NOT NULL, path TEXT NOT NULL, status TEXT NOT NULL,
+                           old_path TEXT NOT NULL);
+CREATE INDEX commit_files_path ON commit_files(path);
+CREATE INDEX commit_files_seq ON commit_files(seq);
+"""
+
+
+class StoreError(Exception):
+    """The map database cannot be used as it is; the message says how to recover."""
+
+
+class MapMissing(StoreError):
+    pass
+
+
+def db_path(store_dir: Path) -> Path:
+    return store_dir / DB_NAME
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, timeout=30.0, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("PRAGMA temp_store=MEMORY")
+    conn.execute("PRAGMA cache_size=-65536")
+    return conn
+
+
+class MapStore:
+    """Read and write access to one map database."""
+
+    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+        self.conn = conn
+        self.path = path
+
+    # --- opening ---------------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, store_dir: Path, *, create: bool, rebuild: bool = False) -> tuple[MapStore, str]:
+        """Open (or create) the store. Returns the store and a notice ('' when none).
+
+        Raises StoreError for a corrupted database or one written by a newer sleepcoder;
+        `rebuild=True` discards whatever is there and starts empty.
+        """
+        path = db_path(store_dir)
+        if rebuild:
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{path}{suffix}").unlink(missing_ok=True)
+        if not path.exists():
+            if not create:
+                raise MapMissing(f"no map at {store_dir}: run `sleepcoder map` first")
+            store_dir.mkdir(parents=True, exist_ok=True)
+            store = cls(_connect(path), path)
+            store._create()
+            return store, ""
+        try:
+            conn = _connect(path)
+            version = _read_version(conn)
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(
+                f"the map database {path} is corrupted ({exc}); "
+                "run `sleepcoder map --rebuild` to build it again"
+            ) from exc
+        store = cls(conn, path)
+        if version > SCHEMA_VERSION:
+            conn.close()
+            raise StoreError(
+                f"the map database {path} has schema version {version}, newer than this "
+                f"sleepcoder understands ({SCHEMA_VERSION}); upgrade sleepcoder or run "
+                "`sleepcoder map --rebuild`"
+            )
+        if version < SCHEMA_VERSION:
+            if not create:
+                conn.close()
+                raise StoreError(
+                    f"the map at {path} was built by an older sleepcoder "
+                    f"(schema {version}); run `sleepcoder map` to rebuild it"
+                )
+            store._reset()
+            return store, (
+                f"the map was built by an older sleepcoder (schema {version}); rebuilding it"
+            )
+        if store.get_meta("extractor_version") != str(EXTRACTOR_VERSION) and create:
+            store._drop_facts()
+            return store, "the parser changed since this map was built: re-parsing all files"
+        return store, ""
+
+    def _create(self) -> None:
+        # executescript() commits on its own, so the script carries its own transaction
+        self.conn.executescript(f"BEGIN;\n{_SCHEMA}\nCOMMIT;")
+        with self.transaction():
+            self.set_meta("schema_version", str(SCHEMA_VERSION))
+            self.set_meta("extractor_version", str(EXTRACTOR_VERSION))
+
+    def _reset(self) -> None:
+        tables = [
+            row[0] for row in self.conn.execute("SELECT name FROM sqlite_master WHERE type='table'")
+        ]
+        with self.transaction():
+            for table in tables:
+                self.conn.execute(f"DROP TABLE IF EXISTS {table}")
+        self._create()
+
+    def _drop_facts(self) -> None:
+        with self.transaction():
+            for table in (
+                "defs",
+                "imports",
+                "blobs",
+                "files",
+                "import_edges",
+                "call_edges",
+                "file_links",
+                "file_edges",
+            ):
+                self.conn.execute(f"DELETE FROM {table}")
+            self.set_meta("extractor_version", str(EXTRACTOR_VERSION))
+
+    def drop_fact_indexes(self) -> None:
+        """For a bulk load: indexes are cheaper built once than updated per row."""
+        for name in ("defs_fid", "defs_name", "imports_fid"):
+            self.conn.execute(f"DROP INDEX IF EXISTS {name}")
+
+    def ensure_fact_indexes(self) -> None:
+        self.conn.execute("CREATE INDEX IF NOT EXISTS defs_fid ON defs(fid)")
+        self.conn.execute("CREATE INDEX IF NOT EXISTS defs_name ON defs(name)")
+        self.conn.execute("CREATE INDEX IF NOT EXISTS imports_fid ON imports(fid)")
+
+    def close(self) -> None:
+        self.conn.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
+
+    # --- meta ------------------------------------------------------------------------------
+
+    def get_meta(self, key: str, default: str | None = None) -> str | None:
+        row = self.conn.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return row[0] if row else default
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value))
+
+    def get_json(self, key: str) -> dict | None:
+        raw = self.get_meta(key)
+        return json.loads(raw) if raw else None
+
+    # --- blobs and facts -------------------------------------------------------------------
+
+    def blob_index(self) -> dict[tuple[str, str], tuple[int, str, str]]:
+        """(blob, language) -> (fid, skip_reason, detail) for every stored blob."""
+        return {
+            (blob, lang): (fid, reason, detail)
+            for fid, blob, lang, reason, detail in self.conn.execute(
+                "SELECT id, blob, language, skip_reason, detail FROM blobs"
+            )
+        }
+
+    def insert_blob(self, blob: str, language: str | None, skip_reason: str, detail: str,
+                    facts: PackedFacts | None) -> int:
+        """Store one blob's facts (replacing any previous row for it); returns its fid."""
+        lang = language or ""
+        self.conn.execute("DELETE FROM blobs WHERE blob=? AND language=?", (blob, lang))
+        f = facts or pack(FileFacts(language=language))
+        cursor = self.conn.execute(
+            "INSERT INTO blobs(blob, language, skip_reason, detail, lines, doc, parse_errors, "
+            "first_error_line, decode_replaced, failure, refs, ref_count, ref_names) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (blob, lang, skip_reason, detail, f.lines, f.doc, f.parse_errors,
+             f.first_error_line, int(f.decode_replaced), f.failure, f.refs, f.ref_count,
+             f.ref_names))
+        fid = cursor.lastrowid
+        assert fid is not None
+        definitions = marshal.loads(f.definitions)
+        if definitions:
+            self.conn.executemany("INSERT INTO defs VALUES (?,?,?,?,?,?,?,?)",
+                                  [(fid, *d) for d in definitions])
+        if f.imports:
+            self.conn.executemany("INSERT INTO imports VALUES (?,?,?,?,?,?)",
+                                  [(fid, *i) for i in f.imports])
+        return fid
+
+    def delete_blobs(self, fids: Iterable[int]) -> None:
+        rows = [(fid,) for fid in fids]
+        for table, column in (
+            ("defs", "fid"),
+            ("imports", "fid"),
+            ("blobs", "id"),
+        ):
+            self.conn.executemany(f"DELETE FROM {table} WHERE {column}=?", rows)
+
+    def orphan_fids(self, candidates: Iterable[int]) -> list[int]:
+        """Of `candidates`, the blob ids no file refers to any more."""
+        orphans = []
+        for fid in set(candidates):
+            if (
+                self.conn.execute("SELECT 1 FROM files WHERE fid=? LIMIT 1", (fid,)).fetchone()
+                is None
+            ):
+                orphans.append(fid)
+        return orphans
+
+    def definitions(self, fid: int) -> list[Definition]:
+        return [
+            Definition(*row)
+            for row in self.conn.execute(
+                "SELECT kind, name, qname, signature, doc, start_line, end_line FROM defs "
+                "WHERE fid=? ORDER BY start_line",
+                (fid,),
+            )
+        ]
+
+    def references(self, fid: int) -> list[Reference]:
+        row = self.conn.execute("SELECT refs FROM blobs WHERE id=?", (fid,)).fetchone()
+        return unpack_refs(row[0]) if row else []
+
+    def imports(self, fid: int) -> list[Import]:
+        return [
+            _import_row(row)
+            for row in self.conn.execute(
+                "SELECT module, names, alias, line, kind FROM imports WHERE fid=?", (fid,)
+            )
+        ]
+
+    def imports_by_path(self, paths: set[str] | None = None) -> dict[str, list[Import]]:
+        """Imports of the mapped files in `paths` (all mapped files for None), by path."""
+        sql = ("SELECT f.path, i.module, i.names, i.alias, i.line, i.kind FROM imports i "
+               "JOIN files f ON f.fid = i.fid WHERE f.status='ok'")
+        out: dict[str, list[Import]] = {}
+        if paths is None:
+            rows = self.conn.execute(sql)
+        else:
+            rows = (row for path in paths
+                    for row in self.conn.execute(f"{sql} AND f.path=?", (path,)))
+        for path, *row in rows:
+            out.setdefault(path, []).append(_import_row(row))
+        return out
+
+    # --- files -----------------------------------------------------------------------------
+
+    def file_rows(self) -> dict[str, tuple[str, str, int | None, str, int, int]]:
+        """path -> (status, detail, fid, language, size, mtime_ns) for every listed file."""
+        return {
+            row[0]: row[1:]
+            for row in self.conn.execute(
+                "SELECT path, status, detail, fid, language, size, mtime_ns FROM files"
+            )
+        }
+
+    def mapped_files(self) -> dict[str, tuple[int, str]]:
+        """path -> (fid, language) of the files in the map."""
+        return {
+            path: (fid, lang)
+            for path, fid, lang in self.conn.execute(
+                "SELECT path, fid, language FROM files WHERE status='ok'"
+            )
+        }
+
+    def replace_files(self, rows: list[tuple[str, str, str, int | None, str, int, int]]) -> None:
+        """Rewrite the file list: rows are (path, status, detail, fid, language, size, mtime)."""
+        ranks = dict(self.conn.execute("SELECT path, rank FROM files"))
+        self.conn.execute("DELETE FROM files")
+        self.conn.executemany(
+            "INSERT INTO files(path, status, detail, fid, language, size, mtime_ns, rank) "
+            "VALUES (?,?,?,?,?,?,?,?)",
+            [(*row, ranks.get(row[0], 0.0)) for row in rows],
+        )
+
+    def set_ranks(self, ranks: dict[str, float]) -> None:
+        self.conn.execute("UPDATE files SET rank=0")
+        self.conn.executemany(
+            "UPDATE files SET rank=? WHERE path=?", [(value, path) for path, value in ranks.items()]
+        )
+
+    def counts(self) -> dict[str, int]:
+        out = {}
+        for table in ("defs", "imports", "import_edges", "call_edges", "commits"):
+            out[table] = self.conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
+        out["refs"] = self.conn.execute(
+            "SELECT COALESCE(SUM(b.ref_count), 0) FROM files f JOIN blobs b ON b.id = f.fid "
+            "WHERE f.status='ok'").fetchone()[0]
+        return out
+
+
+def _import_row(row) -> Import:
+    module, names, alias, line, kind = row
+    return Import(module, marshal.loads(names), alias, line, kind)
+
+
+def _read_version(conn: sqlite3.Connection) -> int:
+    row = conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+    if row is None:
+        raise sqlite3.DatabaseError("no schema version recorded")
+    return int(row[0])
