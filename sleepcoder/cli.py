@@ -112,7 +112,7 @@ def map_build(
     if as_json:
         typer.echo(report.to_json())
     else:
-        print_report(report)
+        print_report(report, progress.printed)
 
 
 @map_app.command("show")

@@ -20,6 +20,7 @@ class RichProgress:
         self.quiet = not enabled
         self._progress: Progress | None = None
         self._task = None
+        self.printed: set[str] = set()
 
     def __enter__(self) -> RichProgress:
         if self.enabled:
@@ -42,12 +43,13 @@ class RichProgress:
             self._progress.advance(self._task, count)
 
     def notice(self, message: str) -> None:
-        if not self.quiet:
-            _err.print(f"[yellow]notice:[/yellow] {message}", highlight=False)
+        if not self.quiet and message not in self.printed:
+            self.printed.add(message)
+            _err.print(f"[yellow]notice:[/yellow] {message}", highlight=False, soft_wrap=True)
 
 
-def print_report(report: Any) -> None:
-    """The summary after `sleepcoder map`."""
+def print_report(report: Any, already_printed: set[str] = frozenset()) -> None:
+    """The summary after `sleepcoder map` (notices not yet shown go to stderr)."""
     where = f"{report.root}" + (f" @ {report.commit[:10]}" if report.commit else "")
     if report.dirty:
         where += " (with uncommitted changes)"
@@ -81,7 +83,8 @@ def print_report(report: Any) -> None:
     table.add_row("time", timing)
     _out.print(table)
     for message in report.notices:
-        _err.print(f"[yellow]notice:[/yellow] {message}", highlight=False)
+        if message not in already_printed:
+            _err.print(f"[yellow]notice:[/yellow] {message}", highlight=False, soft_wrap=True)
 
 
 def print_stats(stats: dict) -> None:

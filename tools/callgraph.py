@@ -62,17 +62,11 @@ class SymbolTable:
         return (path, qname) in self.by_site
 
     def candidates(self, name: str, role: str) -> list[DefSite]:
-        """Sites a reference of `role` (bare, type, attr) may mean, cached per name.
-
-        Lists longer than MAX_CANDIDATES + 2 are returned as-is: no edge will be made anyway.
-        """
+        """Sites a reference of `role` (bare, type, attr) may mean, cached per name."""
         key = (name, role)
         cached = self._cache.get(key)
         if cached is None:
-            sites = self.by_name.get(name, [])
-            if len(sites) <= MAX_CANDIDATES + 2:
-                sites = _filter_sites(sites, role)
-            cached = self._cache[key] = sites
+            cached = self._cache[key] = _filter_sites(self.by_name.get(name, []), role)
         return cached
 
     _cache: dict[tuple[str, str], list[DefSite]] = field(default_factory=dict)
@@ -153,6 +147,12 @@ class _Resolver:
                 qname = f"{target.name}.{name}" if target.name else name
                 if self.table.has(target.path, qname):
                     return [(target.path, qname, "import")]
+                if self.language == "go" and target.name is None:
+                    package = target.path.rpartition("/")[0]
+                    sites = [s for s in self.table.by_name.get(name, ())
+                             if s.path.rpartition("/")[0] == package and s.qname == name]
+                    if len(sites) == 1:
+                        return [(sites[0].path, name, "import")]
             if receiver in self.classes and self.table.has(self.path, f"{receiver}.{name}"):
                 return [(self.path, f"{receiver}.{name}", "local")]
         return _spread(self.table.candidates(name, "attr"), "attr")

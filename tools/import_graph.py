@@ -170,7 +170,8 @@ def _python(path: str, imp: Import, index: ModuleIndex, out: FileImports) -> Non
         local = alias or name
         sub = submodule(name) if name != "*" else None
         if sub:
-            out.edges.append((sub, imp.line, f"{module}.{name}"))
+            label = f"{module}{name}" if module.endswith(".") else f"{module}.{name}"
+            out.edges.append((sub, imp.line, label))
             out.bindings[local] = Binding(sub, None)
         elif module_file:
             out.edges.append((module_file, imp.line, module))
@@ -237,8 +238,9 @@ def _go(path: str, imp: Import, index: ModuleIndex, out: FileImports) -> None:
     ][:_MAX_FANOUT]
     out.edges.extend((f, imp.line, imp.module) for f in files)
     local = imp.alias or imp.module.rsplit("/", 1)[-1]
-    for f in files[:1]:
-        out.bindings[local] = Binding(f, None)
+    if files and local not in (".", "_"):  # dot and blank imports bind no package name
+        # a Go package spans its directory: the resolver looks beside this file too
+        out.bindings[local] = Binding(files[0], None)
 
 
 # --- Java --------------------------------------------------------------------------------------

@@ -50,7 +50,6 @@ _SIG_MAX = 240
 _RECEIVER_MAX = 60
 _WORD = re.compile(r"[A-Za-z_$][\w$]*")
 _WS = re.compile(r"\s+")
-_PY_TRAILING_COMMENT = re.compile(r":\s*#[^'\"]*$")
 
 
 _Role = tuple[str, str, str]  # (role, capture name, kind), e.g. ("ref", "reference.call", "call")
@@ -257,6 +256,8 @@ def _qualify(raw_defs, raw_scopes, data: bytes, language: str):
                 parent_q = receiver
         if kind == "function" and parent_kind in _CLASS_KINDS:
             kind = "method"
+        elif kind == "method" and language == "rust" and parent_kind not in _CLASS_KINDS:
+            kind = "function"  # the shipped query calls any fn in a `mod { }` body a method
         qname = f"{parent_q}.{name}" if parent_q else name
         signature, body = _signature(node, span, data, language)
         doc = _doc(node, span, body, docs, language)
@@ -287,8 +288,14 @@ def _signature(node, span, data: bytes, language: str):
     if body is None and span is not node and span.type == "function_definition":
         body = span.child_by_field_name("body")
     start = span.start_byte
-    if body is not None and body.start_byte > start:
-        raw = data[start : body.start_byte]
+    end = body.start_byte if body is not None else 0
+    if language == "python" and body is not None and b"#" in data[start:end]:
+        # a comment between the colon and the body: cut at the colon token itself
+        colons = [c for c in node.children if c.type == ":" and c.end_byte <= end]
+        if colons:
+            end = colons[-1].start_byte
+    if body is not None and end > start:
+        raw = data[start:end]
     else:
         raw = data[start : min(span.end_byte, start + 400)].split(b"\n", 1)[0]
     text = raw.decode("utf-8", "replace")
@@ -296,8 +303,6 @@ def _signature(node, span, data: bytes, language: str):
         text = _WS.sub(" ", text)
     text = text.strip().rstrip("{").rstrip()
     if language == "python" and body is not None:
-        if "#" in text:
-            text = _PY_TRAILING_COMMENT.sub("", text)
         text = text.rstrip(":")
     if len(text) > _SIG_MAX:
         text = text[: _SIG_MAX - 1] + "…"

@@ -249,9 +249,13 @@ class MapStore:
 
     def insert_blob(self, blob: str, language: str | None, skip_reason: str, detail: str,
                     facts: PackedFacts | None) -> int:
-        """Store one blob's facts (replacing any previous row for it); returns its fid."""
+        """Store one blob's facts; returns its fid. Facts are a function of the content, so
+        a blob already stored (an identical file elsewhere) is kept as it is."""
         lang = language or ""
-        self.conn.execute("DELETE FROM blobs WHERE blob=? AND language=?", (blob, lang))
+        row = self.conn.execute("SELECT id FROM blobs WHERE blob=? AND language=?",
+                                (blob, lang)).fetchone()
+        if row is not None:
+            return row[0]
         f = facts or pack(FileFacts(language=language))
         cursor = self.conn.execute(
             "INSERT INTO blobs(blob, language, skip_reason, detail, lines, doc, parse_errors, "
