@@ -50,26 +50,33 @@ class DefSite(NamedTuple):
 class SymbolTable:
     """Definitions by name, and by (path, qname), for the names a resolution needs."""
 
-    by_name: dict[str, list[DefSite]] = field(default_factory=lambda: defaultdict(list))
+    # name -> [(path, qname, kind)]: plain tuples, made DefSites only for names looked up
+    names: dict[str, list[tuple[str, str, str]]] = field(
+        default_factory=lambda: defaultdict(list))
     by_site: dict[tuple[str, str], str] = field(default_factory=dict)  # -> kind
+    _sites: dict[str, list[DefSite]] = field(default_factory=dict)
+    _cache: dict[tuple[str, str], list[DefSite]] = field(default_factory=dict)
 
     def add(self, path: str, name: str, qname: str, kind: str) -> None:
-        site = DefSite(path, qname, kind)
-        self.by_name[name].append(site)
+        self.names[name].append((path, qname, kind))
         self.by_site[(path, qname)] = kind
 
     def has(self, path: str, qname: str) -> bool:
         return (path, qname) in self.by_site
+
+    def sites(self, name: str) -> list[DefSite]:
+        found = self._sites.get(name)
+        if found is None:
+            found = self._sites[name] = [DefSite(*raw) for raw in self.names.get(name, ())]
+        return found
 
     def candidates(self, name: str, role: str) -> list[DefSite]:
         """Sites a reference of `role` (bare, type, attr) may mean, cached per name."""
         key = (name, role)
         cached = self._cache.get(key)
         if cached is None:
-            cached = self._cache[key] = _filter_sites(self.by_name.get(name, []), role)
+            cached = self._cache[key] = _filter_sites(self.sites(name), role)
         return cached
-
-    _cache: dict[tuple[str, str], list[DefSite]] = field(default_factory=dict)
 
 
 def _filter_sites(sites: list[DefSite], role: str) -> list[DefSite]:
@@ -149,7 +156,7 @@ class _Resolver:
                     return [(target.path, qname, "import")]
                 if self.language == "go" and target.name is None:
                     package = target.path.rpartition("/")[0]
-                    sites = [s for s in self.table.by_name.get(name, ())
+                    sites = [s for s in self.table.sites(name)
                              if s.path.rpartition("/")[0] == package and s.qname == name]
                     if len(sites) == 1:
                         return [(sites[0].path, name, "import")]
@@ -221,7 +228,7 @@ def resolve_file_calls(
     lines) are resolved once.
     """
     resolver = _Resolver(path, language, defs, bindings, all_bindings, table)
-    known = table.by_name
+    known = table.names
     local = resolver.local_by_name
     distinct: Counter[tuple[str, str, str, str]] = Counter()
     for name, _line, kind, scope, receiver in refs:
