@@ -409,7 +409,7 @@ def test_python_nested_class_methods_are_qualified_and_async_keeps_keyword():
 
 def test_python_multiline_signature_is_whitespace_collapsed():
     facts = _facts("def f(\n    a,\n    b,\n):\n    '''Doc.'''\n", "python")
-    assert facts.definitions == [D("function", "f", "f", "def f( a, b, )", "Doc.", 1, 5)]
+    assert facts.definitions == [D("function", "f", "f", "def f(a, b)", "Doc.", 1, 5)]
 
 
 def test_python_bare_decorator_is_a_decorator_reference_and_dotted_one_a_call():

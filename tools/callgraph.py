@@ -29,6 +29,15 @@ _TYPE_REFS = frozenset({"type", "inherit", "class", "implementation"})
 # Languages where a bare call inside a class body may call a sibling method.
 _IMPLICIT_THIS = frozenset({"java", "cpp"})
 
+# Methods of builtin containers, strings and promises (Python, JS): an attribute call to one
+# of these on an unknown receiver is not resolved by name alone.
+COMMON_METHODS = frozenset("""
+add append clear copy count discard extend get index insert items keys pop popitem remove
+reverse setdefault sort update values join split strip lstrip rstrip replace startswith
+endswith format encode decode lower upper find read write close open send
+push shift unshift slice splice map filter reduce forEach then catch finally toString
+""".split())
+
 # how -> weight of one edge in the file ranking
 EDGE_WEIGHTS = {
     "self": 1.0,
@@ -162,6 +171,8 @@ class _Resolver:
                         return [(sites[0].path, name, "import")]
             if receiver in self.classes and self.table.has(self.path, f"{receiver}.{name}"):
                 return [(self.path, f"{receiver}.{name}", "local")]
+        if name in COMMON_METHODS:
+            return []  # `x.get()` with an unknown `x` is far more often a dict than our get
         return _spread(self.table.candidates(name, "attr"), "attr")
 
     def _bare(self, ref: Reference) -> list[tuple[str, str, str]]:

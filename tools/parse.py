@@ -300,7 +300,8 @@ def _signature(node, span, data: bytes, language: str):
         raw = data[start : min(span.end_byte, start + 400)].split(b"\n", 1)[0]
     text = raw.decode("utf-8", "replace")
     if "\n" in text or "  " in text or "\t" in text:
-        text = _WS.sub(" ", text)
+        # a signature spread over lines: "def f(\n    a,\n    b,\n)" -> "def f(a, b)"
+        text = _WS.sub(" ", text).replace("( ", "(").replace(", )", ")").replace(" )", ")")
     text = text.strip().rstrip("{").rstrip()
     if language == "python" and body is not None:
         text = text.rstrip(":")

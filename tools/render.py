@@ -138,10 +138,11 @@ def _header(root: str, commit: str, total: int, focus: str) -> str:
 
 
 def _caller_counts(store: MapStore) -> dict[tuple[str, str], int]:
-    """(path, qname) -> number of distinct calling files (other than its own)."""
+    """(path, qname) -> number of distinct other files that use it (resolved edges only:
+    name-only guesses, `attr` and `ambiguous`, would inflate the count)."""
     return {(dst, qname): n for dst, qname, n in store.conn.execute(
         "SELECT dst, dst_qname, COUNT(DISTINCT src) FROM call_edges WHERE src != dst "
-        "GROUP BY dst, dst_qname")}
+        "AND how IN ('import', 'global', 'local', 'self') GROUP BY dst, dst_qname")}
 
 
 def _key_definitions(store: MapStore, path: str, callers: dict[tuple[str, str], int],
