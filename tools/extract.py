@@ -7,6 +7,7 @@ source file in a supported language, parsed with `tools.parse`.
 from __future__ import annotations
 
 import os
+import signal
 from typing import NamedTuple
 
 from tools.facts import FileFacts, PackedFacts, pack
@@ -83,6 +84,8 @@ _ROOT = ""
 def init_worker(root: str) -> None:
     global _ROOT
     _ROOT = root
+    # Ctrl-C is the parent's to handle: it stops the pool and keeps what was stored
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def extract_chunk(jobs: list[ExtractJob]) -> list[ExtractResult]:
