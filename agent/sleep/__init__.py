@@ -1,0 +1,1 @@
+"""The sleep-time pass: module summaries and likely-change notes, incremental and resumable."""

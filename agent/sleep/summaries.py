@@ -1,0 +1,214 @@
+"""File and directory summaries: prompts, batching, output checks, retries, fallbacks.
+
+The model writes only what the map cannot know (what a file is *for*); entry points and
+dependencies come from the static map. Output that is malformed or truncated is retried (the
+batch split into single files), then recorded as skipped with the reason: never stored as a
+summary, and never a crash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib import resources
+
+from agent.llm import LLM, ContextTooLong, LLMError
+from agent.sleep.briefs import FileBrief, fallback_summary
+
+_NUMBERED = re.compile(r"^\s*(?:\[(\d+)\]|(\d+)[.):])\s*(.+?)\s*$")
+_PLACEHOLDER = re.compile(r"<\s*sentence\s*>|^task:|^answer", re.IGNORECASE)
+_WORDS_PER_SENTENCE = 40
+
+
+def prompt(name: str) -> str:
+    return resources.files("agent.sleep").joinpath("prompts", f"{name}.txt").read_text()
+
+
+class BudgetExhausted(Exception):
+    """The sleep-time token budget does not cover the next request."""
+
+
+class Budget:
+    """Sleep-time tokens: what this pass may still spend (0 = unlimited)."""
+
+    def __init__(self, limit: int, spent: Callable[[], int]) -> None:
+        self.limit = limit
+        self._spent = spent
+
+    @property
+    def spent(self) -> int:
+        return self._spent()
+
+    def check(self, estimate: int) -> None:
+        if self.limit and self.spent + estimate > self.limit:
+            raise BudgetExhausted(f"{self.spent:,} of {self.limit:,} sleep tokens spent; the "
+                                  f"next request needs about {estimate:,}")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    path: str
+    text: str
+    source: str  # llm, fallback, skipped
+    detail: str = ""
+
+
+def messages_for(user: str) -> list[dict[str, str]]:
+    # the fixed system prompt first: llama.cpp reuses its cached prefix across requests
+    return [{"role": "system", "content": prompt("system").strip()},
+            {"role": "user", "content": user}]
+
+
+def clean_sentence(text: str) -> str | None:
+    """The sentence if it is usable as a summary, else None."""
+    text = text.strip().strip("`\"'*").strip()
+    if not text or _PLACEHOLDER.search(text) or not re.search(r"[A-Za-z]", text):
+        return None
+    words = text.split()
+    if len(words) < 3 or len(words) > _WORDS_PER_SENTENCE * 2:
+        return None
+    return text
+
+
+def parse_numbered(text: str, count: int) -> dict[int, str]:
+    """{index: sentence} from lines like "1. ..." or "[2] ..." (only valid ones)."""
+    found: dict[int, str] = {}
+    for line in text.splitlines():
+        match = _NUMBERED.match(line)
+        if not match:
+            continue
+        index = int(match.group(1) or match.group(2))
+        sentence = clean_sentence(match.group(3))
+        if 1 <= index <= count and sentence and index not in found:
+            found[index] = sentence
+    return found
+
+
+def batch_files(briefs: list[FileBrief], max_files: int, max_tokens: int) -> list[list[FileBrief]]:
+    """Consecutive files (in rank order) grouped while they fit `max_tokens` of facts."""
+    batches: list[list[FileBrief]] = []
+    current: list[FileBrief] = []
+    size = 0
+    for brief in briefs:
+        cost = brief.estimated_tokens()
+        if current and (len(current) >= max_files or size + cost > max_tokens):
+            batches.append(current)
+            current, size = [], 0
+        current.append(brief)
+        size += cost
+    if current:
+        batches.append(current)
+    return batches
+
+
+class FileSummarizer:
+    def __init__(self, llm: LLM, repo: str, budget: Budget) -> None:
+        self.llm = llm
+        self.repo = repo
+        self.budget = budget
+
+    def summarize(self, batch: list[FileBrief]) -> list[Outcome]:
+        """Summaries for a batch; BudgetExhausted propagates (nothing is stored for it)."""
+        try:
+            found, detail = self._ask(batch, brief_chars=1400)
+        except ContextTooLong:
+            found, detail = {}, "prompt too long for the model"
+        except LLMError as exc:
+            found, detail = {}, f"model error: {exc}"
+        outcomes = [Outcome(b.path, found[i], "llm") for i, b in enumerate(batch, 1)
+                    if i in found]
+        missing = [b for i, b in enumerate(batch, 1) if i not in found]
+        for brief in missing:
+            outcomes.append(self._single(brief, detail if len(batch) == 1 else ""))
+        return outcomes
+
+    def _single(self, brief: FileBrief, first_failure: str) -> Outcome:
+        """Retry one file alone (with a smaller brief after a context error)."""
+        failure = first_failure
+        for chars in ((1400, 600) if not first_failure else (600,)):
+            try:
+                found, detail = self._ask([brief], brief_chars=chars)
+            except ContextTooLong:
+                failure = "prompt too long for the model, even with a shortened brief"
+                continue
+            except LLMError as exc:
+                return Outcome(brief.path, "", "skipped", f"model error: {exc}")
+            if 1 in found:
+                return Outcome(brief.path, found[1], "llm")
+            failure = detail
+        return Outcome(brief.path, "", "skipped", failure or "no usable summary in the answer")
+
+    def _ask(self, batch: list[FileBrief], brief_chars: int) -> tuple[dict[int, str], str]:
+        count = len(batch)
+        user = prompt("file_summaries").format(
+            count=count, repo=self.repo,
+            numbering="\n".join(f"{i}. <sentence>" for i in range(1, count + 1)),
+            files="\n\n".join(b.render(i, brief_chars) for i, b in enumerate(batch, 1)))
+        messages = messages_for(user)
+        max_tokens = 48 * count + 24
+        self.budget.check(sum(len(m["content"]) for m in messages) // 4 + max_tokens)
+        answer = self.llm.complete(messages, phase="sleep", node="summarize_files",
+                                   max_tokens=max_tokens)
+        found = parse_numbered(answer.text, count)
+        if answer.truncated and count in found:
+            del found[count]  # the last line may be cut mid-sentence
+        if len(found) == count:
+            return found, ""
+        reason = "answer truncated" if answer.truncated else "answer not in the requested format"
+        return found, f"{reason}: {answer.text.strip()[:120]!r}"
+
+
+def fallback_outcome(brief: FileBrief) -> Outcome:
+    text = fallback_summary(brief)
+    return Outcome(brief.path, text, "fallback", "no model: from docstrings and signatures")
+
+
+# --- directories -----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class DirInput:
+    path: str  # "" is the repository root
+    files: list[tuple[str, str]]  # (file name, summary)
+    subdirs: list[tuple[str, str]]  # (subdirectory name, summary)
+
+    def content_key(self) -> str:
+        payload = json.dumps([self.files, self.subdirs], sort_keys=True)
+        return hashlib.sha1(payload.encode()).hexdigest()
+
+
+def summarize_dir(llm: LLM | None, repo: str, item: DirInput, budget: Budget) -> Outcome:
+    members = len(item.files) + len(item.subdirs)
+    if members == 1:  # one member: its summary says it all, no request needed
+        only = (item.files or item.subdirs)[0][1]
+        return Outcome(item.path, only, "llm" if llm else "fallback", "single member")
+    if llm is None:
+        return Outcome(item.path, _dir_fallback(item), "fallback",
+                       "no model: from member summaries")
+    lines = ["Files:"] + [f"- {name}: {text}" for name, text in item.files]
+    if item.subdirs:
+        lines += ["Subdirectories:"] + [f"- {name}/: {text}" for name, text in item.subdirs]
+    user = prompt("dir_summary").format(path=item.path or "(repository root)", repo=repo,
+                                        members="\n".join(lines)[:3000])
+    messages = messages_for(user)
+    budget.check(len(user) // 4 + 200)
+    try:
+        answer = llm.complete(messages, phase="sleep", node="summarize_dirs", max_tokens=96)
+    except LLMError as exc:
+        return Outcome(item.path, "", "skipped", f"model error: {exc}")
+    text = " ".join(answer.text.split())
+    if answer.truncated:
+        # keep whole sentences of a cut answer
+        text = text[: text.rfind(".") + 1] if "." in text else ""
+    sentence = clean_sentence(text)
+    if sentence is None:
+        return Outcome(item.path, "", "skipped",
+                       f"answer not usable: {answer.text.strip()[:120]!r}")
+    return Outcome(item.path, sentence, "llm")
+
+
+def _dir_fallback(item: DirInput) -> str:
+    parts = [f"{name}: {text}" for name, text in (item.files + item.subdirs)[:3] if text]
+    return " ".join(parts)[:300]
