@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from agent.cache import ResponseCache
-from agent.local_model import DEFAULT_LOCAL, PROVIDER as LOCAL_PROVIDER
+from agent.local_model import DEFAULT_LOCAL
+from agent.local_model import PROVIDER as LOCAL_PROVIDER
 from sleepcoder.config import LLMConfig
 
 DEFAULT_MODEL = f"{LOCAL_PROVIDER}/{DEFAULT_LOCAL}"

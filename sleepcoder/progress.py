@@ -142,8 +142,9 @@ def print_sleep_report(report: dict) -> None:
                                f"failed), {llm['prompt_tokens']:,} prompt + "
                                f"{llm['completion_tokens']:,} completion tokens, {cost}")
     per_file = ""
-    if report["summarized"]:
-        per_file = f" ({llm['seconds'] / report['summarized']:.1f} s of model time per file)"
+    file_seconds = llm.get("by_node", {}).get("summarize_files", {}).get("seconds", 0.0)
+    if report["summarized"] and file_seconds:
+        per_file = f" ({file_seconds / report['summarized']:.1f} s of model time per file summary)"
     table.add_row("time", f"{report['seconds']:.1f} s{per_file}")
     if report["budget_exhausted"]:
         table.add_row("budget", f"reached: {report['files_left']} files left for the next pass")

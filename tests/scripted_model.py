@@ -2,7 +2,7 @@
 from per-test rules, matched by graph node and prompt text. It lives in tests only.
 
     script = Script()
-    script.on(node="summarize_files", reply=script.numbered("Does {path}."))
+    script.on(node="summarize_files", reply=script.per_file("Does {path}."))
     script.on(node="anticipate", reply="REQUEST: ...\\nFILES: a.py\\nWHY: ...")
 
 Every request is recorded (`script.calls`); a request no rule matches is recorded in
@@ -53,11 +53,11 @@ class Script:
         return [c.node for c in self.calls]
 
     @staticmethod
-    def numbered(template: str) -> Callable[[str], str]:
-        """Answer a file-summary prompt: one numbered line per `[i] path` in the prompt."""
+    def per_file(template: str) -> Callable[[str], str]:
+        """Answer a file-summary prompt: a `path: sentence` line per `[i] path` in it."""
         def answer(prompt: str) -> str:
-            files = re.findall(r"^\[(\d+)\] (\S+)", prompt, re.MULTILINE)
-            return "\n".join(f"{i}. {template.format(path=path)}" for i, path in files)
+            files = re.findall(r"^\[\d+\] (\S+)", prompt, re.MULTILINE)
+            return "\n".join(f"{path}: {template.format(path=path)}" for path in files)
         return answer
 
     def answer(self, node: str, prompt: str) -> tuple[str, bool]:

@@ -35,7 +35,7 @@ def notes(root, kind):
 
 
 def standard_script(script):
-    script.on(node="summarize_files", reply=script.numbered("Handles the {path} part."))
+    script.on(node="summarize_files", reply=script.per_file("Handles the {path} part."))
     script.on(node="summarize_dirs", reply="Holds the application code.")
     script.on(node="anticipate", reply=ANTICIPATION)
     return script
@@ -96,9 +96,9 @@ def test_only_changed_files_are_resummarized_and_only_their_directories(py_repo,
 
 
 def test_directory_summary_is_redone_when_a_member_summary_changes(py_repo, scripted):
-    scripted.on(node="summarize_files", reply=scripted.numbered("First take on {path}."),
+    scripted.on(node="summarize_files", reply=scripted.per_file("First take on {path}."),
                 times=2)
-    scripted.on(node="summarize_files", reply=scripted.numbered("Second take on {path}."))
+    scripted.on(node="summarize_files", reply=scripted.per_file("Second take on {path}."))
     scripted.on(node="summarize_dirs", reply="Holds the application code.")
     scripted.on(node="anticipate", reply=ANTICIPATION)
     run_sleep(py_repo.root, model=MODEL)
@@ -126,7 +126,7 @@ def test_hallucinated_paths_are_dropped_and_counted(py_repo, scripted):
 def test_malformed_output_is_retried_then_skipped_with_reason(py_repo, scripted):
     scripted.on(node="summarize_files", contains="[1] app/models.py",
                 reply="Sure! Here are the summaries you asked for:")
-    scripted.on(node="summarize_files", reply=scripted.numbered("Handles the {path} module."))
+    scripted.on(node="summarize_files", reply=scripted.per_file("Handles the {path} module."))
     scripted.on(node="summarize_dirs", reply="Holds the application code.")
     scripted.on(node="anticipate", reply=ANTICIPATION)
     report = run_sleep(py_repo.root, model=MODEL)
@@ -142,11 +142,11 @@ def test_malformed_output_is_retried_then_skipped_with_reason(py_repo, scripted)
 
 def test_truncated_output_keeps_complete_lines_and_retries_the_rest(py_repo, scripted):
     def cut(prompt):
-        full = scripted.numbered("Handles the {path} module.")(prompt)
+        full = scripted.per_file("Handles the {path} module.")(prompt)
         return full[: full.rfind(" ")]  # the last line stops mid-sentence
 
     scripted.on(node="summarize_files", reply=cut, truncated=True, times=1)
-    scripted.on(node="summarize_files", reply=scripted.numbered("Handles the {path} module."))
+    scripted.on(node="summarize_files", reply=scripted.per_file("Handles the {path} module."))
     scripted.on(node="summarize_dirs", reply="Holds the application code.")
     scripted.on(node="anticipate", reply=ANTICIPATION)
     report = run_sleep(py_repo.root, model=MODEL)
@@ -176,7 +176,7 @@ def test_budget_stops_the_pass_cleanly_and_the_next_pass_continues(repo, scripte
     files = {f"pkg/m{i:02d}.py": f'"""Module {i}."""\n\n\ndef f{i}():\n    return {i}\n'
              for i in range(20)}
     repo.commit("twenty modules", files)
-    scripted.on(node="summarize_files", reply=scripted.numbered("Handles the {path} module."))
+    scripted.on(node="summarize_files", reply=scripted.per_file("Handles the {path} module."))
     scripted.on(node="summarize_dirs", reply="Holds the modules.")
     scripted.on(node="anticipate", reply="REQUEST: x\nFILES: pkg/m01.py\nWHY: y\n")
     report = run_sleep(repo.root, model=MODEL, budget=700)
@@ -194,7 +194,7 @@ def test_files_are_summarized_in_rank_order(repo, scripted):
         "hub.py": "def core():\n    return 1\n",
         **{f"leaf{i}.py": "from hub import core\n\n\ndef use():\n    return core()\n"
            for i in range(6)}})
-    scripted.on(node="summarize_files", reply=scripted.numbered("Handles the {path} module."))
+    scripted.on(node="summarize_files", reply=scripted.per_file("Handles the {path} module."))
     scripted.on(node="summarize_dirs", reply="Holds code.")
     scripted.on(node="anticipate", reply="REQUEST: x\nFILES: hub.py\nWHY: y\n")
     run_sleep(repo.root, model=MODEL)
@@ -215,7 +215,7 @@ def test_no_llm_pass_labels_fallbacks_and_keeps_history_notes(repo, scripted):
     assert report["mode"] == "no-llm" and "no model" in report["anticipation"]
     assert notes(repo.root, "cochange") == [("a.py", "", ["b.py"]), ("b.py", "", ["a.py"])]
     # a later pass with a model upgrades the fallbacks
-    scripted.on(node="summarize_files", reply=scripted.numbered("Handles the {path} module."))
+    scripted.on(node="summarize_files", reply=scripted.per_file("Handles the {path} module."))
     scripted.on(node="summarize_dirs", reply="Holds code.")
     scripted.on(node="anticipate", reply="REQUEST: x\nFILES: a.py\nWHY: y\n")
     upgraded = run_sleep(repo.root, model=MODEL)
@@ -232,7 +232,7 @@ def test_interrupted_pass_resumes_without_redoing_finished_files(repo, scripted)
         calls["n"] += 1
         if calls["n"] == 4:
             raise KeyboardInterrupt
-        return scripted.numbered("Handles the {path} module.")(prompt)
+        return scripted.per_file("Handles the {path} module.")(prompt)
 
     scripted.on(node="summarize_files", reply=stop_after_three_batches)
     scripted.on(node="summarize_dirs", reply="Holds the modules.")

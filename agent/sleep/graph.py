@@ -95,7 +95,12 @@ class SleepContext:
         records = self.llm.ledger.records[self._ledger_mark:]
         self._ledger_mark += len(records)
         totals = self.report["llm"]
+        by_node = totals.setdefault("by_node", {})
         for r in records:
+            node = by_node.setdefault(r.node, {"calls": 0, "tokens": 0, "seconds": 0.0})
+            node["calls"] += 0 if r.cached else 1
+            node["tokens"] += r.prompt_tokens + r.completion_tokens
+            node["seconds"] = round(node["seconds"] + r.seconds, 3)
             if r.error:
                 totals["failed"] += 1
             elif r.cached:
@@ -369,10 +374,7 @@ def run_graph(ctx: SleepContext, thread_id: str, resume: bool, initial: SleepSta
         app = build_graph(ctx).compile(checkpointer=saver)
         config = {"configurable": {"thread_id": thread_id}, "recursion_limit": 100_000}
         started = time.perf_counter()
-        if resume:
-            final = app.invoke(None, config)
-        else:
-            final = app.invoke(initial, config)
+        final = app.invoke(None, config) if resume else app.invoke(initial, config)
         report = final["report"]
         report["seconds"] = round(report.get("seconds", 0.0) + time.perf_counter() - started, 2)
         return report

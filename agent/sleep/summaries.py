@@ -18,8 +18,9 @@ from importlib import resources
 from agent.llm import LLM, ContextTooLong, LLMError
 from agent.sleep.briefs import FileBrief, fallback_summary
 
-_NUMBERED = re.compile(r"^\s*(?:\[(\d+)\]|(\d+)[.):])\s*(.+?)\s*$")
-_PLACEHOLDER = re.compile(r"<\s*sentence\s*>|^task:|^answer", re.IGNORECASE)
+_LINE_PREFIX = re.compile(r"^(?:[-*•]|\d+[.)]|\[\d+\])\s*")
+_SELF_REFERENCE = re.compile(r"^(?:is|this file|the file|file)\b[\s:,-]*", re.IGNORECASE)
+_PLACEHOLDER = re.compile(r"<\s*(?:sentence|path)\s*>|^task:|^answer", re.IGNORECASE)
 _WORDS_PER_SENTENCE = 40
 
 
@@ -70,20 +71,30 @@ def clean_sentence(text: str) -> str | None:
     words = text.split()
     if len(words) < 3 or len(words) > _WORDS_PER_SENTENCE * 2:
         return None
-    return text
+    return text[0].upper() + text[1:]
 
 
-def parse_numbered(text: str, count: int) -> dict[int, str]:
-    """{index: sentence} from lines like "1. ..." or "[2] ..." (only valid ones)."""
-    found: dict[int, str] = {}
+def parse_by_path(text: str, paths: list[str]) -> dict[str, str]:
+    """{path: sentence} from lines "path: sentence" (quotes, bullets and numbers tolerated).
+
+    Matching by path, not by position, keeps a small model from attaching a summary to the
+    wrong file when it skips or reorders one.
+    """
+    found: dict[str, str] = {}
     for line in text.splitlines():
-        match = _NUMBERED.match(line)
-        if not match:
-            continue
-        index = int(match.group(1) or match.group(2))
-        sentence = clean_sentence(match.group(3))
-        if 1 <= index <= count and sentence and index not in found:
-            found[index] = sentence
+        stripped = _LINE_PREFIX.sub("", line.strip())
+        for path in sorted(paths, key=len, reverse=True):
+            if path in found:
+                continue
+            index = stripped.find(path)
+            if index < 0 or index > 6:
+                continue
+            rest = stripped[index + len(path):].lstrip("`'\"*] ").lstrip(":-–— ").strip()
+            rest = _SELF_REFERENCE.sub("", rest)
+            sentence = clean_sentence(rest)
+            if sentence:
+                found[path] = sentence
+            break
     return found
 
 
@@ -145,20 +156,28 @@ class FileSummarizer:
         count = len(batch)
         user = prompt("file_summaries").format(
             count=count, repo=self.repo,
-            numbering="\n".join(f"{i}. <sentence>" for i in range(1, count + 1)),
+            numbering="\n".join(f"{b.path}: <sentence>" for b in batch),
             files="\n\n".join(b.render(i, brief_chars) for i, b in enumerate(batch, 1)))
         messages = messages_for(user)
-        max_tokens = 48 * count + 24
+        max_tokens = 56 * count + 16
         self.budget.check(sum(len(m["content"]) for m in messages) // 4 + max_tokens)
         answer = self.llm.complete(messages, phase="sleep", node="summarize_files",
                                    max_tokens=max_tokens)
-        found = parse_numbered(answer.text, count)
-        if answer.truncated and count in found:
-            del found[count]  # the last line may be cut mid-sentence
+        by_path = parse_by_path(answer.text, [b.path for b in batch])
+        if answer.truncated:
+            last = _last_answered(answer.text, batch)
+            if last is not None:
+                by_path.pop(last, None)  # its line may be cut mid-sentence
+        found = {i: by_path[b.path] for i, b in enumerate(batch, 1) if b.path in by_path}
         if len(found) == count:
             return found, ""
         reason = "answer truncated" if answer.truncated else "answer not in the requested format"
         return found, f"{reason}: {answer.text.strip()[:120]!r}"
+
+
+def _last_answered(text: str, batch: list[FileBrief]) -> str | None:
+    positions = [(text.rfind(b.path), b.path) for b in batch if b.path in text]
+    return max(positions)[1] if positions else None
 
 
 def fallback_outcome(brief: FileBrief) -> Outcome:
