@@ -50,6 +50,8 @@ _SIG_MAX = 240
 _RECEIVER_MAX = 60
 _WORD = re.compile(r"[A-Za-z_$][\w$]*")
 _WS = re.compile(r"\s+")
+_SENTENCE_END = re.compile(r"[.!?](?=\s|$)")
+_BLOCK_START = re.compile(r"^(?:[-*+]\s|\d+[.)]\s|:|@|>>>|Args:|Returns:|Raises:|Example)")
 
 
 _Role = tuple[str, str, str]  # (role, capture name, kind), e.g. ("ref", "reference.call", "call")
@@ -359,11 +361,26 @@ def _strip_comment(text: str) -> str:
 
 
 def _first_line(text: str) -> str:
+    """The first sentence of the first paragraph (a docstring's summary), at most 200 chars.
+
+    A summary wrapped over two lines is joined; the text stops at the first sentence end."""
+    paragraph: list[str] = []
     for line in text.splitlines():
         line = line.strip()
-        if line:
-            return line[:200]
-    return ""
+        if not line:
+            if paragraph:
+                break
+            continue
+        if paragraph and _BLOCK_START.match(line):
+            break  # a list, a field (":param"), a doctest: not part of the summary sentence
+        paragraph.append(line)
+        if _SENTENCE_END.search(line):
+            break
+    joined = " ".join(paragraph)
+    match = _SENTENCE_END.search(joined)
+    if match:
+        joined = joined[: match.start() + 1]
+    return joined if len(joined) <= 200 else joined[:199] + "…"
 
 
 def _references(raw_refs, def_name_bytes: set[int], spans, builtin: frozenset[str]

@@ -42,6 +42,8 @@ class ShownFile:
     language: str
     lines: int
     doc: str
+    summary: str = ""
+    summary_source: str = ""  # llm, fallback (docstrings and signatures), "" (none)
     definitions: list[ShownDefinition] = field(default_factory=list)
     cochanges: list[dict] = field(default_factory=list)
 
@@ -56,6 +58,8 @@ class RenderedMap:
     total_files: int
     files: list[ShownFile]
     text: str
+    overview: list[dict] = field(default_factory=list)  # directory summaries shown
+    likely_changes: list[dict] = field(default_factory=list)  # anticipated requests shown
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2)
@@ -92,23 +96,37 @@ def ranked_files(store: MapStore, focus: str = "") -> list[tuple[str, float]]:
 
 def render_map(store: MapStore, budget: int = 2048, focus: str = "",
                max_defs: int = 12) -> RenderedMap:
+    """The map as text within `budget` tokens: an overview of the main directories (from the
+    sleep pass, up to 15% of the budget), files by relevance with their summaries, key
+    definitions and co-change hints, then anticipated changes (up to 15%)."""
     ranked = ranked_files(store, focus)
     info = {path: (lang, lines, doc) for path, lang, lines, doc in store.conn.execute(
         "SELECT f.path, f.language, b.lines, b.doc FROM files f JOIN blobs b ON b.id = f.fid "
         "WHERE f.status='ok'")}
     callers = _caller_counts(store)
-    existing = set(info)
-    history = HistoryView(store.conn, existing=existing)
+    history = HistoryView(store.conn, existing=set(info))
+    summaries = store.file_summaries()
     tokens = focus_tokens(focus)
     commit = store.get_meta("commit") or ""
     root = store.get_meta("root") or ""
-    header = _header(root, commit, len(ranked), focus)
+    header = _header(root, commit, len(ranked), focus, store.get_meta("sleep_mode") or "",
+                     store.get_meta("sleep_model") or "")
     parts = [header]
     used = estimate_tokens(header)
+    overview_text, overview = _overview(store, ranked, budget * 0.15)
+    if overview_text:
+        parts.append(overview_text)
+        used += estimate_tokens(overview_text)
+    changes_text, changes = _likely_changes(store, tokens, budget * 0.15)
+    reserve = estimate_tokens(changes_text) if changes_text else 0
     shown: list[ShownFile] = []
+    if ranked:
+        parts.append("## Files")
+        used += 3
     for position, (path, score) in enumerate(ranked):
         lang, lines, doc = info[path]
-        entry = ShownFile(path, round(score, 6), lang or "other", lines, doc)
+        summary, source = summaries.get(path, ("", ""))
+        entry = ShownFile(path, round(score, 6), lang or "other", lines, doc, summary, source)
         limit = max(2, max_defs - position // 4)
         entry.definitions = _key_definitions(store, path, callers, tokens, limit)
         entry.cochanges = [{"path": c.path, "count": c.count,
@@ -116,25 +134,84 @@ def render_map(store: MapStore, budget: int = 2048, focus: str = "",
                            for c in history.cochanges(path, limit=3) if c.confidence >= 0.2]
         text = _format_file(entry)
         cost = estimate_tokens(text)
-        if used + cost > budget:
+        if used + cost + reserve > budget:
             entry.definitions = entry.definitions[:2]
             entry.cochanges = entry.cochanges[:1]
             text = _format_file(entry)
             cost = estimate_tokens(text)
-            if used + cost > budget:
+            if used + cost + reserve > budget:
                 break
         parts.append(text)
         used += cost
         shown.append(entry)
+    if changes_text:
+        parts.append(changes_text)
     text = "\n".join(parts)
     return RenderedMap(root, commit, focus, budget, estimate_tokens(text), len(ranked), shown,
-                       text)
+                       text, overview, changes)
 
 
-def _header(root: str, commit: str, total: int, focus: str) -> str:
+def _overview(store: MapStore, ranked: list[tuple[str, float]], limit: float
+              ) -> tuple[str, list[dict]]:
+    """The repository and its most central directories, as the sleep pass summarized them."""
+    dirs = store.dir_summaries()
+    if not dirs:
+        return "", []
+    weight: dict[str, float] = defaultdict(float)
+    for path, score in ranked:
+        directory = path.rpartition("/")[0]
+        while directory:
+            weight[directory] += score
+            directory = directory.rpartition("/")[0]
+    order = [""] + sorted((d for d in dirs if d), key=lambda d: (-weight.get(d, 0.0), d))
+    lines, items = ["## Overview"], []
+    for directory in order:
+        if directory not in dirs:
+            continue
+        text, source = dirs[directory]
+        line = f"{directory or '(repository)'}/: {text}" if directory else f"{text}"
+        if source == "fallback":
+            line += "  [no model: from docstrings]"
+        if estimate_tokens("\n".join([*lines, line])) > limit:
+            break
+        lines.append(line)
+        items.append({"path": directory, "summary": text, "source": source})
+    return ("\n".join(lines), items) if items else ("", [])
+
+
+def _likely_changes(store: MapStore, focus: set[str], limit: float) -> tuple[str, list[dict]]:
+    """Anticipated feature requests (sleep pass), the ones closest to the focus first."""
+    notes = store.notes("anticipated")
+    if not notes:
+        return "", []
+    scored = []
+    for order, (subject, request, files, reason, _source, _key) in enumerate(notes):
+        overlap = len(focus & focus_tokens(request + " " + " ".join(files))) if focus else 0
+        scored.append((-overlap, order, subject, request, files, reason))
+    scored.sort()
+    lines, items = ["## Likely changes (anticipated at sleep time)"], []
+    for _o, _n, subject, request, files, reason in scored:
+        line = f"- {request} -> {', '.join(files)}"
+        if estimate_tokens("\n".join([*lines, line])) > limit:
+            break
+        lines.append(line)
+        items.append({"subsystem": subject, "request": request, "files": list(files),
+                      "reason": reason})
+    return ("\n".join(lines), items) if items else ("", [])
+
+
+def _header(root: str, commit: str, total: int, focus: str, sleep_mode: str,
+            sleep_model: str) -> str:
     at = f" @ {commit[:10]}" if commit else ""
     line = f"# Repository map of {root}{at}: {total} files, most relevant first"
-    return line + (f" for: {focus.strip()[:120]}" if focus.strip() else "")
+    if focus.strip():
+        line += f" for: {focus.strip()[:120]}"
+    if sleep_mode == "llm":
+        line += f"\n(summaries and notes by {sleep_model} at sleep time)"
+    elif sleep_mode == "no-llm":
+        line += "\n(no model at sleep time: summaries are docstrings and signatures, notes " \
+                "come from history only)"
+    return line
 
 
 def _caller_counts(store: MapStore) -> dict[tuple[str, str], int]:
@@ -175,7 +252,9 @@ def _key_definitions(store: MapStore, path: str, callers: dict[tuple[str, str], 
 
 
 def _format_file(entry: ShownFile) -> str:
-    lines = [f"{entry.path}" + (f"  — {entry.doc}" if entry.doc else "")]
+    about = entry.summary or entry.doc
+    label = "  [from docstrings]" if entry.summary_source == "fallback" else ""
+    lines = [f"{entry.path}" + (f"  — {about}{label}" if about else "")]
     for d in entry.definitions:
         indent = "    " * (1 + d.qname.count("."))
         used_by = f"  [used by {d.callers} files]" if d.callers > 1 else ""

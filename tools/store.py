@@ -26,7 +26,7 @@ from tools.facts import (
 
 SCHEMA_VERSION = 2
 # Bump when tools/parse.py or the queries change what is extracted: stored facts are then stale.
-EXTRACTOR_VERSION = 1
+EXTRACTOR_VERSION = 2
 DB_NAME = "map.db"
 
 _SCHEMA = """
@@ -389,6 +389,27 @@ class MapStore:
         self.conn.executemany(
             "UPDATE files SET rank=? WHERE path=?", [(value, path) for path, value in ranks.items()]
         )
+
+    # --- sleep-time knowledge (written by agent/sleep) -----------------------------------------
+
+    def file_summaries(self) -> dict[str, tuple[str, str]]:
+        """path -> (summary, source) for summaries of the files' current content."""
+        return {path: (text, source) for path, text, source in self.conn.execute(
+            "SELECT s.path, s.text, s.source FROM summaries s JOIN files f ON f.path = s.path "
+            "JOIN blobs b ON b.id = f.fid WHERE s.kind='file' AND f.status='ok' "
+            "AND s.content_key = b.blob AND s.text != ''")}
+
+    def dir_summaries(self) -> dict[str, tuple[str, str]]:
+        """directory ('' = root) -> (summary, source)."""
+        return {path: (text, source) for path, text, source in self.conn.execute(
+            "SELECT path, text, source FROM summaries WHERE kind='dir' AND text != ''")}
+
+    def notes(self, kind: str) -> list[tuple[str, str, tuple[str, ...], str, str, str]]:
+        """(subject, request, files, reason, source, content_key) of the notes of `kind`."""
+        return [(subject, request, tuple(json.loads(files)), reason, source, key)
+                for subject, request, files, reason, source, key in self.conn.execute(
+                    "SELECT subject, request, files, reason, source, content_key FROM notes "
+                    "WHERE kind=? ORDER BY rowid", (kind,))]
 
     def counts(self) -> dict[str, int]:
         out = {}

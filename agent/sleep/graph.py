@@ -175,9 +175,9 @@ def _source_files(ctx: SleepContext) -> list[tuple[str, str, float]]:
 
 def _plan(ctx: SleepContext) -> SleepState:
     files = _source_files(ctx)
-    stored = knowledge.stored_summaries(ctx.store.conn, "file")
+    stored = knowledge.stored_summaries(ctx.store, "file")
     current = {path for path, _blob, _rank in files}
-    knowledge.delete_summaries(ctx.store.conn, "file", [p for p in stored if p not in current])
+    knowledge.delete_summaries(ctx.store, "file", [p for p in stored if p not in current])
     queue = [path for path, blob, _rank in files if _needs_summary(ctx, stored.get(path), blob)]
     ctx.report["files"] = len(files)
     ctx.report["reused"] = len(files) - len(queue)
@@ -195,7 +195,7 @@ def _needs_summary(ctx: SleepContext, stored: tuple[str, str, str] | None, blob:
 
 
 def _summarize_files(ctx: SleepContext, queue: list[str]) -> SleepState:
-    stored = knowledge.stored_summaries(ctx.store.conn, "file")
+    stored = knowledge.stored_summaries(ctx.store, "file")
     blobs = {path: blob for path, blob, _rank in _source_files(ctx)}
     queue = [p for p in queue if p in blobs and _needs_summary(ctx, stored.get(p), blobs[p])]
     if ctx.llm is None:
@@ -225,7 +225,7 @@ def _summarize_files(ctx: SleepContext, queue: list[str]) -> SleepState:
 
 def _store_file_outcomes(ctx: SleepContext, outcomes, blobs: dict[str, str]) -> None:
     model = ctx.llm.model if ctx.llm else ""
-    knowledge.put_summaries(ctx.store.conn, "file", [(o, blobs[o.path]) for o in outcomes],
+    knowledge.put_summaries(ctx.store, "file", [(o, blobs[o.path]) for o in outcomes],
                             model)
     for outcome in outcomes:
         key = {"llm": "summarized", "fallback": "fallback", "skipped": "skipped"}[outcome.source]
@@ -236,7 +236,7 @@ def _store_file_outcomes(ctx: SleepContext, outcomes, blobs: dict[str, str]) -> 
 
 
 def _summarize_dirs(ctx: SleepContext) -> None:
-    files = knowledge.current_file_summaries(ctx.store.conn)
+    files = ctx.store.file_summaries()
     by_dir: dict[str, list[str]] = defaultdict(list)
     for path in files:
         by_dir[posixpath.dirname(path)].append(path)
@@ -251,8 +251,8 @@ def _summarize_dirs(ctx: SleepContext) -> None:
     for directory in dirs:
         if directory:
             children[posixpath.dirname(directory)].append(directory)
-    stored = knowledge.stored_summaries(ctx.store.conn, "dir")
-    knowledge.delete_summaries(ctx.store.conn, "dir", [d for d in stored if d not in dirs])
+    stored = knowledge.stored_summaries(ctx.store, "dir")
+    knowledge.delete_summaries(ctx.store, "dir", [d for d in stored if d not in dirs])
     budget = ctx.budget()
     texts: dict[str, str] = {}
     model = ctx.llm.model if ctx.llm else ""
@@ -276,7 +276,7 @@ def _summarize_dirs(ctx: SleepContext) -> None:
         except BudgetExhausted:
             ctx.report["budget_exhausted"] = True
             break
-        knowledge.put_summaries(ctx.store.conn, "dir", [(outcome, key)], model)
+        knowledge.put_summaries(ctx.store, "dir", [(outcome, key)], model)
         texts[directory] = outcome.text
         ctx.report["dirs_skipped" if outcome.source == "skipped" else "dirs_summarized"] += 1
 
@@ -287,7 +287,7 @@ def _history_notes(ctx: SleepContext) -> None:
     history = HistoryView(ctx.store.conn, existing=existing)
     head = ctx.store.get_meta("history_head") or ""
     notes = history_notes(history, sorted(existing), head)
-    knowledge.replace_notes(ctx.store.conn, ("cochange", "recipe"), notes)
+    knowledge.replace_notes(ctx.store, ("cochange", "recipe"), notes)
     ctx.report["history_notes"] = len(notes)
 
 
@@ -301,12 +301,12 @@ def _anticipate(ctx: SleepContext) -> None:
     files = _source_files(ctx)
     chosen = choose_subsystems([(p, r) for p, _b, r in files], ctx.config.sleep.subsystems)
     ctx.report["subsystems"] = len(chosen)
-    summaries = knowledge.current_file_summaries(ctx.store.conn)
-    dirs = knowledge.dir_summaries(ctx.store.conn)
-    existing = {n.subject: n.content_key for n in knowledge.notes_of(ctx.store.conn,
+    summaries = ctx.store.file_summaries()
+    dirs = ctx.store.dir_summaries()
+    existing = {n.subject: n.content_key for n in knowledge.notes_of(ctx.store,
                                                                      "anticipated")}
     for subject in set(existing) - set(chosen):
-        knowledge.replace_notes(ctx.store.conn, ("anticipated",), [], subject=subject)
+        knowledge.replace_notes(ctx.store, ("anticipated",), [], subject=subject)
     all_paths = {row[0] for row in ctx.store.conn.execute(
         "SELECT path FROM files WHERE status='ok'")}
     checker = PathChecker(all_paths)
@@ -326,7 +326,7 @@ def _anticipate(ctx: SleepContext) -> None:
         if result.failure:
             ctx.report["anticipation_failures"].append([directory, result.failure])
             continue
-        knowledge.replace_notes(ctx.store.conn, ("anticipated",), result.notes,
+        knowledge.replace_notes(ctx.store, ("anticipated",), result.notes,
                                 subject=directory)
         ctx.report["anticipated"] += len(result.notes)
         ctx.report["dropped_paths"].extend(result.dropped_paths)

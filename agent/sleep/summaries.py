@@ -69,7 +69,7 @@ def clean_sentence(text: str) -> str | None:
     if not text or _PLACEHOLDER.search(text) or not re.search(r"[A-Za-z]", text):
         return None
     words = text.split()
-    if len(words) < 3 or len(words) > _WORDS_PER_SENTENCE * 2:
+    if len(words) < 2 or len(words) > _WORDS_PER_SENTENCE * 2:
         return None
     return text[0].upper() + text[1:]
 
@@ -221,11 +221,16 @@ def summarize_dir(llm: LLM | None, repo: str, item: DirInput, budget: Budget) ->
     if answer.truncated:
         # keep whole sentences of a cut answer
         text = text[: text.rfind(".") + 1] if "." in text else ""
-    sentence = clean_sentence(text)
+    sentence = clean_sentence(_first_sentences(text, 2))
     if sentence is None:
         return Outcome(item.path, "", "skipped",
                        f"answer not usable: {answer.text.strip()[:120]!r}")
     return Outcome(item.path, sentence, "llm")
+
+
+def _first_sentences(text: str, count: int) -> str:
+    ends = [m.end() for m in re.finditer(r"[.!?](?=\s|$)", text)]
+    return text[: ends[count - 1]] if len(ends) >= count else text
 
 
 def _dir_fallback(item: DirInput) -> str:
