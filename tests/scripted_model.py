@@ -62,22 +62,22 @@ class Script:
 
     def answer(self, node: str, prompt: str) -> tuple[str, bool]:
         with self._lock:
-            for rule in self.rules:
-                if rule.node is not None and rule.node != node:
-                    continue
-                if rule.contains is not None and rule.contains not in prompt:
-                    continue
-                if rule.times is not None and rule.used >= rule.times:
-                    continue
-                rule.used += 1
-                if isinstance(rule.reply, BaseException):
-                    self.calls.append(Call(node, prompt, f"<raised {rule.reply!r}>"))
-                    raise rule.reply
-                text = rule.reply(prompt) if callable(rule.reply) else rule.reply
-                self.calls.append(Call(node, prompt, text))
-                return text, rule.truncated
-            self.unmatched.append(Call(node, prompt, ""))
-        raise RuntimeError(f"scripted model: no rule for node {node!r}")
+            rule = next((r for r in self.rules
+                         if (r.node is None or r.node == node)
+                         and (r.contains is None or r.contains in prompt)
+                         and (r.times is None or r.used < r.times)), None)
+            if rule is None:
+                self.unmatched.append(Call(node, prompt, ""))
+                raise RuntimeError(f"scripted model: no rule for node {node!r}")
+            rule.used += 1
+        if isinstance(rule.reply, BaseException):
+            with self._lock:
+                self.calls.append(Call(node, prompt, f"<raised {rule.reply!r}>"))
+            raise rule.reply
+        text = rule.reply(prompt) if callable(rule.reply) else rule.reply
+        with self._lock:
+            self.calls.append(Call(node, prompt, text))
+        return text, rule.truncated
 
 
 def make_provider(script: Script) -> Any:

@@ -18,7 +18,8 @@ from agent.llm import LLM, LLMError
 from agent.sleep.summaries import Budget, messages_for, prompt
 from tools.history import HistoryView
 
-_BLOCK_FIELD = re.compile(r"^\s*[-*]?\s*\**(REQUEST|FILES|WHY)\**\s*:\s*(.*)$", re.IGNORECASE)
+_BLOCK_FIELD = re.compile(r"^\s*[-*]?\s*\**(REQUEST|FILES|WHY)\**\s*:\s*\**\s*(.*)$",
+                          re.IGNORECASE)
 
 
 @dataclass(frozen=True)

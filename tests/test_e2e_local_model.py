@@ -1,0 +1,46 @@
+"""End to end with the real embedded model (slow; select with -m e2e, skip with -m "not e2e").
+
+It needs the `local` extra; a missing install fails rather than skips, so CI cannot pass
+without running it.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from agent.sleep.run import run_sleep
+
+pytestmark = pytest.mark.e2e
+
+FIXTURE = {
+    "shapes/__init__.py": '"""Geometric shapes."""\n',
+    "shapes/circle.py": (
+        '"""Circles."""\nimport math\n\n\nclass Circle:\n    """A circle given its radius."""\n\n'
+        "    def __init__(self, radius):\n        self.radius = radius\n\n"
+        "    def area(self):\n        return math.pi * self.radius ** 2\n"
+    ),
+    "shapes/square.py": (
+        '"""Squares."""\n\n\nclass Square:\n    """A square given its side."""\n\n'
+        "    def __init__(self, side):\n        self.side = side\n\n"
+        "    def area(self):\n        return self.side ** 2\n"
+    ),
+    "shapes/total.py": (
+        '"""Sums over collections of shapes."""\n\n\ndef total_area(shapes):\n'
+        '    """The summed area of all shapes."""\n    return sum(s.area() for s in shapes)\n'
+    ),
+}
+
+
+def test_local_model_summarizes_every_file_of_a_tiny_repository(repo):
+    repo.commit("shapes", FIXTURE)
+    report = run_sleep(repo.root, model="local/qwen2.5-coder-1.5b")
+    import sqlite3
+
+    db = sqlite3.connect(repo.root / ".sleepcoder" / "map.db")
+    rows = dict(db.execute("SELECT path, text FROM summaries WHERE kind='file' "
+                           "AND source='llm' AND text != ''").fetchall())
+    db.close()
+    assert set(rows) == set(FIXTURE), report["skipped_reasons"]
+    assert report["llm"]["calls"] > 0 and report["llm"]["completion_tokens"] > 0
+    again = run_sleep(repo.root, model="local/qwen2.5-coder-1.5b")
+    assert again["llm"]["calls"] == 0
