@@ -6,11 +6,10 @@ import json
 
 import pytest
 
+from agent.budget import BudgetExhausted, TaskBudget
 from agent.sleep.briefs import FileBrief, fallback_summary
 from agent.sleep.notes import PathChecker, choose_subsystems, parse_requests
 from agent.sleep.summaries import (
-    Budget,
-    BudgetExhausted,
     batch_files,
     clean_sentence,
     parse_by_path,
@@ -84,12 +83,16 @@ def test_batches_respect_file_count_and_prompt_size():
 
 
 def test_budget_refuses_a_request_that_would_exceed_it():
-    spent = {"n": 900}
-    budget = Budget(1000, lambda: spent["n"])
+    spent = {"n": 900, "steps": 2}
+    budget = TaskBudget(1000, 3, lambda: spent["n"], lambda: spent["steps"])
+    assert budget.status_line() == "step 3/3, 100 tokens left"
     budget.check(100)
-    with pytest.raises(BudgetExhausted):
+    with pytest.raises(BudgetExhausted, match="token budget"):
         budget.check(101)
-    Budget(0, lambda: 10**9).check(10**9)  # 0 means no limit
+    spent["steps"] = 3
+    with pytest.raises(BudgetExhausted, match="step limit"):
+        budget.check(1)
+    TaskBudget(0, 0, lambda: 10**9, lambda: 10**9).check(10**9)  # 0 means no limit
 
 
 def test_fallback_summary_uses_docstring_then_definitions():

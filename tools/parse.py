@@ -455,4 +455,10 @@ def _module_doc(root, language: str) -> str:
     return ""
 
 
-__all__ = ["extract_facts", "count_lines", "Import"]
+__all__ = ["extract_facts", "count_lines", "syntax_errors", "Import"]
+
+
+def syntax_errors(data: bytes, language: str) -> tuple[int, int]:
+    """(number of ERROR/MISSING nodes, first error line) of `data` parsed as `language`."""
+    root = languages.parser(language).parse(data).root_node
+    return _count_errors(root) if root.has_error else (0, 0)

@@ -24,7 +24,7 @@ from tools.facts import (
     unpack_refs,
 )
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 # Bump when tools/parse.py or the queries change what is extracted: stored facts are then stale.
 EXTRACTOR_VERSION = 2
 DB_NAME = "map.db"
@@ -109,6 +109,8 @@ CREATE TABLE notes (
     content_key TEXT NOT NULL        -- inputs the note was derived from (to know when to redo)
 );
 CREATE INDEX notes_subject ON notes(kind, subject);
+-- search terms of a blob's content (tools/search_index), computed on first use
+CREATE TABLE blob_terms (fid INTEGER PRIMARY KEY, terms BLOB NOT NULL);
 """
 
 
@@ -213,6 +215,7 @@ class MapStore:
             for table in (
                 "defs",
                 "imports",
+                "blob_terms",
                 "blobs",
                 "files",
                 "import_edges",
@@ -303,6 +306,7 @@ class MapStore:
         for table, column in (
             ("defs", "fid"),
             ("imports", "fid"),
+            ("blob_terms", "fid"),
             ("blobs", "id"),
         ):
             self.conn.executemany(f"DELETE FROM {table} WHERE {column}=?", rows)

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypedDict
 
+from agent.budget import BudgetExhausted, TaskBudget
 from agent.llm import LLM
 from agent.sleep import knowledge
 from agent.sleep.briefs import load_briefs
@@ -30,8 +31,6 @@ from agent.sleep.notes import (
     history_notes,
 )
 from agent.sleep.summaries import (
-    Budget,
-    BudgetExhausted,
     DirInput,
     FileSummarizer,
     batch_files,
@@ -119,8 +118,8 @@ class SleepContext:
         self.account()
         return self.report["llm"]["prompt_tokens"] + self.report["llm"]["completion_tokens"]
 
-    def budget(self) -> Budget:
-        return Budget(self.budget_limit, self.spent)
+    def budget(self) -> TaskBudget:
+        return TaskBudget(self.budget_limit, 0, self.spent, lambda: 0)
 
 
 def build_graph(ctx: SleepContext):

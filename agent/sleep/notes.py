@@ -14,8 +14,9 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+from agent.budget import TaskBudget
 from agent.llm import LLM, LLMError
-from agent.sleep.summaries import Budget, messages_for, prompt
+from agent.sleep.summaries import messages_for, prompt
 from tools.history import HistoryView
 
 _BLOCK_FIELD = re.compile(r"^\s*[-*]?\s*\**(REQUEST|FILES|WHY)\**\s*:\s*\**\s*(.*)$",
@@ -132,7 +133,7 @@ def parse_requests(text: str) -> list[tuple[str, list[str], str]]:
 
 
 def anticipate(llm: LLM, repo: str, subsystem: Subsystem, checker: PathChecker, count: int,
-               budget: Budget) -> AnticipationResult:
+               budget: TaskBudget) -> AnticipationResult:
     files = "\n".join(f"- {path} — {summary}" for path, summary in subsystem.files)
     cochange = "".join(f"- {a} + {b} ({n} times)\n" for a, b, n in subsystem.cochange)
     calls = "".join(f"- {a} -> {b}\n" for a, b in subsystem.calls)

@@ -11,10 +11,10 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 
+from agent.budget import TaskBudget
 from agent.llm import LLM, ContextTooLong, LLMError
 from agent.sleep.briefs import FileBrief, fallback_summary
 
@@ -26,27 +26,6 @@ _WORDS_PER_SENTENCE = 40
 
 def prompt(name: str) -> str:
     return resources.files("agent.sleep").joinpath("prompts", f"{name}.txt").read_text()
-
-
-class BudgetExhausted(Exception):
-    """The sleep-time token budget does not cover the next request."""
-
-
-class Budget:
-    """Sleep-time tokens: what this pass may still spend (0 = unlimited)."""
-
-    def __init__(self, limit: int, spent: Callable[[], int]) -> None:
-        self.limit = limit
-        self._spent = spent
-
-    @property
-    def spent(self) -> int:
-        return self._spent()
-
-    def check(self, estimate: int) -> None:
-        if self.limit and self.spent + estimate > self.limit:
-            raise BudgetExhausted(f"{self.spent:,} of {self.limit:,} sleep tokens spent; the "
-                                  f"next request needs about {estimate:,}")
 
 
 @dataclass(frozen=True)
@@ -116,7 +95,7 @@ def batch_files(briefs: list[FileBrief], max_files: int, max_tokens: int) -> lis
 
 
 class FileSummarizer:
-    def __init__(self, llm: LLM, repo: str, budget: Budget) -> None:
+    def __init__(self, llm: LLM, repo: str, budget: TaskBudget) -> None:
         self.llm = llm
         self.repo = repo
         self.budget = budget
@@ -198,7 +177,7 @@ class DirInput:
         return hashlib.sha1(payload.encode()).hexdigest()
 
 
-def summarize_dir(llm: LLM | None, repo: str, item: DirInput, budget: Budget) -> Outcome:
+def summarize_dir(llm: LLM | None, repo: str, item: DirInput, budget: TaskBudget) -> Outcome:
     members = len(item.files) + len(item.subdirs)
     if members == 1:  # one member: its summary says it all, no request needed
         only = (item.files or item.subdirs)[0][1]

@@ -1,0 +1,35 @@
+"""Test-time budgets: tokens and steps (model calls). Every request is checked against what is
+left before it is sent, and the model is told what is left ("step 3/12, 2,400 tokens left")."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+class BudgetExhausted(Exception):
+    """The next request would exceed the token budget or the step limit."""
+
+
+@dataclass
+class TaskBudget:
+    tokens: int  # 0 = no limit
+    steps: int  # 0 = no limit
+    spent_tokens: Callable[[], int]
+    spent_steps: Callable[[], int]
+
+    def check(self, estimate: int) -> None:
+        tokens, steps = self.spent_tokens(), self.spent_steps()
+        if self.steps and steps + 1 > self.steps:
+            raise BudgetExhausted(f"step limit reached ({steps} of {self.steps} steps used)")
+        if self.tokens and tokens + estimate > self.tokens:
+            raise BudgetExhausted(f"token budget reached ({tokens:,} of {self.tokens:,} used; "
+                                  f"the next request needs about {estimate:,})")
+
+    def status_line(self) -> str:
+        """What the model is told before each step."""
+        step = self.spent_steps() + 1
+        parts = [f"step {step}/{self.steps}" if self.steps else f"step {step}"]
+        if self.tokens:
+            parts.append(f"{max(0, self.tokens - self.spent_tokens()):,} tokens left")
+        return ", ".join(parts)
