@@ -3,7 +3,9 @@
 
 Exit codes: 0 success, 1 unexpected failure, 2 bad input (path, option or configuration),
 3 the map store cannot be used (missing, corrupted, newer schema), 4 the map is busy,
-5 no usable model (not installed, weights do not verify).
+5 no usable model (not installed, weights do not verify), 6 solve produced no valid patch
+(failed, or budget exhausted before any edit), 7 --apply refused (uncommitted changes),
+8 aborted at plan review.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typer.core import TyperGroup
 from sleepcoder import __version__
 
 EXIT_FAILURE, EXIT_BAD_INPUT, EXIT_STORE, EXIT_BUSY, EXIT_MODEL = 1, 2, 3, 4, 5
+EXIT_NO_PATCH, EXIT_DIRTY, EXIT_ABORTED = 6, 7, 8
 
 
 class _DefaultToBuild(TyperGroup):
@@ -222,6 +225,51 @@ def sleep(
         typer.echo(json.dumps(report, indent=2))
     else:
         print_sleep_report(report)
+
+
+@app.command()
+def solve(
+    request: Annotated[str | None, typer.Argument(
+        help="The feature request (or use --issue-file).")] = None,
+    repo: Annotated[Path, typer.Option(help="Repository (default: here).")] = Path("."),
+    issue_file: Annotated[Path | None, typer.Option(
+        help="Read the request from a file (first line: title).")] = None,
+    model: Annotated[str | None, typer.Option(help="litellm model string.")] = None,
+    budget: Annotated[int, typer.Option(help="Test-time token budget (0: none).")] = 0,
+    max_steps: Annotated[int, typer.Option(help="Most model calls (0: no limit).")] = 0,
+    no_map: Annotated[bool, typer.Option(
+        "--no-map", help="Baseline: no map; the model explores with read-only tools.")] = False,
+    localize_only: Annotated[bool, typer.Option(
+        "--localize-only", help="Stop after localization: print the ranked files.")] = False,
+    no_llm: Annotated[bool, typer.Option(
+        "--no-llm", help="With --localize-only: the deterministic ranking and cut-off.")] = False,
+    review: Annotated[bool, typer.Option(
+        "--review", help="Show the plan and wait for approval before editing.")] = False,
+    test_cmd: Annotated[str | None, typer.Option(
+        help="Command that runs the tests in the scratch worktree (yours, never the "
+        "request's).")] = None,
+    out: Annotated[Path | None, typer.Option(help="Write the patch to this file.")] = None,
+    apply: Annotated[bool, typer.Option(
+        "--apply", help="Apply the patch to your working tree.")] = False,
+    force: Annotated[bool, typer.Option(
+        "--force", help="With --apply: even with uncommitted changes.")] = False,
+    resume: Annotated[str | None, typer.Option(
+        help="Resume an interrupted run by its id (printed when it stopped).")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Implement a feature request: localize, plan, edit in a scratch worktree, check, and emit
+    a patch. Your working tree is not touched unless you pass --apply."""
+    from sleepcoder.solve_cli import run_solve_command
+
+    if request is None and issue_file is None and resume is None:
+        _err("give a request, --issue-file FILE, or --resume ID")
+        raise typer.Exit(EXIT_BAD_INPUT)
+    code = run_solve_command(
+        request=request, repo=repo, issue_file=issue_file, model=model, budget=budget,
+        max_steps=max_steps, no_map=no_map, localize_only=localize_only, no_llm=no_llm,
+        review=review, test_cmd=test_cmd, out=out, apply=apply, force=force, resume=resume,
+        as_json=as_json)
+    raise typer.Exit(code)
 
 
 @app.command()

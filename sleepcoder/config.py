@@ -75,10 +75,26 @@ class SleepConfig:
 
 
 @dataclass(frozen=True)
+class SolveConfig:
+    """Settings of task time (the `[solve]` table). The test command comes only from here or
+    the command line: never from a request."""
+
+    test_cmd: str = ""
+    test_timeout: float = 600.0
+    test_rounds: int = 2  # fix rounds after failing tests
+    budget: int = 0  # test-time tokens per run, 0 = no limit
+    max_steps: int = 0  # model calls per run, 0 = no limit
+    edit_attempts: int = 3  # answers per file (the first and its repairs)
+    allow_ci_edits: bool = False  # may edits touch .github/workflows/ and the like
+    protected_paths: tuple[str, ...] = ()  # paths (or folders) edits may never touch
+
+
+@dataclass(frozen=True)
 class Config:
     map: MapConfig = field(default_factory=MapConfig)
     llm: LLMConfig = field(default_factory=LLMConfig)
     sleep: SleepConfig = field(default_factory=SleepConfig)
+    solve: SolveConfig = field(default_factory=SolveConfig)
     warnings: tuple[str, ...] = ()
 
 
@@ -95,9 +111,11 @@ def load_config(root: Path) -> Config:
     map_config = _section(MapConfig(), data.get("map", {}), f"{path} [map]", warnings)
     llm_config = _section(LLMConfig(), data.get("llm", {}), f"{path} [llm]", warnings)
     sleep_config = _section(SleepConfig(), data.get("sleep", {}), f"{path} [sleep]", warnings)
+    solve_config = _section(SolveConfig(), data.get("solve", {}), f"{path} [solve]", warnings)
     known = {"map", "sleep", "solve", "llm", "bot"}  # later sections are read by their owners
     warnings.extend(f"{path}: unknown section [{name}]" for name in data if name not in known)
-    return Config(map=map_config, llm=llm_config, sleep=sleep_config, warnings=tuple(warnings))
+    return Config(map=map_config, llm=llm_config, sleep=sleep_config, solve=solve_config,
+                  warnings=tuple(warnings))
 
 
 def _section(default, table: dict, where: str, warnings: list[str]):

@@ -44,3 +44,26 @@ def test_local_model_summarizes_every_file_of_a_tiny_repository(repo):
     assert report["llm"]["calls"] > 0 and report["llm"]["completion_tokens"] > 0
     again = run_sleep(repo.root, model="local/qwen2.5-coder-1.5b")
     assert again["llm"]["calls"] == 0
+
+
+def test_local_model_solves_a_small_feature_with_a_diff_that_applies(repo):
+    import json
+    import shutil
+    import subprocess
+    from pathlib import Path
+
+    from agent.solve.context import SolveOptions
+    from agent.solve.run import start_solve
+
+    examples = Path(__file__).resolve().parent.parent / "examples"
+    shutil.copytree(examples / "inventory", repo.root, dirs_exist_ok=True)
+    repo.commit("example")
+    request = next(r["request"] for r in json.loads((examples / "requests.json").read_text())
+                   if r["id"] == "rename")
+    result = start_solve(repo.root, request, SolveOptions(model="local/qwen2.5-coder-1.5b",
+                                                          max_steps=10))
+    assert result.patch, result.record["events"]
+    check = subprocess.run(["git", "apply", "--check", "-"], cwd=repo.root, input=result.patch,
+                           text=True, capture_output=True)
+    assert check.returncode == 0, check.stderr
+    assert result.record["usage"]["test"]["steps"] <= 10

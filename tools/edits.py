@@ -64,14 +64,12 @@ def _collect(lines: list[str], start: int, end: re.Pattern, marker: str,
 
 
 def whole_file(text: str) -> str | None:
-    """The content of a single fenced code block (a new file written whole), else None."""
-    match = re.search(r"```[^\n]*\n(.*?)\n```", text, re.DOTALL)
-    if match:
-        return match.group(1) + "\n"
-    stripped = text.strip("\n")
-    if stripped and "<<<<<<<" not in stripped:
-        return stripped + "\n"
-    return None
+    """The content of the fenced code block of an answer (a file written whole), else None.
+
+    An unclosed fence (an answer cut off by the length limit) gives None: half a file is
+    worse than none."""
+    match = re.search(r"```[^\n]*\n(.*?)\n?```", text, re.DOTALL)
+    return match.group(1) + "\n" if match else None
 
 
 class ApplyError(ValueError):

@@ -202,13 +202,13 @@ def _reasons(signals: dict[str, float], seeds: list[str], path: str) -> list[str
 # --- how many files -------------------------------------------------------------------------
 
 def repository_habits(history: HistoryView, files: dict[str, tuple[str, float]],
-                      recent: int = 200) -> dict[str, float]:
-    """From recent multi-file commits: typical number of source files, share touching tests,
-    and each non-code file's share (changelogs, docs)."""
-    seqs = sorted((s for s, paths in history.files_by_commit.items() if len(paths) >= 2),
-                  reverse=True)[:recent]
-    if not seqs:
-        return {}
+                      recent: int = 200, min_commits: int = 5) -> dict[str, float]:
+    """From recent feature-sized commits (2 to 30 files, the first commit excluded): the
+    typical number of source files, the share touching tests, and each non-code file's share
+    (changelogs, docs). Empty when fewer than `min_commits` such commits exist."""
+    first = min(history.commits, default=None)
+    seqs = sorted((s for s, paths in history.files_by_commit.items()
+                   if 2 <= len(paths) <= 30 and s != first), reverse=True)[:recent]
     source_counts, with_tests = [], 0
     other: Counter[str] = Counter()
     for seq in seqs:
@@ -219,7 +219,7 @@ def repository_habits(history: HistoryView, files: dict[str, tuple[str, float]],
         source_counts.append(len(source))
         with_tests += any(is_test(p) for p in paths)
         other.update(p for p in paths if p in files and not files[p][0])
-    if not source_counts:
+    if len(source_counts) < min_commits:
         return {}
     source_counts.sort()
     habits = {"commits": float(len(source_counts)),

@@ -74,9 +74,10 @@ def check_edit_path(root: Path, relative: str, *, allow_ci: bool = False,
     if ".git" in parts:
         raise EditRefused(f"{relative}: inside .git/")
     if not allow_ci and (normal.startswith(".github/workflows/") or
-                         normal.startswith(".gitlab-ci") or normal.startswith(".circleci/")):
-        raise EditRefused(f"{relative}: CI workflow files may not be edited (allow with "
-                          "[solve] allow_ci_edits = true)")
+                         normal.startswith(".gitlab-ci") or normal.startswith(".circleci/")
+                         or normal == ".sleepcoder.toml"):
+        raise EditRefused(f"{relative}: CI workflow files and sleepcoder's configuration may "
+                          "not be edited (allow with [solve] allow_ci_edits = true)")
     for prefix in protected:
         if normal == prefix.rstrip("/") or normal.startswith(prefix.rstrip("/") + "/"):
             raise EditRefused(f"{relative}: protected by the configuration")

@@ -2,6 +2,7 @@
 
     refresh_map -> plan -> summarize_files (loops) -> summarize_dirs -> history_notes
                 -> anticipate -> finish
+(history_notes also computes the search terms task-time retrieval uses.)
 
 Work already done is never redone: file summaries are keyed by blob, directory summaries by
 their members' summaries, anticipated notes by their inputs. Each batch is stored as soon as
@@ -40,6 +41,7 @@ from agent.sleep.summaries import (
 from sleepcoder.config import Config
 from tools.history import HistoryView
 from tools.repomap import build_map
+from tools.search_index import ensure_terms
 from tools.store import MapStore
 
 _BATCHES_PER_STEP = 4  # a checkpoint every few requests
@@ -281,6 +283,8 @@ def _summarize_dirs(ctx: SleepContext) -> None:
 
 
 def _history_notes(ctx: SleepContext) -> None:
+    # search terms for task-time retrieval: computed now, while nobody waits for them
+    ctx.report["search_terms"] = ensure_terms(ctx.store, ctx.root)
     existing = {row[0] for row in ctx.store.conn.execute(
         "SELECT path FROM files WHERE status='ok'")}
     history = HistoryView(ctx.store.conn, existing=existing)

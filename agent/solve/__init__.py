@@ -1,0 +1,1 @@
+"""Task time: the solve graph that turns a feature request into a validated multi-file diff."""

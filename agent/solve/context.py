@@ -1,0 +1,117 @@
+"""What every solve node shares at run time: the task, the model, the scratch worktree, the
+map, the budget, and the accounting that survives a resume (kept in the graph state)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from agent.budget import TaskBudget
+from agent.llm import LLM, Completion
+from sleepcoder.config import Config
+from tasks.task import Task
+from tools.store import MapStore
+from tools.worktree import Worktree
+
+
+@dataclass(frozen=True)
+class SolveOptions:
+    model: str = ""
+    no_map: bool = False
+    no_llm: bool = False
+    localize_only: bool = False
+    review: bool = False
+    test_cmd: str = ""
+    budget: int = 0  # test-time tokens, 0 = no limit
+    max_steps: int = 0  # model calls, 0 = no limit
+    edit_attempts: int = 3  # tries per file (first answer + repairs)
+    test_rounds: int = 2  # fix rounds after failing tests
+    test_timeout: float = 600.0
+    allow_ci_edits: bool = False
+    protected: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict:
+        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items()}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> SolveOptions:
+        values = dict(data)
+        values["protected"] = tuple(values.get("protected", ()))
+        return cls(**values)
+
+
+def prompt(name: str) -> str:
+    return resources.files("agent.solve").joinpath("prompts", f"{name}.txt").read_text()
+
+
+@dataclass
+class SolveContext:
+    task: Task
+    options: SolveOptions
+    config: Config
+    llm: LLM | None
+    worktree: Worktree
+    store: MapStore | None  # None in the no-map condition
+    progress: Any
+    usage: dict[str, Any] = field(default_factory=dict)  # checkpointed with the state
+    _mark: int = 0
+
+    @property
+    def root(self) -> Path:
+        return self.worktree.path
+
+    def account(self) -> None:
+        """Move model usage since the last call into `usage` (which the state carries)."""
+        if self.llm is None:
+            return
+        records = self.llm.ledger.records[self._mark:]
+        self._mark += len(records)
+        for r in records:
+            self.usage["steps"] = self.usage.get("steps", 0) + (0 if r.cached else 1)
+            self.usage["prompt_tokens"] = self.usage.get("prompt_tokens", 0) + r.prompt_tokens
+            self.usage["completion_tokens"] = self.usage.get("completion_tokens", 0) + \
+                r.completion_tokens
+            self.usage["cached"] = self.usage.get("cached", 0) + (1 if r.cached else 0)
+            self.usage["failed"] = self.usage.get("failed", 0) + (1 if r.error else 0)
+            self.usage["model_seconds"] = round(self.usage.get("model_seconds", 0.0)
+                                                + r.seconds, 3)
+            if r.cost is None:
+                self.usage["cost_known"] = False
+            else:
+                self.usage["cost"] = self.usage.get("cost", 0.0) + (0.0 if r.cached else r.cost)
+            by_node = self.usage.setdefault("by_node", {})
+            node = by_node.setdefault(r.node, {"calls": 0, "tokens": 0})
+            node["calls"] += 1
+            node["tokens"] += r.prompt_tokens + r.completion_tokens
+
+    def tokens(self) -> int:
+        self.account()
+        return self.usage.get("prompt_tokens", 0) + self.usage.get("completion_tokens", 0)
+
+    def steps(self) -> int:
+        self.account()
+        return self.usage.get("steps", 0)
+
+    @property
+    def budget(self) -> TaskBudget:
+        return TaskBudget(self.options.budget, self.options.max_steps, self.tokens, self.steps)
+
+    def ask(self, node: str, messages: list[dict[str, str]], max_tokens: int) -> Completion:
+        """One model request within the budget (BudgetExhausted if it would not fit)."""
+        assert self.llm is not None
+        estimate = sum(len(m["content"]) for m in messages) // 4 + max_tokens
+        self.budget.check(estimate)
+        answer = self.llm.complete(messages, phase="test", node=node, max_tokens=max_tokens)
+        self.account()
+        return answer
+
+    def messages(self, user: str, example: str = "") -> list[dict[str, str]]:
+        """System prompt, an optional worked example (`<example>.txt` and its answer, a fixed
+        prefix that llama.cpp keeps cached), then the request."""
+        out = [{"role": "system", "content": prompt("system").strip()}]
+        if example:
+            out += [{"role": "user", "content": prompt(example).strip()},
+                    {"role": "assistant", "content": prompt(f"{example}_answer").strip()}]
+        return [*out, {"role": "user", "content": user}]

@@ -1,0 +1,179 @@
+"""The edit step for one planned file: the model answers with search/replace blocks (or the
+whole content of a new file); they are applied in the scratch worktree, and a block that does
+not apply, an edit of another file, or new syntax errors go back to the model with the precise
+reason, a bounded number of times. A file that never gets a valid edit is left untouched."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass
+
+from agent.solve.context import SolveContext, prompt
+from agent.solve.plan import Plan, Step
+from tools.edits import ApplyError, EditFormatError, apply_blocks, parse_blocks, whole_file
+from tools.languages import language_for_path
+from tools.parse import extract_facts, syntax_errors
+from tools.search import tokenize
+from tools.worktree import check_edit_path
+
+MAX_SHOWN_CHARS = 9000  # larger files are shown as windows around the relevant definitions
+REWRITE_MAX_LINES = 150  # files this small may be rewritten whole when blocks keep failing
+WINDOW_MARGIN = 4
+
+
+@dataclass
+class FileResult:
+    path: str
+    action: str
+    status: str  # done, failed, unchanged (a fix round found nothing to fix)
+    attempts: int
+    error: str = ""
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class EditRejected(ValueError):
+    """An answer that cannot be used; the message goes back to the model."""
+
+
+def edit_file(ctx: SolveContext, step: Step, plan: Plan, test_output: str = "") -> FileResult:
+    """Edit one planned file. In a fix round (`test_output` set) an answer that changes
+    nothing means the file needs no fix: status "unchanged", not a failure."""
+    path = check_edit_path(ctx.root, step.path, allow_ci=ctx.options.allow_ci_edits,
+                           protected=ctx.options.protected)
+    target = ctx.root / path
+    original = target.read_text(encoding="utf-8", errors="replace") if target.exists() else ""
+    others = [s for s in plan.steps if s.path != path]
+    others_text = ("Other files in this change:\n" + "\n".join(
+        f"- {s.path}: {s.what}" for s in others) + "\n") if others else ""
+    tests = (f"The tests failed after the last attempt; fix what concerns {path}:\n"
+             f"{test_output[-2500:]}\n\n") if test_output else ""
+    if step.action == "create":
+        user = prompt("create").format(path=path, status=ctx.budget.status_line(),
+                                       request=ctx.task.text[:5000], what=step.what,
+                                       others=others_text + tests)
+    else:
+        shown, note = _window(original, path, f"{step.what}\n{ctx.task.text}")
+        user = prompt("edit").format(path=path, status=ctx.budget.status_line(),
+                                     request=ctx.task.text[:5000], what=step.what,
+                                     others=others_text, tests=tests, window_note=note,
+                                     content=shown)
+    messages = ctx.messages(user, example="" if step.action == "create" else "edit_example")
+    error = ""
+    attempts = ctx.options.edit_attempts if not test_output else min(2, ctx.options.edit_attempts)
+    small = original.count("\n") <= REWRITE_MAX_LINES and not test_output
+    for attempt in range(1, attempts + 1):
+        # the last try on a small file asks for the whole new content instead of blocks
+        rewrite = step.action == "edit" and small and attempt == attempts and attempt > 1
+        if attempt > 1:
+            follow = prompt("rewrite" if rewrite else "repair").format(
+                error=error, path=path, status=ctx.budget.status_line())
+            messages = [*messages, {"role": "user", "content": follow}]
+        max_tokens = 1200 if step.action == "create" or rewrite else 700
+        answer = ctx.ask("edit", messages, max_tokens=max_tokens)
+        try:
+            new = _rewritten(answer.text, original, path) if rewrite else \
+                _apply(step.action, answer.text, original, path)
+            _check_syntax(path, original, new)
+        except EditRejected as exc:
+            error = str(exc)
+            if test_output and error.startswith("the blocks change nothing"):
+                return FileResult(path, step.action, "unchanged", attempt)
+            if answer.truncated:
+                error += " (your answer was cut off by the length limit: send fewer, smaller " \
+                         "blocks)"
+            messages = [*messages, {"role": "assistant", "content": answer.text}]
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(new, encoding="utf-8")
+        return FileResult(path, step.action, "done", attempt)
+    return FileResult(path, step.action, "failed", attempts, error)
+
+
+def _rewritten(answer: str, original: str, path: str) -> str:
+    """The whole new file from a rewrite answer, refused when it visibly drops code."""
+    content = whole_file(answer)
+    if not content:
+        raise EditRejected(f"no code block with the new content of {path}")
+    old_lines, new_lines = original.count("\n"), content.count("\n")
+    if new_lines < 0.7 * old_lines or re.search(r"^\s*(#|//)\s*\.\.\.", content, re.M):
+        raise EditRejected(f"the rewritten {path} leaves out parts of the file")
+    if content == original:
+        raise EditRejected("the rewritten file is unchanged")
+    return content
+
+
+def _apply(action: str, answer: str, original: str, path: str) -> str:
+    if action == "create":
+        content = whole_file(answer)
+        if not content or not content.strip():
+            raise EditRejected(f"no content for the new file {path}: reply with one code block")
+        return content
+    try:
+        blocks = parse_blocks(answer)
+    except EditFormatError as exc:
+        raise EditRejected(str(exc)) from None
+    if not blocks:
+        raise EditRejected("no edit blocks found: use <<<<<<< SEARCH / ======= / "
+                           ">>>>>>> REPLACE")
+    for number, block in enumerate(blocks, 1):
+        named = block.path.strip("`")
+        if named and named != path and ("/" in named or named.endswith(
+                (".py", ".js", ".ts", ".go", ".rs", ".java", ".c", ".h", ".cpp", ".md"))):
+            raise EditRejected(f"block {number} edits {named}, but this step may only edit "
+                               f"{path} (other files are edited in their own steps)")
+    try:
+        new = apply_blocks(original, blocks, path)
+    except ApplyError as exc:
+        raise EditRejected(str(exc)) from None
+    if new == original:
+        raise EditRejected("the blocks change nothing: the replacement must differ")
+    return new
+
+
+def _check_syntax(path: str, original: str, new: str) -> None:
+    language = language_for_path(path)
+    if language is None:
+        return
+    before, _ = syntax_errors(original.encode(), language)
+    after, line = syntax_errors(new.encode(), language)
+    if after > before:
+        lines = new.splitlines()
+        excerpt = "\n".join(lines[max(0, line - 3):line + 2])
+        raise EditRejected(f"the edit introduces a syntax error near line {line} of {path}:\n"
+                           f"{excerpt}")
+
+
+def _window(content: str, path: str, focus: str) -> tuple[str, str]:
+    """The file, or for a large one its head and the definitions the plan talks about."""
+    if len(content) <= MAX_SHOWN_CHARS:
+        return content, ""
+    lines = content.splitlines()
+    language = language_for_path(path)
+    spans: list[tuple[int, int]] = [(1, min(len(lines), 30))]
+    if language:
+        wanted = set(tokenize(focus))
+        facts = extract_facts(content.encode(), language)
+        scored = sorted(facts.definitions, key=lambda d: -len(wanted & set(tokenize(d.qname))))
+        for d in scored[:6]:
+            if wanted & set(tokenize(d.qname)):
+                spans.append((max(1, d.start_line - WINDOW_MARGIN),
+                              min(len(lines), d.end_line + WINDOW_MARGIN)))
+    spans.sort()
+    merged: list[list[int]] = []
+    for start, end in spans:
+        if merged and start <= merged[-1][1] + 1:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    parts, used = [], 0
+    for start, end in merged:
+        chunk = "\n".join(lines[start - 1:end])
+        if used + len(chunk) > MAX_SHOWN_CHARS and parts:
+            break
+        parts.append(chunk)
+        used += len(chunk)
+    shown = "\n…\n".join(parts)
+    return shown, (f" (a large file: {len(lines)} lines; shown are its start and the parts "
+                   "the plan concerns, joined by … lines that are not in the file)")

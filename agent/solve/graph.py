@@ -1,0 +1,271 @@
+"""The solve graph (LangGraph, checkpointed in SQLite):
+
+    localize | explore (no map) -> plan -> [approve] -> edit (one file per step) -> check
+        -> [test -> edit again, bounded] -> emit
+
+Localization uses the map (deterministic ranking, then narrow model decisions); without the
+map (`--no-map`) the model explores with read-only tools. Edits happen in a scratch worktree;
+the patch is derived by git and checked against the base. A budget or step limit stops the
+run cleanly: what was validated is still emitted, with status `budget_exhausted`.
+"""
+
+from __future__ import annotations
+
+import copy
+import subprocess
+import time
+from typing import Any, TypedDict
+
+from agent.budget import BudgetExhausted
+from agent.solve import localize as model_localize
+from agent.solve.context import SolveContext
+from agent.solve.edit import edit_file
+from agent.solve.explore import explore
+from agent.solve.plan import Plan, fallback_plan, make_plan
+from tools.diffs import check_applies, worktree_diff
+from tools.localize import localize as rank_files
+from tools.render import render_map
+
+
+class SolveState(TypedDict, total=False):
+    task: dict
+    options: dict
+    base: str
+    worktree: str
+    localization: dict
+    exploration: dict
+    files: list[str]
+    plan: dict
+    review: dict
+    queue: list[int]
+    results: list[dict]
+    test: dict
+    check: dict
+    patch: str
+    status: str
+    usage: dict
+    events: list[str]
+    started: float
+
+
+def build_graph(ctx: SolveContext):
+    from langgraph.graph import END, START, StateGraph
+
+    def step(fn):
+        def node(state: SolveState) -> SolveState:
+            ctx.usage = copy.deepcopy(state.get("usage", {}))
+            events: list[str] = []
+            try:
+                update = fn(state, events) or {}
+            except BudgetExhausted as exc:
+                update = {"status": "budget_exhausted", "queue": []}
+                events.append(f"stopped: {exc}")
+                ctx.progress.notice(f"budget reached: {exc}")
+            ctx.account()
+            for event in events:
+                ctx.progress.notice(event)
+            return {**update, "usage": ctx.usage,
+                    "events": [*state.get("events", []), *events]}
+        node.__name__ = fn.__name__
+        return node
+
+    graph = StateGraph(SolveState)
+    graph.add_node("localize", step(lambda s, e: _localize(ctx, s, e)))
+    graph.add_node("explore", step(lambda s, e: _explore(ctx, s, e)))
+    graph.add_node("plan", step(lambda s, e: _plan(ctx, s, e)))
+    graph.add_node("approve", step(lambda s, e: _approve(ctx, s, e)))
+    graph.add_node("edit", step(lambda s, e: _edit(ctx, s, e)))
+    graph.add_node("check", step(lambda s, e: _check(ctx, s, e)))
+    graph.add_node("test", step(lambda s, e: _test(ctx, s, e)))
+    graph.add_node("emit", step(lambda s, e: _emit(ctx, s, e)))
+
+    graph.add_conditional_edges(START, lambda s: "explore" if ctx.options.no_map else "localize",
+                                ["explore", "localize"])
+    for source in ("localize", "explore"):
+        graph.add_conditional_edges(source, _after_localize, ["plan", "emit"])
+    graph.add_conditional_edges("plan", lambda s: "emit" if _stopped(s) else (
+        "approve" if ctx.options.review else "edit"), ["approve", "edit", "emit"])
+    graph.add_conditional_edges("approve", lambda s: {
+        "approve": "edit", "edit": "plan"}.get(s.get("review", {}).get("action"), "emit"),
+        ["edit", "plan", "emit"])
+    graph.add_conditional_edges("edit", lambda s: "edit" if s.get("queue") and not _stopped(s)
+                                else "check", ["edit", "check"])
+    graph.add_conditional_edges("check", lambda s: "test" if ctx.options.test_cmd and
+                                not _stopped(s) and s.get("patch") else "emit", ["test", "emit"])
+    graph.add_conditional_edges("test", lambda s: "edit" if s.get("queue") and not _stopped(s)
+                                else "emit", ["edit", "emit"])
+    graph.add_edge("emit", END)
+    return graph
+
+
+def _stopped(state: SolveState) -> bool:
+    return state.get("status") in ("budget_exhausted", "aborted", "failed")
+
+
+def _after_localize(state: SolveState) -> str:
+    if _stopped(state) or state.get("status") == "localized" or not state.get("files"):
+        return "emit"
+    return "plan"
+
+
+# --- nodes -----------------------------------------------------------------------------------
+
+def _localize(ctx: SolveContext, state: SolveState, events: list[str]) -> SolveState:
+    assert ctx.store is not None
+    ranking = rank_files(ctx.store, ctx.root, ctx.task.text)
+    data = ranking.to_json()
+    files = list(ranking.chosen)
+    if ctx.llm is not None and not ctx.options.no_llm:
+        decision = model_localize.refine(ctx, ranking)
+        data["model"] = {"votes": decision.votes, "dropped": decision.dropped,
+                         "added": decision.added, "note": decision.note}
+        files = decision.files
+        if decision.note:
+            events.append(f"localization: {decision.note}")
+    data["files"] = files
+    update: SolveState = {"localization": data, "files": files}
+    if ctx.options.localize_only:
+        update["status"] = "localized"
+    elif not files:
+        update["status"] = "failed"
+        events.append("localization found no file to change")
+    return update
+
+
+def _explore(ctx: SolveContext, state: SolveState, events: list[str]) -> SolveState:
+    result = explore(ctx, state.get("exploration"))
+    if result.note:
+        events.append(result.note)
+    update: SolveState = {"exploration": {"transcript": result.transcript,
+                                          "files": result.files, "note": result.note},
+                          "files": result.files,
+                          "localization": {"files": result.files, "candidates": [],
+                                           "chosen": result.files}}
+    if ctx.options.localize_only:
+        update["status"] = "localized"
+    elif not result.files:
+        update["status"] = "failed"
+        events.append("exploration found no file to change")
+    return update
+
+
+def _plan(ctx: SolveContext, state: SolveState, events: list[str]) -> SolveState:
+    files = state["files"]
+    if ctx.store is not None:
+        context = "\nRepository map (most relevant first):\n" + render_map(
+            ctx.store, budget=900, focus=ctx.task.text).text
+    else:
+        seen = [item["action"] for item in state.get("exploration", {}).get("transcript", [])]
+        context = ("\nWhat you looked at while exploring: " + "; ".join(seen[-8:])) if seen \
+            else ""
+    plan = make_plan(ctx, files, context) if ctx.llm else fallback_plan(files, "no model")
+    if plan.note:
+        events.append(f"plan: {plan.note}")
+    return {"plan": plan.to_dict(), "queue": list(range(len(plan.steps))), "results": []}
+
+
+def _approve(ctx: SolveContext, state: SolveState, events: list[str]) -> SolveState:
+    from langgraph.types import interrupt
+
+    answer = interrupt({"plan": state["plan"], "files": state["files"]})
+    action = (answer or {}).get("action", "abort")
+    if action == "edit":
+        files = [f for f in answer.get("files", []) if (ctx.root / f).is_file()]
+        events.append(f"plan revised by the user: files {', '.join(files) or '(none)'}")
+        return {"review": {"action": "edit"}, "files": files}
+    if action == "approve":
+        return {"review": {"action": "approve"}}
+    events.append("aborted by the user at plan review")
+    return {"review": {"action": "abort"}, "status": "aborted", "queue": []}
+
+
+def _edit(ctx: SolveContext, state: SolveState, events: list[str]) -> SolveState:
+    plan = Plan.from_dict(state["plan"])
+    queue = list(state.get("queue", []))
+    results = list(state.get("results", []))
+    if not queue:
+        return {}
+    index = queue.pop(0)
+    step = plan.steps[index]
+    ctx.progress.notice(f"editing {step.path} ({ctx.budget.status_line()})")
+    result = edit_file(ctx, step, plan, state.get("test", {}).get("output", "")
+                       if state.get("test", {}).get("status") == "failed" else "")
+    previous = next((r for r in results if r["path"] == result.path), None)
+    if previous and previous["status"] == "done" and result.status != "done":
+        # a fix round that could not improve the file keeps its earlier, applied edit
+        result.status, result.error = "done", result.error
+    results = [r for r in results if r["path"] != result.path] + [result.to_dict()]
+    if result.status == "failed":
+        events.append(f"could not edit {result.path}: {result.error}")
+    return {"queue": queue, "results": results}
+
+
+def _check(ctx: SolveContext, state: SolveState, events: list[str]) -> SolveState:
+    patch = worktree_diff(ctx.root, ctx.worktree.base)
+    problem = check_applies(ctx.worktree.repo, ctx.worktree.base, patch)
+    if problem:
+        events.append(f"the patch does not apply to the base commit: {problem}")
+    return {"patch": patch.text if not problem else "",
+            "check": {"applies": not problem, "error": problem,
+                      "files": [f.__dict__ for f in patch.files]}}
+
+
+def _test(ctx: SolveContext, state: SolveState, events: list[str]) -> SolveState:
+    test = dict(state.get("test", {}))
+    rounds = test.get("rounds", 0)
+    started = time.perf_counter()
+    try:
+        result = subprocess.run(ctx.options.test_cmd, shell=True, cwd=ctx.root,
+                                capture_output=True, text=True,
+                                timeout=ctx.options.test_timeout)
+        passed, output = result.returncode == 0, result.stdout + result.stderr
+    except subprocess.TimeoutExpired as exc:
+        passed = False
+        output = f"timed out after {ctx.options.test_timeout:.0f} s\n" + str(exc.stdout or "")
+    test.update({"command": ctx.options.test_cmd, "status": "passed" if passed else "failed",
+                 "output": output[-4000:], "seconds": round(time.perf_counter() - started, 2)})
+    if passed:
+        return {"test": test}
+    if rounds >= ctx.options.test_rounds or ctx.llm is None:
+        events.append(f"tests still fail after {rounds} fix round(s)")
+        return {"test": test}
+    test["rounds"] = rounds + 1
+    events.append(f"tests failed: fix round {rounds + 1} of {ctx.options.test_rounds}")
+    plan = Plan.from_dict(state["plan"])
+    # fix the files the failure output names; all planned files when it names none
+    named = [i for i, s in enumerate(plan.steps) if s.path in output]
+    return {"test": test, "queue": named or list(range(len(plan.steps)))}
+
+
+def _emit(ctx: SolveContext, state: SolveState, events: list[str]) -> SolveState:
+    status = state.get("status", "")
+    if status in ("localized", "aborted"):
+        return {"status": status, "patch": ""}
+    patch = worktree_diff(ctx.root, ctx.worktree.base)
+    problem = check_applies(ctx.worktree.repo, ctx.worktree.base, patch)
+    text = "" if problem else patch.text
+    if problem:
+        events.append(f"the patch does not apply to the base commit: {problem}")
+    if status in ("budget_exhausted", "failed"):
+        return {"status": status, "patch": text}
+    if not text:
+        events.append("no valid patch was produced")
+        return {"status": "failed", "patch": ""}
+    if state.get("test", {}).get("status") == "failed":
+        return {"status": "tests_failed", "patch": text}
+    if any(r["status"] == "failed" for r in state.get("results", [])):
+        return {"status": "partial", "patch": text}
+    return {"status": "done", "patch": text}
+
+
+def run_graph(ctx: SolveContext, thread: str, initial: SolveState | None, resume: Any = None,
+              checkpointer: Any = None) -> dict:
+    """Invoke (or resume) the graph; returns the final state, or the state with
+    `__interrupt__` when the plan waits for review."""
+    from langgraph.types import Command
+
+    app = build_graph(ctx).compile(checkpointer=checkpointer)
+    config = {"configurable": {"thread_id": thread}, "recursion_limit": 10_000}
+    if resume is not None:
+        return app.invoke(Command(resume=resume), config)
+    return app.invoke(initial, config)

@@ -1,0 +1,203 @@
+"""Entry points of task time: start a solve run, resume one, and write its run record."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from agent.llm import LLM, resolve_model
+from agent.solve.context import SolveContext, SolveOptions
+from agent.solve.graph import run_graph
+from sleepcoder.config import Config, load_config
+from tasks.task import Task, TaskError, from_issue_file, from_text
+from tools import gitutil
+from tools.diffs import parse_patch
+from tools.repomap import build_map
+from tools.scan import resolve_root
+from tools.store import MapStore
+from tools.worktree import Worktree
+
+
+class SolveError(ValueError):
+    """The run cannot start (bad input); the message says why."""
+
+
+@dataclass
+class SolveResult:
+    thread: str
+    status: str
+    patch: str
+    record: dict
+    interrupt: dict | None = None  # set when the plan waits for the user's review
+    record_path: str = ""
+
+
+class _Quiet:
+    def start(self, phase: str, total: int) -> None: ...
+    def advance(self, count: int = 1) -> None: ...
+    def notice(self, message: str) -> None: ...
+
+
+def start_solve(path: Path, request: str | None, options: SolveOptions, *,
+                issue_file: Path | None = None, config: Config | None = None,
+                progress: Any = None) -> SolveResult:
+    progress = progress or _Quiet()
+    root, repo = resolve_root(Path(path))
+    if repo is None:
+        raise SolveError(f"{root} is not a git repository: solve works on commits (run "
+                         "`git init && git add -A && git commit` first)")
+    config = config or load_config(root)
+    base = gitutil.head_commit(repo)
+    if base is None:
+        raise SolveError("the repository has no commits yet: commit your files first")
+    if options.no_llm and not options.localize_only:
+        raise SolveError("--no-llm works only with --localize-only: editing needs a model")
+    try:
+        task = from_issue_file(issue_file, root, base) if issue_file else \
+            from_text(request or "", root, base)
+    except TaskError as exc:
+        raise SolveError(str(exc)) from None
+    if task.truncated:
+        progress.notice("the request is very long: only its first 20,000 characters are used")
+    llm = _model(options, config, root)
+    store_dir = config.map.store_path(root)
+    store = None
+    if not options.no_map:
+        if not (store_dir / "map.db").exists():
+            progress.notice("no map yet: building the static map first (see `sleepcoder map`)")
+        build_map(root, config, progress=progress)
+        store, _ = MapStore.open(store_dir, create=False)
+    thread = f"solve-{int(time.time())}-{task.id[5:]}"
+    progress.notice(f"run {thread} (if it stops, continue it with --resume {thread})")
+    worktree = Worktree.create(root, base, store_dir / "worktrees" / thread)
+    ctx = SolveContext(task, options, config, llm, worktree, store, progress)
+    initial = {"task": task.to_dict(), "options": options.to_dict(), "base": base,
+               "worktree": str(worktree.path), "status": "running", "usage": {}, "events": [],
+               "started": time.time()}
+    return _run(ctx, store_dir, thread, initial, None)
+
+
+def resume_solve(path: Path, thread: str, answer: dict | None = None, *,
+                 config: Config | None = None, progress: Any = None) -> SolveResult:
+    """Continue an interrupted run (Ctrl-C, a killed process) or answer a plan review."""
+    progress = progress or _Quiet()
+    root, _repo = resolve_root(Path(path))
+    config = config or load_config(root)
+    store_dir = config.map.store_path(root)
+    values = _saved_state(store_dir, thread)
+    if values is None:
+        raise SolveError(f"no solve run {thread!r} to resume in {store_dir}")
+    options = SolveOptions.from_dict(values["options"])
+    task = Task.from_dict(values["task"])
+    worktree = Worktree.create(root, values["base"], Path(values["worktree"]))
+    store = None if options.no_map else MapStore.open(store_dir, create=False)[0]
+    ctx = SolveContext(task, options, config, _model(options, config, root), worktree, store,
+                       progress)
+    return _run(ctx, store_dir, thread, None, answer if answer is not None else None,
+                resume=True)
+
+
+def _model(options: SolveOptions, config: Config, root: Path) -> LLM | None:
+    if options.no_llm:
+        return None
+    model, _source = resolve_model(options.model or None, config.llm)
+    llm = LLM(model, config.llm, cache_path=config.map.store_path(root) / "llm_cache.db")
+    llm.check_available()
+    return llm
+
+
+def _checkpointer(store_dir: Path):
+    from langgraph.checkpoint.sqlite import SqliteSaver
+
+    store_dir.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(store_dir / "checkpoints.db", check_same_thread=False)
+    return SqliteSaver(conn), conn
+
+
+def _saved_state(store_dir: Path, thread: str) -> dict | None:
+    if not (store_dir / "checkpoints.db").exists():
+        return None
+    saver, conn = _checkpointer(store_dir)
+    try:
+        saved = saver.get_tuple({"configurable": {"thread_id": thread}})
+    finally:
+        conn.close()
+    if saved is None:
+        return None
+    return saved.checkpoint.get("channel_values", {})
+
+
+def _run(ctx: SolveContext, store_dir: Path, thread: str, initial: dict | None,
+         answer: Any, resume: bool = False) -> SolveResult:
+    saver, conn = _checkpointer(store_dir)
+    try:
+        if resume and answer is None:
+            final = run_graph(ctx, thread, None, checkpointer=saver)
+        else:
+            final = run_graph(ctx, thread, initial, resume=answer, checkpointer=saver)
+    finally:
+        conn.close()
+    interrupts = final.get("__interrupt__")
+    if interrupts:
+        return SolveResult(thread, "awaiting_review", "", {}, interrupts[0].value)
+    record = run_record(ctx, thread, final)
+    runs = store_dir / "runs"
+    runs.mkdir(parents=True, exist_ok=True)
+    record_path = runs / f"{thread}.json"
+    record_path.write_text(json.dumps(record, indent=2))
+    if ctx.store is not None:
+        ctx.store.close()
+    ctx.worktree.remove()
+    return SolveResult(thread, final.get("status", "failed"), final.get("patch", ""), record,
+                       None, str(record_path))
+
+
+def run_record(ctx: SolveContext, thread: str, state: dict) -> dict:
+    """The JSON record of a run: files, statuses, tokens per phase, cost, steps, time."""
+    patch = parse_patch(state.get("patch", ""))
+    usage = state.get("usage", {})
+    sleep_tokens = None
+    if ctx.store is not None:
+        last = ctx.store.get_json("last_sleep")
+        if last:
+            sleep_tokens = last["llm"]["prompt_tokens"] + last["llm"]["completion_tokens"]
+    started = state.get("started") or time.time()
+    return {
+        "id": thread,
+        "task": state.get("task", {}),
+        "model": ctx.llm.model if ctx.llm else None,
+        "condition": "no-map" if ctx.options.no_map else "map",
+        "options": ctx.options.to_dict(),
+        "status": state.get("status"),
+        "files": {
+            "localized": state.get("files", []),
+            "planned": [s["path"] for s in state.get("plan", {}).get("steps", [])],
+            "modified": patch.modified_files,
+            "added": [f.path for f in patch.files if f.status == "added"],
+        },
+        "localization": state.get("localization", {}),
+        "exploration": state.get("exploration"),
+        "plan": state.get("plan"),
+        "edits": state.get("results", []),
+        "test": {k: v for k, v in state.get("test", {}).items() if k != "output"} or None,
+        "usage": {
+            "test": {"steps": usage.get("steps", 0),
+                     "prompt_tokens": usage.get("prompt_tokens", 0),
+                     "completion_tokens": usage.get("completion_tokens", 0),
+                     "tokens": usage.get("prompt_tokens", 0) + usage.get("completion_tokens", 0),
+                     "cached_calls": usage.get("cached", 0),
+                     "failed_calls": usage.get("failed", 0),
+                     "cost": round(usage.get("cost", 0.0), 6)
+                     if usage.get("cost_known", True) else None,
+                     "by_node": usage.get("by_node", {})},
+            "sleep": {"tokens_of_last_pass": sleep_tokens},
+        },
+        "seconds": round(time.time() - started, 2),
+        "events": state.get("events", []),
+    }
+
+

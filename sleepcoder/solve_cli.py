@@ -1,0 +1,154 @@
+"""Terminal side of `sleepcoder solve`: options from flags and configuration, the plan review
+prompt, printing the plan, the diff and the token use, writing and applying the patch."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+_out = Console(highlight=False)
+_err = Console(stderr=True, highlight=False)
+
+EXIT_OK, EXIT_BAD_INPUT, EXIT_STORE, EXIT_MODEL = 0, 2, 3, 5
+EXIT_NO_PATCH, EXIT_DIRTY, EXIT_ABORTED, EXIT_INCOMPLETE = 6, 7, 8, 9
+
+
+def run_solve_command(*, request, repo, issue_file, model, budget, max_steps, no_map,
+                      localize_only, no_llm, review, test_cmd, out, apply, force, resume,
+                      as_json) -> int:
+    from agent.llm import LLMError
+    from agent.local_model import ModelUnavailable, WeightsMismatch
+    from agent.solve.context import SolveOptions
+    from agent.solve.run import SolveError, resume_solve, start_solve
+    from sleepcoder.config import ConfigError, load_config
+    from sleepcoder.progress import RichProgress
+    from tools.diffs import dirty_paths
+    from tools.scan import ScanError, resolve_root
+    from tools.store import StoreError
+
+    try:
+        root, git_repo = resolve_root(repo)
+        config = load_config(root)
+    except (ScanError, ConfigError) as exc:
+        return _fail(str(exc), EXIT_BAD_INPUT)
+    if apply and git_repo is not None and not force:
+        dirty = dirty_paths(root)
+        if dirty:
+            return _fail("refusing --apply: your working tree has uncommitted changes ("
+                         + ", ".join(dirty[:5]) + (" …" if len(dirty) > 5 else "")
+                         + "); commit or stash them, or add --force", EXIT_DIRTY)
+    solve = config.solve
+    options = SolveOptions(
+        model=model or "", no_map=no_map, no_llm=no_llm, localize_only=localize_only,
+        review=review, test_cmd=test_cmd if test_cmd is not None else solve.test_cmd,
+        budget=budget or solve.budget, max_steps=max_steps or solve.max_steps,
+        edit_attempts=solve.edit_attempts, test_rounds=solve.test_rounds,
+        test_timeout=solve.test_timeout, allow_ci_edits=solve.allow_ci_edits,
+        protected=solve.protected_paths)
+    try:
+        with RichProgress(enabled=not as_json) as progress:
+            if resume:
+                result = resume_solve(root, resume, config=config, progress=progress)
+            else:
+                result = start_solve(root, request, options, issue_file=issue_file,
+                                     config=config, progress=progress)
+            while result.interrupt is not None:
+                answer = _review(result.interrupt)
+                result = resume_solve(root, result.thread, answer, config=config,
+                                      progress=progress)
+    except SolveError as exc:
+        return _fail(str(exc), EXIT_BAD_INPUT)
+    except (ModelUnavailable, WeightsMismatch) as exc:
+        return _fail(str(exc), EXIT_MODEL)
+    except StoreError as exc:
+        return _fail(str(exc), EXIT_STORE)
+    except LLMError as exc:
+        return _fail(f"the model failed: {exc}", 1)
+    except KeyboardInterrupt:
+        _err.print("interrupted: continue with `sleepcoder solve --resume <run id>` (the run "
+                   "id was printed when the run started)")
+        return 130
+    record = result.record
+    if out and result.patch:
+        out.write_text(result.patch)
+    if as_json:
+        typer.echo(json.dumps({**record, "patch": result.patch}, indent=2))
+    elif result.status == "localized":
+        _print_localization(record)
+    else:
+        _print_run(record, result.patch, out)
+    if result.status == "aborted":
+        return EXIT_ABORTED
+    if apply and result.patch:
+        from tools.diffs import apply_to_tree, parse_patch
+
+        try:
+            apply_to_tree(root, parse_patch(result.patch))
+        except ValueError as exc:
+            return _fail(str(exc), EXIT_DIRTY)
+        _err.print(f"applied to {root}")
+    if result.status in ("done", "localized"):
+        return EXIT_OK
+    return EXIT_INCOMPLETE if result.patch else EXIT_NO_PATCH
+
+
+def _fail(message: str, code: int) -> int:
+    _err.print(f"sleepcoder: {message}", markup=False)
+    return code
+
+
+def _review(payload: dict) -> dict:
+    """Ask the user about the plan: approve, change the files, or abort."""
+    steps = payload.get("plan", {}).get("steps", [])
+    _err.print("[bold]Plan[/bold]")
+    for s in steps:
+        _err.print(f"  {s['action'].upper()} {s['path']}: {s['what']}", markup=False)
+    if not sys.stdin.isatty():
+        line = sys.stdin.readline().strip().lower()
+    else:
+        line = typer.prompt("[a]pprove, [e]dit the file list, or [q]uit", default="a").lower()
+    if line.startswith("a"):
+        return {"action": "approve"}
+    if line.startswith("e"):
+        current = ", ".join(payload.get("files", []))
+        raw = typer.prompt("files to change (comma-separated)", default=current) \
+            if sys.stdin.isatty() else sys.stdin.readline()
+        return {"action": "edit", "files": [f.strip() for f in raw.split(",") if f.strip()]}
+    return {"action": "abort"}
+
+
+def _print_localization(record: dict) -> None:
+    loc = record.get("localization", {})
+    _out.print(f"Files to change: {', '.join(loc.get('files', [])) or '(none)'}", markup=False)
+    for c in loc.get("candidates", [])[:20]:
+        mark = "*" if c["path"] in loc.get("files", []) else " "
+        _out.print(f" {mark} {c['score']:.3f}  {c['path']}  — {'; '.join(c['reasons'][:3])}",
+                   markup=False)
+    votes = loc.get("model", {}).get("votes")
+    if votes:
+        _out.print("model: " + ", ".join(f"{p} {v}" for p, v in votes.items()), markup=False)
+
+
+def _print_run(record: dict, patch: str, out: Path | None) -> None:
+    plan = record.get("plan") or {}
+    if plan.get("steps"):
+        _out.print("[bold]Plan[/bold]")
+        for s in plan["steps"]:
+            _out.print(f"  {s['action'].upper()} {s['path']}: {s['what']}", markup=False)
+    if patch:
+        _out.print("[bold]Patch[/bold]" + (f" (written to {out})" if out else ""))
+        _out.print(patch, markup=False, soft_wrap=True)
+    usage = record["usage"]["test"]
+    cost = "cost unknown" if usage["cost"] is None else f"${usage['cost']:.4f}"
+    _out.print(f"[bold]Status:[/bold] {record['status']}   test-time: {usage['steps']} model "
+               f"calls, {usage['tokens']:,} tokens ({usage['prompt_tokens']:,} prompt + "
+               f"{usage['completion_tokens']:,} completion), {cost}, {record['seconds']} s",
+               highlight=False)
+    _out.print(f"run record: .sleepcoder/runs/{record['id']}.json", markup=False)
+    for event in record.get("events", []):
+        if event.startswith(("could not", "stopped", "no valid", "tests")):
+            _err.print(f"note: {event}", markup=False)
