@@ -306,3 +306,24 @@ def test_apply_refuses_a_dirty_tree_unless_forced(inventory):
                      "--model", MODEL)
     assert result.returncode == 7
     assert "uncommitted changes" in result.stderr and "README.md" in result.stderr
+
+
+def test_cli_localize_only_without_model_prints_ranked_files(inventory):
+    import json
+
+    result = run_cli("solve", "show a low stock threshold in the valuation report", "--repo",
+                     str(inventory.root), "--localize-only", "--no-llm", "--json")
+    assert result.returncode == 0, result.stderr
+    record = json.loads(result.stdout)
+    assert record["status"] == "localized"
+    assert record["localization"]["files"][0] == "inventory/report.py"
+    assert record["usage"]["test"]["steps"] == 0 and record["model"] is None
+    text = run_cli("solve", "show a low stock threshold in the valuation report", "--repo",
+                   str(inventory.root), "--localize-only", "--no-llm").stdout
+    assert "Files to change: inventory/report.py" in text
+    assert "matches the request text" in text
+
+
+def test_cli_solve_without_request_is_bad_input(inventory):
+    result = run_cli("solve", "--repo", str(inventory.root))
+    assert result.returncode == 2 and "give a request" in result.stderr
