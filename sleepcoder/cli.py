@@ -38,6 +38,15 @@ app = typer.Typer(help="sleepcoder: a coding agent that maps repositories at sle
 map_app = typer.Typer(cls=_DefaultToBuild, help="Build, refresh and inspect the static map.")
 app.add_typer(map_app, name="map")
 
+
+def _swe_features_app():
+    from sleepcoder.swe_cli import app as swe_app
+
+    return swe_app
+
+
+app.add_typer(_swe_features_app(), name="swe-features")
+
 PathArg = Annotated[Path, typer.Argument(help="Repository or directory (default: here).")]
 StoreOpt = Annotated[Path | None, typer.Option(
     "--store", help="Map store directory (default: .sleepcoder/ in the repository).")]

@@ -97,7 +97,7 @@ def run_solve_command(*, request, repo, issue_file, model, budget, max_steps, no
 
 
 def _fail(message: str, code: int) -> int:
-    _err.print(f"sleepcoder: {message}", markup=False)
+    _err.print(f"sleepcoder: {message}", markup=False, soft_wrap=True)
     return code
 
 

@@ -1,0 +1,208 @@
+"""`sleepcoder swe-features build|score|run|report`: the benchmark's command line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+app = typer.Typer(help="SWE-Features: build a dataset, run the conditions, score, report.",
+                  no_args_is_help=True)
+_out = Console(highlight=False)
+_err = Console(stderr=True, highlight=False)
+EXIT_BAD_INPUT = 2
+
+
+def _fail(message: str, code: int = EXIT_BAD_INPUT) -> None:
+    _err.print(f"sleepcoder: {message}", markup=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def _dataset(path: Path):
+    from swe_features.dataset import DatasetError, load_dataset
+
+    try:
+        return load_dataset(path)
+    except DatasetError as exc:
+        _fail(str(exc))
+
+
+@app.command()
+def build(
+    repo: Annotated[Path, typer.Option(help="Repository (checkout or bare mirror).")],
+    out: Annotated[Path | None, typer.Option(help="JSONL file (default: stdout).")] = None,
+    name: Annotated[str | None, typer.Option(
+        help="owner/name for the records (default: from the remote or the folder).")] = None,
+    min_code_files: int = 3,
+    max_lines: int = 1500,
+    max_files: int = 40,
+    since: Annotated[str, typer.Option(help="Only PRs merged since (git date).")] = "",
+    limit: Annotated[int, typer.Option(help="Newest N (0: all).")] = 0,
+    no_title_filter: Annotated[bool, typer.Option(
+        "--no-title-filter", help="Keep fixes, reverts, bumps, refactors too.")] = False,
+    no_patches: Annotated[bool, typer.Option("--no-patches")] = False,
+    model_filter: Annotated[str | None, typer.Option(
+        help="Also ask this model whether each PR adds new functionality.")] = None,
+) -> None:
+    """Mine merged feature PRs from a repository's history."""
+    from swe_features.builder import BuildFilters, ask_model_is_feature
+    from swe_features.builder import build as mine
+    from swe_features.dataset import write_dataset
+
+    if not repo.exists():
+        _fail(f"path does not exist: {repo}")
+    repo_name = name or _repo_name(repo)
+    decide = None
+    if model_filter:
+        from agent.llm import LLM
+
+        decide = ask_model_is_feature(LLM(model_filter))
+    try:
+        instances = mine(repo, repo_name, BuildFilters(
+            min_code_files, max_lines, max_files, not no_title_filter, since, limit,
+            not no_patches), decide)
+    except RuntimeError as exc:
+        _fail(str(exc))
+    if out:
+        write_dataset(instances, out)
+        _err.print(f"{len(instances)} tasks written to {out}", markup=False)
+    else:
+        for instance in instances:
+            typer.echo(json.dumps(instance.to_json()))
+
+
+def _repo_name(repo: Path) -> str:
+    import subprocess
+
+    url = subprocess.run(["git", "-C", str(repo), "config", "--get", "remote.origin.url"],
+                         capture_output=True, text=True).stdout.strip()
+    if url:
+        tail = url.rstrip("/").removesuffix(".git").replace(":", "/").split("/")
+        if len(tail) >= 2:
+            return f"{tail[-2]}/{tail[-1]}"
+    folder = repo.resolve()
+    folder = folder.parent if folder.name == "repo" else folder
+    return folder.name.replace("+", "/", 1) if "+" in folder.name else f"local/{folder.name}"
+
+
+@app.command()
+def score(
+    dataset: Annotated[Path, typer.Option(help="The dataset (JSONL or JSON).")],
+    predictions: Annotated[Path, typer.Option(
+        help="SWE-bench predictions or records with modified_files.")],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Per-task and mean precision, recall and F1 of predictions."""
+    from swe_features.dataset import DatasetError
+    from swe_features.scorer import load_predictions
+    from swe_features.scorer import score as compute
+
+    instances = _dataset(dataset)
+    try:
+        preds = load_predictions(predictions)
+    except (DatasetError, OSError, ValueError) as exc:
+        _fail(str(exc))
+    result = compute(instances, preds)
+    if as_json:
+        typer.echo(json.dumps(result, indent=2))
+        return
+    for task in result["tasks"]:
+        note = " (no prediction)" if task["missing"] else ""
+        code = "–" if task["code_f1"] is None else f"{task['code_f1']:.3f}"
+        _out.print(f"{task['instance_id']:<32} P {task['precision']:.3f}  R "
+                   f"{task['recall']:.3f}  F1 {task['f1']:.3f}  F1 .py/.js {code}{note}",
+                   markup=False)
+    mean = result["mean"]
+    code = "–" if mean["code_f1"] is None else f"{mean['code_f1']:.3f}"
+    _out.print(f"mean over {result['counts']['tasks']} tasks: P {mean['precision']:.3f}  "
+               f"R {mean['recall']:.3f}  F1 {mean['f1']:.3f}  F1 .py/.js {code}", markup=False)
+
+
+@app.command()
+def run(
+    dataset: Annotated[Path, typer.Option(help="The dataset (JSONL or JSON).")],
+    out: Annotated[Path, typer.Option(help="Output folder (reused to resume).")],
+    condition: Annotated[list[str], typer.Option(
+        help="map, no-map, map-localize, map-localize-no-llm, bm25 (repeatable).")],
+    budget: Annotated[list[int] | None, typer.Option(
+        help="Test-time token budgets for map and no-map (repeatable; 0: none).")] = None,
+    model: Annotated[str | None, typer.Option(help="litellm model string.")] = None,
+    repos_dir: Annotated[Path | None, typer.Option(
+        help="Folder of clones or mirrors: DIR/owner/name or DIR/owner+name.")] = None,
+    repo_path: Annotated[list[str] | None, typer.Option(
+        help="owner/name=PATH (repeatable).")] = None,
+    limit: Annotated[int, typer.Option(help="First N tasks only (0: all).")] = 0,
+    workers: Annotated[int, typer.Option(help="Local processes (one repository each).")] = 1,
+    scheduler: Annotated[str | None, typer.Option(
+        help="Dask scheduler address (tcp://host:8786).")] = None,
+    max_steps: Annotated[int, typer.Option(help="Model calls per solve (0: none).")] = 0,
+    cache_dir: Annotated[Path | None, typer.Option(
+        help="Maps, snapshots and clones (default: OUT/cache).")] = None,
+) -> None:
+    """Run conditions x budgets over a dataset; finished cells are skipped on a rerun."""
+    from swe_features.runner import CONDITIONS, NEEDS_MODEL, RunSettings
+    from swe_features.runner import run as evaluate
+
+    unknown = [c for c in condition if c not in CONDITIONS]
+    if unknown:
+        _fail(f"unknown condition {unknown[0]!r}; choose from {', '.join(CONDITIONS)}")
+    paths = {}
+    for item in repo_path or []:
+        key, sep, value = item.partition("=")
+        if not sep or "/" not in key:
+            _fail(f"--repo-path wants owner/name=PATH, got {item!r}")
+        paths[key] = str(Path(value).resolve())
+    instances = _dataset(dataset)
+    if limit:
+        instances = instances[:limit]
+    if any(c in NEEDS_MODEL for c in condition):
+        from agent.llm import LLM, resolve_model
+        from agent.local_model import ModelUnavailable, WeightsMismatch
+        from sleepcoder.config import LLMConfig
+
+        model = resolve_model(model, LLMConfig())[0]
+        try:
+            LLM(model).check_available()
+        except (ModelUnavailable, WeightsMismatch) as exc:
+            _fail(str(exc), 5)
+    settings = RunSettings(tuple(condition), tuple(budget or [0]), model,
+                           str(repos_dir.resolve()) if repos_dir else None, paths,
+                           str(cache_dir.resolve()) if cache_dir else "", str(out.resolve()),
+                           max_steps)
+    total = len(instances) * len(settings.cells())
+    means: dict[str, list[float]] = {}
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=_err, transient=False) as progress:
+        task = progress.add_task("cells", total=total)
+
+        def on_cell(row: dict) -> None:
+            means.setdefault(row["condition"], []).append(row["f1"])
+            running = "  ".join(f"{c} {sum(v) / len(v):.2f}" for c, v in sorted(means.items()))
+            progress.update(task, advance=1, description=f"F1: {running}")
+
+        def on_job(repo: str, cells: int) -> None:
+            if workers > 1 or scheduler:
+                progress.update(task, advance=cells, description=f"done {repo}")
+
+        summary = evaluate(instances, settings, workers, scheduler, on_cell, on_job)
+    from swe_features.report import markdown
+
+    _out.print(markdown(summary), markup=False)
+    _err.print(f"results in {out}: results.jsonl, predictions/, summary.json "
+               "(`sleepcoder swe-features report` adds the table and the plot)", markup=False)
+
+
+@app.command()
+def report(out: Annotated[Path, typer.Argument(help="An evaluation output folder.")]) -> None:
+    """Write report.md (condition x budget table) and f1_vs_tokens.png into the folder."""
+    from swe_features.report import write_report
+
+    try:
+        table, figure = write_report(out)
+    except (FileNotFoundError, RuntimeError) as exc:
+        _fail(str(exc))
+    _out.print(f"wrote {table} and {figure}", markup=False)

@@ -1,0 +1,198 @@
+"""SWE-Features datasets: one record per task, in the paper's format or SWE-bench's.
+
+Paper format: repo ("owner/name"), pr_number, title, body, base_commit, changed_files (list of
+{filename, status[, patch]}), and optionally instance_id, created_at, user_login, state,
+changed_files_count. SWE-bench format: instance_id, repo, base_commit, problem_statement,
+patch (the changed files are read from the patch). Unknown fields are kept and ignored; a
+malformed record is reported with its line (or index) and field.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+STATUSES = ("modified", "added", "removed", "renamed")
+CODE_SUFFIXES = (".py", ".js")
+
+
+class DatasetError(ValueError):
+    """A record cannot be read; the message names where and which field."""
+
+
+@dataclass(frozen=True)
+class ChangedFile:
+    filename: str
+    status: str
+    patch: str = ""
+
+
+@dataclass
+class Instance:
+    instance_id: str
+    repo: str
+    pr_number: int | None
+    title: str
+    body: str
+    base_commit: str
+    changed_files: list[ChangedFile]
+    created_at: str = ""
+    user_login: str = ""
+    state: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def text(self) -> str:
+        return f"{self.title}\n\n{self.body}".strip()
+
+    @property
+    def gold_modified(self) -> list[str]:
+        """The scored files: those the reference modifies (added files are not scored)."""
+        return sorted(f.filename for f in self.changed_files if f.status == "modified")
+
+    def gold_patches(self) -> dict[str, str]:
+        return {f.filename: f.patch for f in self.changed_files if f.patch}
+
+    def to_json(self) -> dict:
+        data = asdict(self)
+        extra = data.pop("extra")
+        data["changed_files"] = [
+            {k: v for k, v in f.items() if v != "" or k != "patch"} for f in data["changed_files"]]
+        data["changed_files_count"] = len(self.changed_files)
+        return {**extra, **data}
+
+
+_KNOWN = {"instance_id", "repo", "pr_number", "title", "body", "base_commit", "changed_files",
+          "created_at", "user_login", "state", "changed_files_count", "problem_statement",
+          "patch"}
+
+
+def load_dataset(path: Path) -> list[Instance]:
+    """Read JSONL, or a JSON list, of paper-format or SWE-bench-format records."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise DatasetError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    stripped = text.lstrip()
+    records: list[tuple[str, Any]] = []
+    if stripped.startswith("["):
+        try:
+            items = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise DatasetError(f"{path}: not valid JSON: {exc}") from exc
+        records = [(f"{path} record {i + 1}", item) for i, item in enumerate(items)]
+    else:
+        for number, line in enumerate(text.splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                records.append((f"{path} line {number}", json.loads(line)))
+            except json.JSONDecodeError as exc:
+                raise DatasetError(f"{path} line {number}: not valid JSON: {exc.msg}") from exc
+    instances = [parse_record(where, record) for where, record in records]
+    seen: dict[str, str] = {}
+    for (where, _record), instance in zip(records, instances, strict=True):
+        if instance.instance_id in seen:
+            raise DatasetError(f"{where}: instance_id {instance.instance_id!r} repeats "
+                               f"{seen[instance.instance_id]}")
+        seen[instance.instance_id] = where
+    return instances
+
+
+def parse_record(where: str, record: Any) -> Instance:
+    if not isinstance(record, dict):
+        raise DatasetError(f"{where}: expected an object, got {type(record).__name__}")
+    repo = _string(where, record, "repo", required=True)
+    if repo.count("/") != 1 or not all(repo.split("/")):
+        raise DatasetError(f"{where}: field 'repo' must be 'owner/name', got {repo!r}")
+    base = _string(where, record, "base_commit", required=True)
+    if "changed_files" in record:
+        files = _changed_files(where, record["changed_files"])
+        title = _string(where, record, "title", required=True)
+        body = _string(where, record, "body")
+    elif "patch" in record:
+        files = files_from_patch(where, _string(where, record, "patch", required=True))
+        statement = _string(where, record, "problem_statement", required=True)
+        title, _, body = statement.strip().partition("\n")
+    else:
+        raise DatasetError(f"{where}: needs 'changed_files' (paper format) or 'patch' "
+                           "(SWE-bench format)")
+    number = record.get("pr_number")
+    if number is not None and (isinstance(number, bool) or not isinstance(number, int)):
+        raise DatasetError(f"{where}: field 'pr_number' must be an integer, got {number!r}")
+    instance_id = _string(where, record, "instance_id") or \
+        f"{repo.replace('/', '__')}-{number if number is not None else base[:10]}"
+    extra = {k: v for k, v in record.items() if k not in _KNOWN}
+    return Instance(instance_id, repo, number, title, body.strip(), base, files,
+                    _string(where, record, "created_at"), _string(where, record, "user_login"),
+                    _string(where, record, "state"), extra)
+
+
+def _string(where: str, record: dict, key: str, required: bool = False) -> str:
+    value = record.get(key)
+    if value is None:
+        if required:
+            raise DatasetError(f"{where}: missing field {key!r}")
+        return ""
+    if not isinstance(value, str):
+        raise DatasetError(f"{where}: field {key!r} must be a string, got {value!r}")
+    if required and not value.strip():
+        raise DatasetError(f"{where}: field {key!r} is empty")
+    return value
+
+
+def _changed_files(where: str, value: Any) -> list[ChangedFile]:
+    if not isinstance(value, list):
+        raise DatasetError(f"{where}: field 'changed_files' must be a list")
+    out = []
+    for i, item in enumerate(value):
+        label = f"{where}: changed_files[{i}]"
+        if not isinstance(item, dict):
+            raise DatasetError(f"{label} must be an object")
+        name = item.get("filename")
+        if not isinstance(name, str) or not name:
+            raise DatasetError(f"{label}: missing field 'filename'")
+        status = item.get("status")
+        if status not in STATUSES:
+            raise DatasetError(f"{label}: field 'status' must be one of {', '.join(STATUSES)}, "
+                               f"got {status!r}")
+        patch = item.get("patch") or ""
+        if not isinstance(patch, str):
+            raise DatasetError(f"{label}: field 'patch' must be a string")
+        out.append(ChangedFile(name, status, patch))
+    return out
+
+
+def files_from_patch(where: str, patch: str) -> list[ChangedFile]:
+    """Changed files of a unified diff, each with its own part of the patch."""
+    from unidiff import PatchSet
+    from unidiff.errors import UnidiffParseError
+
+    try:
+        parsed = PatchSet(patch)
+    except UnidiffParseError as exc:
+        raise DatasetError(f"{where}: field 'patch' is not a unified diff: {exc}") from exc
+    out = []
+    for item in parsed:
+        if item.is_added_file:
+            status, name = "added", item.target_file[2:]
+        elif item.is_removed_file:
+            status, name = "removed", item.source_file[2:]
+        elif item.is_rename:
+            status, name = "renamed", item.target_file[2:]
+        else:
+            status, name = "modified", item.path
+        out.append(ChangedFile(name, status, str(item)))
+    return out
+
+
+def write_dataset(instances: list[Instance], path: Path) -> None:
+    with path.open("w", encoding="utf-8") as handle:
+        for instance in instances:
+            handle.write(json.dumps(instance.to_json()) + "\n")
+
+
+def is_code(path: str) -> bool:
+    return path.endswith(CODE_SUFFIXES)
