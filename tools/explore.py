@@ -66,6 +66,24 @@ class RepoTools:
             entries.append(entry.name + ("/" if entry.is_dir() else ""))
         return "\n".join(entries[:200]) or "(empty)"
 
+    def two_levels(self, limit: int = 150) -> str:
+        """The top-level entries and the entries of each top-level directory."""
+        lines: list[str] = []
+        for entry in sorted(self.root.iterdir()):
+            if entry.name in _SKIP_DIRS or entry.is_symlink():
+                continue
+            if entry.is_dir():
+                lines.append(entry.name + "/")
+                for child in sorted(entry.iterdir()):
+                    if child.name not in _SKIP_DIRS and not child.is_symlink():
+                        lines.append(f"{entry.name}/{child.name}" + ("/" if child.is_dir()
+                                                                      else ""))
+            else:
+                lines.append(entry.name)
+        if len(lines) > limit:
+            return "\n".join(lines[:limit]) + f"\n… ({len(lines) - limit} more)"
+        return "\n".join(lines)
+
     def grep(self, argument: str) -> str:
         pattern, _, where = argument.partition(" in ")
         pattern = pattern.strip().strip("'\"")

@@ -20,6 +20,7 @@ from tools.worktree import EditRefused, check_edit_path
 _ACTION = re.compile(r"ACTION:\s*(list|grep|read|find)\b\s*(.*)", re.IGNORECASE)
 _FILES = re.compile(r"FILES:\s*(.+)", re.IGNORECASE)
 MAX_EXPLORE_STEPS = 12
+MIN_LOOKS = 2  # tool calls before a FILES answer is accepted: a guess is not localization
 HISTORY_KEEP = 6
 
 
@@ -34,7 +35,7 @@ def explore(ctx: SolveContext, previous: dict | None = None) -> Exploration:
     """Run (or continue) the tool loop; returns the files the model settled on."""
     tools = RepoTools(ctx.root)
     state = Exploration(transcript=list((previous or {}).get("transcript", [])))
-    listing = tools.run("list", ".")
+    listing = tools.two_levels()
     limit = MAX_EXPLORE_STEPS
     if ctx.options.max_steps:
         limit = min(limit, max(1, ctx.options.max_steps // 2))
@@ -43,18 +44,22 @@ def explore(ctx: SolveContext, previous: dict | None = None) -> Exploration:
                                         request=ctx.task.text[:4000], listing=listing,
                                         history=_history(state.transcript))
         try:
-            answer = ctx.ask("explore", ctx.messages(user), max_tokens=60)
+            answer = ctx.ask("explore", ctx.messages(user, example="explore_example"),
+                             max_tokens=60)
         except (LLMError, BudgetExhausted) as exc:
             state.note = f"exploration stopped: {exc}"
             break
         text = answer.text.strip()
         files = _FILES.search(text)
         if files:
-            state.files = _valid_paths(ctx, files.group(1))
-            if state.files:
+            looked = sum(not item["result"].startswith("error") for item in state.transcript)
+            chosen = _valid_paths(ctx, files.group(1))
+            if looked >= MIN_LOOKS and chosen:
+                state.files = chosen
                 return state
-            state.transcript.append({"action": text[:200],
-                                     "result": "error: none of those files exist"})
+            problem = "none of those files exist" if not chosen else \
+                f"look at the code first (at least {MIN_LOOKS} tool calls)"
+            state.transcript.append({"action": text[:200], "result": f"error: {problem}"})
             continue
         action = _ACTION.search(text)
         if action is None:
