@@ -56,17 +56,23 @@ def test_commits_touching_too_many_files_are_skipped(repo):
     store.close()
 
 
-def test_merge_commits_are_skipped_but_their_branch_commits_count(repo):
+def test_merge_commits_are_kept_for_search_but_not_counted_as_changes(repo):
     repo.commit("init", {"a.py": "A = 0\n", "b.py": "B = 0\n"})
     repo.git("checkout", "-q", "-b", "feature")
     repo.commit("feature work", {"a.py": "A = 1\n", "b.py": "B = 1\n"})
     repo.git("checkout", "-q", "main")
     repo.commit("mainline", {"c.py": "C = 1\n"})
-    repo.git("merge", "-q", "--no-ff", "feature", "-m", "Merge feature")
+    repo.git("merge", "-q", "--no-ff", "feature", "-m",
+             "Merge pull request #3 from me/feature\n\nAdd the shiny feature")
     build_map(repo.root)
-    store, _ = view(repo.root)
-    subjects = {r[0] for r in store.conn.execute("SELECT subject FROM commits")}
-    assert subjects == {"init", "feature work", "mainline"}
+    store, history = view(repo.root)
+    kinds = dict(store.conn.execute("SELECT subject, skipped FROM commits"))
+    assert kinds == {"init": "", "feature work": "", "mainline": "",
+                     "Add the shiny feature": "merge"}
+    assert history.change_count("a.py") == 2  # init and feature work: the merge is not a change
+    assert [(c.path, c.count) for c in history.cochanges("a.py", min_count=1)] == [("b.py", 2)]
+    (message, files), = history.merges.values()
+    assert message.startswith("Add the shiny feature") and sorted(files) == ["a.py", "b.py"]
     store.close()
 
 

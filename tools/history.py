@@ -22,6 +22,8 @@ class CommitRecord:
     time: int
     subject: str
     files: list[tuple[str, str, str]] = field(default_factory=list)  # (status, path, old_path)
+    message: str = ""  # the body, shortened
+    merge: bool = False  # a merge: its message is kept for search, not counted as a change
 
 
 @dataclass(frozen=True)
@@ -39,29 +41,53 @@ class Recipe:
     files: tuple[str, ...]
 
 
+_MESSAGE_CHARS = 600
+
+
 def read_log(repo: git.Repo, revision_range: str, max_commits: int) -> list[CommitRecord]:
-    """Non-merge commits in `revision_range`, oldest first, with their changed files."""
-    args = [
-        "log",
-        "--no-merges",
-        "-z",
-        "--name-status",
-        "-M",
-        "--reverse",
-        "--format=%x01%H%x02%ct%x02%s",
-    ]
+    """Commits in `revision_range`, oldest first, with their changed files: every non-merge
+    commit, and the merges of the first-parent line (a merged pull request's title lives in
+    its merge commit) with the files they changed against their first parent."""
+    commits = _log(repo, ["--no-merges", "-M"], revision_range, max_commits, merge=False)
+    merges = _log(repo, ["--merges", "--first-parent", "-m"], revision_range, max_commits,
+                  merge=True)
+    return _interleave(commits, merges)
+
+
+def _interleave(commits: list[CommitRecord], merges: list[CommitRecord]) -> list[CommitRecord]:
+    """Commits keep git's order; each merge goes before the first commit made after it."""
+    out: list[CommitRecord] = []
+    pending = sorted(merges, key=lambda m: m.time)
+    for commit in commits:
+        while pending and pending[0].time < commit.time:
+            out.append(pending.pop(0))
+        out.append(commit)
+    return out + pending
+
+
+def _log(repo: git.Repo, selection: list[str], revision_range: str, max_commits: int,
+         merge: bool) -> list[CommitRecord]:
+    args = ["log", *selection, "-z", "--name-status", "--reverse",
+            "--format=%x01%H%x02%ct%x02%s%x02%b%x03"]
     if max_commits:
         args.append(f"--max-count={max_commits}")
     args.append(revision_range)
     raw = repo.git.execute(["git", "-c", "core.quotepath=off", *args], stdout_as_string=False)
-    commits = []
+    commits: dict[str, CommitRecord] = {}
     for chunk in raw.split(b"\x01"):
         if not chunk:
             continue
-        header, _, body = chunk.partition(b"\0")
-        sha, time, subject = header.decode("utf-8", "replace").split("\x02", 2)
-        record = CommitRecord(sha, int(time), subject)
-        tokens = [t.decode("utf-8", "replace") for t in body.lstrip(b"\n").split(b"\0")]
+        header, _, body = chunk.partition(b"\x03")
+        sha, time, subject, message = header.decode("utf-8", "replace").split("\x02", 3)
+        if merge:  # "Merge pull request #12 from x/y" + the PR title on the next line
+            lines = [line for line in message.splitlines() if line.strip()]
+            if lines and subject.startswith("Merge"):
+                subject, message = lines[0], "\n".join(lines[1:])
+        record = commits.get(sha) or CommitRecord(sha, int(time), subject,
+                                                  message=message.strip()[:_MESSAGE_CHARS],
+                                                  merge=merge)
+        commits[sha] = record
+        tokens = [t.decode("utf-8", "replace") for t in body.lstrip(b"\0\n").split(b"\0")]
         tokens.append("")
         i = 0
         while i < len(tokens) - 1:
@@ -74,8 +100,7 @@ def read_log(repo: git.Repo, revision_range: str, max_commits: int) -> list[Comm
             else:
                 record.files.append((status[0], tokens[i + 1], ""))
                 i += 2
-        commits.append(record)
-    return commits
+    return list(commits.values())
 
 
 def store_commits(
@@ -92,11 +117,12 @@ def store_commits(
     for offset, record in enumerate(records):
         seq = start + offset
         too_many = len(record.files) > config.history_max_files_per_commit
-        skipped = "too-many-files" if too_many else ""
-        rows.append((record.sha, seq, record.time, record.subject, len(record.files), skipped))
-        if not skipped:
+        skipped = "merge" if record.merge else ("too-many-files" if too_many else "")
+        rows.append((record.sha, seq, record.time, record.subject, len(record.files), skipped,
+                     record.message))
+        if not too_many:
             file_rows.extend((seq, path, status, old) for status, path, old in record.files)
-    conn.executemany("INSERT OR REPLACE INTO commits VALUES (?,?,?,?,?,?)", rows)
+    conn.executemany("INSERT OR REPLACE INTO commits VALUES (?,?,?,?,?,?,?)", rows)
     conn.executemany("INSERT INTO commit_files VALUES (?,?,?,?)", file_rows)
     if config.history_max_commits:  # keep only the newest commits
         cutoff = conn.execute(
@@ -126,9 +152,22 @@ class HistoryView:
             )
         }
         self.files_by_commit: dict[int, list[str]] = defaultdict(list)
+        # merged pull requests (their messages and files), kept apart from the commits so
+        # that a change is not counted twice in co-change and churn
+        self.merges: dict[int, tuple[str, list[str]]] = {
+            seq: (f"{subject}\n{message}", []) for seq, subject, message in conn.execute(
+                "SELECT seq, subject, message FROM commits WHERE skipped='merge'")}
+        self.messages: dict[int, str] = {
+            seq: message for seq, message in conn.execute(
+                "SELECT seq, message FROM commits WHERE skipped=''")}
         for seq, path in conn.execute("SELECT seq, path FROM commit_files ORDER BY seq"):
             current = self.current_path(path, seq)
-            if current is not None and current not in self.files_by_commit[seq]:
+            if current is None:
+                continue
+            if seq in self.merges:
+                if current not in self.merges[seq][1]:
+                    self.merges[seq][1].append(current)
+            elif current not in self.files_by_commit[seq]:
                 self.files_by_commit[seq].append(current)
         self.commits_by_file: dict[str, list[int]] = defaultdict(list)
         for seq, paths in self.files_by_commit.items():

@@ -24,7 +24,7 @@ from tools.facts import (
     unpack_refs,
 )
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 # Bump when tools/parse.py or the queries change what is extracted: stored facts are then stale.
 EXTRACTOR_VERSION = 2
 DB_NAME = "map.db"
@@ -81,7 +81,9 @@ CREATE TABLE file_links (path TEXT PRIMARY KEY, bindings BLOB NOT NULL);
 CREATE TABLE file_edges (src TEXT NOT NULL, dst TEXT NOT NULL, weight REAL NOT NULL);
 CREATE INDEX file_edges_src ON file_edges(src);
 CREATE TABLE commits (sha TEXT PRIMARY KEY, seq INTEGER NOT NULL, time INTEGER NOT NULL,
-                      subject TEXT NOT NULL, nfiles INTEGER NOT NULL, skipped TEXT NOT NULL);
+                      subject TEXT NOT NULL, nfiles INTEGER NOT NULL,
+                      skipped TEXT NOT NULL,  -- '', 'too-many-files', or 'merge' (search only)
+                      message TEXT NOT NULL DEFAULT '');
 CREATE TABLE commit_files (seq INTEGER NOT NULL, path TEXT NOT NULL, status TEXT NOT NULL,
                            old_path TEXT NOT NULL);
 CREATE INDEX commit_files_path ON commit_files(path);
