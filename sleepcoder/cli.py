@@ -282,6 +282,29 @@ def solve(
 
 
 @app.command()
+def bot() -> None:
+    """GitHub Actions entry point: a labelled issue or a `/sleepcoder` comment becomes a draft
+    pull request (reads GITHUB_EVENT_PATH, GITHUB_EVENT_NAME, GITHUB_REPOSITORY,
+    GITHUB_TOKEN, GITHUB_API_URL). See docs/ci-bot.md."""
+    from sleepcoder.config import ConfigError
+    from sleepcoder.progress import RichProgress
+    from tasks.bot import BotEnv, run_bot
+    from tasks.github import EventError
+
+    try:
+        env = BotEnv.from_environ()
+        with RichProgress(enabled=False) as progress:
+            outcome = run_bot(env, progress)
+    except (EventError, ConfigError) as exc:
+        _err(str(exc))
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    detail = f": {outcome.reason}" if outcome.reason else ""
+    link = f" {outcome.pull_url}" if outcome.pull_url else ""
+    typer.echo(f"sleepcoder bot: {outcome.action}{detail}{link}")
+    raise typer.Exit(outcome.exit_code)
+
+
+@app.command()
 def models(as_json: JsonOpt = False) -> None:
     """List the embedded local models, whether they can run here, and the default model."""
     from agent.models import list_models

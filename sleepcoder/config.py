@@ -90,11 +90,32 @@ class SolveConfig:
 
 
 @dataclass(frozen=True)
+class BotConfig:
+    """Settings of the GitHub bot (the `[bot]` table), read from the default branch only."""
+
+    model: str = ""  # empty: [llm] model, SLEEPCODER_MODEL, then the embedded model
+    budget: int = 0  # test-time tokens per run (0: [solve] budget)
+    max_steps: int = 0
+    label: str = "sleepcoder"  # adding this label to an issue starts a run
+    command: str = "/sleepcoder"  # a comment starting with this starts (or updates) a run
+    allowed_associations: tuple[str, ...] = ("OWNER", "MEMBER", "COLLABORATOR")
+    test_cmd: str = ""  # empty: [solve] test_cmd
+    setup_script: str = ""  # a script in the repository, run before the agent
+    setup_timeout: float = 900.0
+    protected_paths: tuple[str, ...] = ()  # paths the bot may never edit
+    allow_workflow_edits: bool = False  # .github/workflows/ and .sleepcoder.toml
+    closes_issue: bool = False  # write "Closes #N" in the pull request
+    sleep_first: bool = True  # refresh summaries and notes before solving
+    branch_prefix: str = "sleepcoder/issue-"
+
+
+@dataclass(frozen=True)
 class Config:
     map: MapConfig = field(default_factory=MapConfig)
     llm: LLMConfig = field(default_factory=LLMConfig)
     sleep: SleepConfig = field(default_factory=SleepConfig)
     solve: SolveConfig = field(default_factory=SolveConfig)
+    bot: BotConfig = field(default_factory=BotConfig)
     warnings: tuple[str, ...] = ()
 
 
@@ -103,19 +124,22 @@ def load_config(root: Path) -> Config:
     path = root / CONFIG_FILE
     if not path.is_file():
         return Config()
+    return parse_config(path.read_text(encoding="utf-8", errors="replace"), str(path))
+
+
+def parse_config(text: str, where: str) -> Config:
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{where}: not valid TOML: {exc}") from exc
     warnings: list[str] = []
-    map_config = _section(MapConfig(), data.get("map", {}), f"{path} [map]", warnings)
-    llm_config = _section(LLMConfig(), data.get("llm", {}), f"{path} [llm]", warnings)
-    sleep_config = _section(SleepConfig(), data.get("sleep", {}), f"{path} [sleep]", warnings)
-    solve_config = _section(SolveConfig(), data.get("solve", {}), f"{path} [solve]", warnings)
-    known = {"map", "sleep", "solve", "llm", "bot"}  # later sections are read by their owners
-    warnings.extend(f"{path}: unknown section [{name}]" for name in data if name not in known)
-    return Config(map=map_config, llm=llm_config, sleep=sleep_config, solve=solve_config,
-                  warnings=tuple(warnings))
+    sections = {}
+    for name, default in (("map", MapConfig()), ("llm", LLMConfig()), ("sleep", SleepConfig()),
+                          ("solve", SolveConfig()), ("bot", BotConfig())):
+        sections[name] = _section(default, data.get(name, {}), f"{where} [{name}]", warnings)
+    warnings.extend(f"{where}: unknown section [{name}]" for name in data
+                    if name not in sections)
+    return Config(**sections, warnings=tuple(warnings))
 
 
 def _section(default, table: dict, where: str, warnings: list[str]):

@@ -36,11 +36,15 @@ class Patch:
         return [f.path for f in self.files if f.status == "modified"]
 
 
-def worktree_diff(worktree: Path, base: str) -> Patch:
-    """Everything the worktree changed since `base`, new files included, as a unified diff."""
-    git(worktree, "add", "-A")
+def worktree_diff(worktree: Path, base: str, paths: list[str] | None = None) -> Patch:
+    """What the worktree changed since `base` (in `paths` only, when given: files a test run
+    leaves behind are not part of the change), new files included, as a unified diff."""
+    spec = ["--", *paths] if paths is not None else []
+    if paths is not None and not paths:
+        return Patch("", [])
+    git(worktree, "add", "-A", *spec)
     text = git(worktree, "diff", "--cached", "--binary", "--no-color", "--no-ext-diff",
-               base).stdout
+               base, *spec).stdout
     git(worktree, "reset", "-q")
     return parse_patch(text)
 

@@ -25,6 +25,7 @@ from agent.solve.plan import Plan, fallback_plan, make_plan
 from tools.diffs import check_applies, worktree_diff
 from tools.localize import localize as rank_files
 from tools.render import render_map
+from tools.worktree import EditRefused, check_edit_path
 
 
 class SolveState(TypedDict, total=False):
@@ -110,9 +111,24 @@ def _after_localize(state: SolveState) -> str:
 
 # --- nodes -----------------------------------------------------------------------------------
 
+def _editable(ctx: SolveContext, path: str) -> bool:
+    try:
+        check_edit_path(ctx.root, path, allow_ci=ctx.options.allow_ci_edits,
+                        protected=ctx.options.protected)
+    except EditRefused:
+        return False
+    return True
+
+
 def _localize(ctx: SolveContext, state: SolveState, events: list[str]) -> SolveState:
     assert ctx.store is not None
     ranking = rank_files(ctx.store, ctx.root, ctx.task.text)
+    refused = [c.path for c in ranking.candidates if not _editable(ctx, c.path)]
+    if refused:  # files the edit rules protect are never proposed
+        ranking.candidates = [c for c in ranking.candidates if c.path not in refused]
+        ranking.chosen = [p for p in ranking.chosen if p not in refused]
+        if not ranking.chosen and ranking.candidates:
+            ranking.chosen = [ranking.candidates[0].path]
     data = ranking.to_json()
     files = list(ranking.chosen)
     if ctx.llm is not None and not ctx.options.no_llm:
@@ -158,7 +174,10 @@ def _plan(ctx: SolveContext, state: SolveState, events: list[str]) -> SolveState
         seen = [item["action"] for item in state.get("exploration", {}).get("transcript", [])]
         context = ("\nWhat you looked at while exploring: " + "; ".join(seen[-8:])) if seen \
             else ""
-    plan = make_plan(ctx, files, context) if ctx.llm else fallback_plan(files, "no model")
+    candidates = [c["path"] for c in state.get("localization", {}).get("candidates", [])]
+    runners_up = [p for p in candidates if p not in files][:10]
+    plan = make_plan(ctx, files, context, runners_up) if ctx.llm else \
+        fallback_plan(files, "no model")
     if plan.note:
         events.append(f"plan: {plan.note}")
     return {"plan": plan.to_dict(), "queue": list(range(len(plan.steps))), "results": []}
@@ -200,8 +219,12 @@ def _edit(ctx: SolveContext, state: SolveState, events: list[str]) -> SolveState
     return {"queue": queue, "results": results}
 
 
+def _edited(state: SolveState) -> list[str]:
+    return [r["path"] for r in state.get("results", []) if r["status"] in ("done", "unchanged")]
+
+
 def _check(ctx: SolveContext, state: SolveState, events: list[str]) -> SolveState:
-    patch = worktree_diff(ctx.root, ctx.worktree.base)
+    patch = worktree_diff(ctx.root, ctx.worktree.base, _edited(state))
     problem = check_applies(ctx.worktree.repo, ctx.worktree.base, patch)
     if problem:
         events.append(f"the patch does not apply to the base commit: {problem}")
@@ -241,7 +264,7 @@ def _emit(ctx: SolveContext, state: SolveState, events: list[str]) -> SolveState
     status = state.get("status", "")
     if status in ("localized", "aborted"):
         return {"status": status, "patch": ""}
-    patch = worktree_diff(ctx.root, ctx.worktree.base)
+    patch = worktree_diff(ctx.root, ctx.worktree.base, _edited(state))
     problem = check_applies(ctx.worktree.repo, ctx.worktree.base, patch)
     text = "" if problem else patch.text
     if problem:

@@ -10,8 +10,6 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass
 
-from agent.budget import BudgetExhausted
-from agent.llm import LLMError
 from agent.solve.context import SolveContext, prompt
 from agent.solve.localize import describe
 from tools.worktree import EditRefused, check_edit_path
@@ -44,23 +42,26 @@ class Plan:
         return cls([Step(**s) for s in data.get("steps", [])], data.get("note", ""))
 
 
-def make_plan(ctx: SolveContext, files: list[str], context: str) -> Plan:
+MAX_EXTRA_FILES = 1  # existing files the plan may add beyond the localization's choice
+
+
+def make_plan(ctx: SolveContext, files: list[str], context: str,
+              runners_up: list[str] | None = None) -> Plan:
     notes = describe(ctx, files, symbols=False)
     listing = "\n".join(f"- {p}" + (f": {notes[p]}" if notes.get(p) else "") for p in files)
     user = prompt("plan").format(status=ctx.budget.status_line(), request=ctx.task.text[:6000],
                                  files=listing, context=context)
-    try:
-        answer = ctx.ask("plan", ctx.messages(user, example="plan_example"),
-                         max_tokens=60 * len(files) + 120)
-    except BudgetExhausted:
-        raise
-    except LLMError as exc:
-        return fallback_plan(files, f"model error while planning: {exc}")
-    return parse_plan(ctx, answer.text, files)
+    answer = ctx.ask("plan", ctx.messages(user, example="plan_example"),
+                     max_tokens=60 * len(files) + 120)
+    return parse_plan(ctx, answer.text, files, runners_up or [])
 
 
-def parse_plan(ctx: SolveContext, text: str, files: list[str]) -> Plan:
+def parse_plan(ctx: SolveContext, text: str, files: list[str],
+               runners_up: list[str] | None = None) -> Plan:
+    """Plan steps from the answer: edits of localized files, at most MAX_EXTRA_FILES edits of
+    other candidates the localization ranked high (`runners_up`), and new files."""
     steps: list[Step] = []
+    extra = 0
     dropped: list[str] = []
     seen: set[str] = set()
     for line in text.splitlines():
@@ -78,8 +79,12 @@ def parse_plan(ctx: SolveContext, text: str, files: list[str]) -> Plan:
             continue
         exists = (ctx.root / path).exists()
         if action == "edit" and path not in files:
-            dropped.append(f"{path}: not among the files to change")
-            continue
+            if path in (runners_up or []) and extra < MAX_EXTRA_FILES:
+                extra += 1
+                dropped.append(f"{path}: added to the files to change by the plan")
+            else:
+                dropped.append(f"{path}: not among the files to change")
+                continue
         if action == "create" and exists:
             action = "edit" if path in files else ""
             if not action:
@@ -90,9 +95,9 @@ def parse_plan(ctx: SolveContext, text: str, files: list[str]) -> Plan:
             continue
         seen.add(path)
         steps.append(Step(action, path, what or "implement the feature request"))
-    if not any(s.action == "edit" for s in steps) and not steps:
+    if not steps:
         return fallback_plan(files, "the model's plan had no usable line")
-    note = ("dropped: " + "; ".join(dropped)) if dropped else ""
+    note = ("notes: " + "; ".join(dropped)) if dropped else ""
     return Plan(steps, note)
 
 

@@ -44,16 +44,23 @@ class _Quiet:
 
 def start_solve(path: Path, request: str | None, options: SolveOptions, *,
                 issue_file: Path | None = None, config: Config | None = None,
-                progress: Any = None) -> SolveResult:
+                progress: Any = None, base: str | None = None) -> SolveResult:
+    """Solve `request` in the repository at `path`, from `base` (default: HEAD)."""
     progress = progress or _Quiet()
     root, repo = resolve_root(Path(path))
     if repo is None:
         raise SolveError(f"{root} is not a git repository: solve works on commits (run "
                          "`git init && git add -A && git commit` first)")
     config = config or load_config(root)
-    base = gitutil.head_commit(repo)
     if base is None:
-        raise SolveError("the repository has no commits yet: commit your files first")
+        base = gitutil.head_commit(repo)
+        if base is None:
+            raise SolveError("the repository has no commits yet: commit your files first")
+    else:
+        try:
+            base = repo.commit(base).hexsha
+        except Exception:
+            raise SolveError(f"unknown base commit {base!r}") from None
     if options.no_llm and not options.localize_only:
         raise SolveError("--no-llm works only with --localize-only: editing needs a model")
     try:
@@ -183,7 +190,9 @@ def run_record(ctx: SolveContext, thread: str, state: dict) -> dict:
         "exploration": state.get("exploration"),
         "plan": state.get("plan"),
         "edits": state.get("results", []),
-        "test": {k: v for k, v in state.get("test", {}).items() if k != "output"} or None,
+        "test": ({**{k: v for k, v in state.get("test", {}).items() if k != "output"},
+                  "output_tail": state["test"].get("output", "")[-1500:]}
+                 if state.get("test") else None),
         "usage": {
             "test": {"steps": usage.get("steps", 0),
                      "prompt_tokens": usage.get("prompt_tokens", 0),

@@ -1,0 +1,348 @@
+"""The GitHub Actions bot: a labelled issue (or a `/sleepcoder` comment) becomes a draft pull
+request, and every failure becomes a comment on the issue.
+
+The issue's text is data for the model and nothing else: the test command and the setup script
+come only from `.sleepcoder.toml` on the default branch, the bot has no shell tool, CI workflow
+files and the configuration are never edited unless the configuration allows it, and the token
+is scrubbed from everything the bot writes and kept out of the commands it runs.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import os
+import subprocess
+import tempfile
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from sleepcoder.config import CONFIG_FILE, Config, ConfigError, parse_config
+from tasks.github import EventError, GitHub, IssueEvent, PullRequest, read_event
+from tools.worktree import GitError, git
+
+BOT_NAME = "sleepcoder[bot]"
+BOT_EMAIL = "sleepcoder-bot@users.noreply.github.com"
+_SECRET_ENV = ("GITHUB_TOKEN", "INPUT_GITHUB-TOKEN", "INPUT_TOKEN", "ACTIONS_RUNTIME_TOKEN",
+               "ACTIONS_ID_TOKEN_REQUEST_TOKEN", "SLEEPCODER_GITHUB_TOKEN")
+
+
+@dataclass
+class BotOutcome:
+    action: str  # skipped, refused, opened, updated, failed
+    reason: str = ""
+    pull_url: str = ""
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.action == "failed" else 0
+
+
+class BotFailure(Exception):
+    """A run that cannot deliver: the message is posted on the issue."""
+
+    def __init__(self, message: str, patch: str = "") -> None:
+        super().__init__(message)
+        self.patch = patch
+
+
+@dataclass
+class BotEnv:
+    event_name: str
+    event_path: Path
+    repo: str
+    token: str
+    api_url: str = "https://api.github.com"
+    server_url: str = "https://github.com"
+    run_id: str = ""
+    workspace: Path = Path(".")
+
+    @classmethod
+    def from_environ(cls, environ: dict[str, str] | None = None) -> BotEnv:
+        env = dict(os.environ if environ is None else environ)
+        missing = [k for k in ("GITHUB_EVENT_NAME", "GITHUB_EVENT_PATH", "GITHUB_REPOSITORY")
+                   if not env.get(k)]
+        token = env.get("SLEEPCODER_GITHUB_TOKEN") or env.get("GITHUB_TOKEN", "")
+        if not token:
+            missing.append("GITHUB_TOKEN")
+        if missing:
+            raise EventError(f"not running in a GitHub Actions issue job: {', '.join(missing)} "
+                             "not set")
+        return cls(env["GITHUB_EVENT_NAME"], Path(env["GITHUB_EVENT_PATH"]),
+                   env["GITHUB_REPOSITORY"], token,
+                   env.get("GITHUB_API_URL", "https://api.github.com"),
+                   env.get("GITHUB_SERVER_URL", "https://github.com"),
+                   env.get("GITHUB_RUN_ID", ""),
+                   Path(env.get("GITHUB_WORKSPACE", ".")))
+
+    @property
+    def run_link(self) -> str:
+        if not self.run_id:
+            return ""
+        return f"{self.server_url.rstrip('/')}/{self.repo}/actions/runs/{self.run_id}"
+
+
+def safe_env() -> dict[str, str]:
+    """The environment for setup scripts and tests: without any token."""
+    return {k: v for k, v in os.environ.items()
+            if k not in _SECRET_ENV and "TOKEN" not in k.upper()}
+
+
+def run_bot(env: BotEnv, progress: Any = None, github: GitHub | None = None) -> BotOutcome:
+    event = read_event(env.event_name, env.event_path, env.repo)
+    gh = github or GitHub(env.token, event.repo, env.api_url)
+    config = default_branch_config(env.workspace, gh)
+    trigger = _trigger(event, config)
+    if trigger is None:
+        return BotOutcome("skipped", "not a sleepcoder trigger")
+    if event.is_pull_request:
+        return BotOutcome("skipped", "comments on pull requests do not trigger the bot")
+    refusal = _untrusted(event, config, gh)
+    if refusal:
+        if event.name == "issue_comment" and not event.locked:
+            gh.comment(event.number, f"@{event.actor} {refusal}")
+        return BotOutcome("refused", refusal)
+    if event.state != "open":
+        reason = f"issue #{event.number} is closed: nothing to do"
+        gh.comment(event.number, f"sleepcoder: {reason}.")
+        return BotOutcome("skipped", reason)
+    if event.locked:
+        return BotOutcome("skipped", f"issue #{event.number} is locked")
+    branch = f"{config.bot.branch_prefix}{event.number}"
+    existing = gh.open_pull(branch)
+    if existing and event.name == "issues":
+        reason = f"a draft pull request already exists for this issue: {existing.url}"
+        gh.comment(event.number, f"sleepcoder: {reason} (comment `{config.bot.command} ...` "
+                                 "to update it).")
+        gh.remove_label(event.number, config.bot.label)
+        return BotOutcome("skipped", reason, existing.url)
+    try:
+        outcome = _deliver(env, event, config, gh, branch, existing, trigger, progress)
+    except BotFailure as exc:
+        _report_failure(gh, event, env, str(exc), exc.patch)
+        outcome = BotOutcome("failed", str(exc))
+    except Exception as exc:  # whatever broke, the issue hears about it
+        _report_failure(gh, event, env, f"{type(exc).__name__}: {exc}", "")
+        outcome = BotOutcome("failed", gh.scrub(f"{type(exc).__name__}: {exc}"))
+    if event.name == "issues":
+        gh.remove_label(event.number, config.bot.label)
+    return outcome
+
+
+def default_branch_config(workspace: Path, gh: GitHub) -> Config:
+    """`.sleepcoder.toml` as it is on the default branch (never a pull request's copy)."""
+    branch = gh.default_branch()
+    for ref in (f"origin/{branch}", branch, "HEAD"):
+        shown = git(workspace, "show", f"{ref}:{CONFIG_FILE}", check=False)
+        if shown.returncode == 0:
+            return parse_config(shown.stdout, f"{CONFIG_FILE} on {branch}")
+        exists = git(workspace, "rev-parse", "--verify", "--quiet", ref, check=False)
+        if exists.returncode == 0:
+            return Config()  # the branch exists and has no configuration
+    return Config()
+
+
+def _trigger(event: IssueEvent, config: Config) -> str | None:
+    """The extra instruction ('' for a label) when the event starts a run, else None."""
+    if event.name == "issues" and event.action == "labeled" and event.label == config.bot.label:
+        return ""
+    if event.name == "issue_comment" and event.action == "created":
+        text = event.comment.strip()
+        command = config.bot.command
+        if text == command or text.startswith(command + " ") or text.startswith(command + "\n"):
+            return text[len(command):].strip()
+    return None
+
+
+def _untrusted(event: IssueEvent, config: Config, gh: GitHub) -> str:
+    allowed = tuple(a.upper() for a in config.bot.allowed_associations)
+    if event.name == "issue_comment":
+        if event.association.upper() in allowed:
+            return ""
+        return (f"sleepcoder runs only for {', '.join(allowed)} (you are "
+                f"{event.association or 'NONE'}); a maintainer can start it.")
+    permission = gh.permission(event.actor)
+    association = {"admin": "OWNER", "maintain": "MEMBER", "write": "COLLABORATOR"}.get(
+        permission, "NONE")
+    if association in allowed or (association != "NONE" and "COLLABORATOR" in allowed):
+        return ""
+    return f"{event.actor} ({permission}) may not start sleepcoder"
+
+
+def _deliver(env: BotEnv, event: IssueEvent, config: Config, gh: GitHub, branch: str,
+             existing: PullRequest | None, instruction: str, progress: Any) -> BotOutcome:
+    from agent.solve.context import SolveOptions
+    from agent.solve.run import SolveError, start_solve
+
+    workspace = env.workspace
+    _run_setup(workspace, config)
+    base = _base_commit(workspace, branch if existing else "")
+    if config.bot.sleep_first:
+        from agent.sleep.run import run_sleep
+
+        run_sleep(workspace, config, model=config.bot.model or None, progress=progress)
+    request = f"{event.title}\n\n{event.body}".strip()
+    if instruction:
+        request += f"\n\nAdditional instruction from @{event.actor}:\n{instruction}"
+    protected = (*config.solve.protected_paths, *config.bot.protected_paths)
+    options = SolveOptions(
+        model=config.bot.model, budget=config.bot.budget or config.solve.budget,
+        max_steps=config.bot.max_steps or config.solve.max_steps,
+        test_cmd=config.bot.test_cmd or config.solve.test_cmd,
+        test_timeout=config.solve.test_timeout, test_rounds=config.solve.test_rounds,
+        edit_attempts=config.solve.edit_attempts,
+        allow_ci_edits=config.bot.allow_workflow_edits, protected=protected)
+    config = replace(config, solve=replace(config.solve, test_cmd=options.test_cmd))
+    try:
+        result = _with_safe_env(lambda: start_solve(workspace, request, options, config=config,
+                                                    progress=progress, base=base))
+    except SolveError as exc:
+        raise BotFailure(f"the request could not be started: {exc}") from None
+    record = result.record
+    if not result.patch:
+        reasons = {"budget_exhausted": "the budget ran out before any valid edit",
+                   "failed": "no valid patch was produced"}
+        events = "; ".join(e for e in record.get("events", [])[-3:])
+        raise BotFailure(f"{reasons.get(result.status, result.status)} ({events})")
+    if result.status == "tests_failed":
+        raise BotFailure("the tests fail with the change (`" + options.test_cmd + "`):\n\n```\n"
+                         + _tail(record) + "\n```", result.patch)
+    commit = _commit(workspace, base, result.patch, event)
+    _push(workspace, commit, branch, env)
+    body = _pull_body(event, config, record, env)
+    if existing:
+        gh.comment(event.number, f"sleepcoder updated {existing.url} "
+                                 f"({len(record['files']['modified'])} files).{_run(env)}")
+        return BotOutcome("updated", "", existing.url)
+    pull = gh.create_draft_pull(f"{event.title} (sleepcoder draft for #{event.number})", body,
+                                branch, gh.default_branch())
+    gh.comment(event.number, f"sleepcoder opened a draft pull request: {pull.url}{_run(env)}")
+    return BotOutcome("opened", "", pull.url, [result.status])
+
+
+def _with_safe_env(action):
+    """Run `action` with the tokens removed from os.environ (tests and setup inherit it)."""
+    saved = {k: os.environ.pop(k) for k in list(os.environ)
+             if k in _SECRET_ENV or "TOKEN" in k.upper()}
+    try:
+        return action()
+    finally:
+        os.environ.update(saved)
+
+
+def _run_setup(workspace: Path, config: Config) -> None:
+    script = config.bot.setup_script
+    if not script:
+        return
+    path = (workspace / script).resolve()
+    if not path.is_relative_to(workspace.resolve()) or not path.is_file():
+        raise BotFailure(f"the setup script {script!r} (from {CONFIG_FILE}) is not a file in "
+                         "the repository")
+    try:
+        result = subprocess.run(["bash", str(path)], cwd=workspace, env=safe_env(),
+                                capture_output=True, text=True,
+                                timeout=config.bot.setup_timeout)
+    except subprocess.TimeoutExpired:
+        raise BotFailure(f"the setup script {script} timed out") from None
+    if result.returncode != 0:
+        raise BotFailure(f"the setup script {script} failed (exit {result.returncode}):\n\n```\n"
+                         + (result.stdout + result.stderr)[-1500:] + "\n```")
+
+
+def _base_commit(workspace: Path, branch: str) -> str:
+    if branch:
+        git(workspace, "fetch", "--quiet", "origin", branch, check=False)
+        found = git(workspace, "rev-parse", "--verify", "--quiet", f"origin/{branch}",
+                    check=False)
+        if found.returncode == 0:
+            return found.stdout.strip()
+    return git(workspace, "rev-parse", "HEAD").stdout.strip()
+
+
+def _commit(workspace: Path, base: str, patch: str, event: IssueEvent) -> str:
+    """A commit of `patch` on top of `base`, made in a throwaway worktree."""
+    with tempfile.TemporaryDirectory(prefix="sleepcoder-bot-") as tmp:
+        tree = Path(tmp) / "tree"
+        git(workspace, "worktree", "add", "--detach", "--force", str(tree), base)
+        try:
+            applied = git(tree, "apply", "--index", "-", input=patch, check=False)
+            if applied.returncode != 0:
+                raise BotFailure(f"the patch does not apply: {applied.stderr.strip()[:300]}",
+                                 patch)
+            message = f"sleepcoder: {event.title}\n\nDraft implementation of #{event.number}."
+            identity = {"GIT_AUTHOR_NAME": BOT_NAME, "GIT_AUTHOR_EMAIL": BOT_EMAIL,
+                        "GIT_COMMITTER_NAME": BOT_NAME, "GIT_COMMITTER_EMAIL": BOT_EMAIL}
+            git(tree, "commit", "-q", "-m", message, env=identity)
+            return git(tree, "rev-parse", "HEAD").stdout.strip()
+        finally:
+            git(workspace, "worktree", "remove", "--force", str(tree), check=False)
+
+
+def _push(workspace: Path, commit: str, branch: str, env: BotEnv) -> None:
+    remote = git(workspace, "remote", "get-url", "origin").stdout.strip()
+    extra: dict[str, str] = {}
+    if remote.startswith("http"):
+        configured = git(workspace, "config", "--get-regexp", r"http\..*extraheader",
+                         check=False).stdout.strip()
+        if not configured:  # actions/checkout normally leaves its own credentials
+            basic = base64.b64encode(f"x-access-token:{env.token}".encode()).decode()
+            server = env.server_url.rstrip("/") + "/"
+            extra = {"GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": f"http.{server}.extraheader",
+                     "GIT_CONFIG_VALUE_0": f"AUTHORIZATION: basic {basic}"}
+    try:
+        git(workspace, "push", "--quiet", "origin", f"{commit}:refs/heads/{branch}", env=extra)
+    except GitError as exc:
+        raise BotFailure("the push was refused: " + str(exc).replace(env.token, "***")) from None
+
+
+def _tail(record: dict) -> str:
+    test = record.get("test") or {}
+    return (test.get("output_tail") or "(no output)").strip() + \
+        f"\n(still failing after {test.get('rounds', 0)} fix round(s))"
+
+
+def _run(env: BotEnv) -> str:
+    return f"\n\nRun: {env.run_link}" if env.run_link else ""
+
+
+def _pull_body(event: IssueEvent, config: Config, record: dict, env: BotEnv) -> str:
+    lines = [f"Draft implementation of #{event.number} by sleepcoder "
+             f"(model `{record.get('model')}`). Review it like any contribution.", ""]
+    steps = (record.get("plan") or {}).get("steps", [])
+    if steps:
+        lines += ["**Plan**", *[f"- {s['action'].upper()} `{s['path']}`: {s['what']}"
+                                for s in steps], ""]
+    files = record["files"]
+    changed = files["modified"] + files["added"]
+    lines += ["**Files changed**: " + (", ".join(f"`{f}`" for f in changed) or "none")]
+    test = record.get("test")
+    if test:
+        lines += [f"**Tests**: `{test.get('command')}` {test.get('status')}"]
+    else:
+        lines += ["**Tests**: no test command configured ([solve] or [bot] test_cmd)"]
+    usage = record["usage"]["test"]
+    cost = "unknown" if usage["cost"] is None else f"${usage['cost']:.4f}"
+    lines += [f"**Usage**: {usage['steps']} model calls, {usage['tokens']:,} test-time tokens "
+              f"({usage['prompt_tokens']:,} prompt + {usage['completion_tokens']:,} "
+              f"completion), cost {cost}, status `{record['status']}`"]
+    if env.run_link:
+        lines += [f"**Run**: {env.run_link}"]
+    lines += ["", f"Closes #{event.number}" if config.bot.closes_issue
+              else f"Issue: #{event.number}"]
+    return "\n".join(lines)
+
+
+def _report_failure(gh: GitHub, event: IssueEvent, env: BotEnv, reason: str,
+                    patch: str) -> None:
+    body = f"sleepcoder could not finish: {reason}"
+    if patch:
+        body += ("\n\n<details><summary>The patch it produced</summary>\n\n```diff\n"
+                 + patch[:20000] + "\n```\n</details>")
+    body += _run(env)
+    with contextlib.suppress(Exception):  # the job log still shows the failure
+        gh.comment(event.number, body)
+
+
+__all__ = ["BotEnv", "BotOutcome", "run_bot", "ConfigError"]

@@ -1,0 +1,154 @@
+"""A small local stand-in for the GitHub REST API: the endpoints the bot uses (repository,
+issue, comments, labels, pulls, collaborator permission), with GitHub's payload shapes, and a
+record of every request it received."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, unquote, urlparse
+
+
+@dataclass
+class Recorded:
+    method: str
+    path: str
+    body: str
+    headers: dict[str, str]
+
+
+@dataclass
+class FakeGitHub:
+    repo: str = "acme/inventory"
+    default_branch: str = "main"
+    issues: dict[int, dict] = field(default_factory=dict)
+    comments: dict[int, list[dict]] = field(default_factory=dict)
+    pulls: list[dict] = field(default_factory=list)
+    permissions: dict[str, str] = field(default_factory=dict)
+    requests: list[Recorded] = field(default_factory=list)
+    url: str = ""
+
+    def add_issue(self, number: int, title: str, body: str, *, state: str = "open",
+                  locked: bool = False, labels: tuple[str, ...] = ()) -> dict:
+        issue = {"number": number, "title": title, "body": body, "state": state,
+                 "locked": locked, "labels": [{"name": n} for n in labels]}
+        self.issues[number] = issue
+        return issue
+
+    def start(self) -> FakeGitHub:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):  # quiet
+                pass
+
+            def _send(self, status: int, payload) -> None:
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def _handle(self, method: str) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length).decode() if length else ""
+                fake.requests.append(Recorded(method, self.path, body, dict(self.headers)))
+                status, payload = fake.route(method, self.path, json.loads(body) if body else {})
+                self._send(status, payload)
+
+            def do_GET(self):  # noqa: N802
+                self._handle("GET")
+
+            def do_POST(self):  # noqa: N802
+                self._handle("POST")
+
+            def do_DELETE(self):  # noqa: N802
+                self._handle("DELETE")
+
+            def do_PATCH(self):  # noqa: N802
+                self._handle("PATCH")
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+
+    # --- payloads ----------------------------------------------------------------------------
+
+    def _repo_json(self) -> dict:
+        owner, name = self.repo.split("/")
+        return {"id": 1, "name": name, "full_name": self.repo, "private": False,
+                "default_branch": self.default_branch, "owner": {"login": owner, "id": 1},
+                "url": f"{self.url}/repos/{self.repo}",
+                "html_url": f"https://github.example/{self.repo}"}
+
+    def _issue_json(self, issue: dict) -> dict:
+        n = issue["number"]
+        base = f"{self.url}/repos/{self.repo}/issues/{n}"
+        return {**issue, "id": 1000 + n, "url": base, "comments_url": f"{base}/comments",
+                "labels_url": f"{base}/labels{{/name}}",
+                "html_url": f"https://github.example/{self.repo}/issues/{n}",
+                "user": {"login": "reporter", "id": 7}}
+
+    def route(self, method: str, raw_path: str, body: dict):
+        parsed = urlparse(raw_path)
+        path = parsed.path.removeprefix("/api/v3")
+        query = parse_qs(parsed.query)
+        prefix = f"/repos/{self.repo}"
+        if method == "GET" and path == prefix:
+            return 200, self._repo_json()
+        match = re.fullmatch(prefix + r"/issues/(\d+)", path)
+        if match and method == "GET":
+            issue = self.issues.get(int(match.group(1)))
+            return (200, self._issue_json(issue)) if issue else (404, {"message": "Not Found"})
+        match = re.fullmatch(prefix + r"/issues/(\d+)/comments", path)
+        if match and method == "POST":
+            number = int(match.group(1))
+            items = self.comments.setdefault(number, [])
+            comment_id = 5000 + len(items) + 100 * number
+            comment = {"id": comment_id, "body": body.get("body", ""),
+                       "user": {"login": "sleepcoder[bot]", "id": 9},
+                       "url": f"{self.url}{prefix}/issues/comments/{comment_id}",
+                       "html_url": f"https://github.example/{self.repo}/issues/{number}"
+                                   f"#issuecomment-{comment_id}"}
+            items.append(comment)
+            return 201, comment
+        match = re.fullmatch(prefix + r"/issues/(\d+)/labels/(.+)", path)
+        if match and method == "DELETE":
+            issue = self.issues.get(int(match.group(1)))
+            name = unquote(match.group(2))
+            if issue is None or name not in [label["name"] for label in issue["labels"]]:
+                return 404, {"message": "Label does not exist"}
+            issue["labels"] = [label for label in issue["labels"] if label["name"] != name]
+            return 200, issue["labels"]
+        if path == prefix + "/pulls" and method == "GET":
+            head = query.get("head", [""])[0].split(":", 1)[-1]
+            state = query.get("state", ["open"])[0]
+            found = [p for p in self.pulls if (not head or p["head"]["ref"] == head)
+                     and (state == "all" or p["state"] == state)]
+            return 200, found
+        if path == prefix + "/pulls" and method == "POST":
+            number = 100 + len(self.pulls)
+            pull = {"id": 9000 + number, "number": number, "state": "open",
+                    "title": body.get("title"), "body": body.get("body"),
+                    "draft": body.get("draft", False),
+                    "head": {"ref": body.get("head"), "label": body.get("head")},
+                    "base": {"ref": body.get("base")},
+                    "url": f"{self.url}{prefix}/pulls/{number}",
+                    "html_url": f"https://github.example/{self.repo}/pull/{number}"}
+            self.pulls.append(pull)
+            return 201, pull
+        match = re.fullmatch(prefix + r"/collaborators/([^/]+)/permission", path)
+        if match and method == "GET":
+            login = unquote(match.group(1))
+            if login not in self.permissions:
+                return 404, {"message": "Not Found"}
+            return 200, {"permission": self.permissions[login], "user": {"login": login}}
+        return 404, {"message": f"no route for {method} {path}"}
