@@ -319,3 +319,21 @@ def _commit_config(world, config: str, extra: dict[str, str] | None = None) -> N
     git(workspace, "commit", "-q", "-m", "configure the bot")
     git(workspace, "push", "-q", "origin", "HEAD:main")
     subprocess.run(["git", "fetch", "-q", "origin"], cwd=workspace, check=True)
+
+
+def test_shipped_action_and_workflows_ask_for_only_what_they_need():
+    import yaml
+
+    root = Path(__file__).resolve().parent.parent
+    action = yaml.safe_load((root / "action.yml").read_text())
+    steps = {step.get("name", step.get("uses")): step for step in action["runs"]["steps"]}
+    assert "sleepcoder bot" in steps["Issue to draft pull request"]["run"]
+    assert "sleepcoder sleep" in steps["Sleep-time pass"]["run"]
+    assert steps["Save the map"]["with"]["key"] == "sleepcoder-map-${{ github.sha }}"
+    issue = yaml.safe_load((root / "examples/github/sleepcoder-issue.yml").read_text())
+    assert issue["permissions"] == {"contents": "write", "pull-requests": "write",
+                                    "issues": "write"}
+    assert set(issue[True]) == {"issues", "issue_comment"}  # YAML reads `on:` as True
+    sleep = yaml.safe_load((root / "examples/github/sleepcoder-sleep.yml").read_text())
+    assert sleep["permissions"] == {"contents": "read"}
+    assert {"push", "schedule"} <= set(sleep[True])
