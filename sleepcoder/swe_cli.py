@@ -140,6 +140,8 @@ def run(
     scheduler: Annotated[str | None, typer.Option(
         help="Dask scheduler address (tcp://host:8786).")] = None,
     max_steps: Annotated[int, typer.Option(help="Model calls per solve (0: none).")] = 0,
+    no_sleep: Annotated[bool, typer.Option(
+        "--no-sleep", help="Map conditions use the static map only: no sleep pass.")] = False,
     cache_dir: Annotated[Path | None, typer.Option(
         help="Maps, snapshots and clones (default: OUT/cache).")] = None,
 ) -> None:
@@ -172,7 +174,7 @@ def run(
     settings = RunSettings(tuple(condition), tuple(budget or [0]), model,
                            str(repos_dir.resolve()) if repos_dir else None, paths,
                            str(cache_dir.resolve()) if cache_dir else "", str(out.resolve()),
-                           max_steps)
+                           max_steps, not no_sleep)
     total = len(instances) * len(settings.cells())
     means: dict[str, list[float]] = {}
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),

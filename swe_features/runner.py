@@ -41,6 +41,7 @@ class RunSettings:
     cache_dir: str = ""
     out: str = ""
     max_steps: int = 0
+    sleep: bool = True  # False: map conditions use the static map only (no sleep pass)
 
     def cells(self) -> list[tuple[str, int]]:
         out = []
@@ -125,12 +126,12 @@ def _config(store_dir: Path):
 
 def _prepare(root: Path, config, settings: RunSettings, conditions: set[str]) -> int:
     """Refresh the map (and run the sleep pass) for this base commit; sleep tokens spent."""
-    if conditions & set(NEEDS_SLEEP):
+    if conditions & set(NEEDS_SLEEP) and settings.sleep:
         from agent.sleep.run import run_sleep
 
         report = run_sleep(root, config, model=settings.model)
         return report["llm"]["prompt_tokens"] + report["llm"]["completion_tokens"]
-    if conditions & {"map-localize-no-llm"}:
+    if conditions & {"map-localize-no-llm", *NEEDS_SLEEP}:
         from tools.repomap import build_map
 
         build_map(root, config)
