@@ -10,6 +10,7 @@ Exit codes: 0 success, 1 unexpected failure, 2 bad input (path, option or config
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import sys
 from pathlib import Path
@@ -57,6 +58,31 @@ def _err(message: str) -> None:
     typer.echo(f"sleepcoder: {message}", err=True)
 
 
+@contextlib.contextmanager
+def _exit_codes(interrupted: str):
+    """Map the errors every long-running command can meet to their exit codes."""
+    from agent.llm import LLMError
+    from agent.local_model import ModelUnavailable, WeightsMismatch
+    from tools.lock import MapBusy
+    from tools.scan import ScanError
+    from tools.store import StoreError
+
+    codes = ((ScanError, EXIT_BAD_INPUT, ""), (StoreError, EXIT_STORE, ""),
+             (MapBusy, EXIT_BUSY, ""), (ModelUnavailable, EXIT_MODEL, ""),
+             (WeightsMismatch, EXIT_MODEL, ""), (LLMError, EXIT_FAILURE, "the model failed: "))
+    try:
+        yield
+    except KeyboardInterrupt:
+        _err(f"interrupted: {interrupted}")
+        raise typer.Exit(130) from None
+    except Exception as exc:
+        for kind, code, prefix in codes:
+            if isinstance(exc, kind):
+                _err(f"{prefix}{exc}")
+                raise typer.Exit(code) from None
+        raise
+
+
 def _load(path: Path, store: Path | None):
     """Resolve the repository root and its configuration (with --store applied)."""
     from sleepcoder.config import ConfigError, load_config
@@ -100,28 +126,13 @@ def map_build(
 ) -> None:
     """Build the map of PATH, or refresh it: only new or changed files are parsed."""
     from sleepcoder.progress import RichProgress, print_report
-    from tools.lock import MapBusy
     from tools.repomap import build_map
-    from tools.scan import ScanError
-    from tools.store import StoreError
 
     root, config = _load(path, store)
-    try:
-        with RichProgress(enabled=not as_json) as progress:
-            report = build_map(root, config, rebuild=rebuild, workers=workers or None,
-                               progress=progress, lock_timeout=wait)
-    except ScanError as exc:
-        _err(str(exc))
-        raise typer.Exit(EXIT_BAD_INPUT) from None
-    except StoreError as exc:
-        _err(str(exc))
-        raise typer.Exit(EXIT_STORE) from None
-    except MapBusy as exc:
-        _err(str(exc))
-        raise typer.Exit(EXIT_BUSY) from None
-    except KeyboardInterrupt:
-        _err("interrupted: the files parsed so far are stored; run the same command to resume")
-        raise typer.Exit(130) from None
+    with _exit_codes("the files parsed so far are stored; run the same command to resume"), \
+            RichProgress(enabled=not as_json) as progress:
+        report = build_map(root, config, rebuild=rebuild, workers=workers or None,
+                           progress=progress, lock_timeout=wait)
     if as_json:
         typer.echo(report.to_json())
     else:
@@ -194,40 +205,17 @@ def sleep(
 ) -> None:
     """Sleep-time pass: refresh the map, then summarize files and directories and write
     likely-change notes. Incremental (only what changed) and resumable (Ctrl-C, then rerun)."""
-    from agent.llm import LLMError
-    from agent.local_model import ModelUnavailable, WeightsMismatch
     from agent.sleep.run import run_sleep
     from sleepcoder.progress import RichProgress, print_sleep_report
-    from tools.lock import MapBusy
-    from tools.scan import ScanError
-    from tools.store import StoreError
 
     if budget is not None and budget < 0:
         _err("--budget must be zero (no limit) or a positive number of tokens")
         raise typer.Exit(EXIT_BAD_INPUT)
     root, config = _load(path, store)
-    try:
-        with RichProgress(enabled=not as_json) as progress:
-            report = run_sleep(root, config, model=model, budget=budget, no_llm=no_llm,
-                               fresh=fresh, retry_skipped=retry_skipped, progress=progress)
-    except (ModelUnavailable, WeightsMismatch) as exc:
-        _err(str(exc))
-        raise typer.Exit(EXIT_MODEL) from None
-    except ScanError as exc:
-        _err(str(exc))
-        raise typer.Exit(EXIT_BAD_INPUT) from None
-    except StoreError as exc:
-        _err(str(exc))
-        raise typer.Exit(EXIT_STORE) from None
-    except MapBusy as exc:
-        _err(str(exc))
-        raise typer.Exit(EXIT_BUSY) from None
-    except LLMError as exc:
-        _err(f"the model failed: {exc}")
-        raise typer.Exit(EXIT_FAILURE) from None
-    except KeyboardInterrupt:
-        _err("interrupted: finished summaries are stored; run the same command to resume")
-        raise typer.Exit(130) from None
+    with _exit_codes("finished summaries are stored; run the same command to resume"), \
+            RichProgress(enabled=not as_json) as progress:
+        report = run_sleep(root, config, model=model, budget=budget, no_llm=no_llm,
+                           fresh=fresh, retry_skipped=retry_skipped, progress=progress)
     if as_json:
         import json
 

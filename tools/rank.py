@@ -7,59 +7,16 @@ symbol, a path) moves the restart mass onto the files that match it, as aider's 
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Iterable, Mapping
-from functools import lru_cache
 
 import numpy as np
 
 from tools.callgraph import EDGE_WEIGHTS
+from tools.search import split_identifier, tokenize
 
-_TOKEN = re.compile(r"[A-Za-z][a-z]+|[A-Z]+(?![a-z])|\d+")
-STOPWORDS = frozenset(
-    [
-        "a",
-        "an",
-        "the",
-        "and",
-        "or",
-        "of",
-        "to",
-        "in",
-        "on",
-        "for",
-        "with",
-        "by",
-        "from",
-        "as",
-        "at",
-        "is",
-        "are",
-        "be",
-        "it",
-        "this",
-        "that",
-        "add",
-        "new",
-        "support",
-        "use",
-        "using",
-        "make",
-        "when",
-        "should",
-        "can",
-        "into",
-        "not",
-        "no",
-        "get",
-        "set",
-        "py",
-        "js",
-        "ts",
-        "test",
-        "tests",
-    ]
-)
+# request boilerplate that says nothing about which files matter
+_FOCUS_NOISE = frozenset({"add", "new", "support", "get", "set", "test", "tests", "py", "js",
+                          "ts"})
 
 
 def call_weight(how: str, count: int) -> float:
@@ -115,19 +72,14 @@ def pagerank(
     return {node: float(rank[i]) for node, i in index.items()}
 
 
-@lru_cache(maxsize=200_000)
 def _word_tokens(word: str) -> frozenset[str]:
-    parts = [p.lower() for p in _TOKEN.findall(word)] + [word.lower()]
-    return frozenset(p for p in parts if len(p) > 2 and p not in STOPWORDS)
+    return frozenset(t for t in split_identifier(word) if len(t) > 2 and t not in _FOCUS_NOISE)
 
 
 def focus_tokens(text: str) -> set[str]:
-    """Lower-cased words of a text, split on case, underscores and punctuation, minus stopwords
-    ("parseHTTPRequest_v2" -> parse, http, request, parsehttprequest_v2)."""
-    tokens: set[str] = set()
-    for word in re.findall(r"[A-Za-z0-9_]+", text):
-        tokens |= _word_tokens(word)
-    return tokens
+    """Words of a focus text as the map's search splits them ("parseHTTPRequest_v2" -> parse,
+    http, request, parsehttprequest_v2), without short and boilerplate words."""
+    return {t for t in tokenize(text) if len(t) > 2 and t not in _FOCUS_NOISE}
 
 
 def focus_scores(focus: str, paths: Iterable[str],
