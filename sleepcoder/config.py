@@ -87,6 +87,10 @@ class SolveConfig:
     edit_attempts: int = 3  # answers per file (the first and its repairs)
     allow_ci_edits: bool = False  # may edits touch .github/workflows/ and the like
     protected_paths: tuple[str, ...] = ()  # paths (or folders) edits may never touch
+    # What the model's YES/NO votes may change in the localizer's selection (see
+    # agent/solve/localize.py for the measurements behind these defaults).
+    model_drop_below: float = 0.2  # drop a selected file voted NO whose probability is below
+    model_may_add: int = 0  # runners-up voted YES that may be added
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,14 @@ narrow decisions about it.
 Asked to pick freely among many candidates, small models keep most of them and do worse than
 the plain ranking. So the model answers YES/NO per file for the automatic selection plus a few
 runners-up, and its answers may only (a) drop selected files outside the top two that it says
-NO to, and (b) add the best runner-up it says YES to. An unusable answer changes nothing.
+NO to and whose probability is below `[solve] model_drop_below`, and (b) add up to
+`[solve] model_may_add` runners-up it says YES to. An unusable answer changes nothing.
+
+The defaults are measured (docs/benchmarks.md, "Model-guided localization"): on the 85-task
+development set the local 1.5B model's YES votes on runners-up were mostly wrong and its NO
+votes dropped as many needed files as unneeded ones, so unrestricted votes took file F1 from
+0.50 to 0.46. Limited to files the localizer itself gives less than 0.2, the votes never score
+below the model-free localizer. A stronger model can be given more say through the config.
 """
 
 from __future__ import annotations
@@ -20,7 +27,6 @@ from tools.localize import Localization
 _ANSWER = re.compile(r"\b(YES|NO)\b", re.IGNORECASE)
 RUNNERS_UP = 3
 PROTECTED_TOP = 2
-MAX_ADDED = 1
 
 
 @dataclass
@@ -76,8 +82,11 @@ def refine(ctx: SolveContext, localization: Localization) -> Decision:
     if not votes:
         return Decision(selected, note="the model's answer had no usable YES/NO lines")
     top = set(ranked[:PROTECTED_TOP])
-    dropped = [p for p in selected if votes.get(p) == "NO" and p not in top]
-    added = [p for p in runners if votes.get(p) == "YES"][:MAX_ADDED]
+    probability = {c.path: c.score for c in localization.candidates}
+    settings = ctx.config.solve
+    dropped = [p for p in selected if votes.get(p) == "NO" and p not in top
+               and probability.get(p, 0.0) < settings.model_drop_below]
+    added = [p for p in runners if votes.get(p) == "YES"][:max(0, settings.model_may_add)]
     files = [p for p in selected if p not in dropped] + added
     return Decision(files, votes, dropped, added)
 
