@@ -153,7 +153,8 @@ def run_cell(instance: Instance, condition: str, budget: int, root: Path, config
     return {"instance_id": instance.instance_id, "repo": instance.repo, "condition": condition,
             "budget": budget, "status": status, "modified_files": files, "model_patch": patch,
             "test_tokens": usage.get("tokens", 0), "steps": usage.get("steps", 0),
-            "cost": usage.get("cost"), "sleep_tokens": sleep_tokens,
+            "cost": usage.get("cost") if condition in NEEDS_MODEL else 0.0,
+            "sleep_tokens": sleep_tokens,
             "seconds": round(time.perf_counter() - started, 2), "error": "",
             "f1": scores.f1, "precision": scores.precision, "recall": scores.recall,
             "code_f1": scores.code_f1, "line_f1": scores.line_f1}
