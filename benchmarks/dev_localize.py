@@ -13,6 +13,10 @@ computes tools.localize's features for every file. It then scores, with the same
     set transfers to repositories it has never seen. The weights fitted on all tasks are
     printed, ready to become the defaults.
 F1 is reported on all modified files and on the .py/.js ones (the held-out setting).
+
+With --no-history the features are computed with every history signal withheld (as for a
+repository with too little history) and the model evaluated and fitted is the one used then
+(tools.localize.NO_HISTORY_WEIGHTS).
 """
 
 from __future__ import annotations
@@ -29,7 +33,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def collect(dataset: Path, repos_dir: Path, cache: Path) -> list[dict]:
+def collect(dataset: Path, repos_dir: Path, cache: Path, use_history: bool = True
+            ) -> list[dict]:
     from sleepcoder.config import Config, MapConfig
     from swe_features.dataset import load_dataset
     from swe_features.repos import Snapshot, locate
@@ -50,8 +55,8 @@ def collect(dataset: Path, repos_dir: Path, cache: Path) -> list[dict]:
             snapshot.checkout(instance.base_commit)
             build_map(snapshot.path, config)
             store, _ = MapStore.open(config.map.store_path(snapshot.path), create=False)
-            features, kinds, habits, _seeds = compute_features(store, snapshot.path,
-                                                               instance.text)
+            features, kinds, habits, _seeds = compute_features(
+                store, snapshot.path, instance.text, use_history=use_history)
             store.close()
             rows.append({"id": instance.instance_id, "repo": repo,
                          "gold": instance.gold_modified, "habits": habits,
@@ -128,30 +133,35 @@ def bm25_floor(rows: list[dict]) -> float:
 
 
 def main() -> None:
-    from tools.localize import LocalizeModel
+    from tools.localize import LocalizeModel, default_young_model
 
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dataset", type=Path, required=True)
     parser.add_argument("--repos-dir", type=Path, required=True)
-    parser.add_argument("--features", type=Path, default=Path("/tmp/dev_features.pkl"))
+    parser.add_argument("--features", type=Path, default=None,
+                        help="feature cache (default /tmp/dev_features[_nohistory].pkl)")
     parser.add_argument("--cache", type=Path, default=Path("/tmp/dev_localize_cache"))
     parser.add_argument("--fit", action="store_true")
+    parser.add_argument("--no-history", action="store_true")
     parser.add_argument("--l2", type=float, default=3.0)
     args = parser.parse_args()
-    if args.features.exists():
-        rows = pickle.loads(args.features.read_bytes())
+    features = args.features or Path(
+        "/tmp/dev_features_nohistory.pkl" if args.no_history else "/tmp/dev_features.pkl")
+    if features.exists():
+        rows = pickle.loads(features.read_bytes())
     else:
-        rows = collect(args.dataset, args.repos_dir, args.cache)
-        args.features.write_bytes(pickle.dumps(rows))
+        rows = collect(args.dataset, args.repos_dir, args.cache, not args.no_history)
+        features.write_bytes(pickle.dumps(rows))
+    shipped_model = default_young_model() if args.no_history else LocalizeModel()
     repos = sorted({r["repo"] for r in rows})
     print(f"{len(rows)} tasks from {len(repos)} repositories")
     print(f"BM25 top-5 (.py/.js):            code F1 {bm25_floor(rows):.3f}")
-    shipped = evaluate(rows, LocalizeModel())
+    shipped = evaluate(rows, shipped_model)
     print(f"shipped model:                   code F1 {shipped['code']:.3f}   all F1 "
           f"{shipped['all']:.3f}   files {shipped['size']:.1f}")
     for repo in repos:
-        part = evaluate([r for r in rows if r["repo"] == repo], LocalizeModel())
+        part = evaluate([r for r in rows if r["repo"] == repo], shipped_model)
         print(f"    {repo:<20} code F1 {part['code']:.3f}   all F1 {part['all']:.3f}")
     if not args.fit:
         return
@@ -159,26 +169,29 @@ def main() -> None:
     for held in repos:
         train = [r for r in rows if r["repo"] != held]
         test = [r for r in rows if r["repo"] == held]
-        part = evaluate(test, train_model(train, args.l2))
+        part = evaluate(test, train_model(train, args.l2, args.no_history))
         print(f"    held out {held:<20} code F1 {part['code']:.3f}   all F1 {part['all']:.3f}"
               f"   files {part['size']:.1f}")
         for key in ("code", "all"):
             totals[key].extend([part[key]] * len(test))
     print(f"leave-one-repository-out:        code F1 {np.mean(totals['code']):.3f}   all F1 "
           f"{np.mean(totals['all']):.3f}")
-    model = train_model(rows, args.l2)
+    model = train_model(rows, args.l2, args.no_history)
     full = evaluate(rows, model)
     print(f"fitted on all tasks (optimistic): code F1 {full['code']:.3f}   all F1 "
           f"{full['all']:.3f}")
-    print("DEFAULT_WEIGHTS =", json.dumps({k: round(v, 3) for k, v in model.weights.items()}),
+    name = "NO_HISTORY_WEIGHTS =" if args.no_history else "DEFAULT_WEIGHTS ="
+    print(name, json.dumps({k: round(v, 3) for k, v in model.weights.items()}),
           f"bias {model.bias:.3f}")
 
 
-def train_model(rows: list[dict], l2: float):
-    from tools.localize import FEATURES, LocalizeModel
+def train_model(rows: list[dict], l2: float, no_history: bool = False):
+    from tools.localize import FEATURES, HISTORY_FEATURES, LocalizeModel
 
-    weights, bias = fit(rows, FEATURES, l2)
-    return LocalizeModel({n: float(w) for n, w in zip(FEATURES, weights, strict=True)}, bias)
+    names = tuple(n for n in FEATURES if not (no_history and n in HISTORY_FEATURES))
+    weights, bias = fit(rows, names, l2)
+    return LocalizeModel({n: float(w) for n, w in zip(names, weights, strict=True)}, bias,
+                         min_history_commits=0)
 
 
 if __name__ == "__main__":

@@ -124,6 +124,9 @@ def _review(payload: dict) -> dict:
 def _print_localization(record: dict) -> None:
     loc = record.get("localization", {})
     _out.print(f"Files to change: {', '.join(loc.get('files', [])) or '(none)'}", markup=False)
+    if loc.get("used_history") is False:
+        _out.print(f"(the history has {loc.get('history_commits', 0)} usable commits, too few "
+                   "to learn from: ranked by text and code structure only)", markup=False)
     for c in loc.get("candidates", [])[:20]:
         mark = "*" if c["path"] in loc.get("files", []) else " "
         _out.print(f" {mark} {c['score']:.3f}  {c['path']}  — {'; '.join(c['reasons'][:3])}",

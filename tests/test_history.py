@@ -30,12 +30,13 @@ def view(root) -> tuple[MapStore, HistoryView]:
 def test_cochange_counts_and_confidence_from_generated_history(history_repo):
     build_map(history_repo.root)
     store, history = view(history_repo.root)
-    # a changed in 7 commits (init + 4 features + 2); b with it in 5 (init + 4 features)
-    assert history.change_count("a.py") == 7
+    # a changed in 6 commits (4 features + 2); b with it in 4 (the features). The root
+    # commit ("init") adds everything at once and says nothing about changes: not counted.
+    assert history.change_count("a.py") == 6
     top = history.cochanges("a.py")
-    assert [(c.path, c.count) for c in top[:2]] == [("CHANGES.md", 5), ("b.py", 5)]
-    assert top[0].confidence == pytest.approx(5 / 7)
-    # from b's side the confidence is 5/5
+    assert [(c.path, c.count) for c in top[:2]] == [("CHANGES.md", 4), ("b.py", 4)]
+    assert top[0].confidence == pytest.approx(4 / 6)
+    # from b's side the confidence is 4/4
     assert history.cochanges("b.py")[0].confidence == pytest.approx(1.0)
     assert history.last_changed("c.py") > history.last_changed("b.py")
     recipes = history.recipes(limit=2)
@@ -44,14 +45,15 @@ def test_cochange_counts_and_confidence_from_generated_history(history_repo):
 
 
 def test_commits_touching_too_many_files_are_skipped(repo):
-    repo.commit("init", {f"f{i}.py": "X = 0\n" for i in range(10)})
+    repo.commit("init", {"README.md": "x\n"})
+    repo.commit("import", {f"f{i}.py": "X = 0\n" for i in range(10)})
     repo.commit("pair", {"f0.py": "X = 1\n", "f1.py": "X = 1\n"})
     (repo.root / ".sleepcoder.toml").write_text("[map]\nhistory_max_files_per_commit = 5\n")
     repo.commit("config")
     build_map(repo.root)
     store, history = view(repo.root)
     skipped = dict(store.conn.execute("SELECT subject, skipped FROM commits"))
-    assert skipped["init"] == "too-many-files" and skipped["pair"] == ""
+    assert skipped == {"init": "root", "import": "too-many-files", "pair": "", "config": ""}
     assert [(c.path, c.count) for c in history.cochanges("f0.py", min_count=1)] == [("f1.py", 1)]
     store.close()
 
@@ -67,10 +69,10 @@ def test_merge_commits_are_kept_for_search_but_not_counted_as_changes(repo):
     build_map(repo.root)
     store, history = view(repo.root)
     kinds = dict(store.conn.execute("SELECT subject, skipped FROM commits"))
-    assert kinds == {"init": "", "feature work": "", "mainline": "",
+    assert kinds == {"init": "root", "feature work": "", "mainline": "",
                      "Add the shiny feature": "merge"}
-    assert history.change_count("a.py") == 2  # init and feature work: the merge is not a change
-    assert [(c.path, c.count) for c in history.cochanges("a.py", min_count=1)] == [("b.py", 2)]
+    assert history.change_count("a.py") == 1  # feature work: the merge is not a change
+    assert [(c.path, c.count) for c in history.cochanges("a.py", min_count=1)] == [("b.py", 1)]
     (message, files), = history.merges.values()
     assert message.startswith("Add the shiny feature") and sorted(files) == ["a.py", "b.py"]
     store.close()
@@ -84,9 +86,9 @@ def test_renamed_files_keep_their_history(repo):
     repo.commit("together again", {"new.py": "A = 2\n", "b.py": "B = 2\n"})
     build_map(repo.root)
     store, history = view(repo.root)
-    assert history.change_count("new.py") == 4
+    assert history.change_count("new.py") == 3  # together, rename, together again (not init)
     assert history.cochanges("b.py")[0].path == "new.py"
-    assert history.cochanges("b.py")[0].count == 3
+    assert history.cochanges("b.py")[0].count == 2
     store.close()
 
 
@@ -101,7 +103,7 @@ def test_history_never_includes_commits_after_the_mapped_one(history_repo):
     store, history = view(history_repo.root)
     subjects = [r[0] for r in store.conn.execute("SELECT subject FROM commits ORDER BY seq")]
     assert subjects == ["init", "feature 1", "feature 2", "feature 3"]
-    assert history.change_count("a.py") == 4
+    assert history.change_count("a.py") == 3
     store.close()
     history_repo.git("checkout", "-q", "main")
     report = build_map(history_repo.root)

@@ -207,6 +207,9 @@ def test_no_llm_pass_labels_fallbacks_and_keeps_history_notes(repo, scripted):
                          "b.py": "def emit():\n    pass\n\n\nclass Writer:\n    pass\n"})
     repo.commit("both", {"a.py": '"""Parses input."""\n\n\ndef parse():\n    return 1\n',
                          "b.py": "def emit():\n    return 1\n\n\nclass Writer:\n    pass\n"})
+    repo.commit("both again", {
+        "a.py": '"""Parses input."""\n\n\ndef parse():\n    return 2\n',
+        "b.py": "def emit():\n    return 2\n\n\nclass Writer:\n    pass\n"})
     report = run_sleep(repo.root, no_llm=True)
     assert scripted.calls == []
     stored = summaries(repo.root)

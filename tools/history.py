@@ -24,6 +24,7 @@ class CommitRecord:
     files: list[tuple[str, str, str]] = field(default_factory=list)  # (status, path, old_path)
     message: str = ""  # the body, shortened
     merge: bool = False  # a merge: its message is kept for search, not counted as a change
+    root: bool = False  # no parent (the initial import, or a shallow clone's boundary)
 
 
 @dataclass(frozen=True)
@@ -68,7 +69,7 @@ def _interleave(commits: list[CommitRecord], merges: list[CommitRecord]) -> list
 def _log(repo: git.Repo, selection: list[str], revision_range: str, max_commits: int,
          merge: bool) -> list[CommitRecord]:
     args = ["log", *selection, "-z", "--name-status", "--reverse",
-            "--format=%x01%H%x02%ct%x02%s%x02%b%x03"]
+            "--format=%x01%H%x02%ct%x02%P%x02%s%x02%b%x03"]
     if max_commits:
         args.append(f"--max-count={max_commits}")
     args.append(revision_range)
@@ -78,14 +79,15 @@ def _log(repo: git.Repo, selection: list[str], revision_range: str, max_commits:
         if not chunk:
             continue
         header, _, body = chunk.partition(b"\x03")
-        sha, time, subject, message = header.decode("utf-8", "replace").split("\x02", 3)
+        sha, time, parents, subject, message = header.decode("utf-8", "replace").split(
+            "\x02", 4)
         if merge:  # "Merge pull request #12 from x/y" + the PR title on the next line
             lines = [line for line in message.splitlines() if line.strip()]
             if lines and subject.startswith("Merge"):
                 subject, message = lines[0], "\n".join(lines[1:])
         record = commits.get(sha) or CommitRecord(sha, int(time), subject,
                                                   message=message.strip()[:_MESSAGE_CHARS],
-                                                  merge=merge)
+                                                  merge=merge, root=not parents.strip())
         commits[sha] = record
         tokens = [t.decode("utf-8", "replace") for t in body.lstrip(b"\0\n").split(b"\0")]
         tokens.append("")
@@ -117,10 +119,14 @@ def store_commits(
     for offset, record in enumerate(records):
         seq = start + offset
         too_many = len(record.files) > config.history_max_files_per_commit
-        skipped = "merge" if record.merge else ("too-many-files" if too_many else "")
+        # A root commit adds the whole project at once: that files arrive together says
+        # nothing about which change together (in a one-commit repository every file would
+        # look like a co-change partner and a "similar past commit" of every request).
+        skipped = ("merge" if record.merge else "root" if record.root
+                   else "too-many-files" if too_many else "")
         rows.append((record.sha, seq, record.time, record.subject, len(record.files), skipped,
                      record.message))
-        if not too_many:
+        if not too_many and not record.root:
             file_rows.extend((seq, path, status, old) for status, path, old in record.files)
     conn.executemany("INSERT OR REPLACE INTO commits VALUES (?,?,?,?,?,?,?)", rows)
     conn.executemany("INSERT INTO commit_files VALUES (?,?,?,?)", file_rows)

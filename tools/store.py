@@ -24,7 +24,7 @@ from tools.facts import (
     unpack_refs,
 )
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 # Bump when tools/parse.py or the queries change what is extracted: stored facts are then stale.
 EXTRACTOR_VERSION = 2
 DB_NAME = "map.db"
@@ -82,7 +82,7 @@ CREATE TABLE file_edges (src TEXT NOT NULL, dst TEXT NOT NULL, weight REAL NOT N
 CREATE INDEX file_edges_src ON file_edges(src);
 CREATE TABLE commits (sha TEXT PRIMARY KEY, seq INTEGER NOT NULL, time INTEGER NOT NULL,
                       subject TEXT NOT NULL, nfiles INTEGER NOT NULL,
-                      skipped TEXT NOT NULL,  -- '', 'too-many-files', or 'merge' (search only)
+                      skipped TEXT NOT NULL,  -- '', 'too-many-files', 'root', 'merge' (search only)
                       message TEXT NOT NULL DEFAULT '');
 CREATE TABLE commit_files (seq INTEGER NOT NULL, path TEXT NOT NULL, status TEXT NOT NULL,
                            old_path TEXT NOT NULL);
