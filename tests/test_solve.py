@@ -149,6 +149,25 @@ def test_syntax_breaking_edit_goes_back_to_the_model(inventory, scripted):
     assert result.status == "done"
 
 
+def test_syntax_error_report_points_at_the_changed_lines():
+    from agent.solve.edit import EditRejected, _check_syntax
+
+    original = (EXAMPLE / "inventory" / "cli.py").read_text()
+    lines = original.splitlines()
+    # an unclosed string in the middle of a function: tree-sitter's error starts at line 1
+    new = "\n".join(lines[:24] + ['    x = """unterminated'] + lines[24:]) + "\n"
+    with pytest.raises(EditRejected) as caught:
+        _check_syntax("m.py", original, new)
+    message = str(caught.value)
+    assert "loses track from line 1," in message
+    assert "the lines your edit changed (25-25)" in message
+    assert '   25 |     x = """unterminated' in message
+    # an error inside the changed lines is reported at its own line
+    new = "\n".join(lines[:20] + ["def g():", "    x = (1,", "    return x"] + lines[20:])
+    with pytest.raises(EditRejected, match="syntax error near line 2[1-3] of m.py"):
+        _check_syntax("m.py", original, new)
+
+
 def test_edit_that_never_applies_fails_cleanly_with_its_reason(inventory, scripted):
     scripted.on(node="localize", reply="inventory/report.py: YES")
     scripted.on(node="plan", reply="EDIT inventory/report.py: add low_stock\n")
@@ -194,6 +213,22 @@ def test_budget_exhaustion_stops_cleanly_and_emits_what_was_validated(inventory,
     assert result.record["files"]["modified"] == ["inventory/report.py"]
     assert git_apply_check(inventory.root, result.patch).returncode == 0
     assert any("step limit reached" in e for e in result.record["events"])
+
+
+def test_a_failing_file_does_not_starve_the_other_planned_files(inventory, scripted):
+    scripted.on(node="localize", reply="inventory/report.py: YES\ninventory/cli.py: YES")
+    scripted.on(node="plan", reply=PLAN)
+    scripted.on(node="edit", contains="Plan for inventory/cli.py", reply=CLI_EDIT)
+    scripted.on(node="edit", reply="I would add a function.")  # report.py, and its retries
+    # 5 steps: localize, plan, then report.py may retry once and cli.py still gets its turn
+    result = start_solve(inventory.root, REQUEST, options(max_steps=5))
+    edits = {e["path"]: e for e in result.record["edits"]}
+    assert edits["inventory/cli.py"]["status"] == "done"
+    assert edits["inventory/report.py"]["status"] == "failed"
+    assert edits["inventory/report.py"]["attempts"] == 2
+    assert "budget left is kept for the 1 other planned file" in edits["inventory/report.py"][
+        "error"]
+    assert result.record["files"]["modified"] == ["inventory/cli.py"]
 
 
 def test_token_budget_is_reported_to_the_model_and_enforced(inventory, scripted):
@@ -268,6 +303,27 @@ def test_localize_only_without_model_uses_ranking_and_history(inventory):
     cli = next(c for c in localization["candidates"] if c["path"] == "inventory/cli.py")
     assert cli["signals"]["cochange"] > 0
     assert any("changed together" in reason for reason in cli["reasons"])
+
+
+def test_young_repository_is_ranked_without_history(repo):
+    # one commit that adds everything: in the old reading every file "changed with" every
+    # other and matched every request's past commits; now the history is left out and said so
+    shutil.copytree(EXAMPLE, repo.root, dirs_exist_ok=True)
+    repo.commit("Initial inventory project")
+    request = "show a low stock threshold in the valuation report"
+    result = start_solve(repo.root, request, options(localize_only=True, no_llm=True, model=""))
+    localization = result.record["localization"]
+    assert localization["used_history"] is False and localization["history_commits"] == 0
+    assert localization["habits"] == {}
+    history = {"cochange", "cochange_top", "churn", "recency", "habit", "test_habit",
+               "similar_commits", "history_text"}
+    assert all(not history & set(c["signals"]) for c in localization["candidates"])
+    # text and structure alone still find the report module and the command line
+    assert {"inventory/report.py", "inventory/cli.py"} <= set(localization["files"])
+    assert len(localization["files"]) < len(localization["candidates"])
+    text = run_cli("solve", request, "--repo", str(repo.root), "--localize-only",
+                   "--no-llm").stdout
+    assert "0 usable commits, too few to learn from" in text
 
 
 def test_bad_requests_get_clear_errors(inventory, tmp_path):

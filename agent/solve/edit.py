@@ -5,6 +5,7 @@ reason, a bounded number of times. A file that never gets a valid edit is left u
 
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import asdict, dataclass
 
@@ -37,9 +38,13 @@ class EditRejected(ValueError):
     """An answer that cannot be used; the message goes back to the model."""
 
 
-def edit_file(ctx: SolveContext, step: Step, plan: Plan, test_output: str = "") -> FileResult:
+def edit_file(ctx: SolveContext, step: Step, plan: Plan, test_output: str = "",
+              waiting: int = 0) -> FileResult:
     """Edit one planned file. In a fix round (`test_output` set) an answer that changes
-    nothing means the file needs no fix: status "unchanged", not a failure."""
+    nothing means the file needs no fix: status "unchanged", not a failure. `waiting` planned
+    files are still to be edited after this one: a retry that would leave too little budget for
+    each of them to get a first attempt is not made (one stubborn file must not starve the
+    others)."""
     path = check_edit_path(ctx.root, step.path, allow_ci=ctx.options.allow_ci_edits,
                            protected=ctx.options.protected)
     target = ctx.root / path
@@ -63,15 +68,24 @@ def edit_file(ctx: SolveContext, step: Step, plan: Plan, test_output: str = "") 
     error = ""
     attempts = ctx.options.edit_attempts if not test_output else min(2, ctx.options.edit_attempts)
     small = original.count("\n") <= REWRITE_MAX_LINES and not test_output
+    first_cost = 0
     for attempt in range(1, attempts + 1):
         # the last try on a small file asks for the whole new content instead of blocks
         rewrite = step.action == "edit" and small and attempt == attempts and attempt > 1
+        max_tokens = 1200 if step.action == "create" or rewrite else 700
         if attempt > 1:
             follow = prompt("rewrite" if rewrite else "repair").format(
                 error=error, path=path, status=ctx.budget.status_line())
-            messages = [*messages, {"role": "user", "content": follow}]
-        max_tokens = 1200 if step.action == "create" or rewrite else 700
+            retry = [*messages, {"role": "user", "content": follow}]
+            if waiting and not _retry_fits(ctx, retry, max_tokens, first_cost, waiting):
+                return FileResult(path, step.action, "failed", attempt - 1,
+                                  f"{error} (not retried: the budget left is kept for the "
+                                  f"{waiting} other planned file(s))")
+            messages = retry
+        spent = ctx.budget.spent_tokens()
         answer = ctx.ask("edit", messages, max_tokens=max_tokens)
+        if attempt == 1:
+            first_cost = ctx.budget.spent_tokens() - spent
         try:
             new = _rewritten(answer.text, original, path) if rewrite else \
                 _apply(step.action, answer.text, original, path)
@@ -89,6 +103,20 @@ def edit_file(ctx: SolveContext, step: Step, plan: Plan, test_output: str = "") 
         target.write_text(new, encoding="utf-8")
         return FileResult(path, step.action, "done", attempt)
     return FileResult(path, step.action, "failed", attempts, error)
+
+
+def _retry_fits(ctx: SolveContext, messages: list[dict[str, str]], max_tokens: int,
+                first_cost: int, waiting: int) -> bool:
+    """Whether a retry still leaves, for each waiting file, what a first attempt cost here
+    (tokens) and one step."""
+    budget = ctx.budget
+    if budget.steps and budget.steps - budget.spent_steps() - 1 < waiting:
+        return False
+    if budget.tokens:
+        retry = sum(len(m["content"]) for m in messages) // 4 + max_tokens
+        left = budget.tokens - budget.spent_tokens()
+        return left - retry >= waiting * first_cost
+    return True
 
 
 def _rewritten(answer: str, original: str, path: str) -> str:
@@ -138,11 +166,36 @@ def _check_syntax(path: str, original: str, new: str) -> None:
         return
     before, _ = syntax_errors(original.encode(), language)
     after, line = syntax_errors(new.encode(), language)
-    if after > before:
-        lines = new.splitlines()
-        excerpt = "\n".join(lines[max(0, line - 3):line + 2])
-        raise EditRejected(f"the edit introduces a syntax error near line {line} of {path}:\n"
-                           f"{excerpt}")
+    if after <= before:
+        return
+    lines = new.splitlines()
+    start, end = _changed_lines(original, new)
+    if start and not start - 3 <= line <= end + 3:
+        # tree-sitter often marks the start of the enclosing block (even line 1) when a bracket,
+        # string or block is left open; the changed lines are where the mistake is
+        raise EditRejected(
+            f"the edit introduces a syntax error in {path}: the parser loses track from line "
+            f"{line}, and the lines your edit changed ({start}-{end}) are the likely cause "
+            f"(an unclosed bracket or string, a missing colon, a bad indent):\n"
+            f"{_numbered(lines, start - 1, end + 1)}")
+    raise EditRejected(f"the edit introduces a syntax error near line {line} of {path}:\n"
+                       f"{_numbered(lines, line - 2, line + 2)}")
+
+
+def _changed_lines(original: str, new: str) -> tuple[int, int]:
+    """First and last line (1-based) of `new` that differ from `original`; (0, 0) if none."""
+    matcher = difflib.SequenceMatcher(None, original.splitlines(), new.splitlines(),
+                                      autojunk=False)
+    spans = [(j1, j2) for tag, _i1, _i2, j1, j2 in matcher.get_opcodes() if tag != "equal"]
+    if not spans:
+        return 0, 0
+    return spans[0][0] + 1, max(spans[-1][1], spans[-1][0] + 1)
+
+
+def _numbered(lines: list[str], first: int, last: int) -> str:
+    """Lines first..last (1-based, clipped), each with its number."""
+    first, last = max(1, first), min(len(lines), last)
+    return "\n".join(f"{n:>5} | {lines[n - 1]}" for n in range(first, last + 1))
 
 
 def _window(content: str, path: str, focus: str) -> tuple[str, str]:

@@ -208,7 +208,8 @@ def _edit(ctx: SolveContext, state: SolveState, events: list[str]) -> SolveState
     step = plan.steps[index]
     ctx.progress.notice(f"editing {step.path} ({ctx.budget.status_line()})")
     result = edit_file(ctx, step, plan, state.get("test", {}).get("output", "")
-                       if state.get("test", {}).get("status") == "failed" else "")
+                       if state.get("test", {}).get("status") == "failed" else "",
+                       waiting=len(queue))
     previous = next((r for r in results if r["path"] == result.path), None)
     if previous and previous["status"] == "done" and result.status != "done":
         # a fix round that could not improve the file keeps its earlier, applied edit
