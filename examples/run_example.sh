@@ -4,6 +4,9 @@
 # examples/requests.json (default: rename), printing the plan, the diff and the token use.
 #   examples/run_example.sh [REQUEST_ID] [extra `sleepcoder solve` options, e.g. --no-map]
 # The model is the embedded local one unless SLEEPCODER_MODEL names another.
+# A run the model could not finish (solve's exit codes 6 and 9: no valid patch, or a partial
+# one) is reported as such and still counts as a completed demonstration (exit 0); any other
+# failure (installation, bad input, no usable model) is passed on as solve's exit code.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 sleepcoder="${SLEEPCODER:-$here/../.venv/bin/sleepcoder}"
@@ -23,4 +26,12 @@ echo "example repository: $target"
 "$sleepcoder" sleep "$target"
 echo
 echo "request ($request_id): $request"
-"$sleepcoder" solve "$request" --repo "$target" "$@"
+status=0
+"$sleepcoder" solve "$request" --repo "$target" "$@" || status=$?
+case "$status" in
+  0) ;;
+  6) echo "example: the model produced no valid patch (solve exit code 6); the reasons are above" ;;
+  9) echo "example: the model finished only part of the plan (solve exit code 9: partial," \
+          "tests failed or budget exhausted); the patch above holds what was validated" ;;
+  *) exit "$status" ;;
+esac
