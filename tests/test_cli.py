@@ -6,8 +6,6 @@ import json
 import sqlite3
 import subprocess
 import sys
-import threading
-import time
 
 from tests.conftest import run_cli, write
 from tools.lock import map_lock
@@ -115,21 +113,21 @@ def test_second_run_reports_busy_when_lock_is_held(py_repo):
 
 def test_second_run_waits_for_the_first_and_then_succeeds(py_repo):
     store_dir = py_repo.root / ".sleepcoder"
-    released = threading.Event()
-
-    def hold():
-        with map_lock(store_dir, timeout=0):
-            time.sleep(1.5)
-        released.set()
-
-    holder = threading.Thread(target=hold)
-    holder.start()
-    time.sleep(0.2)
-    result = run_cli("map", str(py_repo.root), "--wait", "30")
-    holder.join()
-    assert released.is_set()
-    assert result.returncode == 0, result.stderr
-    assert "waiting" in result.stderr
+    command = [sys.executable, "-m", "sleepcoder.cli", "map", str(py_repo.root), "--wait", "60"]
+    seen = []
+    with map_lock(store_dir, timeout=0):
+        # hold the lock until the second run says it is waiting (however slowly it starts)
+        proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True)
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            seen.append(line)
+            if "waiting" in line:
+                break
+    out, err = proc.communicate(timeout=300)
+    assert any("waiting" in line for line in seen), "".join(seen) + err
+    assert proc.returncode == 0, err
+    assert "files" in out
 
 
 def test_two_concurrent_runs_leave_a_consistent_map(py_repo):
