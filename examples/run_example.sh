@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Try sleepcoder on its example project: copy examples/inventory into a scratch git
 # repository, run the sleep-time pass, then solve one of the feature requests in
-# examples/requests.json (default: rename), printing the plan, the diff and the token use.
+# examples/requests.json (default: low-stock), printing the plan, the diff and the token use.
 #   examples/run_example.sh [REQUEST_ID] [extra `sleepcoder solve` options, e.g. --no-map]
 # The model is the embedded local one unless SLEEPCODER_MODEL names another.
 # A run the model could not finish (solve's exit codes 6 and 9: no valid patch, or a partial
@@ -11,7 +11,7 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 sleepcoder="${SLEEPCODER:-$here/../.venv/bin/sleepcoder}"
 target="${SLEEPCODER_EXAMPLE_DIR:-${TMPDIR:-/tmp}/sleepcoder-example}"
-request_id="${1:-rename}"
+request_id="${1:-low-stock}"
 shift || true
 request=$(python3 -c 'import json, sys
 items = {r["id"]: r["request"] for r in json.load(open(sys.argv[1]))}
