@@ -101,11 +101,15 @@ class SolveContext:
     def ask(self, node: str, messages: list[dict[str, str]], max_tokens: int) -> Completion:
         """One model request within the budget (BudgetExhausted if it would not fit)."""
         assert self.llm is not None
-        estimate = sum(len(m["content"]) for m in messages) // 4 + max_tokens
-        self.budget.check(estimate)
+        self.budget.check(self.estimate(messages, max_tokens))
         answer = self.llm.complete(messages, phase="test", node=node, max_tokens=max_tokens)
         self.account()
         return answer
+
+    @staticmethod
+    def estimate(messages: list[dict[str, str]], max_tokens: int) -> int:
+        """Tokens a request may use: its prompt (about 4 characters a token) and answer."""
+        return sum(len(m["content"]) for m in messages) // 4 + max_tokens
 
     def messages(self, user: str, example: str = "") -> list[dict[str, str]]:
         """System prompt, an optional worked example (`<example>.txt` and its answer, a fixed

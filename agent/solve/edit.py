@@ -113,9 +113,8 @@ def _retry_fits(ctx: SolveContext, messages: list[dict[str, str]], max_tokens: i
     if budget.steps and budget.steps - budget.spent_steps() - 1 < waiting:
         return False
     if budget.tokens:
-        retry = sum(len(m["content"]) for m in messages) // 4 + max_tokens
         left = budget.tokens - budget.spent_tokens()
-        return left - retry >= waiting * first_cost
+        return left - ctx.estimate(messages, max_tokens) >= waiting * first_cost
     return True
 
 
