@@ -127,6 +127,28 @@ def test_non_matching_block_is_repaired_with_the_precise_error(inventory, script
     assert "def low_stock" in result.patch
 
 
+def test_plan_prompt_leaves_out_anticipated_requests(inventory, scripted):
+    # the sleep pass's anticipated requests read like tasks; the 1.5B planned them instead
+    from agent.sleep.knowledge import replace_notes
+    from agent.sleep.notes import Note
+    from tools.repomap import build_map
+    from tools.store import MapStore
+
+    build_map(inventory.root)
+    store, _ = MapStore.open(inventory.root / ".sleepcoder", create=False)
+    replace_notes(store, ("anticipated",), [Note(
+        "anticipated", "inventory", "Search the items by name", ("inventory/models.py",),
+        "names are free text", "llm", "k")])
+    store.close()
+    script_happy_path(scripted)
+    result = start_solve(inventory.root, REQUEST, options())
+    assert result.status == "done"
+    plan_prompt = next(c.prompt for c in scripted.calls if c.node == "plan")
+    assert "Repository map" in plan_prompt
+    assert "Search the items by name" not in plan_prompt
+    assert "Likely changes" not in plan_prompt
+
+
 def test_whitespace_differences_still_apply(inventory, scripted):
     scripted.on(node="localize", reply="inventory/report.py: YES")
     scripted.on(node="plan", reply="EDIT inventory/report.py: add low_stock\n")

@@ -95,10 +95,11 @@ def ranked_files(store: MapStore, focus: str = "") -> list[tuple[str, float]]:
 
 
 def render_map(store: MapStore, budget: int = 2048, focus: str = "",
-               max_defs: int = 12) -> RenderedMap:
+               max_defs: int = 12, likely_changes: bool = True) -> RenderedMap:
     """The map as text within `budget` tokens: an overview of the main directories (from the
     sleep pass, up to 15% of the budget), files by relevance with their summaries, key
-    definitions and co-change hints, then anticipated changes (up to 15%)."""
+    definitions and co-change hints, then anticipated changes (up to 15%; left out with
+    `likely_changes=False`, e.g. where a small model might take them for its task)."""
     ranked = ranked_files(store, focus)
     info = {path: (lang, lines, doc) for path, lang, lines, doc in store.conn.execute(
         "SELECT f.path, f.language, b.lines, b.doc FROM files f JOIN blobs b ON b.id = f.fid "
@@ -117,7 +118,8 @@ def render_map(store: MapStore, budget: int = 2048, focus: str = "",
     if overview_text:
         parts.append(overview_text)
         used += estimate_tokens(overview_text)
-    changes_text, changes = _likely_changes(store, tokens, budget * 0.15)
+    changes_text, changes = _likely_changes(store, tokens, budget * 0.15) if likely_changes \
+        else ("", [])
     reserve = estimate_tokens(changes_text) if changes_text else 0
     shown: list[ShownFile] = []
     if ranked:

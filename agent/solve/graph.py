@@ -168,8 +168,9 @@ def _explore(ctx: SolveContext, state: SolveState, events: list[str]) -> SolveSt
 def _plan(ctx: SolveContext, state: SolveState, events: list[str]) -> SolveState:
     files = state["files"]
     if ctx.store is not None:
+        # without the anticipated requests: the 1.5B planned those instead of the task
         context = "\nRepository map (most relevant first):\n" + render_map(
-            ctx.store, budget=900, focus=ctx.task.text).text
+            ctx.store, budget=900, focus=ctx.task.text, likely_changes=False).text
     else:
         seen = [item["action"] for item in state.get("exploration", {}).get("transcript", [])]
         context = ("\nWhat you looked at while exploring: " + "; ".join(seen[-8:])) if seen \
