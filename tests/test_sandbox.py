@@ -1,0 +1,173 @@
+"""Where model-written code runs: a scratch clone with no credentials, an allowlisted
+environment, and (where namespaces exist) no network, no view of other processes and the
+credential files hidden. Each backend this machine offers is exercised for real."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from tools import sandbox, scratch
+from tools.sandbox import (
+    SandboxUnavailable,
+    allowed_environment,
+    command_environment,
+    run_command,
+    secret_locations,
+)
+from tools.worktree import git as run_git
+
+TOKEN = "ghs_SandboxT0kenValue0123456789abcd"
+
+
+def backends() -> list[str]:
+    found = sandbox.available_backend()
+    out = ["none"]
+    if found != "none":
+        out.append(found)
+    if found == "bwrap" and sandbox._wrap("unshare", "true", Path("/"), [], False):
+        out.append("unshare")  # both installed: test the fallback too
+    return out
+
+
+@pytest.fixture
+def credentialed(py_repo):
+    py_repo.git("config", "http.https://github.com/.extraheader", f"AUTHORIZATION: basic {TOKEN}")
+    return py_repo
+
+
+def force(monkeypatch, backend: str) -> None:
+    monkeypatch.setattr(sandbox, "choose_isolation", lambda mode: backend)
+
+
+def test_the_environment_is_an_allowlist(monkeypatch):
+    environ = {"PATH": "/bin", "LANG": "C.UTF-8", "LC_ALL": "C", "VIRTUAL_ENV": "/v",
+               "OPENAI_API_KEY": "sk-x" * 4, "AWS_SECRET_ACCESS_KEY": "y" * 20,
+               "GITHUB_TOKEN": TOKEN, "RANDOM_APP_SETTING": "z", "DATABASE_URL": "pg://u:p@h"}
+    allowed = allowed_environment(("RANDOM_APP_SETTING",), environ)
+    assert allowed == {"PATH": "/bin", "LANG": "C.UTF-8", "LC_ALL": "C", "VIRTUAL_ENV": "/v",
+                       "RANDOM_APP_SETTING": "z"}
+
+
+def test_scratch_clone_has_the_patch_and_nothing_of_the_repositorys_config(credentialed):
+    base = credentialed.git("rev-parse", "HEAD")
+    (credentialed.root / "app" / "util.py").write_text("def helper(item):\n    return 2\n")
+    patch = run_git(credentialed.root, "diff").stdout
+    run_git(credentialed.root, "checkout", "--", ".")
+    clone = scratch.create(credentialed.root, base, patch)
+    try:
+        assert (clone.path / "app" / "util.py").read_text().endswith("return 2\n")
+        assert (clone.path / "app" / "core.py").is_file()
+        config = (clone.path / ".git" / "config").read_text()
+        assert "extraheader" not in config and "remote" not in config
+        alternates = clone.path / ".git" / "objects" / "info" / "alternates"
+        assert not alternates.exists()
+        assert not clone.path.is_relative_to(credentialed.root)
+    finally:
+        clone.remove()
+    assert not clone.path.exists()
+
+
+def test_missing_blobs_are_left_out_and_counted(py_repo):
+    base = py_repo.git("rev-parse", "HEAD")
+    blob = py_repo.git("rev-parse", f"{base}:app/util.py")
+    (py_repo.root / ".git" / "objects" / blob[:2] / blob[2:]).unlink()
+    clone = scratch.create(py_repo.root, base, "")
+    try:
+        assert clone.missing == ["app/util.py"] and clone.files == len(
+            py_repo.git("ls-tree", "-r", "--name-only", base).splitlines()) - 1
+        assert not (clone.path / "app" / "util.py").exists()
+    finally:
+        clone.remove()
+
+
+@pytest.mark.parametrize("backend", backends())
+def test_model_written_code_finds_no_secret(backend, credentialed, monkeypatch, tmp_path):
+    force(monkeypatch, backend)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-proj-SandboxKey0123456789")
+    monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
+    base = credentialed.git("rev-parse", "HEAD")
+    clone = scratch.create(credentialed.root, base, "")
+    probe = (f"env; git config --list; cat {credentialed.root}/.git/config; "
+             f"cat /proc/{os.getpid()}/environ | tr '\\0' '\\n'; umount {credentialed.root}/.git;"
+             f" cat {credentialed.root}/.git/config")
+    try:
+        env = command_environment(clone.path, clone.home)
+        result = run_command(probe, clone.path, env, 60,
+                             hide=secret_locations(credentialed.root / ".git", None))
+    finally:
+        clone.remove()
+    # the scrubber removes what the isolation let through; with namespaces nothing gets through
+    assert TOKEN not in result.output and "SandboxKey" not in result.output
+    assert result.isolation.backend == backend
+    if backend != "none":
+        assert "REDACTED" not in result.output  # nothing even reached the scrubber
+        assert result.isolation.network and result.isolation.processes
+        assert str(credentialed.root / ".git") in result.isolation.hidden
+
+
+@pytest.mark.parametrize("backend", [b for b in backends() if b != "none"])
+def test_namespaced_commands_have_no_network_but_a_loopback(backend, monkeypatch, tmp_path):
+    force(monkeypatch, backend)
+    script = ("import socket\n"
+              "server = socket.socket(); server.bind(('127.0.0.1', 0)); server.listen()\n"
+              "socket.create_connection(server.getsockname(), timeout=2)\n"
+              "try:\n    socket.create_connection(('192.0.2.1', 80), timeout=2)\n"
+              "except OSError as exc:\n    print('no network:', type(exc).__name__)\n")
+    (tmp_path / "probe.py").write_text(script)
+    result = run_command(f"{sys.executable} probe.py", tmp_path, dict(os.environ), 30)
+    assert result.passed, result.output
+    assert "no network" in result.output
+
+
+def test_require_refuses_a_platform_without_namespaces(monkeypatch):
+    monkeypatch.setattr(sandbox, "available_backend", lambda: "none")
+    with pytest.raises(SandboxUnavailable, match="must run isolated"):
+        sandbox.choose_isolation("require")
+    assert sandbox.choose_isolation("auto") == "none"
+
+
+def test_a_command_that_hangs_is_killed_with_its_children(tmp_path, monkeypatch):
+    force(monkeypatch, "none")
+    marker = tmp_path / "child-alive"
+    command = f"(sleep 30; touch {marker}) & sleep 30"
+    result = run_command(command, tmp_path, dict(os.environ), 1)
+    assert result.returncode is None and "timed out after 1 s" in result.output
+    import time
+
+    time.sleep(1.5)
+    assert not marker.exists()
+
+
+def test_huge_output_keeps_its_tail(tmp_path, monkeypatch):
+    force(monkeypatch, "none")
+    result = run_command(f"{sys.executable} -c \"print('x' * 500000); print('THE END')\"",
+                         tmp_path, dict(os.environ), 30)
+    assert result.output.rstrip().endswith("THE END") and len(result.output) <= 64_000
+    assert "last 64,000" in result.notes[0]
+
+
+def test_secret_locations_cover_home_credentials_and_runner_temp(tmp_path):
+    home = tmp_path / "home"
+    (home / ".config" / "gh").mkdir(parents=True)
+    (home / ".git-credentials").write_text("https://x:y@github.com\n")
+    runner = tmp_path / "runner"
+    runner.mkdir()
+    found = secret_locations(tmp_path / "repo-git", tmp_path / "store",
+                             {"HOME": str(home), "RUNNER_TEMP": str(runner)})
+    assert set(found) == {home / ".config" / "gh", home / ".git-credentials", runner}
+
+
+def test_git_in_the_scratch_clone_sees_no_user_config(credentialed, monkeypatch):
+    force(monkeypatch, "none")
+    clone = scratch.create(credentialed.root, credentialed.git("rev-parse", "HEAD"), "")
+    try:
+        env = command_environment(clone.path, clone.home)
+        result = run_command("git config --list --show-origin; git log --oneline | wc -l",
+                             clone.path, env, 30)
+    finally:
+        clone.remove()
+    assert "extraheader" not in result.output and result.output.strip().endswith("1")

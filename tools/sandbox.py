@@ -1,0 +1,229 @@
+"""Running a command that executes model-written code (the test command) with nothing to
+steal: an environment built from an allowlist, HOME and TMPDIR in a scratch folder, and, where
+Linux namespaces are available (bubblewrap, else util-linux `unshare`), no network, its own
+process table (so /proc shows no other process's environment), and the repository's git
+folder, the map store and the usual credential files hidden behind empty mounts.
+
+What was in effect is returned as an `Isolation` and goes into the run record; a platform
+without namespaces gets the scratch clone and the allowlist only, and says so.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shlex
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from functools import cache
+from pathlib import Path
+
+from tools.secrets import is_secret_name, scrub
+
+SANDBOX_MODES = ("auto", "require", "off")
+_ALLOWED_NAMES = frozenset("""PATH LANG LANGUAGE TERM TZ USER LOGNAME SHELL CI PYTHONPATH
+VIRTUAL_ENV CONDA_PREFIX CONDA_DEFAULT_ENV CONDA_EXE PYENV_ROOT PYENV_VERSION JAVA_HOME
+GOROOT GOPATH CARGO_HOME RUSTUP_HOME NODE_PATH""".split())
+# credential stores in a home folder: hidden from the test command when namespaces allow
+_HOME_SECRETS = (".git-credentials", ".gitconfig", ".config/git", ".config/gh", ".netrc",
+                 ".ssh", ".aws", ".azure", ".config/gcloud", ".kube", ".docker/config.json",
+                 ".npmrc", ".pypirc", ".config/hub", ".gnupg")
+OUTPUT_KEEP = 64_000  # bytes of output read back (the tail); the rest stays unread
+
+
+class SandboxUnavailable(RuntimeError):
+    """Tests must run isolated (`test_sandbox = "require"`) but this platform cannot."""
+
+
+@dataclass(frozen=True)
+class Isolation:
+    backend: str  # bwrap, unshare, or none
+    network: bool  # True: the command had no network
+    processes: bool  # True: its own process table (other processes' /proc hidden)
+    hidden: tuple[str, ...] = ()  # paths replaced by empty mounts
+    env: str = "allowlist"
+    tree: str = "scratch clone without remotes or credentials"
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def describe(self) -> str:
+        if self.backend == "none":
+            return ("scratch clone, allowlisted environment; NOT isolated from the network or "
+                    "from other processes (no namespaces available)")
+        return (f"scratch clone, allowlisted environment, {self.backend}: "
+                f"{'no network' if self.network else 'network allowed'}, own process table, "
+                f"{len(self.hidden)} credential locations hidden")
+
+
+@dataclass
+class CommandResult:
+    returncode: int | None  # None: timed out
+    output: str  # scrubbed tail of stdout and stderr
+    seconds: float
+    isolation: Isolation
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return self.returncode == 0
+
+
+def allowed_environment(extra_names: tuple[str, ...] = (),
+                        environ: dict[str, str] | None = None) -> dict[str, str]:
+    """The variables a test command may see: the allowlist, LC_*, and the names the user
+    listed (`[solve] test_env`). Secret-looking names come through only when listed."""
+    environ = dict(os.environ if environ is None else environ)
+    out = {}
+    for name, value in environ.items():
+        allowed = name in _ALLOWED_NAMES or name.startswith("LC_")
+        if (allowed and not is_secret_name(name)) or name in extra_names:
+            out[name] = value
+    return out
+
+
+def command_environment(tree: Path, home: Path,
+                        extra_names: tuple[str, ...] = ()) -> dict[str, str]:
+    env = allowed_environment(extra_names)
+    source_dirs = [str(tree)] + ([str(tree / "src")] if (tree / "src").is_dir() else [])
+    # the scratch tree wins over an editable install of the user's checkout
+    env["PYTHONPATH"] = os.pathsep.join([*source_dirs, *filter(None, [env.get("PYTHONPATH")])])
+    env.update({"HOME": str(home), "TMPDIR": str(home / "tmp"), "GIT_CONFIG_NOSYSTEM": "1",
+                "GIT_TERMINAL_PROMPT": "0", "PYTHONDONTWRITEBYTECODE": "1"})
+    env.setdefault("PATH", "/usr/bin:/bin")
+    return env
+
+
+def secret_locations(repo_git_dir: Path | None, store_dir: Path | None,
+                     environ: dict[str, str] | None = None) -> list[Path]:
+    """Paths to hide from the test command: the repository's git folder (its config may
+    hold the push token), the map store, credential files in the real home, and the Actions
+    runner's temp folder (newer actions/checkout keep credentials there)."""
+    environ = dict(os.environ if environ is None else environ)
+    paths = [p for p in (repo_git_dir, store_dir) if p is not None]
+    home = environ.get("HOME")
+    if home:
+        paths += [Path(home) / name for name in _HOME_SECRETS]
+    if environ.get("RUNNER_TEMP"):
+        paths.append(Path(environ["RUNNER_TEMP"]))
+    return [p for p in paths if os.path.lexists(p)]
+
+
+@cache
+def available_backend() -> str:
+    """The strongest isolation that works here: bwrap, unshare, or none (probed once)."""
+    with tempfile.TemporaryDirectory(prefix="sleepcoder-probe-") as tmp:
+        for backend in ("bwrap", "unshare"):
+            argv = _wrap(backend, "true", Path(tmp), [], network=False)
+            if argv is None:
+                continue
+            try:
+                probe = subprocess.run(argv, capture_output=True, timeout=20,
+                                       env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")})
+            except (OSError, subprocess.TimeoutExpired):
+                continue
+            if probe.returncode == 0:
+                return backend
+    return "none"
+
+
+def _wrap(backend: str, command: str, cwd: Path, hide: list[Path],
+          network: bool) -> list[str] | None:
+    dirs = [p for p in hide if p.is_dir() and not p.is_symlink()]
+    files = [p for p in hide if p not in dirs]
+    if backend == "bwrap":
+        binary = shutil.which("bwrap")
+        if binary is None:
+            return None
+        argv = [binary, "--dev-bind", "/", "/", "--cap-drop", "ALL", "--unshare-pid",
+                "--proc", "/proc", "--die-with-parent", "--new-session"]
+        if not network:
+            argv.append("--unshare-net")
+        for path in dirs:
+            argv += ["--tmpfs", str(path)]
+        for path in files:
+            argv += ["--ro-bind", os.devnull, str(path)]
+        return [*argv, "--chdir", str(cwd), "--", "sh", "-c", command]
+    if backend == "unshare":
+        unshare, setpriv = shutil.which("unshare"), shutil.which("setpriv")
+        if unshare is None or setpriv is None:
+            return None
+        steps = ["set -e"]
+        steps += [f"mount -t tmpfs -o size=64k,mode=0555 sleepcoder-hidden {shlex.quote(str(p))}"
+                  for p in dirs]
+        steps += [f"mount --bind {os.devnull} {shlex.quote(str(p))}" for p in files]
+        if not network:
+            steps.append("ip link set lo up 2>/dev/null || true")
+        steps.append(f"cd {shlex.quote(str(cwd))}")
+        # no capabilities left: the command cannot unmount what hides the secrets
+        steps.append(f"exec {setpriv} --no-new-privs --bounding-set=-all --inh-caps=-all "
+                     f"-- sh -c {shlex.quote(command)}")
+        namespaces = ["--user", "--map-root-user", "--pid", "--fork", "--kill-child",
+                      "--mount", "--mount-proc", "--propagation", "private"]
+        if not network:
+            namespaces.append("--net")
+        return [unshare, *namespaces, "--", "sh", "-c", "\n".join(steps)]
+    return None
+
+
+def choose_isolation(mode: str) -> str:
+    if mode not in SANDBOX_MODES:
+        raise ValueError(f"test_sandbox must be one of {', '.join(SANDBOX_MODES)}, got {mode!r}")
+    if mode == "off":
+        return "none"
+    backend = available_backend()
+    if backend == "none" and mode == "require":
+        raise SandboxUnavailable(
+            "the test command must run isolated ([solve] test_sandbox = \"require\"), but "
+            "neither bubblewrap (bwrap) nor util-linux unshare can create namespaces here; "
+            "install bubblewrap, allow unprivileged user namespaces, or set test_sandbox = "
+            "\"auto\" to run with the scratch clone and the allowlisted environment only")
+    return backend
+
+
+def run_command(command: str, cwd: Path, env: dict[str, str], timeout: float, *,
+                mode: str = "auto", hide: list[Path] | None = None,
+                network: bool = False) -> CommandResult:
+    """Run `command` (a shell command line) in `cwd` with `env`, isolated as far as `mode`
+    and the platform allow; the output is scrubbed of every known secret."""
+    backend = choose_isolation(mode)
+    hidden = [p for p in (hide or []) if not cwd.is_relative_to(p) and not p.is_relative_to(cwd)]
+    argv = _wrap(backend, command, cwd, hidden, network) if backend != "none" else None
+    if argv is None:
+        backend, argv, hidden = "none", ["sh", "-c", command], []
+    isolation = Isolation(backend, network=backend != "none" and not network,
+                          processes=backend != "none",
+                          hidden=tuple(str(p) for p in hidden))
+    started = time.perf_counter()
+    with tempfile.TemporaryFile() as sink:
+        process = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
+                                   stdout=sink, stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            code: int | None = process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            code = None
+            _kill_group(process)
+        sink.seek(0, os.SEEK_END)
+        size = sink.tell()
+        sink.seek(max(0, size - OUTPUT_KEEP))
+        text = sink.read().decode("utf-8", "replace")
+    notes = []
+    if size > OUTPUT_KEEP:
+        notes.append(f"output was {size:,} bytes; the last {OUTPUT_KEEP:,} are kept")
+    if code is None:
+        text += f"\ntimed out after {timeout:.0f} s"
+    return CommandResult(code, scrub(text), round(time.perf_counter() - started, 2), isolation,
+                         notes)
+
+
+def _kill_group(process: subprocess.Popen) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signal.SIGKILL)
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
