@@ -22,6 +22,7 @@ from agent.cache import ResponseCache
 from agent.local_model import DEFAULT_LOCAL
 from agent.local_model import PROVIDER as LOCAL_PROVIDER
 from sleepcoder.config import LLMConfig
+from tools.secrets import scrub
 
 DEFAULT_MODEL = f"{LOCAL_PROVIDER}/{DEFAULT_LOCAL}"
 PHASES = ("sleep", "test")
@@ -187,6 +188,8 @@ class LLM:
                  stop: list[str] | None = None) -> Completion:
         if phase not in PHASES:
             raise ValueError(f"phase must be one of {PHASES}")
+        # nothing secret reaches a model, whatever the prompt was built from
+        messages = [{**m, "content": scrub(m["content"])} for m in messages]
         params = {"max_tokens": max_tokens, "temperature": temperature, "stop": stop}
         key = ResponseCache.key(self.model, messages, params) if self.cache else ""
         if self.cache:

@@ -315,6 +315,11 @@ def version() -> None:
 
 
 def main() -> None:
+    from tools.secrets import ScrubbedStream, scrubber
+
+    scrubber()  # learn the environment's secrets before anything removes them
+    sys.stdout = ScrubbedStream(sys.stdout)  # no printed line carries a secret
+    sys.stderr = ScrubbedStream(sys.stderr)
     try:
         app()
     except KeyboardInterrupt:

@@ -29,6 +29,14 @@ DEFAULT_VENDORED_DIRS = (
 )
 
 
+PERMISSION_LEVELS = ("none", "read", "triage", "write", "maintain", "admin")
+SANDBOX_MODES = ("auto", "require", "off")
+_RETIRED = {
+    "allowed_associations": "allowed_associations is no longer used: labels and comments both "
+                            "need the repository permission in min_permission (default write)",
+}
+
+
 class ConfigError(ValueError):
     """The configuration file is malformed or has a value of the wrong type."""
 
@@ -85,8 +93,13 @@ class SolveConfig:
     budget: int = 0  # test-time tokens per run, 0 = no limit
     max_steps: int = 0  # model calls per run, 0 = no limit
     edit_attempts: int = 3  # answers per file (the first and its repairs)
-    allow_ci_edits: bool = False  # may edits touch .github/workflows/ and the like
+    allow_ci_edits: bool = False  # may edits touch .github/, other CI files, this file
     protected_paths: tuple[str, ...] = ()  # paths (or folders) edits may never touch
+    # The test command runs model-written code: in a scratch clone, with an allowlisted
+    # environment plus these variable names, without network where namespaces allow it.
+    test_env: tuple[str, ...] = ()
+    test_sandbox: str = "auto"  # auto (best available), require (fail without), off
+    test_network: bool = False
     # What the model's YES/NO votes may change in the localizer's selection (see
     # agent/solve/localize.py for the measurements behind these defaults).
     model_drop_below: float = 0.2  # drop a selected file voted NO whose probability is below
@@ -102,7 +115,9 @@ class BotConfig:
     max_steps: int = 0
     label: str = "sleepcoder"  # adding this label to an issue starts a run
     command: str = "/sleepcoder"  # a comment starting with this starts (or updates) a run
-    allowed_associations: tuple[str, ...] = ("OWNER", "MEMBER", "COLLABORATOR")
+    # the repository permission a labeler or commenter needs: write, maintain or admin
+    min_permission: str = "write"
+    test_env: tuple[str, ...] = ()  # empty: [solve] test_env
     test_cmd: str = ""  # empty: [solve] test_cmd
     setup_script: str = ""  # a script in the repository, run before the agent
     setup_timeout: float = 900.0
@@ -143,6 +158,13 @@ def parse_config(text: str, where: str) -> Config:
         sections[name] = _section(default, data.get(name, {}), f"{where} [{name}]", warnings)
     warnings.extend(f"{where}: unknown section [{name}]" for name in data
                     if name not in sections)
+    if sections["solve"].test_sandbox not in SANDBOX_MODES:
+        raise ConfigError(f"{where} [solve]: test_sandbox must be one of "
+                          f"{', '.join(SANDBOX_MODES)}, got {sections['solve'].test_sandbox!r}")
+    if sections["bot"].min_permission not in PERMISSION_LEVELS[3:]:
+        raise ConfigError(f"{where} [bot]: min_permission must be one of "
+                          f"{', '.join(PERMISSION_LEVELS[3:])}, got "
+                          f"{sections['bot'].min_permission!r}")
     return Config(**sections, warnings=tuple(warnings))
 
 
@@ -153,7 +175,8 @@ def _section(default, table: dict, where: str, warnings: list[str]):
     by_name = {f.name: f for f in fields(default)}
     for key, value in table.items():
         if key not in by_name:
-            warnings.append(f"{where}: unknown key {key!r} (ignored)")
+            warnings.append(f"{where}: {_RETIRED[key]}" if key in _RETIRED
+                            else f"{where}: unknown key {key!r} (ignored)")
             continue
         current = getattr(default, key)
         if isinstance(current, tuple):

@@ -30,6 +30,9 @@ def run_solve_command(*, request, repo, issue_file, model, budget, max_steps, no
     from tools.scan import ScanError, resolve_root
     from tools.store import StoreError
 
+    problem = check_inputs(budget=budget, max_steps=max_steps, issue_file=issue_file, out=out)
+    if problem:
+        return _fail(problem, EXIT_BAD_INPUT)
     try:
         root, git_repo = resolve_root(repo)
         config = load_config(root)
@@ -48,7 +51,8 @@ def run_solve_command(*, request, repo, issue_file, model, budget, max_steps, no
         budget=budget or solve.budget, max_steps=max_steps or solve.max_steps,
         edit_attempts=solve.edit_attempts, test_rounds=solve.test_rounds,
         test_timeout=solve.test_timeout, allow_ci_edits=solve.allow_ci_edits,
-        protected=solve.protected_paths)
+        protected=solve.protected_paths, test_env=solve.test_env,
+        test_sandbox=solve.test_sandbox, test_network=solve.test_network)
     try:
         with RichProgress(enabled=not as_json) as progress:
             if resume:
@@ -74,7 +78,12 @@ def run_solve_command(*, request, repo, issue_file, model, budget, max_steps, no
         return 130
     record = result.record
     if out and result.patch:
-        out.write_text(result.patch)
+        try:
+            out.write_text(result.patch)
+        except OSError as exc:  # checked before the run; the folder changed since
+            _fail(f"cannot write {out}: {exc.strerror or exc}; the patch is in the run record "
+                  f".sleepcoder/runs/{result.thread}.json and printed below", EXIT_BAD_INPUT)
+            out = None
     if as_json:
         typer.echo(json.dumps({**record, "patch": result.patch}, indent=2))
     elif result.status == "localized":
@@ -94,6 +103,47 @@ def run_solve_command(*, request, repo, issue_file, model, budget, max_steps, no
     if result.status in ("done", "localized"):
         return EXIT_OK
     return EXIT_INCOMPLETE if result.patch else EXIT_NO_PATCH
+
+
+MAX_BUDGET = 100_000_000  # tokens; beyond this a number is a typo, not a budget
+MAX_STEPS = 100_000
+
+
+def check_inputs(*, budget: int, max_steps: int, issue_file: Path | None,
+                 out: Path | None) -> str:
+    """Why the command line cannot work ('' when it can), found before any token is spent."""
+    if budget < 0 or budget > MAX_BUDGET:
+        return f"--budget must be between 0 (no limit) and {MAX_BUDGET:,} tokens, got {budget:,}"
+    if max_steps < 0 or max_steps > MAX_STEPS:
+        return f"--max-steps must be between 0 (no limit) and {MAX_STEPS:,}, got {max_steps:,}"
+    if issue_file is not None:
+        from tasks.task import issue_file_problem
+
+        problem = issue_file_problem(issue_file)
+        if problem:
+            return problem
+    if out is not None:
+        return _unwritable(out)
+    return ""
+
+
+def _unwritable(out: Path) -> str:
+    """Why the patch could not be written to `out` ('' when it can)."""
+    import os
+
+    if out.is_dir():
+        return f"--out {out} is a directory; give a file name"
+    parent = out.parent if str(out.parent) else Path(".")
+    if not parent.is_dir():
+        return f"--out {out}: the folder {parent} does not exist"
+    if out.exists():
+        if not out.is_file():
+            return f"--out {out} is not a regular file"
+        if not os.access(out, os.W_OK):
+            return f"--out {out} is not writable"
+    elif not os.access(parent, os.W_OK | os.X_OK):
+        return f"--out {out}: the folder {parent} is not writable"
+    return ""
 
 
 def _fail(message: str, code: int) -> int:

@@ -11,6 +11,7 @@ filter asks whether the change adds new functionality, as the paper did.
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 from collections.abc import Callable
@@ -43,7 +44,8 @@ class BuildFilters:
 
 def _git(repo: Path, *args: str) -> str:
     result = subprocess.run(["git", "-C", str(repo), "-c", "core.quotepath=off", *args],
-                            capture_output=True, text=True, errors="replace")
+                            capture_output=True, text=True, errors="replace",
+                            env={**os.environ, "GIT_LITERAL_PATHSPECS": "1"})
     if result.returncode != 0:
         raise RuntimeError(f"git {' '.join(args[:2])} failed: {result.stderr.strip()[:300]}")
     return result.stdout

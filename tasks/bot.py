@@ -9,7 +9,6 @@ is scrubbed from everything the bot writes and kept out of the commands it runs.
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import os
 import subprocess
@@ -19,11 +18,18 @@ from pathlib import Path
 from typing import Any
 
 from sleepcoder.config import CONFIG_FILE, Config, ConfigError, parse_config
-from tasks.github import EventError, GitHub, IssueEvent, PullRequest, read_event
+from tasks.credentials import auth_environment, held_credentials
+from tasks.github import ROLES, EventError, GitHub, IssueEvent, PullRequest, read_event
+from tasks.task import MAX_REQUEST_CHARS
+from tools.patch_check import check_patch
+from tools.pathguard import PathRules
+from tools.secrets import is_secret_name, register_secret, scrub, scrubber
 from tools.worktree import GitError, git
 
 BOT_NAME = "sleepcoder[bot]"
 BOT_EMAIL = "sleepcoder-bot@users.noreply.github.com"
+UNTRUSTED_MARK = "<!-- sleepcoder: untrusted trigger -->"
+MAX_INSTRUCTION_CHARS = 8_000
 _SECRET_ENV = ("GITHUB_TOKEN", "INPUT_GITHUB-TOKEN", "INPUT_TOKEN", "ACTIONS_RUNTIME_TOKEN",
                "ACTIONS_ID_TOKEN_REQUEST_TOKEN", "SLEEPCODER_GITHUB_TOKEN")
 
@@ -85,12 +91,16 @@ class BotEnv:
 
 
 def safe_env() -> dict[str, str]:
-    """The environment for setup scripts and tests: without any token."""
+    """The environment for the setup script (trusted: it comes from the default branch):
+    everything but the tokens and other credentials. The test command, which runs
+    model-written code, gets far less (tools/sandbox.py)."""
     return {k: v for k, v in os.environ.items()
-            if k not in _SECRET_ENV and "TOKEN" not in k.upper()}
+            if k not in _SECRET_ENV and not is_secret_name(k)}
 
 
 def run_bot(env: BotEnv, progress: Any = None, github: GitHub | None = None) -> BotOutcome:
+    register_secret(env.token, "the GitHub token")
+    scrubber().add_git_credentials(env.workspace)
     event = read_event(env.event_name, env.event_path, env.repo)
     gh = github or GitHub(env.token, event.repo, env.api_url)
     config = default_branch_config(env.workspace, gh)
@@ -101,8 +111,10 @@ def run_bot(env: BotEnv, progress: Any = None, github: GitHub | None = None) -> 
         return BotOutcome("skipped", "comments on pull requests do not trigger the bot")
     refusal = _untrusted(event, config, gh)
     if refusal:
-        if event.name == "issue_comment" and not event.locked:
-            gh.comment(event.number, f"@{event.actor} {refusal}")
+        if event.name == "issue_comment" and not event.locked and not any(
+                UNTRUSTED_MARK in body for body in gh.comments(event.number)):
+            # one polite reply per issue, however many comments follow
+            gh.comment(event.number, f"@{event.actor} {refusal}\n\n{UNTRUSTED_MARK}")
         return BotOutcome("refused", refusal)
     if event.state != "open":
         reason = f"issue #{event.number} is closed: nothing to do"
@@ -151,41 +163,49 @@ def _trigger(event: IssueEvent, config: Config) -> str | None:
     if event.name == "issue_comment" and event.action == "created":
         text = event.comment.strip()
         command = config.bot.command
-        if text == command or text.startswith(command + " ") or text.startswith(command + "\n"):
+        if text == command or text.startswith((command + " ", command + "\n")):
             return text[len(command):].strip()
     return None
 
 
 def _untrusted(event: IssueEvent, config: Config, gh: GitHub) -> str:
-    allowed = tuple(a.upper() for a in config.bot.allowed_associations)
-    if event.name == "issue_comment":
-        if event.association.upper() in allowed:
-            return ""
-        return (f"sleepcoder runs only for {', '.join(allowed)} (you are "
-                f"{event.association or 'NONE'}); a maintainer can start it.")
-    permission = gh.permission(event.actor)
-    association = {"admin": "OWNER", "maintain": "MEMBER", "write": "COLLABORATOR"}.get(
-        permission, "NONE")
-    if association in allowed or (association != "NONE" and "COLLABORATOR" in allowed):
+    """'' when the labeler or commenter may start a run, else why not. One rule for every
+    trigger: the actor's role on the repository, from the permissions API (an issue's
+    `author_association` counts read-only collaborators and every organisation member)."""
+    role = gh.permission(event.actor)
+    needed = config.bot.min_permission
+    if ROLES.index(role if role in ROLES else "none") >= ROLES.index(needed):
         return ""
-    return f"{event.actor} ({permission}) may not start sleepcoder"
+    return (f"sleepcoder starts only for people with {needed} access to this repository "
+            f"({event.actor} has {role}); a maintainer can start it.")
 
 
 def _deliver(env: BotEnv, event: IssueEvent, config: Config, gh: GitHub, branch: str,
              existing: PullRequest | None, instruction: str, progress: Any) -> BotOutcome:
+    if len(instruction) > MAX_INSTRUCTION_CHARS:
+        raise BotFailure(f"the instruction after {config.bot.command} has {len(instruction):,} "
+                         f"characters; at most {MAX_INSTRUCTION_CHARS:,} are accepted (put the "
+                         "details in the issue text)")
+    with held_credentials(env.workspace) as held:
+        auth = auth_environment(held, env.token, env.server_url)
+        return _solve_and_deliver(env, event, config, gh, branch, existing, instruction,
+                                  progress, auth)
+
+
+def _solve_and_deliver(env: BotEnv, event: IssueEvent, config: Config, gh: GitHub,
+                       branch: str, existing: PullRequest | None, instruction: str,
+                       progress: Any, auth: dict[str, str]) -> BotOutcome:
     from agent.solve.context import SolveOptions
     from agent.solve.run import SolveError, start_solve
 
     workspace = env.workspace
     _run_setup(workspace, config)
-    base = _base_commit(workspace, branch if existing else "")
+    base = _base_commit(workspace, branch if existing else "", auth)
     if config.bot.sleep_first:
         from agent.sleep.run import run_sleep
 
         run_sleep(workspace, config, model=config.bot.model or None, progress=progress)
-    request = f"{event.title}\n\n{event.body}".strip()
-    if instruction:
-        request += f"\n\nAdditional instruction from @{event.actor}:\n{instruction}"
+    request = build_request(event, instruction)
     protected = (*config.solve.protected_paths, *config.bot.protected_paths)
     options = SolveOptions(
         model=config.bot.model, budget=config.bot.budget or config.solve.budget,
@@ -193,7 +213,9 @@ def _deliver(env: BotEnv, event: IssueEvent, config: Config, gh: GitHub, branch:
         test_cmd=config.bot.test_cmd or config.solve.test_cmd,
         test_timeout=config.solve.test_timeout, test_rounds=config.solve.test_rounds,
         edit_attempts=config.solve.edit_attempts,
-        allow_ci_edits=config.bot.allow_workflow_edits, protected=protected)
+        allow_ci_edits=config.bot.allow_workflow_edits, protected=protected,
+        test_env=config.bot.test_env or config.solve.test_env,
+        test_sandbox=config.solve.test_sandbox, test_network=config.solve.test_network)
     config = replace(config, solve=replace(config.solve, test_cmd=options.test_cmd))
     try:
         result = _with_safe_env(lambda: start_solve(workspace, request, options, config=config,
@@ -207,10 +229,12 @@ def _deliver(env: BotEnv, event: IssueEvent, config: Config, gh: GitHub, branch:
         events = "; ".join(e for e in record.get("events", [])[-3:])
         raise BotFailure(f"{reasons.get(result.status, result.status)} ({events})")
     if result.status == "tests_failed":
-        raise BotFailure("the tests fail with the change (`" + options.test_cmd + "`):\n\n```\n"
+        could_not = (record.get("test") or {}).get("status") == "error"
+        raise BotFailure(("the tests could not run" if could_not else "the tests fail with the "
+                          "change") + " (`" + options.test_cmd + "`):\n\n```\n"
                          + _tail(record) + "\n```", result.patch)
-    commit = _commit(workspace, base, result.patch, event)
-    _push(workspace, commit, branch, env)
+    commit = _commit(workspace, base, result.patch, event, options.rules)
+    _push(workspace, commit, branch, auth)
     body = _pull_body(event, config, record, env)
     if existing:
         gh.comment(event.number, f"sleepcoder updated {existing.url} "
@@ -220,6 +244,23 @@ def _deliver(env: BotEnv, event: IssueEvent, config: Config, gh: GitHub, branch:
                                 branch, gh.default_branch())
     gh.comment(event.number, f"sleepcoder opened a draft pull request: {pull.url}{_run(env)}")
     return BotOutcome("opened", "", pull.url, [result.status])
+
+
+def build_request(event: IssueEvent, instruction: str) -> str:
+    """The request the model gets: the title, then the maintainer's instruction (whole: it is
+    checked for length before), then the issue body, cut with a notice to fit."""
+    parts = [event.title.strip() or f"Issue #{event.number}"]
+    if instruction:
+        parts.append(f"Instruction from @{event.actor}, who maintains this repository (it "
+                     f"comes before the issue text below):\n{instruction}")
+    body = event.body.strip()
+    if body:
+        room = MAX_REQUEST_CHARS - len("\n\n".join(parts)) - 200
+        if len(body) > room:
+            body = (body[:max(0, room)] + f"\n\n[the issue text was cut here: {max(0, room):,} "
+                    f"of its {len(body):,} characters are shown]")
+        parts.append(f"Issue text:\n{body}")
+    return "\n\n".join(parts)
 
 
 def _with_safe_env(action):
@@ -251,9 +292,9 @@ def _run_setup(workspace: Path, config: Config) -> None:
                          + (result.stdout + result.stderr)[-1500:] + "\n```")
 
 
-def _base_commit(workspace: Path, branch: str) -> str:
+def _base_commit(workspace: Path, branch: str, auth: dict[str, str]) -> str:
     if branch:
-        git(workspace, "fetch", "--quiet", "origin", branch, check=False)
+        git(workspace, "fetch", "--quiet", "origin", branch, env=auth, check=False)
         found = git(workspace, "rev-parse", "--verify", "--quiet", f"origin/{branch}",
                     check=False)
         if found.returncode == 0:
@@ -261,8 +302,14 @@ def _base_commit(workspace: Path, branch: str) -> str:
     return git(workspace, "rev-parse", "HEAD").stdout.strip()
 
 
-def _commit(workspace: Path, base: str, patch: str, event: IssueEvent) -> str:
-    """A commit of `patch` on top of `base`, made in a throwaway worktree."""
+def _commit(workspace: Path, base: str, patch: str, event: IssueEvent,
+            rules: PathRules) -> str:
+    """A commit of `patch` on top of `base`, made in a throwaway worktree, after checking the
+    patch once more (paths, modes, secrets) exactly as it will be committed."""
+    _entries, refused = check_patch(patch, rules)
+    if refused:
+        raise BotFailure("the patch was refused before committing: " + "; ".join(
+            f"{r.path}: {r.reason}" for r in refused[:5]), patch)
     with tempfile.TemporaryDirectory(prefix="sleepcoder-bot-") as tmp:
         tree = Path(tmp) / "tree"
         git(workspace, "worktree", "add", "--detach", "--force", str(tree), base)
@@ -271,30 +318,24 @@ def _commit(workspace: Path, base: str, patch: str, event: IssueEvent) -> str:
             if applied.returncode != 0:
                 raise BotFailure(f"the patch does not apply: {applied.stderr.strip()[:300]}",
                                  patch)
-            message = f"sleepcoder: {event.title}\n\nDraft implementation of #{event.number}."
+            message = scrub(f"sleepcoder: {event.title}\n\nDraft implementation of "
+                            f"#{event.number}.")
             identity = {"GIT_AUTHOR_NAME": BOT_NAME, "GIT_AUTHOR_EMAIL": BOT_EMAIL,
                         "GIT_COMMITTER_NAME": BOT_NAME, "GIT_COMMITTER_EMAIL": BOT_EMAIL}
-            git(tree, "commit", "-q", "-m", message, env=identity)
+            git(tree, "commit", "-q", "--no-verify", "-m", message, env=identity)
             return git(tree, "rev-parse", "HEAD").stdout.strip()
         finally:
             git(workspace, "worktree", "remove", "--force", str(tree), check=False)
 
 
-def _push(workspace: Path, commit: str, branch: str, env: BotEnv) -> None:
+def _push(workspace: Path, commit: str, branch: str, auth: dict[str, str]) -> None:
     remote = git(workspace, "remote", "get-url", "origin").stdout.strip()
-    extra: dict[str, str] = {}
-    if remote.startswith("http"):
-        configured = git(workspace, "config", "--get-regexp", r"http\..*extraheader",
-                         check=False).stdout.strip()
-        if not configured:  # actions/checkout normally leaves its own credentials
-            basic = base64.b64encode(f"x-access-token:{env.token}".encode()).decode()
-            server = env.server_url.rstrip("/") + "/"
-            extra = {"GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": f"http.{server}.extraheader",
-                     "GIT_CONFIG_VALUE_0": f"AUTHORIZATION: basic {basic}"}
+    extra = auth if remote.startswith("http") else {}
     try:
-        git(workspace, "push", "--quiet", "origin", f"{commit}:refs/heads/{branch}", env=extra)
+        git(workspace, "push", "--quiet", "--no-verify", "origin",
+            f"{commit}:refs/heads/{branch}", env=extra)
     except GitError as exc:
-        raise BotFailure("the push was refused: " + str(exc).replace(env.token, "***")) from None
+        raise BotFailure("the push was refused: " + scrub(str(exc))) from None
 
 
 def _tail(record: dict) -> str:

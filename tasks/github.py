@@ -8,6 +8,11 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
+
+from tools.secrets import scrub
+
+ROLES = ("none", "read", "triage", "write", "maintain", "admin")  # in increasing order
 
 
 class EventError(ValueError):
@@ -82,17 +87,34 @@ class GitHub:
         return self._repo
 
     def scrub(self, text: str) -> str:
-        return text.replace(self.token, "***") if self.token else text
+        """`text` without the token or any other known secret (tools/secrets.py)."""
+        text = scrub(text)
+        return text.replace(self.token, "[REDACTED:token]") if self.token else text
 
     def default_branch(self) -> str:
         return self._repository().default_branch
 
     def permission(self, login: str) -> str:
-        """admin, maintain, write, triage, read or none."""
+        """The user's role on the repository: admin, maintain, write, triage, read or none.
+
+        GitHub's `permission` field folds maintain into write and triage into read; its
+        `role_name` keeps them (a custom role falls back to the folded permission)."""
+        from github import GithubException
+
+        repo = self._repository()
         try:
-            return self._repository().get_collaborator_permission(login)
-        except Exception:  # not a collaborator: the API answers 404
-            return "none"
+            _headers, data = repo._requester.requestJsonAndCheck(
+                "GET", f"{repo.url}/collaborators/{quote(login, safe='')}/permission")
+        except GithubException as exc:
+            if exc.status == 404:  # not a collaborator
+                return "none"
+            raise
+        role = str(data.get("role_name") or "")
+        return role if role in ROLES else str(data.get("permission") or "none")
+
+    def comments(self, number: int) -> list[str]:
+        """The bodies of the issue's comments, oldest first."""
+        return [c.body or "" for c in self._repository().get_issue(number).get_comments()]
 
     def issue(self, number: int):
         return self._repository().get_issue(number)

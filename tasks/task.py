@@ -57,9 +57,35 @@ def from_text(text: str, repo: Path, base: str, source: str = "request") -> Task
     return Task(f"task-{digest}", title, body, str(repo), base, source, truncated)
 
 
-def from_issue_file(path: Path, repo: Path, base: str) -> Task:
+MAX_ISSUE_FILE_BYTES = 1_000_000
+
+
+def issue_file_problem(path: Path) -> str:
+    """Why `path` cannot be an issue file ('' when it can): it must be a regular file (a
+    device such as /dev/zero never ends) of reasonable size."""
     try:
-        text = path.read_text(encoding="utf-8", errors="replace")
+        info = path.stat()
+    except OSError as exc:
+        return f"cannot read the issue file {path}: {exc.strerror or exc}"
+    import stat
+
+    if not stat.S_ISREG(info.st_mode):
+        return f"the issue file {path} is not a regular file"
+    if info.st_size > MAX_ISSUE_FILE_BYTES:
+        return (f"the issue file {path} has {info.st_size:,} bytes; an issue is at most "
+                f"{MAX_ISSUE_FILE_BYTES:,}")
+    return ""
+
+
+def from_issue_file(path: Path, repo: Path, base: str) -> Task:
+    problem = issue_file_problem(path)
+    if problem:
+        raise TaskError(problem)
+    try:
+        with path.open("rb") as handle:  # at most the limit, even if the file grew
+            text = handle.read(MAX_ISSUE_FILE_BYTES).decode("utf-8", errors="replace")
     except OSError as exc:
         raise TaskError(f"cannot read the issue file {path}: {exc.strerror or exc}") from exc
+    if "\0" in text:
+        raise TaskError(f"the issue file {path} is binary (it contains NUL bytes)")
     return from_text(text, repo, base, source="issue-file")

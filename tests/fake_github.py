@@ -120,6 +120,8 @@ class FakeGitHub:
                                    f"#issuecomment-{comment_id}"}
             items.append(comment)
             return 201, comment
+        if match and method == "GET":
+            return 200, self.comments.get(int(match.group(1)), [])
         match = re.fullmatch(prefix + r"/issues/(\d+)/labels/(.+)", path)
         if match and method == "DELETE":
             issue = self.issues.get(int(match.group(1)))
@@ -150,5 +152,7 @@ class FakeGitHub:
             login = unquote(match.group(1))
             if login not in self.permissions:
                 return 404, {"message": "Not Found"}
-            return 200, {"permission": self.permissions[login], "user": {"login": login}}
+            role = self.permissions[login]
+            legacy = {"maintain": "write", "triage": "read"}.get(role, role)
+            return 200, {"permission": legacy, "role_name": role, "user": {"login": login}}
         return 404, {"message": f"no route for {method} {path}"}

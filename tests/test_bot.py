@@ -53,7 +53,8 @@ def world(tmp_path, monkeypatch):
     workspace = tmp_path / "workspace"
     git(tmp_path, "clone", "-q", str(origin), str(workspace))
     fake = FakeGitHub(REPO).start()
-    fake.permissions.update({"maintainer": "admin", "outsider": "read"})
+    fake.permissions.update({"maintainer": "admin", "outsider": "read", "helper": "write",
+                             "member": "read"})
     for key, value in GIT_ENV.items():
         monkeypatch.setenv(key, value)
     monkeypatch.setenv("GITHUB_TOKEN", TOKEN)  # as in a real job: it must not leak anywhere
@@ -153,13 +154,35 @@ def test_other_comments_and_labels_do_nothing(world, scripted):
     assert scripted.calls == [] and world["fake"].comments == {}
 
 
-def test_untrusted_commenter_gets_a_reply_and_no_run(world, scripted):
-    outcome = run_bot(commented(world, "/sleepcoder please", association="NONE",
-                                login="stranger"), github=github(world))
-    assert outcome.action == "refused"
-    reply = world["fake"].comments[5][-1]["body"]
-    assert reply.startswith("@stranger") and "OWNER, MEMBER, COLLABORATOR" in reply
+def test_untrusted_commenter_gets_one_reply_per_issue_and_no_run(world, scripted):
+    for _ in range(3):
+        outcome = run_bot(commented(world, "/sleepcoder please", association="NONE",
+                                    login="stranger"), github=github(world))
+        assert outcome.action == "refused"
+    replies = world["fake"].comments[5]
+    assert len(replies) == 1  # not one reply per comment: that would be a spam amplifier
+    assert replies[0]["body"].startswith("@stranger") and "write access" in replies[0]["body"]
     assert scripted.calls == [] and world["fake"].pulls == []
+
+
+def test_comment_from_a_read_only_member_is_refused_whatever_its_association(world, scripted):
+    # GitHub reports MEMBER for any member of the owning organisation, COLLABORATOR for
+    # read-only collaborators: only the permission counts (this was accepted before)
+    happy_script(scripted)
+    outcome = run_bot(commented(world, "/sleepcoder go", association="MEMBER", login="member"),
+                      github=github(world))
+    assert outcome.action == "refused" and "member has read" in outcome.reason
+    assert scripted.calls == [] and world["fake"].pulls == []
+
+
+def test_maintain_role_is_read_from_role_name_not_the_folded_permission(world, scripted):
+    _commit_config(world, CONFIG + 'min_permission = "maintain"\n')
+    world["fake"].permissions["lead"] = "maintain"  # the API's `permission` says "write"
+    happy_script(scripted)
+    assert run_bot(commented(world, "/sleepcoder go", login="lead"),
+                   github=github(world)).action == "opened"
+    outcome = run_bot(labeled(world, sender="helper", number=6), github=github(world))
+    assert outcome.action == "refused" and "maintain access" in outcome.reason
 
 
 def test_labeler_without_write_access_is_refused(world, scripted):

@@ -23,9 +23,11 @@ class NotARepository(Exception):
 def open_repo(path: Path) -> git.Repo:
     """The repository containing `path` (searching upwards), or NotARepository."""
     try:
-        return git.Repo(path, search_parent_directories=True)
+        repo = git.Repo(path, search_parent_directories=True)
     except (git.InvalidGitRepositoryError, git.NoSuchPathError) as exc:
         raise NotARepository(str(path)) from exc
+    repo.git.update_environment(GIT_LITERAL_PATHSPECS="1")  # paths are never patterns
+    return repo
 
 
 def toplevel(repo: git.Repo) -> Path:

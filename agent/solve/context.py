@@ -12,6 +12,7 @@ from agent.budget import TaskBudget
 from agent.llm import LLM, Completion
 from sleepcoder.config import Config
 from tasks.task import Task
+from tools.pathguard import PathRules
 from tools.store import MapStore
 from tools.worktree import Worktree
 
@@ -31,15 +32,24 @@ class SolveOptions:
     test_timeout: float = 600.0
     allow_ci_edits: bool = False
     protected: tuple[str, ...] = ()
+    test_env: tuple[str, ...] = ()  # variables passed to the test command beyond the allowlist
+    test_sandbox: str = "auto"  # auto, require, off (see tools/sandbox.py)
+    test_network: bool = False  # let the test command reach the network
 
     def to_dict(self) -> dict:
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items()}
 
     @classmethod
     def from_dict(cls, data: dict) -> SolveOptions:
-        values = dict(data)
-        values["protected"] = tuple(values.get("protected", ()))
+        known = {f for f in cls.__dataclass_fields__}
+        values = {k: v for k, v in data.items() if k in known}
+        for name in ("protected", "test_env"):
+            values[name] = tuple(values.get(name, ()))
         return cls(**values)
+
+    @property
+    def rules(self) -> PathRules:
+        return PathRules(self.allow_ci_edits, self.protected)
 
 
 def prompt(name: str) -> str:

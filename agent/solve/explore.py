@@ -95,7 +95,8 @@ def _valid_paths(ctx: SolveContext, text: str) -> list[str]:
         if not item:
             continue
         try:
-            path = check_edit_path(ctx.root, item, allow_ci=ctx.options.allow_ci_edits)
+            path = check_edit_path(ctx.root, item, allow_ci=ctx.options.allow_ci_edits,
+                                   protected=ctx.options.protected)
         except EditRefused:
             continue
         if (ctx.root / path).is_file() and path not in out:

@@ -12,19 +12,20 @@ run cleanly: what was validated is still emitted, with status `budget_exhausted`
 from __future__ import annotations
 
 import copy
-import subprocess
-import time
 from typing import Any, TypedDict
 
 from agent.budget import BudgetExhausted
 from agent.solve import localize as model_localize
 from agent.solve.context import SolveContext
-from agent.solve.edit import edit_file
+from agent.solve.edit import FileResult, edit_file
 from agent.solve.explore import explore
 from agent.solve.plan import Plan, fallback_plan, make_plan
-from tools.diffs import check_applies, worktree_diff
+from agent.solve.testing import run_tests
+from tools.diffs import check_applies, parse_patch, worktree_diff
 from tools.localize import localize as rank_files
+from tools.patch_check import check_patch
 from tools.render import render_map
+from tools.sandbox import Isolation
 from tools.worktree import EditRefused, check_edit_path
 
 
@@ -190,7 +191,16 @@ def _approve(ctx: SolveContext, state: SolveState, events: list[str]) -> SolveSt
     answer = interrupt({"plan": state["plan"], "files": state["files"]})
     action = (answer or {}).get("action", "abort")
     if action == "edit":
-        files = [f for f in answer.get("files", []) if (ctx.root / f).is_file()]
+        files = []
+        for raw in answer.get("files", []):
+            try:
+                path = check_edit_path(ctx.root, str(raw), allow_ci=ctx.options.allow_ci_edits,
+                                       protected=ctx.options.protected)
+            except EditRefused as exc:
+                events.append(f"review: {exc}")
+                continue
+            if (ctx.root / path).is_file() and path not in files:
+                files.append(path)
         events.append(f"plan revised by the user: files {', '.join(files) or '(none)'}")
         return {"review": {"action": "edit"}, "files": files}
     if action == "approve":
@@ -208,9 +218,14 @@ def _edit(ctx: SolveContext, state: SolveState, events: list[str]) -> SolveState
     index = queue.pop(0)
     step = plan.steps[index]
     ctx.progress.notice(f"editing {step.path} ({ctx.budget.status_line()})")
-    result = edit_file(ctx, step, plan, state.get("test", {}).get("output", "")
-                       if state.get("test", {}).get("status") == "failed" else "",
-                       waiting=len(queue))
+    try:
+        result = edit_file(ctx, step, plan, state.get("test", {}).get("output", "")
+                           if state.get("test", {}).get("status") == "failed" else "",
+                           waiting=len(queue))
+    except (EditRefused, OSError) as exc:  # a path the rules or the file system refuse
+        reason = str(exc) if isinstance(exc, EditRefused) else \
+            f"{step.path}: {exc.strerror or exc}"
+        result = FileResult(step.path, step.action, "failed", 0, reason)
     previous = next((r for r in results if r["path"] == result.path), None)
     if previous and previous["status"] == "done" and result.status != "done":
         # a fix round that could not improve the file keeps its earlier, applied edit
@@ -226,30 +241,47 @@ def _edited(state: SolveState) -> list[str]:
 
 
 def _check(ctx: SolveContext, state: SolveState, events: list[str]) -> SolveState:
-    patch = worktree_diff(ctx.root, ctx.worktree.base, _edited(state))
+    text, check = final_patch(ctx, state, events)
+    return {"patch": text, "check": check}
+
+
+def final_patch(ctx: SolveContext, state: SolveState, events: list[str]) -> tuple[str, dict]:
+    """The patch of the validated edits, every entry checked again against the path rules and
+    the plan (tools/patch_check.py); refused entries are dropped, and what is left is kept only
+    if it still applies to the base commit on its own."""
+    planned = {s["path"] for s in state.get("plan", {}).get("steps", [])}
+    paths = _edited(state)
+    patch = worktree_diff(ctx.root, ctx.worktree.base, paths)
+    _entries, refused = check_patch(patch.text, ctx.options.rules, planned)
+    for refusal in refused:
+        events.append(f"refused from the patch: {refusal.path}: {refusal.reason}")
+    if refused:
+        bad = {r.path for r in refused}
+        patch = worktree_diff(ctx.root, ctx.worktree.base, [p for p in paths if p not in bad])
+        _entries, again = check_patch(patch.text, ctx.options.rules, planned)
+        if again:
+            events.append("the patch was refused as a whole: " + again[0].reason)
+            patch = parse_patch("")
     problem = check_applies(ctx.worktree.repo, ctx.worktree.base, patch)
     if problem:
         events.append(f"the patch does not apply to the base commit: {problem}")
-    return {"patch": patch.text if not problem else "",
-            "check": {"applies": not problem, "error": problem,
-                      "files": [f.__dict__ for f in patch.files]}}
+    return ("" if problem else patch.text), {
+        "applies": not problem, "error": problem,
+        "refused": [{"path": r.path, "reason": r.reason} for r in refused],
+        "files": [f.__dict__ for f in patch.files]}
 
 
 def _test(ctx: SolveContext, state: SolveState, events: list[str]) -> SolveState:
-    test = dict(state.get("test", {}))
+    test = {**state.get("test", {}), **run_tests(ctx, state.get("patch", ""))}
     rounds = test.get("rounds", 0)
-    started = time.perf_counter()
-    try:
-        result = subprocess.run(ctx.options.test_cmd, shell=True, cwd=ctx.root,
-                                capture_output=True, text=True,
-                                timeout=ctx.options.test_timeout)
-        passed, output = result.returncode == 0, result.stdout + result.stderr
-    except subprocess.TimeoutExpired as exc:
-        passed = False
-        output = f"timed out after {ctx.options.test_timeout:.0f} s\n" + str(exc.stdout or "")
-    test.update({"command": ctx.options.test_cmd, "status": "passed" if passed else "failed",
-                 "output": output[-4000:], "seconds": round(time.perf_counter() - started, 2)})
-    if passed:
+    isolation = test.get("isolation")
+    if isolation and not state.get("test"):
+        events.append("tests run in a scratch clone: " + Isolation(**{
+            **isolation, "hidden": tuple(isolation["hidden"])}).describe())
+    if test["status"] == "passed":
+        return {"test": test}
+    if test["status"] == "error":
+        events.append(f"tests could not run: {test['output'][:300]}")
         return {"test": test}
     if rounds >= ctx.options.test_rounds or ctx.llm is None:
         events.append(f"tests still fail after {rounds} fix round(s)")
@@ -257,6 +289,7 @@ def _test(ctx: SolveContext, state: SolveState, events: list[str]) -> SolveState
     test["rounds"] = rounds + 1
     events.append(f"tests failed: fix round {rounds + 1} of {ctx.options.test_rounds}")
     plan = Plan.from_dict(state["plan"])
+    output = test["output"]
     # fix the files the failure output names; all planned files when it names none
     named = [i for i, s in enumerate(plan.steps) if s.path in output]
     return {"test": test, "queue": named or list(range(len(plan.steps)))}
@@ -266,17 +299,13 @@ def _emit(ctx: SolveContext, state: SolveState, events: list[str]) -> SolveState
     status = state.get("status", "")
     if status in ("localized", "aborted"):
         return {"status": status, "patch": ""}
-    patch = worktree_diff(ctx.root, ctx.worktree.base, _edited(state))
-    problem = check_applies(ctx.worktree.repo, ctx.worktree.base, patch)
-    text = "" if problem else patch.text
-    if problem:
-        events.append(f"the patch does not apply to the base commit: {problem}")
+    text, _check = final_patch(ctx, state, events)
     if status in ("budget_exhausted", "failed"):
         return {"status": status, "patch": text}
     if not text:
         events.append("no valid patch was produced")
         return {"status": "failed", "patch": ""}
-    if state.get("test", {}).get("status") == "failed":
+    if state.get("test", {}).get("status") in ("failed", "error"):
         return {"status": "tests_failed", "patch": text}
     if any(r["status"] == "failed" for r in state.get("results", [])):
         return {"status": "partial", "patch": text}

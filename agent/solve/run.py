@@ -17,7 +17,9 @@ from tasks.task import Task, TaskError, from_issue_file, from_text
 from tools import gitutil
 from tools.diffs import parse_patch
 from tools.repomap import build_map
+from tools.sandbox import SandboxUnavailable, choose_isolation
 from tools.scan import resolve_root
+from tools.secrets import scrub_tree
 from tools.store import MapStore
 from tools.worktree import Worktree
 
@@ -63,6 +65,11 @@ def start_solve(path: Path, request: str | None, options: SolveOptions, *,
             raise SolveError(f"unknown base commit {base!r}") from None
     if options.no_llm and not options.localize_only:
         raise SolveError("--no-llm works only with --localize-only: editing needs a model")
+    if options.test_cmd and not options.localize_only:
+        try:  # before any token is spent
+            choose_isolation(options.test_sandbox)
+        except (SandboxUnavailable, ValueError) as exc:
+            raise SolveError(str(exc)) from None
     try:
         task = from_issue_file(issue_file, root, base) if issue_file else \
             from_text(request or "", root, base)
@@ -151,7 +158,7 @@ def _run(ctx: SolveContext, store_dir: Path, thread: str, initial: dict | None,
     interrupts = final.get("__interrupt__")
     if interrupts:
         return SolveResult(thread, "awaiting_review", "", {}, interrupts[0].value)
-    record = run_record(ctx, thread, final)
+    record = scrub_tree(run_record(ctx, thread, final))
     runs = store_dir / "runs"
     runs.mkdir(parents=True, exist_ok=True)
     record_path = runs / f"{thread}.json"

@@ -1,0 +1,60 @@
+"""The test step's runner: the user's test command (from the command line or the
+configuration, never from a request) against the current patch, in a scratch clone with an
+allowlisted environment and, where the platform allows, no network and the credentials
+hidden (tools/scratch.py, tools/sandbox.py). What isolation was in effect is recorded."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from agent.solve.context import SolveContext
+from tools import scratch
+from tools.sandbox import (
+    SandboxUnavailable,
+    command_environment,
+    run_command,
+    secret_locations,
+)
+from tools.secrets import scrub
+from tools.worktree import GitError, git
+
+
+def git_common_dir(repo: Path) -> Path | None:
+    found = git(repo, "rev-parse", "--path-format=absolute", "--git-common-dir", check=False)
+    return Path(found.stdout.strip()) if found.returncode == 0 and found.stdout.strip() else None
+
+
+def run_tests(ctx: SolveContext, patch: str) -> dict:
+    """Run the test command against `patch`; the result for the run's state and record:
+    status passed / failed / error, the scrubbed output tail, seconds, isolation."""
+    options = ctx.options
+    record: dict = {"command": options.test_cmd}
+    try:
+        clone = scratch.create(ctx.worktree.repo, ctx.worktree.base, patch)
+    except (GitError, OSError) as exc:
+        return {**record, "status": "error", "seconds": 0.0,
+                "output": scrub(f"could not prepare the scratch clone for the tests: {exc}")}
+    try:
+        env = command_environment(clone.path, clone.home, options.test_env)
+        repo = ctx.worktree.repo
+        hide = secret_locations(git_common_dir(repo), ctx.config.map.store_path(repo))
+        result = run_command(options.test_cmd, clone.path, env, options.test_timeout,
+                             mode=options.test_sandbox, hide=hide,
+                             network=options.test_network)
+    except SandboxUnavailable as exc:
+        return {**record, "status": "error", "seconds": 0.0, "output": str(exc)}
+    finally:
+        clone.remove()
+    record.update({
+        "status": "passed" if result.passed else "failed",
+        "exit_code": result.returncode, "timed_out": result.returncode is None,
+        "output": result.output[-4000:], "seconds": result.seconds,
+        "isolation": result.isolation.to_dict(), "tree": clone.summary(),
+    })
+    notes = list(result.notes)
+    if clone.missing:
+        notes.append(f"{len(clone.missing)} file(s) of the base commit are missing from the "
+                     "repository (a partial clone?) and were left out of the test tree")
+    if notes:
+        record["notes"] = notes
+    return record
