@@ -14,10 +14,8 @@ app = typer.Typer(help="SWE-Features: build a dataset, run the conditions, score
                   no_args_is_help=True)
 _out = Console(highlight=False)
 _err = Console(stderr=True, highlight=False)
+EXIT_FAILURE = 1  # every task of a repository failed
 EXIT_BAD_INPUT = 2
-
-
-EXIT_FAILURE = 1
 
 
 def _fail(message: str, code: int = EXIT_BAD_INPUT) -> None:
