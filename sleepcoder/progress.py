@@ -76,8 +76,11 @@ def print_report(report: Any, already_printed: set[str] = frozenset()) -> None:
                              f"references, {report.imports:,} imports")
     table.add_row("graphs", f"{report.import_edges:,} import edges, {report.call_edges:,} call "
                             f"edges ({report.resolved_files} files resolved)")
-    history = {"none": "no history", "unchanged": "unchanged"}.get(
+    history = {"none": "no history", "unchanged": "unchanged",
+               "failed": "not read: see the notice"}.get(
         report.history, f"{report.history}: {report.new_commits} new commits")
+    if report.unreadable_commits:
+        history += f", {report.unreadable_commits} unreadable and skipped"
     table.add_row("history", f"{report.commits} commits ({history})")
     timing = ", ".join(f"{phase} {sec:.2f}s" for phase, sec in report.seconds.items())
     table.add_row("time", timing)

@@ -14,6 +14,7 @@ app = typer.Typer(help="SWE-Features: build a dataset, run the conditions, score
                   no_args_is_help=True)
 _out = Console(highlight=False)
 _err = Console(stderr=True, highlight=False)
+EXIT_FAILURE = 1  # every task of a repository failed
 EXIT_BAD_INPUT = 2
 
 
@@ -22,13 +23,34 @@ def _fail(message: str, code: int = EXIT_BAD_INPUT) -> None:
     raise typer.Exit(code)
 
 
+def _warn(message: str) -> None:
+    _err.print(f"warning: {message}", markup=False, soft_wrap=True)
+
+
 def _dataset(path: Path):
-    from swe_features.dataset import DatasetError, load_dataset
+    from swe_features.dataset import DatasetError, read_dataset
 
     try:
-        return load_dataset(path)
+        dataset = read_dataset(path)
     except DatasetError as exc:
         _fail(str(exc))
+    for message in dataset.warnings:
+        _warn(message)
+    return dataset.instances
+
+
+def _folder(path: Path, label: str, create: bool = False) -> Path:
+    """`path` as a usable folder (created if asked), or a one-line error naming `label`."""
+    if path.exists() and not path.is_dir():
+        _fail(f"{label}: not a folder")
+    if create:
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            _fail(f"{label}: cannot create it: {exc.strerror or exc}")
+    elif not path.exists():
+        _fail(f"{label}: no such folder")
+    return path.resolve()
 
 
 @app.command()
@@ -55,6 +77,8 @@ def build(
 
     if not repo.exists():
         _fail(f"path does not exist: {repo}")
+    if not repo.is_dir():
+        _fail(f"--repo {repo}: not a folder (give a checkout or a bare mirror)")
     repo_name = name or _repo_name(repo)
     decide = None
     if model_filter:
@@ -68,7 +92,10 @@ def build(
     except RuntimeError as exc:
         _fail(str(exc))
     if out:
-        write_dataset(instances, out)
+        try:
+            write_dataset(instances, out)
+        except OSError as exc:
+            _fail(f"cannot write {out}: {exc.strerror or exc}")
         _err.print(f"{len(instances)} tasks written to {out}", markup=False)
     else:
         for instance in instances:
@@ -98,15 +125,19 @@ def score(
 ) -> None:
     """Per-task and mean precision, recall and F1 of predictions."""
     from swe_features.dataset import DatasetError
-    from swe_features.scorer import load_predictions
+    from swe_features.scorer import coverage_warnings, read_predictions
     from swe_features.scorer import score as compute
 
     instances = _dataset(dataset)
     try:
-        preds = load_predictions(predictions)
-    except (DatasetError, OSError, ValueError) as exc:
+        loaded = read_predictions(predictions)
+    except DatasetError as exc:
         _fail(str(exc))
-    result = compute(instances, preds)
+    warnings = loaded.warnings + coverage_warnings(instances, loaded.predictions)
+    for message in warnings:
+        _warn(message)
+    result = compute(instances, loaded.predictions)
+    result["warnings"] = warnings
     if as_json:
         typer.echo(json.dumps(result, indent=2))
         return
@@ -157,8 +188,13 @@ def run(
         key, sep, value = item.partition("=")
         if not sep or "/" not in key:
             _fail(f"--repo-path wants owner/name=PATH, got {item!r}")
-        paths[key] = str(Path(value).resolve())
+        paths[key] = str(_folder(Path(value), f"--repo-path {item}"))
+    if repos_dir is not None:
+        _folder(repos_dir, f"--repos-dir {repos_dir}")
     instances = _dataset(dataset)
+    if cache_dir is not None:
+        _folder(cache_dir, f"--cache-dir {cache_dir}", create=True)
+    _folder(out, f"--out {out}", create=True)
     if limit:
         instances = instances[:limit]
     if any(c in NEEDS_MODEL for c in condition):
@@ -196,6 +232,21 @@ def run(
     _out.print(markdown(summary), markup=False)
     _err.print(f"results in {out}: results.jsonl, predictions/, summary.json "
                "(`sleepcoder swe-features report` adds the table and the plot)", markup=False)
+    _health(summary, out)
+
+
+def _health(summary: dict, out: Path) -> None:
+    """Warn about snapshots that lacked files; fail if every task of a repository failed."""
+    for repo, count in summary.get("unavailable_files", {}).items():
+        _warn(f"{repo}: base commits were checked out without up to {count} files whose "
+              f"content the repository lacks (listed in {out / 'logs'}/"
+              f"{repo.replace('/', '+')}.log)")
+    failed = summary.get("failed_repositories", {})
+    for repo, reason in failed.items():
+        _err.print(f"sleepcoder: every task of {repo} failed: {reason}", markup=False,
+                   soft_wrap=True)
+    if failed:
+        _fail(f"{len(failed)} repositories failed entirely: {', '.join(failed)}", EXIT_FAILURE)
 
 
 @app.command()
@@ -205,6 +256,6 @@ def report(out: Annotated[Path, typer.Argument(help="An evaluation output folder
 
     try:
         table, figure = write_report(out)
-    except (FileNotFoundError, RuntimeError) as exc:
+    except RuntimeError as exc:
         _fail(str(exc))
     _out.print(f"wrote {table} and {figure}", markup=False)

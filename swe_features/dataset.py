@@ -69,36 +69,74 @@ _KNOWN = {"instance_id", "repo", "pr_number", "title", "body", "base_commit", "c
           "patch"}
 
 
+@dataclass
+class Dataset:
+    instances: list[Instance]
+    warnings: list[str] = field(default_factory=list)  # e.g. repeated instance ids
+
+
+def read_dataset(path: Path) -> Dataset:
+    """Read JSONL, or a JSON list, of paper-format or SWE-bench-format records. A record whose
+    instance id repeats an earlier one is dropped with a warning (the first is kept)."""
+    records = read_records(path)
+    instances: list[Instance] = []
+    first: dict[str, str] = {}
+    repeats: list[str] = []
+    for where, record in records:
+        instance = parse_record(where, record)
+        if instance.instance_id in first:
+            repeats.append(f"{instance.instance_id} ({where.removeprefix(f'{path} ')}, "
+                           f"first at {first[instance.instance_id].removeprefix(f'{path} ')})")
+            continue
+        first[instance.instance_id] = where
+        instances.append(instance)
+    warnings = [repeats_warning(path, repeats)] if repeats else []
+    return Dataset(instances, warnings)
+
+
 def load_dataset(path: Path) -> list[Instance]:
-    """Read JSONL, or a JSON list, of paper-format or SWE-bench-format records."""
+    """The tasks of `read_dataset`, for callers that show no warnings (scripts, tests)."""
+    return read_dataset(path).instances
+
+
+def repeats_warning(path: Path, repeats: list[str]) -> str:
+    shown = "; ".join(repeats[:3]) + (" …" if len(repeats) > 3 else "")
+    return (f"{path}: {len(repeats)} records repeat an earlier instance id and are ignored "
+            f"(the first is kept): {shown}")
+
+
+def read_records(path: Path) -> list[tuple[str, Any]]:
+    """(where, JSON value) of each record of a JSONL file or a JSON list; `where` names the
+    file and the line (or the record's number in a list). Anything unreadable is a
+    DatasetError that says where."""
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except OSError as exc:
-        raise DatasetError(f"cannot read {path}: {exc.strerror or exc}") from exc
-    stripped = text.lstrip()
-    records: list[tuple[str, Any]] = []
-    if stripped.startswith("["):
-        try:
-            items = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise DatasetError(f"{path}: not valid JSON: {exc}") from exc
-        records = [(f"{path} record {i + 1}", item) for i, item in enumerate(items)]
-    else:
-        for number, line in enumerate(text.splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                records.append((f"{path} line {number}", json.loads(line)))
-            except json.JSONDecodeError as exc:
-                raise DatasetError(f"{path} line {number}: not valid JSON: {exc.msg}") from exc
-    instances = [parse_record(where, record) for where, record in records]
-    seen: dict[str, str] = {}
-    for (where, _record), instance in zip(records, instances, strict=True):
-        if instance.instance_id in seen:
-            raise DatasetError(f"{where}: instance_id {instance.instance_id!r} repeats "
-                               f"{seen[instance.instance_id]}")
-        seen[instance.instance_id] = where
-    return instances
+        raise DatasetError(f"cannot read {path}: {exc.strerror or exc}") from None
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        raise DatasetError(f"{path} line {line}: not UTF-8 text (byte "
+                           f"0x{data[exc.start]:02x})") from None
+    if text.lstrip().startswith("["):
+        items = _json(text, f"{path}", whole_file=True)
+        if not isinstance(items, list):
+            raise DatasetError(f"{path}: expected a JSON list of records")
+        return [(f"{path} record {i + 1}", item) for i, item in enumerate(items)]
+    return [(f"{path} line {number}", _json(line, f"{path} line {number}"))
+            for number, line in enumerate(text.splitlines(), 1) if line.strip()]
+
+
+def _json(text: str, where: str, whole_file: bool = False) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        at = f" (line {exc.lineno} column {exc.colno})" if whole_file else ""
+        raise DatasetError(f"{where}: not valid JSON: {exc.msg}{at}") from None
+    except (ValueError, RecursionError) as exc:  # a 5,000-digit number, 100,000 brackets
+        raise DatasetError(f"{where}: not valid JSON: {str(exc)[:120] or 'too deeply nested'}"
+                           ) from None
 
 
 def parse_record(where: str, record: Any) -> Instance:
@@ -173,7 +211,10 @@ def files_from_patch(where: str, patch: str) -> list[ChangedFile]:
     try:
         parsed = PatchSet(patch)
     except UnidiffParseError as exc:
-        raise DatasetError(f"{where}: field 'patch' is not a unified diff: {exc}") from exc
+        raise DatasetError(f"{where}: field 'patch' is not a unified diff: {exc}") from None
+    except Exception as exc:  # unidiff fails in other ways on some garbage
+        raise DatasetError(f"{where}: field 'patch' is not a unified diff "
+                           f"({type(exc).__name__})") from None
     out = []
     for item in parsed:
         if item.is_added_file:

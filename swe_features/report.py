@@ -60,14 +60,39 @@ def plot(summary: dict, path: Path) -> None:
     plt.close(figure)
 
 
+class ReportError(RuntimeError):
+    """The folder holds no readable summary, or the report cannot be written there."""
+
+
 def write_report(out: Path) -> tuple[Path, Path]:
+    if not out.is_dir():
+        raise ReportError(f"{out} does not exist: no summary.json to report (run `sleepcoder "
+                          "swe-features run` first)" if not out.exists() else
+                          f"{out}: not a folder (give the folder `swe-features run --out` "
+                          "wrote)")
     summary_path = out / "summary.json"
     if not summary_path.exists():
-        raise FileNotFoundError(f"{out} has no summary.json: run `sleepcoder swe-features run` "
-                                "first")
-    summary = json.loads(summary_path.read_text())
+        raise ReportError(f"{out} has no summary.json: run `sleepcoder swe-features run` "
+                          "first")
+    not_a_summary = ReportError(f"{summary_path} is not a summary written by `swe-features "
+                                "run` (rerun it to write a new one)")
+    try:
+        summary = json.loads(summary_path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ReportError(f"cannot read {summary_path}: {exc.strerror or exc}") from None
+    except ValueError:
+        raise not_a_summary from None
+    if not isinstance(summary, dict) or not isinstance(summary.get("cells"), list):
+        raise not_a_summary
     report = out / "report.md"
     figure = out / "f1_vs_tokens.png"
-    report.write_text(markdown(summary) + f"\n![F1 against test-time tokens]({figure.name})\n")
-    plot(summary, figure)
+    try:
+        report.write_text(markdown(summary) +
+                          f"\n![F1 against test-time tokens]({figure.name})\n")
+        plot(summary, figure)
+    except OSError as exc:
+        raise ReportError(f"cannot write the report into {out}: {exc.strerror or exc}"
+                          ) from None
+    except (KeyError, TypeError, ValueError):
+        raise not_a_summary from None
     return report, figure

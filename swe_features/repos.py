@@ -3,10 +3,17 @@ commits (so the map of one repository is refreshed incrementally from task to ta
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 from pathlib import Path
 
-from tools.worktree import git
+import git as gitpython
+
+from tools import gitutil
+from tools.errors import clip, git_error
+from tools.worktree import GitError, git
+
+_NO_PROMPT = {"GIT_TERMINAL_PROMPT": "0"}  # a remote must not wait for a password
 
 
 class RepoNotFound(RuntimeError):
@@ -54,21 +61,81 @@ def _checked(path: Path, repo: str) -> Path:
 
 
 class Snapshot:
-    """A detached worktree of the source repository, moved from base commit to base commit."""
+    """A checkout of the source repository, moved from base commit to base commit: a clone
+    that shares the source's objects (`git clone --shared`), so that what it changes (its
+    sparse-checkout setting, the solves' scratch worktrees) stays out of the source.
+
+    A repository can lack objects (a partial clone, a mirror whose largest blobs were
+    dropped). Those of a partial clone are first fetched from its remote, as git itself would;
+    the files whose content is still missing are left out with a sparse checkout, which the
+    solves' scratch worktrees inherit, and everything else is checked out."""
 
     def __init__(self, source: Path, path: Path) -> None:
         self.source = source
         self.path = path
 
-    def checkout(self, commit: str) -> None:
-        if not (self.path / ".git").exists():
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            git(self.source, "worktree", "prune", check=False)
-            git(self.source, "worktree", "add", "--detach", "--force", str(self.path), commit)
-            return
-        git(self.path, "checkout", "-q", "--detach", "--force", commit)
+    def checkout(self, commit: str) -> list[str]:
+        """Check out `commit`; returns the paths left out because their content is missing."""
+        self._create()
+        repo = gitpython.Repo(self.path)
+        try:
+            missing = gitutil.missing_objects(repo, commit)
+            if missing and self._fetch(missing):
+                missing = gitutil.missing_objects(repo, commit)
+            left_out = gitutil.paths_of(repo, commit, missing) if missing else []
+        except gitpython.GitCommandError as exc:
+            raise GitError(f"cannot list the files of {commit[:10]}: {git_error(exc)}") from None
+        if left_out or self._sparse_enabled():
+            self._write_patterns(left_out)
+        result = git(self.path, "checkout", "-q", "--detach", "--force", commit,
+                     env=_NO_PROMPT, check=False)
+        if result.returncode != 0:
+            raise GitError(f"git checkout {commit[:10]} failed: {clip(result.stderr)}")
         git(self.path, "clean", "-qfdx", "-e", ".sleepcoder")
+        return left_out
+
+    def _create(self) -> None:
+        dot_git = self.path / ".git"
+        if dot_git.is_file():  # a worktree of the source, made by an earlier version
+            git(self.source, "worktree", "remove", "--force", str(self.path), check=False)
+            shutil.rmtree(self.path, ignore_errors=True)
+            git(self.source, "worktree", "prune", check=False)
+        if not dot_git.exists():
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            git(self.path.parent, "clone", "--quiet", "--shared", "--no-checkout",
+                str(self.source.resolve()), str(self.path))
+
+    def _fetch(self, missing: set[str]) -> bool:
+        """Fetch `missing` from the source's remote if it is a partial clone (what git does
+        on demand, in one batch); False if it is not, or the remote cannot serve them."""
+        remote = gitutil.promisor_remote(gitpython.Repo(self.source))
+        if remote is None:
+            return False
+        result = git(self.source, "-c", "fetch.negotiationAlgorithm=noop", "fetch", remote,
+                     "--no-tags", "--no-write-fetch-head", "--recurse-submodules=no",
+                     "--filter=blob:none", "--stdin", input="\n".join(sorted(missing)) + "\n",
+                     env=_NO_PROMPT, check=False)
+        return result.returncode == 0
+
+    def _sparse_enabled(self) -> bool:
+        result = git(self.path, "config", "--get", "core.sparseCheckout", check=False)
+        return result.stdout.strip() == "true"
+
+    def _write_patterns(self, left_out: list[str]) -> None:
+        """Every path but `left_out`, as the snapshot's sparse-checkout patterns (`git
+        worktree add` copies them into each scratch worktree)."""
+        where = self.path / ".git" / "info" / "sparse-checkout"
+        where.parent.mkdir(parents=True, exist_ok=True)
+        lines = ["/*"] + [f"!/{_escape(path)}" for path in left_out]
+        where.write_bytes(("\n".join(lines) + "\n").encode("utf-8", "surrogateescape"))
+        git(self.path, "config", "core.sparseCheckout", "true")
 
     def has_commit(self, commit: str) -> bool:
         result = git(self.source, "cat-file", "-e", f"{commit}^{{commit}}", check=False)
         return result.returncode == 0
+
+
+def _escape(path: str) -> str:
+    """A path as a literal gitignore-style pattern."""
+    out = "".join("\\" + c if c in "*?[\\" else c for c in path)
+    return out[:-1] + "\\ " if out.endswith(" ") else out

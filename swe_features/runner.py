@@ -23,11 +23,13 @@ from pathlib import Path
 from swe_features.dataset import Instance, is_code, parse_record
 from swe_features.repos import Snapshot, locate
 from swe_features.scorer import Prediction, modified_in_patch, score_task
+from tools.errors import clip
 
 CONDITIONS = ("map", "no-map", "map-localize", "map-localize-no-llm", "bm25")
 BUDGETED = ("map", "no-map")
 NEEDS_MODEL = ("map", "no-map", "map-localize")
 NEEDS_SLEEP = ("map", "map-localize")
+NEEDS_MAP = ("map", "map-localize", "map-localize-no-llm")
 BM25_TOP = 5
 
 
@@ -89,14 +91,16 @@ def run_repository(repo: str, records: list[dict], settings: RunSettings, done: 
         if on_cell:
             on_cell(row)
 
+    log = RunLog(out, repo)
     try:
         source = locate(repo, Path(settings.repos_dir) if settings.repos_dir else None,
                         {k: Path(v) for k, v in settings.repo_paths.items()}, cache)
     except Exception as exc:  # the whole repository is unusable: every cell says why
+        reason = log.failure("locating the repository", exc)
         for instance in instances:
             for condition, budget in settings.cells():
                 if cell_key(instance.instance_id, condition, budget) not in done:
-                    emit(_failed(instance, condition, budget, f"repository: {exc}"))
+                    emit(_failed(instance, condition, budget, reason))
         return results
     snapshot = Snapshot(source, cache / "worktrees" / repo.replace("/", "+"))
     config = _config(cache / "maps" / repo.replace("/", "+"))
@@ -106,16 +110,50 @@ def run_repository(repo: str, records: list[dict], settings: RunSettings, done: 
         if not todo:
             continue
         try:
-            snapshot.checkout(instance.base_commit)
-            sleep_tokens = _prepare(snapshot.path, config, settings, {c for c, _ in todo})
+            left_out = snapshot.checkout(instance.base_commit)
         except Exception as exc:
+            reason = log.failure(f"{instance.instance_id}: checking out {instance.base_commit}",
+                                 exc)
             for condition, budget in todo:
-                emit(_failed(instance, condition, budget, f"preparing the snapshot: {exc}"))
+                emit(_failed(instance, condition, budget, f"preparing the snapshot: {reason}"))
             continue
+        if left_out:
+            log.write(f"{instance.instance_id}: {instance.base_commit} checked out without "
+                      f"{len(left_out)} files whose content the repository lacks",
+                      "\n".join(left_out))
+        try:
+            sleep_tokens = _prepare(snapshot.path, config, settings, {c for c, _ in todo})
+        except Exception as exc:  # the cells that need no map (bm25, no-map) still run
+            reason = log.failure(f"{instance.instance_id}: preparing the map", exc)
+            for condition, budget in [cell for cell in todo if cell[0] in NEEDS_MAP]:
+                emit(_failed(instance, condition, budget, f"preparing the map: {reason}"))
+            todo = [cell for cell in todo if cell[0] not in NEEDS_MAP]
+            sleep_tokens = 0
         for condition, budget in todo:
-            emit(run_cell(instance, condition, budget, snapshot.path, config, settings,
-                          sleep_tokens if condition in NEEDS_SLEEP else 0))
+            row = run_cell(instance, condition, budget, snapshot.path, config, settings,
+                           sleep_tokens if condition in NEEDS_SLEEP else 0, log)
+            row["unavailable_files"] = len(left_out)
+            emit(row)
     return results
+
+
+class RunLog:
+    """The full text of every failure of one repository's cells, in OUT/logs/: the results
+    rows keep a few hundred characters and point here."""
+
+    def __init__(self, out: Path, repo: str) -> None:
+        self.relative = f"logs/{repo.replace('/', '+')}.log"
+        self.path = out / self.relative
+
+    def write(self, title: str, text: str) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.path.open("a", encoding="utf-8", errors="replace") as handle:
+            handle.write(f"== {time.strftime('%Y-%m-%d %H:%M:%S')} {title}\n{text}\n")
+
+    def failure(self, title: str, exc: BaseException) -> str:
+        """Log `exc` with its traceback; its text for a row, clipped, with the log's name."""
+        self.write(title, "".join(traceback.format_exception(exc)))
+        return f"{clip(f'{type(exc).__name__}: {exc}')} (full text: {self.relative})"
 
 
 def _config(store_dir: Path):
@@ -131,7 +169,7 @@ def _prepare(root: Path, config, settings: RunSettings, conditions: set[str]) ->
 
         report = run_sleep(root, config, model=settings.model)
         return report["llm"]["prompt_tokens"] + report["llm"]["completion_tokens"]
-    if conditions & {"map-localize-no-llm", *NEEDS_SLEEP}:
+    if conditions & set(NEEDS_MAP):
         from tools.repomap import build_map
 
         build_map(root, config)
@@ -139,14 +177,14 @@ def _prepare(root: Path, config, settings: RunSettings, conditions: set[str]) ->
 
 
 def run_cell(instance: Instance, condition: str, budget: int, root: Path, config,
-             settings: RunSettings, sleep_tokens: int) -> dict:
+             settings: RunSettings, sleep_tokens: int, log: RunLog) -> dict:
     started = time.perf_counter()
     try:
         files, patch, status, usage = _predict(instance, condition, budget, root, config,
                                                settings)
     except Exception as exc:
-        row = _failed(instance, condition, budget, f"{type(exc).__name__}: {exc}")
-        row["traceback"] = traceback.format_exc()[-2000:]
+        reason = log.failure(f"{instance.instance_id}: {condition} (budget {budget})", exc)
+        row = _failed(instance, condition, budget, reason)
         row["seconds"] = round(time.perf_counter() - started, 2)
         return row
     scores = score_task(instance, Prediction(instance.instance_id, files, patch))
@@ -212,6 +250,7 @@ def bm25_files(root: Path, text: str, top: int = BM25_TOP) -> list[str]:
 
 
 def _failed(instance: Instance, condition: str, budget: int, reason: str) -> dict:
+    """A cell that could not run; `reason` is already short (RunLog.failure)."""
     return {"instance_id": instance.instance_id, "repo": instance.repo, "condition": condition,
             "budget": budget, "status": "error", "modified_files": [], "model_patch": "",
             "test_tokens": 0, "steps": 0, "cost": None, "sleep_tokens": 0, "seconds": 0.0,
@@ -313,6 +352,7 @@ def finish(instances: list[Instance], settings: RunSettings) -> dict:
     summary = summarize(rows, instances)
     summary["missing_cells"] = len(wanted - set(done))
     summary["model"] = settings.model
+    summary.update(repository_health([done[k] for k in sorted(wanted & set(done))]))
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     return summary
 
@@ -343,6 +383,19 @@ def summarize(rows: list[dict], instances: list[Instance]) -> dict:
             "seconds": sum(r["seconds"] for r in members) / n,
         })
     return {"cells": table}
+
+
+def repository_health(rows: list[dict]) -> dict:
+    """Repositories where every cell failed (with the first reason), and those whose
+    snapshots lacked files (the most left out at one base commit)."""
+    by_repo: dict[str, list[dict]] = {}
+    for row in rows:
+        by_repo.setdefault(row["repo"], []).append(row)
+    failed = {repo: members[0]["error"] for repo, members in sorted(by_repo.items())
+              if all(r["status"] == "error" for r in members)}
+    unavailable = {repo: most for repo, members in sorted(by_repo.items())
+                   if (most := max(r.get("unavailable_files", 0) for r in members))}
+    return {"failed_repositories": failed, "unavailable_files": unavailable}
 
 
 def dataset_subset(instances: list[Instance], limit: int | None) -> list[Instance]:

@@ -6,11 +6,17 @@ overlap of the base lines both diffs touch.
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from swe_features.dataset import DatasetError, Instance, files_from_patch, is_code
+from swe_features.dataset import (
+    DatasetError,
+    Instance,
+    files_from_patch,
+    is_code,
+    read_records,
+    repeats_warning,
+)
 
 
 @dataclass(frozen=True)
@@ -49,33 +55,77 @@ def modified_in_patch(patch: str) -> list[str]:
                   if f.status == "modified")
 
 
-def load_predictions(path: Path) -> dict[str, Prediction]:
+@dataclass
+class PredictionFile:
+    predictions: dict[str, Prediction]
+    warnings: list[str] = field(default_factory=list)
+
+
+def read_predictions(path: Path) -> PredictionFile:
     """SWE-bench predictions (instance_id, model_name_or_path, model_patch) or records with a
-    `modified_files` list; JSONL or a JSON list."""
-    text = path.read_text(encoding="utf-8")
-    if text.lstrip().startswith("["):
-        items = list(enumerate(json.loads(text), 1))
-    else:
-        items = [(n, json.loads(line)) for n, line in enumerate(text.splitlines(), 1)
-                 if line.strip()]
+    `modified_files` list; JSONL or a JSON list. A repeated instance id is ignored with a
+    warning (the first is kept); a model_patch that is not a unified diff is a prediction
+    that modifies no file, with a warning."""
     out: dict[str, Prediction] = {}
-    for number, record in items:
-        where = f"{path} record {number}"
+    first: dict[str, str] = {}
+    repeats: list[str] = []
+    bad_patches: list[str] = []
+    for where, record in read_records(path):
         if not isinstance(record, dict) or not isinstance(record.get("instance_id"), str):
             raise DatasetError(f"{where}: missing field 'instance_id'")
+        instance_id = record["instance_id"]
         patch = record.get("model_patch") or ""
+        if "model_patch" in record and not isinstance(patch, str):
+            raise DatasetError(f"{where}: field 'model_patch' must be a string")
         if "modified_files" in record:
             files = record["modified_files"]
             if not isinstance(files, list) or not all(isinstance(f, str) for f in files):
                 raise DatasetError(f"{where}: field 'modified_files' must be a list of paths")
         elif "model_patch" in record:
-            if not isinstance(patch, str):
-                raise DatasetError(f"{where}: field 'model_patch' must be a string")
-            files = modified_in_patch(patch) if patch.strip() else []
+            try:
+                files = modified_in_patch(patch) if patch.strip() else []
+            except DatasetError:
+                files = []
+                bad_patches.append(instance_id)
         else:
             raise DatasetError(f"{where}: needs 'modified_files' or 'model_patch'")
-        out[record["instance_id"]] = Prediction(record["instance_id"], sorted(set(files)), patch)
+        if instance_id in first:
+            repeats.append(f"{instance_id} ({where.removeprefix(f'{path} ')}, first at "
+                           f"{first[instance_id].removeprefix(f'{path} ')})")
+            continue
+        first[instance_id] = where
+        out[instance_id] = Prediction(instance_id, sorted(set(files)), patch)
+    warnings = [repeats_warning(path, repeats)] if repeats else []
+    if bad_patches:
+        warnings.append(f"{path}: {len(bad_patches)} predictions have a model_patch that is "
+                        f"not a unified diff (scored as modifying no file): "
+                        f"{_first(bad_patches)}")
+    return PredictionFile(out, warnings)
+
+
+def load_predictions(path: Path) -> dict[str, Prediction]:
+    """The predictions of `read_predictions`, for callers that show no warnings."""
+    return read_predictions(path).predictions
+
+
+def coverage_warnings(instances: list[Instance], predictions: dict[str, Prediction]
+                      ) -> list[str]:
+    """Predictions for tasks the dataset does not have, and tasks without a prediction."""
+    ids = {i.instance_id for i in instances}
+    unknown = sorted(set(predictions) - ids)
+    missing = [i.instance_id for i in instances if i.instance_id not in predictions]
+    out = []
+    if unknown:
+        out.append(f"{len(unknown)} predictions are for instance ids not in the dataset "
+                   f"(ignored): {_first(unknown)}")
+    if missing:
+        out.append(f"{len(missing)} of {len(instances)} tasks have no prediction (each "
+                   f"scores 0): {_first(missing)}")
     return out
+
+
+def _first(ids: list[str], shown: int = 5) -> str:
+    return ", ".join(ids[:shown]) + (" …" if len(ids) > shown else "")
 
 
 def score_task(instance: Instance, prediction: Prediction | None) -> TaskScore:

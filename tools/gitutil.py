@@ -109,3 +109,41 @@ def blob_hash(data: bytes) -> str:
     digest = hashlib.sha1(b"blob %d\0" % len(data))
     digest.update(data)
     return digest.hexdigest()
+
+
+def promisor_remote(repo: git.Repo) -> str | None:
+    """The remote a partial clone (made with --filter) fetches the objects it lacks from on
+    demand, or None. Git records it in `remote.NAME.promisor` and, in newer repository
+    formats, `extensions.partialclone`."""
+    try:
+        lines = repo.git.config("--get-regexp",
+                                r"^(extensions\.partialclone|remote\..*\.promisor)$")
+    except git.GitCommandError:  # none set
+        return None
+    for line in lines.splitlines():
+        key, _, value = line.partition(" ")
+        if key == "extensions.partialclone" and value.strip():
+            return value.strip()
+        if key.endswith(".promisor") and value.strip().lower() in ("true", "yes", "on", "1"):
+            return key.removeprefix("remote.").removesuffix(".promisor")
+    return None
+
+
+def missing_objects(repo: git.Repo, commit: str) -> set[str]:
+    """Objects of `commit`'s tree absent from the object store (a partial clone's unfetched
+    blobs, a pruned mirror's dropped ones). `--missing=print` also keeps git from fetching
+    them, so this never touches the network."""
+    raw = _run(repo, "rev-list", "--objects", "--missing=print", "--no-walk", commit)
+    return {line[1:].strip() for line in raw.decode("ascii", "replace").splitlines()
+            if line.startswith("?")}
+
+
+def paths_of(repo: git.Repo, commit: str, objects: set[str]) -> list[str]:
+    """Files of `commit` whose blob is one of `objects` (e.g. the missing ones). A missing
+    directory listing (tree) cannot be worked around: git's error is raised."""
+    out = []
+    for entry in _run(repo, "ls-tree", "-r", "-z", "--full-tree", commit).split(b"\0"):
+        meta, _, raw_path = entry.partition(b"\t")
+        if raw_path and meta.split()[2].decode() in objects:
+            out.append(raw_path.decode("utf-8", "surrogateescape"))
+    return sorted(out)

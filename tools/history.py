@@ -11,8 +11,6 @@ import sqlite3
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
-import git
-
 from sleepcoder.config import MapConfig
 
 
@@ -25,6 +23,7 @@ class CommitRecord:
     message: str = ""  # the body, shortened
     merge: bool = False  # a merge: its message is kept for search, not counted as a change
     root: bool = False  # no parent (the initial import, or a shallow clone's boundary)
+    unreadable: bool = False  # git could not read its changes (objects missing): no files
 
 
 @dataclass(frozen=True)
@@ -40,69 +39,6 @@ class Recipe:
     time: int
     subject: str
     files: tuple[str, ...]
-
-
-_MESSAGE_CHARS = 600
-
-
-def read_log(repo: git.Repo, revision_range: str, max_commits: int) -> list[CommitRecord]:
-    """Commits in `revision_range`, oldest first, with their changed files: every non-merge
-    commit, and the merges of the first-parent line (a merged pull request's title lives in
-    its merge commit) with the files they changed against their first parent."""
-    commits = _log(repo, ["--no-merges", "-M"], revision_range, max_commits, merge=False)
-    merges = _log(repo, ["--merges", "--first-parent", "-m"], revision_range, max_commits,
-                  merge=True)
-    return _interleave(commits, merges)
-
-
-def _interleave(commits: list[CommitRecord], merges: list[CommitRecord]) -> list[CommitRecord]:
-    """Commits keep git's order; each merge goes before the first commit made after it."""
-    out: list[CommitRecord] = []
-    pending = sorted(merges, key=lambda m: m.time)
-    for commit in commits:
-        while pending and pending[0].time < commit.time:
-            out.append(pending.pop(0))
-        out.append(commit)
-    return out + pending
-
-
-def _log(repo: git.Repo, selection: list[str], revision_range: str, max_commits: int,
-         merge: bool) -> list[CommitRecord]:
-    args = ["log", *selection, "-z", "--name-status", "--reverse",
-            "--format=%x01%H%x02%ct%x02%P%x02%s%x02%b%x03"]
-    if max_commits:
-        args.append(f"--max-count={max_commits}")
-    args.append(revision_range)
-    raw = repo.git.execute(["git", "-c", "core.quotepath=off", *args], stdout_as_string=False)
-    commits: dict[str, CommitRecord] = {}
-    for chunk in raw.split(b"\x01"):
-        if not chunk:
-            continue
-        header, _, body = chunk.partition(b"\x03")
-        sha, time, parents, subject, message = header.decode("utf-8", "replace").split(
-            "\x02", 4)
-        if merge:  # "Merge pull request #12 from x/y" + the PR title on the next line
-            lines = [line for line in message.splitlines() if line.strip()]
-            if lines and subject.startswith("Merge"):
-                subject, message = lines[0], "\n".join(lines[1:])
-        record = commits.get(sha) or CommitRecord(sha, int(time), subject,
-                                                  message=message.strip()[:_MESSAGE_CHARS],
-                                                  merge=merge, root=not parents.strip())
-        commits[sha] = record
-        tokens = [t.decode("utf-8", "replace") for t in body.lstrip(b"\0\n").split(b"\0")]
-        tokens.append("")
-        i = 0
-        while i < len(tokens) - 1:
-            status = tokens[i].strip()
-            if not status:
-                i += 1
-            elif status[0] in "RC":  # rename/copy: old path, then new path
-                record.files.append((status[0], tokens[i + 2], tokens[i + 1]))
-                i += 3
-            else:
-                record.files.append((status[0], tokens[i + 1], ""))
-                i += 2
-    return list(commits.values())
 
 
 def store_commits(
@@ -122,8 +58,8 @@ def store_commits(
         # A root commit adds the whole project at once: that files arrive together says
         # nothing about which change together (in a one-commit repository every file would
         # look like a co-change partner and a "similar past commit" of every request).
-        skipped = ("merge" if record.merge else "root" if record.root
-                   else "too-many-files" if too_many else "")
+        skipped = ("unreadable" if record.unreadable else "merge" if record.merge
+                   else "root" if record.root else "too-many-files" if too_many else "")
         rows.append((record.sha, seq, record.time, record.subject, len(record.files), skipped,
                      record.message))
         if not too_many and not record.root:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
-import threading
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
@@ -18,9 +17,10 @@ from pathlib import Path
 from typing import Protocol
 
 from sleepcoder.config import Config, load_config
-from tools import gitutil, history
+from tools import gitutil
 from tools.extract import ExtractJob, ExtractResult, extract_chunk, extract_file, init_worker
 from tools.graphs import update_graphs
+from tools.history_log import HistoryJob
 from tools.lock import map_lock
 from tools.scan import ScanResult, resolve_root, scan
 from tools.store import MapStore
@@ -72,6 +72,7 @@ class BuildReport:
     history: str = ""
     new_commits: int = 0
     commits: int = 0
+    unreadable_commits: int = 0  # of the new commits: changes unreadable (objects missing)
     notices: list[str] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
 
@@ -125,7 +126,7 @@ def _build(
     scanned = scan(root, repo, config.map, store_dir)
     for message in scanned.notices:
         progress.notice(message)
-    history_job = _HistoryJob(store, repo, scanned.commit, config)
+    history_job = HistoryJob(store, repo, scanned.commit, config)
     history_job.start()
     timings["scan"] = time.perf_counter() - mark
 
@@ -162,7 +163,10 @@ def _build(
         store.delete_blobs(store.orphan_fids(old_fids.values()))
         timings["graphs"] = time.perf_counter() - mark
         mark = time.perf_counter()
-        report.new_commits, report.history = history_job.finish(store.conn)
+        outcome = history_job.finish(store.conn)
+        report.new_commits, report.history = outcome.new_commits, outcome.mode
+        report.unreadable_commits = outcome.unreadable
+        report.notices.extend(outcome.notices)
         timings["history"] = time.perf_counter() - mark
         store.set_meta("commit", scanned.commit or "")
         store.set_meta("dirty", "1" if scanned.dirty else "0")
@@ -325,53 +329,3 @@ def _fill_report(
     report.import_edges = counts["import_edges"]
     report.call_edges = counts["call_edges"]
     report.commits = counts["commits"]
-
-
-class _HistoryJob:
-    """Reads `git log` in a thread while the parser runs; stores the result at the end."""
-
-    def __init__(self, store: MapStore, repo, commit: str | None, config: Config) -> None:
-        self.repo = repo
-        self.commit = commit
-        self.config = config.map
-        self.last = store.get_meta("history_head") or None
-        self.records: list[history.CommitRecord] | None = None
-        self.error: BaseException | None = None
-        self.mode = "none"
-        self.thread = threading.Thread(target=self._read, daemon=True)
-
-    def start(self) -> None:
-        if self.repo is not None and self.commit is not None and self.last != self.commit:
-            self.thread.start()
-
-    def _read(self) -> None:
-        try:
-            if self.last and gitutil.is_ancestor(self.repo, self.last, self.commit):
-                self.mode = "extended"
-                self.records = history.read_log(
-                    self.repo, f"{self.last}..{self.commit}", self.config.history_max_commits
-                )
-            else:
-                self.mode = "rebuilt" if self.last else "built"
-                self.records = history.read_log(
-                    self.repo, self.commit, self.config.history_max_commits
-                )
-        except BaseException as exc:  # re-raised in the main thread by finish()
-            self.error = exc
-
-    def finish(self, conn) -> tuple[int, str]:
-        if self.repo is None or self.commit is None:
-            history.store_commits(conn, [], "rebuilt", self.config)
-            conn.execute("DELETE FROM meta WHERE key='history_head'")
-            return 0, "none"
-        if self.last == self.commit:
-            return 0, "unchanged"
-        self.thread.join()
-        if self.error is not None:
-            raise self.error
-        assert self.records is not None
-        history.store_commits(conn, self.records, self.mode, self.config)
-        conn.execute(
-            "INSERT OR REPLACE INTO meta(key, value) VALUES ('history_head', ?)", (self.commit,)
-        )
-        return len(self.records), self.mode

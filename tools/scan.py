@@ -1,8 +1,8 @@
 """Which files the map covers: git-tracked (and untracked, not ignored) files, or a plain walk.
 
 Decisions that need only the path and `lstat` are made here (ignored, vendored, symlink,
-oversized, known-binary extension); those that need the content (binary, minified, unreadable)
-are made by `tools/extract.py` when a file is read.
+oversized, known-binary extension, unavailable); those that need the content (binary,
+minified, unreadable) are made by `tools/extract.py` when a file is read.
 """
 
 from __future__ import annotations
@@ -13,10 +13,12 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+import git
 import pathspec
 
 from sleepcoder.config import MapConfig
 from tools import gitutil
+from tools.errors import git_error
 from tools.languages import language_for_path
 
 IGNORE_FILE = ".sleepcoderignore"
@@ -173,8 +175,30 @@ def scan(root: Path, repo, config: MapConfig, store_dir: Path) -> ScanResult:
             "(honouring .gitignore files; no history, no co-change notes)"
         )
         _walk_plain(root, result)
-    _apply_rules(result, config, store_dir)
+    absent = _apply_rules(result, config, store_dir)
+    if absent and repo is not None and result.commit is not None:
+        _mark_unavailable(result, repo, result.commit, absent)
     return result
+
+
+def _mark_unavailable(result: ScanResult, repo, commit: str, absent: list[ScannedFile]) -> None:
+    """Tracked files missing from the working tree whose content git lacks too (a partial
+    clone's sparse checkout, an evaluation snapshot of a pruned mirror): skipped as
+    "unavailable" and counted, where a file the user deleted is simply not mapped."""
+    try:
+        missing = gitutil.missing_objects(repo, commit)
+    except git.GitCommandError as exc:
+        result.notices.append(f"could not check which files git lacks: {git_error(exc)}")
+        return
+    unavailable = [item.path for item in absent if item.blob in missing]
+    for path in unavailable:
+        result.skip(path, "unavailable", "content neither in the working tree nor in the "
+                    "git object store")
+    if unavailable:
+        result.notices.append(
+            f"{len(unavailable)} files skipped as unavailable: their content is neither in "
+            "the working tree nor in the git object store (a partial clone or a mirror "
+            f"without some objects), e.g. {unavailable[0]}")
 
 
 def _scan_git(root: Path, repo, config: MapConfig) -> ScanResult:
@@ -257,8 +281,9 @@ def _link_detail(root: Path, link: Path) -> str:
     return "symbolic link (not followed)"
 
 
-def _apply_rules(result: ScanResult, config: MapConfig, store_dir: Path) -> None:
-    """Filter the listed files by ignore rules, vendoring, type and size; fill in stat data."""
+def _apply_rules(result: ScanResult, config: MapConfig, store_dir: Path) -> list[ScannedFile]:
+    """Filter the listed files by ignore rules, vendoring, type and size; fill in stat data.
+    Returns the listed files absent from the working tree."""
     root = result.root
     patterns = list(config.exclude)
     ignore_file = root / IGNORE_FILE
@@ -268,6 +293,7 @@ def _apply_rules(result: ScanResult, config: MapConfig, store_dir: Path) -> None
     store_rel = _relative_or_none(store_dir, root)
     vendored = frozenset(config.vendored_dirs)
     kept: list[ScannedFile] = []
+    absent: list[ScannedFile] = []
     for item in result.files:
         path = item.path
         if not path.isascii() and any("\udc80" <= c <= "\udcff" for c in path):
@@ -284,8 +310,9 @@ def _apply_rules(result: ScanResult, config: MapConfig, store_dir: Path) -> None
             continue
         try:
             info = os.lstat(root / path)
-        except FileNotFoundError:
-            continue  # deleted in the working tree but still in the index
+        except FileNotFoundError:  # deleted in the working tree, or never checked out
+            absent.append(item)
+            continue
         except OSError as exc:
             result.skip(path, "unreadable", str(exc))
             continue
@@ -310,6 +337,7 @@ def _apply_rules(result: ScanResult, config: MapConfig, store_dir: Path) -> None
         kept.append(item)
     kept.sort(key=lambda f: f.path)
     result.files = kept
+    return absent
 
 
 def _relative_or_none(path: Path, root: Path) -> str | None:

@@ -46,6 +46,8 @@ def map_stats(store: MapStore, top: int = 10) -> dict:
         "call_edges": counts["call_edges"],
         "call_edges_by_resolution": how,
         "commits": counts["commits"],
+        "unreadable_commits": conn.execute(  # objects missing: skipped, see docs/map.md
+            "SELECT COUNT(*) FROM commits WHERE skipped='unreadable'").fetchone()[0],
         "store_bytes": size,
         "last_build": store.get_json("last_build"),
         "top_files": top_files,
