@@ -1,0 +1,83 @@
+"""A hostile world around the map store: bare and read-only repositories, damaged databases,
+a store deleted mid-build, odd store paths, and the last-resort handler for anything else.
+Each must end in one clear line and its documented exit code, never a traceback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from sleepcoder.cli import app
+from tests.conftest import git, run_cli
+
+EXIT_BAD_INPUT, EXIT_STORE = 2, 3
+REBUILD = "run `sleepcoder map --rebuild`"
+
+# the commands of this scope, each pointed at the repository {repo}
+COMMANDS = {
+    "map": ["map", "{repo}"],
+    "map show": ["map", "show", "{repo}"],
+    "map stats": ["map", "stats", "{repo}"],
+    "sleep": ["sleep", "{repo}", "--no-llm"],
+    "solve": ["solve", "change the helper", "--repo", "{repo}", "--localize-only", "--no-llm"],
+}
+
+
+def command(name: str, repo: Path, *extra: str) -> list[str]:
+    return [arg.format(repo=repo) for arg in COMMANDS[name]] + list(extra)
+
+
+def invoke(*args: str):
+    """Run the CLI in this process (exceptions the CLI does not handle stay in .exception)."""
+    return CliRunner().invoke(app, [str(arg) for arg in args])
+
+
+def error_line(stderr: str) -> str:
+    """The one `sleepcoder: ...` line of stderr (fails unless there is exactly one)."""
+    assert "Traceback" not in stderr, stderr
+    lines = [line for line in stderr.splitlines() if line.startswith("sleepcoder: ")]
+    assert len(lines) == 1, stderr
+    return lines[0]
+
+
+def assert_fails(result, code: int, *phrases: str) -> str:
+    """`result` (CliRunner or subprocess) exited with `code` and one line saying `phrases`."""
+    exit_code = getattr(result, "exit_code", getattr(result, "returncode", None))
+    exception = getattr(result, "exception", None)
+    assert exception is None or isinstance(exception, SystemExit), repr(exception)
+    assert exit_code == code, (exit_code, result.stdout, result.stderr)
+    line = error_line(result.stderr)
+    for phrase in phrases:
+        assert phrase in line, line
+    return line
+
+
+def build(repo: Path, *extra: str) -> None:
+    result = invoke("map", repo, *extra)
+    assert result.exit_code == 0, result.stderr
+
+
+def map_db(repo: Path) -> Path:
+    return repo / ".sleepcoder" / "map.db"
+
+
+# --- 1. bare repositories --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", list(COMMANDS))
+def test_bare_repository_is_refused_with_a_hint_to_map_a_checkout(tmp_path, name):
+    bare = tmp_path / "bare.git"
+    bare.mkdir()
+    git(bare, "init", "-q", "--bare")
+    result = invoke(*command(name, bare))
+    assert_fails(result, EXIT_BAD_INPUT, "is a bare repository", "checkout", "worktree")
+
+
+def test_mirror_clone_is_refused_like_a_bare_repository(py_repo, tmp_path):
+    mirror = tmp_path / "mirror.git"
+    git(tmp_path, "clone", "-q", "--mirror", str(py_repo.root), str(mirror))
+    result = run_cli("map", str(mirror))
+    assert_fails(result, EXIT_BAD_INPUT, "is a bare repository", "worktree add")
+    assert not (mirror / ".sleepcoder").exists()
