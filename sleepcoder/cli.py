@@ -34,8 +34,10 @@ class _DefaultToBuild(TyperGroup):
         return super().parse_args(ctx, args)
 
 
+# No pretty exceptions: main() turns anything unhandled into one line and a crash log (a rich
+# traceback would also print local variables, API keys among them).
 app = typer.Typer(help="sleepcoder: a coding agent that maps repositories at sleep time.",
-                  no_args_is_help=True, add_completion=False)
+                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 map_app = typer.Typer(cls=_DefaultToBuild, help="Build, refresh and inspect the static map.")
 app.add_typer(map_app, name="map")
 
@@ -316,10 +318,15 @@ def version() -> None:
 
 def main() -> None:
     try:
-        app()
+        app()  # standalone mode: click exits for its own errors, anything else comes here
     except KeyboardInterrupt:
         _err("interrupted")
         sys.exit(130)
+    except Exception as exc:
+        from sleepcoder.crash import report_crash
+
+        _err(report_crash(exc))
+        sys.exit(EXIT_FAILURE)
 
 
 if __name__ == "__main__":
