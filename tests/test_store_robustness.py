@@ -232,7 +232,7 @@ def test_garbage_wal_file_is_ignored_and_the_map_still_reads(py_repo):
     assert invoke("map", py_repo.root).exit_code == 0
 
 
-def test_wal_with_damaged_frames_keeps_the_transactions_before_the_damage(py_repo, tmp_path):
+def test_wal_with_damaged_frames_still_reads_as_the_last_intact_map(py_repo, tmp_path):
     build(py_repo.root)
     # a WAL holding a committed change, copied while its writer still has it open
     writer = sqlite3.connect(map_db(py_repo.root))
