@@ -1,8 +1,10 @@
 """The `sleepcoder` command line: a thin front door over `tools`, `agent`, `tasks` and
 `swe_features`; it parses arguments, reports progress and maps errors to exit codes.
 
-Exit codes: 0 success, 1 unexpected failure, 2 bad input (path, option or configuration),
-3 the map store cannot be used (missing, corrupted, newer schema), 4 the map is busy,
+Exit codes: 0 success, 1 unexpected failure (one line; the traceback goes to a crash log),
+2 bad input (path, option or configuration; a bare repository), 3 the map store cannot be used
+(missing, damaged, newer schema, not writable, not a directory, deleted during a build),
+4 the map is busy,
 5 no usable model (not installed, weights do not verify), 6 solve produced no valid patch
 (failed, or budget exhausted before any edit), 7 --apply refused (uncommitted changes),
 8 aborted at plan review.
@@ -11,7 +13,6 @@ Exit codes: 0 success, 1 unexpected failure, 2 bad input (path, option or config
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -34,8 +35,10 @@ class _DefaultToBuild(TyperGroup):
         return super().parse_args(ctx, args)
 
 
+# No pretty exceptions: main() turns anything unhandled into one line and a crash log (a rich
+# traceback would also print local variables, API keys among them).
 app = typer.Typer(help="sleepcoder: a coding agent that maps repositories at sleep time.",
-                  no_args_is_help=True, add_completion=False)
+                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 map_app = typer.Typer(cls=_DefaultToBuild, help="Build, refresh and inspect the static map.")
 app.add_typer(map_app, name="map")
 
@@ -59,13 +62,17 @@ def _err(message: str) -> None:
 
 
 @contextlib.contextmanager
-def _exit_codes(interrupted: str):
-    """Map the errors every long-running command can meet to their exit codes."""
+def _exit_codes(interrupted: str, store_dir: Path | None = None):
+    """Map the errors every command that uses the map can meet to their exit codes. A failed
+    SQLite query on the map in `store_dir` is checked and reported as what it is (damaged,
+    busy, ...): the queries are spread over many modules, the explanation is here."""
+    import sqlite3
+
     from agent.llm import LLMError
     from agent.local_model import ModelUnavailable, WeightsMismatch
     from tools.lock import MapBusy
     from tools.scan import ScanError
-    from tools.store import StoreError
+    from tools.store import StoreError, damage_in, explain_failure
 
     codes = ((ScanError, EXIT_BAD_INPUT, ""), (StoreError, EXIT_STORE, ""),
              (MapBusy, EXIT_BUSY, ""), (ModelUnavailable, EXIT_MODEL, ""),
@@ -76,6 +83,10 @@ def _exit_codes(interrupted: str):
         _err(f"interrupted: {interrupted}")
         raise typer.Exit(130) from None
     except Exception as exc:
+        if isinstance(exc, sqlite3.DatabaseError) and store_dir is not None:
+            exc = explain_failure(store_dir, exc)
+        elif not isinstance(exc, tuple(kind for kind, _c, _p in codes)) and store_dir:
+            exc = damage_in(store_dir) or exc  # else a bug: main() reports it
         for kind, code, prefix in codes:
             if isinstance(exc, kind):
                 _err(f"{prefix}{exc}")
@@ -94,22 +105,21 @@ def _load(path: Path, store: Path | None):
     except (ScanError, ConfigError) as exc:
         _err(str(exc))
         raise typer.Exit(EXIT_BAD_INPUT) from None
-    if store is not None:
-        config = dataclasses.replace(
-            config, map=dataclasses.replace(config.map, store_dir=str(store.resolve())))
-    return root, config
+    return root, config.with_store(store)
 
 
-def _open_store(path: Path, store: Path | None):
-    from tools.store import MapStore, StoreError
+def _read_map(path: Path, store: Path | None, read):
+    """`read(store)` on the map of PATH, opened for reading; its errors mapped to exit codes."""
+    from tools.store import MapStore
 
     root, config = _load(path, store)
-    try:
-        opened, _notice = MapStore.open(config.map.store_path(root), create=False)
-    except StoreError as exc:
-        _err(str(exc))
-        raise typer.Exit(EXIT_STORE) from None
-    return opened
+    store_dir = config.map.store_path(root)
+    with _exit_codes("nothing was changed", store_dir):
+        opened, _notice = MapStore.open(store_dir, create=False)
+        try:
+            return read(opened)
+        finally:
+            opened.close()
 
 
 @map_app.command("build")
@@ -129,7 +139,8 @@ def map_build(
     from tools.repomap import build_map
 
     root, config = _load(path, store)
-    with _exit_codes("the files parsed so far are stored; run the same command to resume"), \
+    with _exit_codes("the files parsed so far are stored; run the same command to resume",
+                     config.map.store_path(root)), \
             RichProgress(enabled=not as_json) as progress:
         report = build_map(root, config, rebuild=rebuild, workers=workers or None,
                            progress=progress, lock_timeout=wait)
@@ -154,11 +165,8 @@ def map_show(
     if budget <= 0:
         _err("--budget must be a positive number of tokens")
         raise typer.Exit(EXIT_BAD_INPUT)
-    opened = _open_store(path, store)
-    try:
-        rendered = render_map(opened, budget=budget, focus=focus)
-    finally:
-        opened.close()
+    rendered = _read_map(path, store, lambda opened: render_map(opened, budget=budget,
+                                                                 focus=focus))
     typer.echo(rendered.to_json() if as_json else rendered.text)
     if not as_json:
         _err(f"{len(rendered.files)} of {rendered.total_files} files shown, "
@@ -172,11 +180,7 @@ def map_stats(path: PathArg = Path("."), store: StoreOpt = None, as_json: JsonOp
     from sleepcoder.progress import print_stats
     from tools.stats import map_stats as collect
 
-    opened = _open_store(path, store)
-    try:
-        stats = collect(opened)
-    finally:
-        opened.close()
+    stats = _read_map(path, store, collect)
     if as_json:
         import json
 
@@ -212,7 +216,8 @@ def sleep(
         _err("--budget must be zero (no limit) or a positive number of tokens")
         raise typer.Exit(EXIT_BAD_INPUT)
     root, config = _load(path, store)
-    with _exit_codes("finished summaries are stored; run the same command to resume"), \
+    with _exit_codes("finished summaries are stored; run the same command to resume",
+                     config.map.store_path(root)), \
             RichProgress(enabled=not as_json) as progress:
         report = run_sleep(root, config, model=model, budget=budget, no_llm=no_llm,
                            fresh=fresh, retry_skipped=retry_skipped, progress=progress)
@@ -252,6 +257,7 @@ def solve(
         "--force", help="With --apply: even with uncommitted changes.")] = False,
     resume: Annotated[str | None, typer.Option(
         help="Resume an interrupted run by its id (printed when it stopped).")] = None,
+    store: StoreOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Implement a feature request: localize, plan, edit in a scratch worktree, check, and emit
@@ -265,7 +271,7 @@ def solve(
         request=request, repo=repo, issue_file=issue_file, model=model, budget=budget,
         max_steps=max_steps, no_map=no_map, localize_only=localize_only, no_llm=no_llm,
         review=review, test_cmd=test_cmd, out=out, apply=apply, force=force, resume=resume,
-        as_json=as_json)
+        store=store, as_json=as_json)
     raise typer.Exit(code)
 
 
@@ -321,10 +327,15 @@ def main() -> None:
     sys.stdout = ScrubbedStream(sys.stdout)  # no printed line carries a secret
     sys.stderr = ScrubbedStream(sys.stderr)
     try:
-        app()
+        app()  # standalone mode: click exits for its own errors, anything else comes here
     except KeyboardInterrupt:
         _err("interrupted")
         sys.exit(130)
+    except Exception as exc:
+        from sleepcoder.crash import report_crash
+
+        _err(report_crash(exc))
+        sys.exit(EXIT_FAILURE)
 
 
 if __name__ == "__main__":

@@ -137,6 +137,13 @@ class Config:
     bot: BotConfig = field(default_factory=BotConfig)
     warnings: tuple[str, ...] = ()
 
+    def with_store(self, store: Path | None) -> Config:
+        """This configuration with the map store in `store` (the `--store` option), resolved,
+        so a symbolic link the user names is followed; unchanged for None."""
+        if store is None:
+            return self
+        return replace(self, map=replace(self.map, store_dir=str(store.resolve())))
+
 
 def load_config(root: Path) -> Config:
     """Read `.sleepcoder.toml` under `root` (defaults when absent)."""

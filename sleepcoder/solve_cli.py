@@ -4,6 +4,8 @@ prompt, printing the plan, the diff and the token use, writing and applying the 
 from __future__ import annotations
 
 import json
+import os
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -13,13 +15,13 @@ from rich.console import Console
 _out = Console(highlight=False)
 _err = Console(stderr=True, highlight=False)
 
-EXIT_OK, EXIT_BAD_INPUT, EXIT_STORE, EXIT_MODEL = 0, 2, 3, 5
+EXIT_OK, EXIT_BAD_INPUT, EXIT_STORE, EXIT_BUSY, EXIT_MODEL = 0, 2, 3, 4, 5
 EXIT_NO_PATCH, EXIT_DIRTY, EXIT_ABORTED, EXIT_INCOMPLETE = 6, 7, 8, 9
 
 
 def run_solve_command(*, request, repo, issue_file, model, budget, max_steps, no_map,
                       localize_only, no_llm, review, test_cmd, out, apply, force, resume,
-                      as_json) -> int:
+                      as_json, store=None) -> int:
     from agent.llm import LLMError
     from agent.local_model import ModelUnavailable, WeightsMismatch
     from agent.solve.context import SolveOptions
@@ -27,17 +29,27 @@ def run_solve_command(*, request, repo, issue_file, model, budget, max_steps, no
     from sleepcoder.config import ConfigError, load_config
     from sleepcoder.progress import RichProgress
     from tools.diffs import dirty_paths
+    from tools.lock import MapBusy
     from tools.scan import ScanError, resolve_root
-    from tools.store import StoreError
+    from tools.store import StoreError, damage_in, explain_failure
+    from tools.store_location import prepare_store_dir, why_unwritable
 
     problem = check_inputs(budget=budget, max_steps=max_steps, issue_file=issue_file, out=out)
     if problem:
         return _fail(problem, EXIT_BAD_INPUT)
     try:
         root, git_repo = resolve_root(repo)
-        config = load_config(root)
+        config = load_config(root).with_store(store)
     except (ScanError, ConfigError) as exc:
         return _fail(str(exc), EXIT_BAD_INPUT)
+    store_dir = config.map.store_path(root)
+    if git_repo is not None:
+        # the scratch worktree is a `git worktree`, which git records in the git directory
+        git_dir = Path(git_repo.common_dir)
+        if not os.access(git_dir, os.W_OK | os.X_OK):
+            return _fail(f"cannot write the git directory {git_dir} ({why_unwritable(git_dir)})"
+                         ": solve edits in a scratch worktree that git records there; run it "
+                         "in a writable clone", EXIT_BAD_INPUT)
     if apply and git_repo is not None and not force:
         dirty = dirty_paths(root)
         if dirty:
@@ -54,6 +66,7 @@ def run_solve_command(*, request, repo, issue_file, model, budget, max_steps, no
         protected=solve.protected_paths, test_env=solve.test_env,
         test_sandbox=solve.test_sandbox, test_network=solve.test_network)
     try:
+        prepare_store_dir(store_dir)  # before anything writes there (the model's cache)
         with RichProgress(enabled=not as_json) as progress:
             if resume:
                 result = resume_solve(root, resume, config=config, progress=progress)
@@ -70,8 +83,18 @@ def run_solve_command(*, request, repo, issue_file, model, budget, max_steps, no
         return _fail(str(exc), EXIT_MODEL)
     except StoreError as exc:
         return _fail(str(exc), EXIT_STORE)
+    except MapBusy as exc:
+        return _fail(str(exc), EXIT_BUSY)
+    except sqlite3.DatabaseError as exc:  # a query on the map (or the run's checkpoints)
+        explained = explain_failure(store_dir, exc)
+        return _fail(str(explained), EXIT_BUSY if isinstance(explained, MapBusy) else EXIT_STORE)
     except LLMError as exc:
         return _fail(f"the model failed: {exc}", 1)
+    except Exception:
+        damage = damage_in(store_dir)  # a damaged map read without an SQLite error
+        if damage is None:
+            raise  # a bug: main() reports it
+        return _fail(str(damage), EXIT_STORE)
     except KeyboardInterrupt:
         _err.print("interrupted: continue with `sleepcoder solve --resume <run id>` (the run "
                    "id was printed when the run started)")

@@ -32,7 +32,10 @@ def open_repo(path: Path) -> git.Repo:
 
 def toplevel(repo: git.Repo) -> Path:
     if repo.working_tree_dir is None:
-        raise NotARepository(f"{repo.git_dir} is a bare repository (map a checkout or worktree)")
+        raise NotARepository(
+            f"{repo.git_dir} is a bare repository (it has no working tree): map a checkout or a "
+            f"worktree of it instead (`git clone {repo.git_dir} DIR`, or "
+            f"`git -C {repo.git_dir} worktree add DIR`)")
     return Path(repo.working_tree_dir).resolve()
 
 

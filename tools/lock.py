@@ -9,6 +9,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from tools.store_location import prepare_store_dir
+
 LOCK_NAME = "map.lock"
 
 
@@ -29,8 +31,10 @@ def map_lock(
     store_dir: Path, timeout: float, on_wait: Callable[[str], None] | None = None,
     name: str = LOCK_NAME, what: str = "map",
 ) -> Iterator[None]:
-    """Hold the store's lock `name`; wait up to `timeout` seconds (0 = do not wait) for it."""
-    store_dir.mkdir(parents=True, exist_ok=True)
+    """Hold the store's lock `name`; wait up to `timeout` seconds (0 = do not wait) for it.
+
+    Raises tools.store_location.StoreError when the store directory cannot be written."""
+    prepare_store_dir(store_dir)
     path = store_dir / name
     handle = open(path, "a+")  # noqa: SIM115 - held for the duration of the context
     try:

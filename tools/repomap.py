@@ -122,7 +122,11 @@ def _build(
     mark = time.perf_counter()
     if repo is not None and store_dir.resolve().is_relative_to(root):
         rel = store_dir.resolve().relative_to(root).as_posix()
-        gitutil.ensure_excluded(repo, f"/{rel}/")
+        try:
+            gitutil.ensure_excluded(repo, f"/{rel}/")
+        except OSError as exc:  # a read-only .git: the map is still worth building
+            progress.notice(f"could not add /{rel}/ to .git/info/exclude ({exc.strerror}): "
+                            "git will list the map store as untracked")
     scanned = scan(root, repo, config.map, store_dir)
     for message in scanned.notices:
         progress.notice(message)

@@ -162,7 +162,10 @@ def resolve_root(path: Path) -> tuple[Path, object | None]:
         repo = gitutil.open_repo(path)
     except gitutil.NotARepository:
         return path.resolve(), None
-    return gitutil.toplevel(repo), repo
+    try:
+        return gitutil.toplevel(repo), repo
+    except gitutil.NotARepository as exc:  # a bare repository or a mirror
+        raise ScanError(str(exc)) from None
 
 
 def scan(root: Path, repo, config: MapConfig, store_dir: Path) -> ScanResult:

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import json
 import marshal
+import os
+import re
 import sqlite3
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from tools.facts import (
@@ -22,6 +24,21 @@ from tools.facts import (
     Reference,
     pack,
     unpack_refs,
+)
+from tools.store_health import (
+    damage_behind,
+    damaged,
+    deleted,
+    explain,
+    missing_detail,
+    missing_tables,
+)
+from tools.store_location import (  # noqa: F401 - StoreError and MapMissing are re-exported
+    MapMissing,
+    StoreError,
+    check_location,
+    connect_readonly,
+    unwritable,
 )
 
 SCHEMA_VERSION = 5
@@ -114,18 +131,23 @@ CREATE INDEX notes_subject ON notes(kind, subject);
 -- search terms of a blob's content (tools/search_index), computed on first use
 CREATE TABLE blob_terms (fid INTEGER PRIMARY KEY, terms BLOB NOT NULL);
 """
-
-
-class StoreError(Exception):
-    """The map database cannot be used as it is; the message says how to recover."""
-
-
-class MapMissing(StoreError):
-    pass
+TABLES = tuple(re.findall(r"CREATE TABLE (\w+)", _SCHEMA))
 
 
 def db_path(store_dir: Path) -> Path:
     return store_dir / DB_NAME
+
+
+def explain_failure(store_dir: Path, exc: sqlite3.DatabaseError) -> Exception:
+    """The one-line error (StoreError, or MapBusy) to report for a query on the map in
+    `store_dir` that failed with `exc`: checks the database to say whether it is damaged."""
+    return explain(db_path(store_dir), TABLES, exc)
+
+
+def damage_in(store_dir: Path) -> StoreError | None:
+    """After an unexpected exception while the map in `store_dir` was in use: the error to
+    report instead when the map turns out to be damaged, else None (a bug: let it through)."""
+    return damage_behind(db_path(store_dir), TABLES)
 
 
 def _connect(path: Path) -> sqlite3.Connection:
@@ -143,6 +165,7 @@ class MapStore:
     def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
         self.conn = conn
         self.path = path
+        self._identity = _identity(path)
 
     # --- opening ---------------------------------------------------------------------------
 
@@ -150,9 +173,12 @@ class MapStore:
     def open(cls, store_dir: Path, *, create: bool, rebuild: bool = False) -> tuple[MapStore, str]:
         """Open (or create) the store. Returns the store and a notice ('' when none).
 
-        Raises StoreError for a corrupted database or one written by a newer sleepcoder;
-        `rebuild=True` discards whatever is there and starts empty.
+        Raises StoreError for a store path that is a symbolic link or a file, a damaged
+        database (one that fails to open, lacks a table or a schema version), or one written
+        by a newer sleepcoder; `rebuild=True` discards whatever is there and starts empty. A
+        reader (`create=False`) may open a store it cannot write, read-only.
         """
+        check_location(store_dir)
         path = db_path(store_dir)
         if rebuild:
             for suffix in ("", "-wal", "-shm"):
@@ -164,14 +190,23 @@ class MapStore:
             store = cls(_connect(path), path)
             store._create()
             return store, ""
+        # a reader may use a map it cannot write (a read-only checkout); a writer was stopped
+        # before this by tools.store_location.prepare_store_dir
+        read_only = not create and unwritable(store_dir) is not None
         try:
-            conn = _connect(path)
-            version = _read_version(conn)
+            conn = connect_readonly(path) if read_only else _connect(path)
         except sqlite3.DatabaseError as exc:
-            raise StoreError(
-                f"the map database {path} is corrupted ({exc}); "
-                "run `sleepcoder map --rebuild` to build it again"
-            ) from exc
+            raise explain(path, TABLES, exc) from None
+        try:
+            version = _read_version(conn)
+            missing = missing_tables(conn, TABLES)
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            raise explain(path, TABLES, exc) from None
+        if version is None or (version == SCHEMA_VERSION and missing):
+            conn.close()  # a table dropped by hand, or a database that is not a map
+            raise damaged(path, missing_detail(missing, TABLES) if missing
+                          else "no schema version recorded")
         store = cls(conn, path)
         if version > SCHEMA_VERSION:
             conn.close()
@@ -243,11 +278,17 @@ class MapStore:
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
+        """Commit what the block writes, or nothing: not when it raises, nor when the database
+        file was deleted or replaced meanwhile (the writes would go to an unlinked file)."""
         self.conn.execute("BEGIN IMMEDIATE")
         try:
             yield
+            if _identity(self.path) != self._identity:
+                raise deleted(self.path.parent)
         except BaseException:
-            self.conn.execute("ROLLBACK")
+            if self.conn.in_transaction:  # SQLite may have rolled back already (disk full)
+                with suppress(sqlite3.Error):  # the error being raised says more
+                    self.conn.execute("ROLLBACK")
             raise
         self.conn.execute("COMMIT")
 
@@ -432,8 +473,18 @@ def _import_row(row) -> Import:
     return Import(module, marshal.loads(names), alias, line, kind)
 
 
-def _read_version(conn: sqlite3.Connection) -> int:
+def _read_version(conn: sqlite3.Connection) -> int | None:
+    """The schema version recorded in the database; None when there is no (usable) record."""
+    if conn.execute("SELECT 1 FROM sqlite_master WHERE name='meta'").fetchone() is None:
+        return None
     row = conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
-    if row is None:
-        raise sqlite3.DatabaseError("no schema version recorded")
-    return int(row[0])
+    return int(row[0]) if row is not None and str(row[0]).isdigit() else None
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    """Which file `path` is (device, inode), None when there is none."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return info.st_dev, info.st_ino

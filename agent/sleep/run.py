@@ -21,6 +21,7 @@ from sleepcoder.config import Config, load_config
 from tools.lock import map_lock
 from tools.scan import resolve_root
 from tools.store import MapStore
+from tools.store_location import prepare_store_dir
 
 
 def run_sleep(path: Path, config: Config | None = None, *, model: str | None = None,
@@ -36,6 +37,7 @@ def run_sleep(path: Path, config: Config | None = None, *, model: str | None = N
     config = config or load_config(root)
     store_dir = config.map.store_path(root)
     limit = config.sleep.budget if budget is None else budget
+    prepare_store_dir(store_dir)  # before the model's response cache is created in it
     llm = None
     if not no_llm:
         model_id, _source = resolve_model(model, config.llm)
