@@ -35,6 +35,7 @@ def write_crash_log(exc: BaseException, argv: list[str]) -> Path | None:
     """Write the traceback of `exc` with what is needed to reproduce it; the file's path, or
     None when no directory could take it."""
     from sleepcoder import __version__
+    from tools.secrets import scrub
 
     stamp = time.strftime("%Y%m%d-%H%M%S")
     text = "".join([
@@ -46,7 +47,7 @@ def write_crash_log(exc: BaseException, argv: list[str]) -> Path | None:
         path = folder / f"{stamp}-{os.getpid()}.log"
         try:
             folder.mkdir(parents=True, exist_ok=True)
-            path.write_text(text, encoding="utf-8", errors="replace")
+            path.write_text(scrub(text), encoding="utf-8", errors="replace")
         except OSError:
             continue
         return path
