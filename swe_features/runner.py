@@ -24,6 +24,7 @@ from swe_features.dataset import Instance, is_code, parse_record
 from swe_features.repos import Snapshot, locate
 from swe_features.scorer import Prediction, modified_in_patch, score_task
 from tools.errors import clip
+from tools.secrets import scrub
 
 CONDITIONS = ("map", "no-map", "map-localize", "map-localize-no-llm", "bm25")
 BUDGETED = ("map", "no-map")
@@ -148,12 +149,12 @@ class RunLog:
     def write(self, title: str, text: str) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self.path.open("a", encoding="utf-8", errors="replace") as handle:
-            handle.write(f"== {time.strftime('%Y-%m-%d %H:%M:%S')} {title}\n{text}\n")
+            handle.write(scrub(f"== {time.strftime('%Y-%m-%d %H:%M:%S')} {title}\n{text}\n"))
 
     def failure(self, title: str, exc: BaseException) -> str:
         """Log `exc` with its traceback; its text for a row, clipped, with the log's name."""
         self.write(title, "".join(traceback.format_exception(exc)))
-        return f"{clip(f'{type(exc).__name__}: {exc}')} (full text: {self.relative})"
+        return scrub(f"{clip(f'{type(exc).__name__}: {exc}')} (full text: {self.relative})")
 
 
 def _config(store_dir: Path):
