@@ -173,7 +173,13 @@ class LLM:
         self.is_local = model.startswith(f"{LOCAL_PROVIDER}/")
         concurrency = self.config.max_concurrency or (1 if self.is_local else 4)
         self._slots = threading.BoundedSemaphore(concurrency)
-        self.cache = ResponseCache(cache_path) if cache_path and self.config.cache else None
+        self.cache: ResponseCache | None = None
+        if cache_path is not None:
+            self.open_cache(cache_path)
+
+    def open_cache(self, path: Path) -> None:
+        """Keep responses in `path` from now on (unless `[llm] cache = false`)."""
+        self.cache = ResponseCache(path) if self.config.cache else None
 
     def check_available(self) -> None:
         """Raise ModelUnavailable/WeightsMismatch now rather than at the first request."""

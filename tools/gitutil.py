@@ -102,6 +102,17 @@ def ensure_excluded(repo: git.Repo, entry: str) -> bool:
     return True
 
 
+def make_store_dir(store_dir: Path, root: Path, repo: git.Repo | None) -> Path:
+    """Create sleepcoder's store directory (map, runs, checkpoints, worktrees, cache). Inside
+    the work tree it is also listed in .git/info/exclude, so `git status` never shows it:
+    every command that writes to the store starts here."""
+    store_dir.mkdir(parents=True, exist_ok=True)
+    resolved = store_dir.resolve()
+    if repo is not None and resolved != root.resolve() and resolved.is_relative_to(root):
+        ensure_excluded(repo, f"/{resolved.relative_to(root.resolve()).as_posix()}/")
+    return store_dir
+
+
 def blob_hash(data: bytes) -> str:
     """The git blob id of `data`, so content outside git is keyed the same way as inside."""
     digest = hashlib.sha1(b"blob %d\0" % len(data))

@@ -93,7 +93,7 @@ def build_map(
     started = time.perf_counter()
     root, repo = resolve_root(Path(path))
     config = config or load_config(root)
-    store_dir = config.map.store_path(root)
+    store_dir = gitutil.make_store_dir(config.map.store_path(root), root, repo)
     timeout = config.map.lock_timeout if lock_timeout is None else lock_timeout
     with map_lock(store_dir, timeout, on_wait=progress.notice):
         store, notice = MapStore.open(store_dir, create=True, rebuild=rebuild)
@@ -119,9 +119,6 @@ def _build(
 ) -> BuildReport:
     timings: dict[str, float] = {}
     mark = time.perf_counter()
-    if repo is not None and store_dir.resolve().is_relative_to(root):
-        rel = store_dir.resolve().relative_to(root).as_posix()
-        gitutil.ensure_excluded(repo, f"/{rel}/")
     scanned = scan(root, repo, config.map, store_dir)
     for message in scanned.notices:
         progress.notice(message)
