@@ -3,7 +3,8 @@
 
 Exit codes: 0 success, 1 unexpected failure, 2 bad input (path, option or configuration),
 3 the map store cannot be used (missing, corrupted, newer schema), 4 the map is busy,
-5 no usable model (not installed, weights do not verify), 6 solve produced no valid patch
+5 no usable model (not installed, weights do not verify, or the pre-flight found a missing key,
+an unreachable server or an unknown model), 6 solve produced no valid patch
 (failed, or budget exhausted before any edit), 7 --apply refused (uncommitted changes),
 8 aborted at plan review.
 """
