@@ -13,7 +13,7 @@ from rich.console import Console
 _out = Console(highlight=False)
 _err = Console(stderr=True, highlight=False)
 
-EXIT_OK, EXIT_BAD_INPUT, EXIT_STORE, EXIT_MODEL = 0, 2, 3, 5
+EXIT_OK, EXIT_BAD_INPUT, EXIT_STORE, EXIT_BUSY, EXIT_MODEL = 0, 2, 3, 4, 5
 EXIT_NO_PATCH, EXIT_DIRTY, EXIT_ABORTED, EXIT_INCOMPLETE = 6, 7, 8, 9
 
 
@@ -27,6 +27,7 @@ def run_solve_command(*, request, repo, issue_file, model, budget, max_steps, no
     from sleepcoder.config import ConfigError, load_config
     from sleepcoder.progress import RichProgress
     from tools.diffs import dirty_paths
+    from tools.lock import MapBusy
     from tools.scan import ScanError, resolve_root
     from tools.store import StoreError
 
@@ -66,6 +67,8 @@ def run_solve_command(*, request, repo, issue_file, model, budget, max_steps, no
         return _fail(str(exc), EXIT_MODEL)
     except StoreError as exc:
         return _fail(str(exc), EXIT_STORE)
+    except MapBusy as exc:
+        return _fail(str(exc), EXIT_BUSY)
     except LLMError as exc:
         return _fail(f"the model failed: {exc}", 1)
     except KeyboardInterrupt:
