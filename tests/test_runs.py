@@ -226,3 +226,14 @@ def _threads(store) -> set[str]:
         return {row[0] for row in conn.execute("SELECT DISTINCT thread_id FROM checkpoints")}
     finally:
         conn.close()
+
+
+def test_solve_while_another_process_updates_the_map_exits_4(inventory):
+    from tools.lock import map_lock
+
+    (inventory.root / ".sleepcoder.toml").write_text("[map]\nlock_timeout = 0\n")
+    with map_lock(inventory.root / ".sleepcoder", 0):
+        result = run_cli("solve", REQUEST, "--repo", str(inventory.root), "--localize-only",
+                         "--no-llm")
+    assert result.returncode == 4, result.stderr
+    assert "busy" in result.stderr and "Traceback" not in result.stderr
