@@ -237,6 +237,7 @@ class LLM:
             extra["api_base"] = self.config.api_base
         if not self.is_local:
             extra["timeout"] = self.config.timeout
+            extra["max_retries"] = 0  # the OpenAI client retries twice more on its own
         attempts = attempts or max(1, self.config.retries + 1)
         for attempt in range(attempts):
             try:
@@ -269,14 +270,19 @@ class LLM:
 def connection_refused(exc: BaseException) -> bool:
     """Whether `exc` comes from a refused connection (litellm reports it as APIConnectionError
     for Ollama and as InternalServerError for OpenAI-compatible servers)."""
+    return caused_by(exc, ConnectionRefusedError) is not None
+
+
+def caused_by(exc: BaseException, kind: type | tuple[type, ...]) -> BaseException | None:
+    """The first exception of `kind` in the chain of causes of `exc` (itself included)."""
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
-        if isinstance(current, ConnectionRefusedError):
-            return True
+        if isinstance(current, kind):
+            return current
         seen.add(id(current))
         current = current.__cause__ or current.__context__
-    return False
+    return None
 
 
 def _short(exc: BaseException) -> str:

@@ -81,7 +81,9 @@ def _check_environment(litellm: Any, llm: LLM, provider: str) -> None:
 
 def _diagnose(litellm: Any, llm: LLM, provider: str, base: str, exc: BaseException) -> str:
     """What is wrong, with a hint; '' when the error does not mean the model is unusable."""
-    from agent.llm import _short, connection_refused
+    import httpx
+
+    from agent.llm import _short, caused_by, connection_refused
 
     where = base or f"{provider}'s API"
     name = llm.model.split("/", 1)[1] if "/" in llm.model else llm.model
@@ -91,6 +93,10 @@ def _diagnose(litellm: Any, llm: LLM, provider: str, base: str, exc: BaseExcepti
                     f"serve` running there? (set `[llm] api_base` if it runs elsewhere)")
         return (f"cannot connect to {where} (connection refused): is the server running, and "
                 "is `[llm] api_base` in .sleepcoder.toml right?")
+    unreachable = caused_by(exc, httpx.ConnectError)
+    if unreachable is not None:  # no such host, no route: in the pre-flight, that is final
+        return (f"cannot connect to {where} ({_short(unreachable)}): check the address "
+                "(`[llm] api_base`) and the network")
     if isinstance(exc, litellm.AuthenticationError | litellm.PermissionDeniedError):
         variable = f"{provider.upper()}_API_KEY"
         return (f"{where} refused the credentials ({_short(exc)}): check {variable}")

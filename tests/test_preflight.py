@@ -123,6 +123,24 @@ def test_refused_openai_compatible_server_stops_solve_with_a_hint(py_repo, attem
     assert attempts == ["openai/my-model"]
 
 
+def test_server_name_that_does_not_resolve_stops_solve(py_repo, attempts, monkeypatch):
+    real, looked_up = socket.getaddrinfo, []
+
+    def resolve(host, *args, **kwargs):  # answered here: the test sends no DNS query
+        if host == "no-such-host.invalid":
+            looked_up.append(host)
+            raise socket.gaierror(-2, "Name or service not known")
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolve)
+    configure(py_repo, "openai/my-model", "http://no-such-host.invalid/v1")
+    result = run("solve", REQUEST, "--repo", str(py_repo.root))
+    assert result.exit_code == 5
+    assert "cannot connect to http://no-such-host.invalid/v1" in result.stderr
+    assert "check the address" in result.stderr and attempts == ["openai/my-model"]
+    assert looked_up == ["no-such-host.invalid"]  # one connection attempt
+
+
 def test_missing_api_key_is_named_before_any_request(py_repo, attempts, monkeypatch):
     monkeypatch.delenv("OPENAI_API_KEY")
     configure(py_repo, "openai/gpt-4o-mini")
@@ -153,16 +171,37 @@ def test_model_ollama_does_not_have_is_named_with_the_pull_command(py_repo, atte
     assert len(ollama.requests) == 1
 
 
-def test_server_that_never_answers_is_waited_for_once(py_repo, attempts):
-    with socket.socket() as silent:  # accepts connections (backlog), never answers
+@pytest.mark.parametrize("model", ["openai/my-model", "ollama/my-model"])
+def test_server_that_never_answers_is_waited_for_once(py_repo, attempts, model):
+    connections: list[socket.socket] = []
+    with socket.socket() as silent:  # accepts connections, never answers
         silent.bind(("127.0.0.1", 0))
         silent.listen(8)
-        configure(py_repo, "openai/my-model", f"http://127.0.0.1:{silent.getsockname()[1]}/v1",
+        silent.settimeout(0.2)
+
+        def accept() -> None:
+            for _ in range(50):  # bounded: ten seconds at most
+                try:
+                    connections.append(silent.accept()[0])
+                except TimeoutError:
+                    continue
+                except OSError:
+                    return
+
+        acceptor = threading.Thread(target=accept, daemon=True)
+        acceptor.start()
+        base = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        configure(py_repo, model, base + ("/v1" if model.startswith("openai") else ""),
                   timeout=1)
         result = run("sleep", str(py_repo.root))
+        silent.close()
+        acceptor.join()
+    for connection in connections:
+        connection.close()
     assert result.exit_code == 5
     assert "accepted the connection but did not answer within 1 s" in result.stderr
-    assert attempts == ["openai/my-model"]
+    assert attempts == [model]
+    assert len(connections) == 1  # no retry inside the provider's client either
 
 
 def test_unknown_provider_is_refused_before_any_request(py_repo, attempts):
