@@ -237,3 +237,16 @@ def test_solve_while_another_process_updates_the_map_exits_4(inventory):
                          "--no-llm")
     assert result.returncode == 4, result.stderr
     assert "busy" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_same_request_twice_within_a_second_gets_two_runs(inventory, scripted, monkeypatch):
+    import agent.solve.run as run_module
+
+    script_happy_path(scripted)
+    monkeypatch.setattr(run_module.time, "time", lambda: 1_800_000_000.0)
+    first = start_solve(inventory.root, REQUEST, options())
+    second = start_solve(inventory.root, REQUEST, options(review=True))
+    assert second.thread == first.thread + "-2"
+    assert resume_solve(inventory.root, second.thread, {"action": "approve"}).status == "done"
+    assert {r.id: r.status for r in list_runs(inventory.root / ".sleepcoder")} == {
+        first.thread: "done", second.thread: "done"}

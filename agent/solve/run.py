@@ -11,7 +11,7 @@ from typing import Any
 from agent.llm import LLM, resolve_model
 from agent.solve.context import SolveContext, SolveOptions
 from agent.solve.graph import run_graph
-from agent.solve.runs import RunBusy, hold_run, read_record, write_record
+from agent.solve.runs import RunBusy, hold_run, new_run_id, read_record, write_record
 from sleepcoder.config import Config, load_config
 from tasks.task import Task, TaskError, from_issue_file, from_text
 from tools import gitutil
@@ -80,7 +80,7 @@ def start_solve(path: Path, request: str | None, options: SolveOptions, *,
             progress.notice("no map yet: building the static map first (see `sleepcoder map`)")
         build_map(root, config, progress=progress)
         store, _ = MapStore.open(store_dir, create=False)
-    thread = f"solve-{int(time.time())}-{task.id[5:]}"
+    thread = new_run_id(store_dir, f"solve-{int(time.time())}-{task.id[5:]}")
     progress.notice(f"run {thread} (if it stops, continue it with --resume {thread})")
     try:
         with hold_run(store_dir, thread):
@@ -90,7 +90,7 @@ def start_solve(path: Path, request: str | None, options: SolveOptions, *,
                        "worktree": str(worktree.path), "status": "running", "usage": {},
                        "events": [], "started": time.time()}
             return _run(ctx, store_dir, thread, initial, None)
-    except RunBusy as exc:  # the same request started twice within a second
+    except RunBusy as exc:  # the same request started by two processes within a second
         raise SolveError(str(exc)) from None
 
 
@@ -190,7 +190,11 @@ def _run(ctx: SolveContext, store_dir: Path, thread: str, initial: dict | None,
 
 
 def _values(saver: Any, thread: str) -> dict | None:
-    saved = saver.get_tuple({"configurable": {"thread_id": thread}})
+    """The last checkpoint's state (None when there is none, or the database cannot say)."""
+    try:
+        saved = saver.get_tuple({"configurable": {"thread_id": thread}})
+    except sqlite3.Error:  # the error being handled may be this database's own
+        return None
     return None if saved is None else saved.checkpoint.get("channel_values", {})
 
 

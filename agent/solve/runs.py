@@ -110,6 +110,30 @@ def _holder(path: Path) -> str:
     return "another process"
 
 
+def new_run_id(store_dir: Path, stem: str) -> str:
+    """`stem` (solve-<epoch seconds>-<task>), or with -2, -3, ... when the same request started
+    within the same second already left a trace: two runs never share a record or a thread."""
+    run, number = stem, 1
+    while (record_path(store_dir, run).exists() or _lock_path(store_dir, run).exists()
+           or (store_dir / "worktrees" / run).exists() or _has_checkpoint(store_dir, run)):
+        number += 1
+        run = f"{stem}-{number}"
+    return run
+
+
+def _has_checkpoint(store_dir: Path, run: str) -> bool:
+    if not (store_dir / "checkpoints.db").exists():
+        return False
+    conn = sqlite3.connect(store_dir / "checkpoints.db", timeout=10.0)
+    try:
+        return conn.execute("SELECT 1 FROM checkpoints WHERE thread_id = ? LIMIT 1",
+                            (run,)).fetchone() is not None
+    except sqlite3.OperationalError:  # no table yet
+        return False
+    finally:
+        conn.close()
+
+
 # --- records ---------------------------------------------------------------------------------
 
 def record_path(store_dir: Path, run: str) -> Path:
