@@ -6,13 +6,15 @@ can answer at all and, when it cannot, say how to fix it (exit code 5, "no usabl
 - A provider registered in-process with `agent.llm.register_provider` (the tests' `scripted/`):
   nothing to check, since it is code in this process; its first request is the run's first.
 - Anything else is a litellm model: litellm's `validate_environment` names missing API keys,
-  then a one-token request finds a server that refuses connections, refuses the credentials,
-  does not know the model or does not answer. That request is sent once, without retries, and
-  is not counted in the run's usage (it is a check, not work).
+  then a one-token request finds a server that cannot be reached, refuses the credentials, does
+  not know the model, does not answer or fails otherwise; only a rate limit or an overloaded
+  server (busy, not unusable) lets it pass. That request is sent once, without retries, and is
+  not counted in the run's usage (it is a check, not work).
 """
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING, Any
 
 from agent.local_model import ModelUnavailable
@@ -48,8 +50,6 @@ def preflight(llm: LLM) -> None:
         problem = _diagnose(litellm, llm, provider, base, exc.__cause__ or exc)
         if problem:
             raise ModelUnavailable(f"{llm.model}: {problem}") from None
-        # Anything else (a rate limit, a server error) says the model is there: the run's own
-        # retries deal with it.
     _PASSED.add(key)
 
 
@@ -71,6 +71,9 @@ def _check_environment(litellm: Any, llm: LLM, provider: str) -> None:
     found = litellm.validate_environment(llm.model, api_base=llm.config.api_base or None)
     missing = [name for name in found.get("missing_keys", [])
                if not (name.endswith("_API_BASE") and provider in _DEFAULT_BASES)]
+    variable = f"{provider.upper()}_API_KEY"
+    if not missing and os.environ.get(variable) == "":  # counts as set for litellm
+        raise ModelUnavailable(f"{llm.model}: {variable} is empty: set it in the environment")
     if not missing:
         return
     hint = f"set {' and '.join(missing)} in the environment"
@@ -108,4 +111,7 @@ def _diagnose(litellm: Any, llm: LLM, provider: str, base: str, exc: BaseExcepti
     if isinstance(exc, litellm.Timeout):
         return (f"{where} accepted the connection but did not answer within "
                 f"{llm.config.timeout:g} s (`[llm] timeout`): is the server healthy?")
-    return ""
+    if isinstance(exc, litellm.RateLimitError | litellm.ServiceUnavailableError):
+        return ""  # busy, not unusable: the run's own retries wait for it
+    hint = f": check {provider.upper()}_API_KEY" if "credentials" in str(exc).lower() else ""
+    return f"a one-token test request failed ({_short(exc)}){hint}"

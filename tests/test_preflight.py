@@ -150,7 +150,24 @@ def test_missing_api_key_is_named_before_any_request(py_repo, attempts, monkeypa
     configure(py_repo, "openai/my-model", "http://127.0.0.1:1/v1")
     result = run("sleep", str(py_repo.root))
     assert result.exit_code == 5 and "accepts any value" in result.stderr
+    monkeypatch.setenv("OPENAI_API_KEY", "")  # set but empty: litellm alone lets it through
+    result = run("sleep", str(py_repo.root))
+    assert result.exit_code == 5 and "OPENAI_API_KEY is empty: set it" in result.stderr
     assert attempts == []
+
+
+def test_server_failing_the_test_request_stops_the_run_but_a_busy_one_does_not(
+        py_repo, attempts, server):
+    broken = server(500, {"error": {"message": "CUDA out of memory", "type": "server"}})
+    configure(py_repo, "openai/my-model", f"{broken.url}/v1")
+    result = run("sleep", str(py_repo.root))
+    assert result.exit_code == 5
+    assert "a one-token test request failed" in result.stderr and "CUDA out of memory" in \
+        result.stderr
+    assert len(broken.requests) == 1
+    busy = server(429, {"error": {"message": "slow down", "type": "rate_limit"}})
+    LLM("openai/busy-model", LLMConfig(api_base=f"{busy.url}/v1")).check_available()
+    assert len(busy.requests) == 1
 
 
 def test_server_refusing_the_key_is_asked_once(py_repo, attempts, server):
