@@ -174,14 +174,20 @@ class LLM:
         self.is_local = model.startswith(f"{LOCAL_PROVIDER}/")
         concurrency = self.config.max_concurrency or (1 if self.is_local else 4)
         self._slots = threading.BoundedSemaphore(concurrency)
-        self.cache = ResponseCache(cache_path) if cache_path and self.config.cache else None
+        self.cache: ResponseCache | None = None
+        if cache_path is not None:
+            self.open_cache(cache_path)
+
+    def open_cache(self, path: Path) -> None:
+        """Keep responses in `path` from now on (unless `[llm] cache = false`)."""
+        self.cache = ResponseCache(path) if self.config.cache else None
 
     def check_available(self) -> None:
-        """Raise ModelUnavailable/WeightsMismatch now rather than at the first request."""
-        if self.is_local:
-            from agent.local_model import engine
+        """The pre-flight: raise ModelUnavailable (with a hint) or WeightsMismatch now, rather
+        than at the first request of a run (see agent/preflight.py)."""
+        from agent.preflight import preflight
 
-            engine(self.model)
+        preflight(self)
 
     def complete(self, messages: list[dict[str, str]], *, phase: str, node: str,
                  max_tokens: int = 256, temperature: float = 0.0,
@@ -221,7 +227,9 @@ class LLM:
             self.cache.put(key, self.model, text, finish, prompt_tokens, completion_tokens)
         return Completion(text, finish, prompt_tokens, completion_tokens, cost, False)
 
-    def _send(self, messages: list[dict[str, str]], params: dict, node: str) -> Any:
+    def _send(self, messages: list[dict[str, str]], params: dict, node: str,
+              attempts: int = 0) -> Any:
+        """One request, retried on transient errors (`attempts`: 0 means from the config)."""
         litellm = _lazy_litellm()
         _ensure_provider(litellm, self.model)
         retryable = tuple(getattr(litellm, name) for name in (
@@ -232,13 +240,16 @@ class LLM:
             extra["api_base"] = self.config.api_base
         if not self.is_local:
             extra["timeout"] = self.config.timeout
-        attempts = max(1, self.config.retries + 1)
+            extra["max_retries"] = 0  # the OpenAI client retries twice more on its own
+        attempts = attempts or max(1, self.config.retries + 1)
         for attempt in range(attempts):
             try:
                 return litellm.completion(model=self.model, messages=messages,
                                           **{k: v for k, v in params.items() if v is not None},
                                           **extra)
             except retryable as exc:
+                if connection_refused(exc):  # nothing listens there: waiting will not help
+                    raise LLMError(f"{self.model}: connection refused: {_short(exc)}") from exc
                 if attempt + 1 >= attempts:
                     raise LLMError(f"{self.model}: {type(exc).__name__} after {attempts} "
                                    f"attempts: {_short(exc)}") from exc
@@ -257,6 +268,24 @@ class LLM:
                     raise cause from exc
                 raise LLMError(f"{self.model}: {type(exc).__name__}: {_short(exc)}") from exc
         raise AssertionError("unreachable")
+
+
+def connection_refused(exc: BaseException) -> bool:
+    """Whether `exc` comes from a refused connection (litellm reports it as APIConnectionError
+    for Ollama and as InternalServerError for OpenAI-compatible servers)."""
+    return caused_by(exc, ConnectionRefusedError) is not None
+
+
+def caused_by(exc: BaseException, kind: type | tuple[type, ...]) -> BaseException | None:
+    """The first exception of `kind` in the chain of causes of `exc` (itself included)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, kind):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
 
 
 def _short(exc: BaseException) -> str:

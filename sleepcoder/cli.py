@@ -4,8 +4,8 @@
 Exit codes: 0 success, 1 unexpected failure (one line; the traceback goes to a crash log),
 2 bad input (path, option or configuration; a bare repository), 3 the map store cannot be used
 (missing, damaged, newer schema, not writable, not a directory, deleted during a build),
-4 the map is busy,
-5 no usable model (not installed, weights do not verify), 6 solve produced no valid patch
+4 the map is busy, 5 no usable model (not installed, weights do not verify, or the pre-flight
+found a missing key, an unreachable server or an unknown model), 6 solve produced no valid patch
 (failed, or budget exhausted before any edit), 7 --apply refused (uncommitted changes),
 8 aborted at plan review.
 """
@@ -29,18 +29,30 @@ EXIT_NO_PATCH, EXIT_DIRTY, EXIT_ABORTED = 6, 7, 8
 class _DefaultToBuild(TyperGroup):
     """`sleepcoder map [PATH]` builds: anything that is not a subcommand goes to `build`."""
 
+    default = "build"
+
     def parse_args(self, ctx, args):  # type: ignore[override]
         if not args or (args[0] not in self.commands and args[0] not in ("--help", "-h")):
-            args = ["build", *args]
+            args = [self.default, *args]
         return super().parse_args(ctx, args)
 
 
 # No pretty exceptions: main() turns anything unhandled into one line and a crash log (a rich
 # traceback would also print local variables, API keys among them).
+
+
+class _DefaultToList(_DefaultToBuild):
+    """`sleepcoder runs [PATH]` lists the runs."""
+
+    default = "list"
+
+
 app = typer.Typer(help="sleepcoder: a coding agent that maps repositories at sleep time.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 map_app = typer.Typer(cls=_DefaultToBuild, help="Build, refresh and inspect the static map.")
 app.add_typer(map_app, name="map")
+runs_app = typer.Typer(cls=_DefaultToList, help="List and clean up solve runs.")
+app.add_typer(runs_app, name="runs")
 
 
 def _swe_features_app():
@@ -273,6 +285,56 @@ def solve(
         review=review, test_cmd=test_cmd, out=out, apply=apply, force=force, resume=resume,
         store=store, as_json=as_json)
     raise typer.Exit(code)
+
+
+@runs_app.command("list")
+def runs_list(path: PathArg = Path("."), store: StoreOpt = None, as_json: JsonOpt = False
+              ) -> None:
+    """List the solve runs: status, start, request, resumable, worktree, disk used."""
+    from agent.solve.runs import list_runs
+    from sleepcoder.progress import print_runs
+
+    root, config = _load(path, store)
+    found = list_runs(config.map.store_path(root))
+    if as_json:
+        import json
+
+        typer.echo(json.dumps([run.to_dict() for run in found], indent=2))
+    else:
+        print_runs(found)
+
+
+@runs_app.command("clean")
+def runs_clean(
+    path: PathArg = Path("."),
+    older_than: Annotated[float | None, typer.Option(
+        "--older-than", help="Also remove unfinished runs started more than DAYS ago.",
+        metavar="DAYS")] = None,
+    everything: Annotated[bool, typer.Option(
+        "--all", help="Also remove every unfinished run (not one that is running).")] = False,
+    store: StoreOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Remove finished runs and leftover worktrees (never the map or the model cache)."""
+    from agent.solve.runs import clean_runs
+    from sleepcoder.progress import human_bytes
+
+    if older_than is not None and older_than < 0:
+        _err("--older-than must be zero or a positive number of days")
+        raise typer.Exit(EXIT_BAD_INPUT)
+    root, config = _load(path, store)
+    with _exit_codes("some runs may be left: run the same command again"):
+        report = clean_runs(root, config.map.store_path(root), older_than_days=older_than,
+                            everything=everything)
+    if as_json:
+        import json
+
+        typer.echo(json.dumps(report.to_dict(), indent=2))
+        return
+    typer.echo(f"removed {len(report.removed)} runs, freed {human_bytes(report.freed_bytes)}")
+    if report.kept:
+        _err(f"kept {len(report.kept)} unfinished runs (resume them, or remove them with "
+             "--older-than DAYS or --all)")
 
 
 @app.command()

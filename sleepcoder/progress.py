@@ -173,3 +173,34 @@ def print_models(listing: dict) -> None:
                    markup=False, soft_wrap=True)
     _out.print(f"Weights cache: {listing['cache_dir']}", highlight=False, markup=False)
     _out.print(listing["other"], highlight=False, markup=False, soft_wrap=True)
+
+
+def human_bytes(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")
+
+
+def print_runs(runs: list) -> None:
+    """The listing of `sleepcoder runs`: one line a run, never wrapped (it is grepped)."""
+    import time
+
+    if not runs:
+        _out.print("no solve runs in this store", markup=False)
+        return
+    rows = [("run", "status", "started", "resumable", "worktree", "disk", "request")]
+    for run in runs:
+        started = time.strftime("%Y-%m-%d %H:%M", time.localtime(run.started)) \
+            if run.started else "?"
+        rows.append((run.id, run.status, started, "yes" if run.resumable else "no",
+                     "yes" if run.worktree else "no", human_bytes(run.disk_bytes),
+                     run.title[:80]))
+    widths = [max(len(row[i]) for row in rows) for i in range(6)]
+    for row in rows:
+        cells = [cell.rjust(w) if i == 5 else cell.ljust(w)
+                 for i, (cell, w) in enumerate(zip(row, widths, strict=False))]
+        _out.print("  ".join([*cells, row[6]]).rstrip(), markup=False, highlight=False,
+                   soft_wrap=True)

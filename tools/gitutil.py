@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -105,6 +106,21 @@ def ensure_excluded(repo: git.Repo, entry: str) -> bool:
     with path.open("a", encoding="utf-8") as handle:
         handle.write(f"{prefix}# sleepcoder's map store\n{entry}\n")
     return True
+
+
+def make_store_dir(store_dir: Path, root: Path, repo: git.Repo | None) -> Path:
+    """Create sleepcoder's store directory (map, runs, checkpoints, worktrees, cache). Inside
+    the work tree it is also listed in .git/info/exclude, so `git status` never shows it:
+    every command that writes to the store starts here."""
+    from tools.store_location import prepare_store_dir
+
+    prepare_store_dir(store_dir)  # a symlink, a file or an unwritable place: a StoreError
+    resolved = store_dir.resolve()
+    if repo is not None and resolved != root.resolve() and resolved.is_relative_to(root):
+        with contextlib.suppress(OSError):  # a read-only .git: the store still works, and
+            # git lists it as untracked
+            ensure_excluded(repo, f"/{resolved.relative_to(root.resolve()).as_posix()}/")
+    return store_dir
 
 
 def blob_hash(data: bytes) -> str:

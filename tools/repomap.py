@@ -94,7 +94,7 @@ def build_map(
     started = time.perf_counter()
     root, repo = resolve_root(Path(path))
     config = config or load_config(root)
-    store_dir = config.map.store_path(root)
+    store_dir = gitutil.make_store_dir(config.map.store_path(root), root, repo)
     timeout = config.map.lock_timeout if lock_timeout is None else lock_timeout
     with map_lock(store_dir, timeout, on_wait=progress.notice):
         store, notice = MapStore.open(store_dir, create=True, rebuild=rebuild)
@@ -120,13 +120,6 @@ def _build(
 ) -> BuildReport:
     timings: dict[str, float] = {}
     mark = time.perf_counter()
-    if repo is not None and store_dir.resolve().is_relative_to(root):
-        rel = store_dir.resolve().relative_to(root).as_posix()
-        try:
-            gitutil.ensure_excluded(repo, f"/{rel}/")
-        except OSError as exc:  # a read-only .git: the map is still worth building
-            progress.notice(f"could not add /{rel}/ to .git/info/exclude ({exc.strerror}): "
-                            "git will list the map store as untracked")
     scanned = scan(root, repo, config.map, store_dir)
     for message in scanned.notices:
         progress.notice(message)

@@ -18,6 +18,7 @@ from agent.sleep.graph import (
     run_graph,
 )
 from sleepcoder.config import Config, load_config
+from tools import gitutil
 from tools.lock import map_lock
 from tools.scan import resolve_root
 from tools.store import MapStore
@@ -30,10 +31,11 @@ def run_sleep(path: Path, config: Config | None = None, *, model: str | None = N
     """Run (or resume) the sleep pass on the repository at `path`; returns its report.
 
     Raises agent.local_model.ModelUnavailable / WeightsMismatch before any work when the
-    model cannot run, tools.lock.MapBusy when another pass holds the repository.
+    model cannot run (see agent/preflight.py), tools.lock.MapBusy when another pass holds
+    the repository.
     """
     progress = progress or SleepProgress()
-    root, _repo = resolve_root(Path(path))
+    root, repo = resolve_root(Path(path))
     config = config or load_config(root)
     store_dir = config.map.store_path(root)
     limit = config.sleep.budget if budget is None else budget
@@ -41,8 +43,11 @@ def run_sleep(path: Path, config: Config | None = None, *, model: str | None = N
     llm = None
     if not no_llm:
         model_id, _source = resolve_model(model, config.llm)
-        llm = LLM(model_id, config.llm, cache_path=store_dir / "llm_cache.db")
-        llm.check_available()
+        llm = LLM(model_id, config.llm)
+        llm.check_available()  # the pre-flight: before the store is touched
+    gitutil.make_store_dir(store_dir, root, repo)
+    if llm is not None:
+        llm.open_cache(store_dir / "llm_cache.db")
     with map_lock(store_dir, config.map.lock_timeout, on_wait=progress.notice,
                   name="sleep.lock", what="sleep pass"):
         store, notice = MapStore.open(store_dir, create=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import time
 from dataclasses import dataclass
@@ -12,6 +11,7 @@ from typing import Any
 from agent.llm import LLM, resolve_model
 from agent.solve.context import SolveContext, SolveOptions
 from agent.solve.graph import run_graph
+from agent.solve.runs import RunBusy, hold_run, new_run_id, read_record, write_record
 from sleepcoder.config import Config, load_config
 from tasks.task import Task, TaskError, from_issue_file, from_text
 from tools import gitutil
@@ -77,49 +77,65 @@ def start_solve(path: Path, request: str | None, options: SolveOptions, *,
         raise SolveError(str(exc)) from None
     if task.truncated:
         progress.notice("the request is very long: only its first 20,000 characters are used")
-    llm = _model(options, config, root)
-    store_dir = config.map.store_path(root)
+    llm = _model(options, config)  # the pre-flight: before anything is written
+    store_dir = gitutil.make_store_dir(config.map.store_path(root), root, repo)
+    if llm is not None:
+        llm.open_cache(store_dir / "llm_cache.db")
     store = None
     if not options.no_map:
         if not (store_dir / "map.db").exists():
             progress.notice("no map yet: building the static map first (see `sleepcoder map`)")
         build_map(root, config, progress=progress)
         store, _ = MapStore.open(store_dir, create=False)
-    thread = f"solve-{int(time.time())}-{task.id[5:]}"
+    thread = new_run_id(store_dir, f"solve-{int(time.time())}-{task.id[5:]}")
     progress.notice(f"run {thread} (if it stops, continue it with --resume {thread})")
-    worktree = Worktree.create(root, base, store_dir / "worktrees" / thread)
-    ctx = SolveContext(task, options, config, llm, worktree, store, progress)
-    initial = {"task": task.to_dict(), "options": options.to_dict(), "base": base,
-               "worktree": str(worktree.path), "status": "running", "usage": {}, "events": [],
-               "started": time.time()}
-    return _run(ctx, store_dir, thread, initial, None)
+    try:
+        with hold_run(store_dir, thread):
+            worktree = Worktree.create(root, base, store_dir / "worktrees" / thread)
+            ctx = SolveContext(task, options, config, llm, worktree, store, progress)
+            initial = {"task": task.to_dict(), "options": options.to_dict(), "base": base,
+                       "worktree": str(worktree.path), "status": "running", "usage": {},
+                       "events": [], "started": time.time()}
+            return _run(ctx, store_dir, thread, initial, None)
+    except RunBusy as exc:  # the same request started by two processes within a second
+        raise SolveError(str(exc)) from None
 
 
 def resume_solve(path: Path, thread: str, answer: dict | None = None, *,
                  config: Config | None = None, progress: Any = None) -> SolveResult:
     """Continue an interrupted run (Ctrl-C, a killed process) or answer a plan review."""
     progress = progress or _Quiet()
-    root, _repo = resolve_root(Path(path))
+    root, repo = resolve_root(Path(path))
     config = config or load_config(root)
     store_dir = config.map.store_path(root)
+    record = read_record(store_dir, thread)
+    if record is not None:
+        raise SolveError(f"run {thread} has finished (status {record.get('status')}): there "
+                         "is nothing to resume; start a new run")
     values = _saved_state(store_dir, thread)
     if values is None:
         raise SolveError(f"no solve run {thread!r} to resume in {store_dir}")
     options = SolveOptions.from_dict(values["options"])
     task = Task.from_dict(values["task"])
-    worktree = Worktree.create(root, values["base"], Path(values["worktree"]))
-    store = None if options.no_map else MapStore.open(store_dir, create=False)[0]
-    ctx = SolveContext(task, options, config, _model(options, config, root), worktree, store,
-                       progress)
-    return _run(ctx, store_dir, thread, None, answer if answer is not None else None,
-                resume=True)
+    llm = _model(options, config)
+    gitutil.make_store_dir(store_dir, root, repo)
+    if llm is not None:
+        llm.open_cache(store_dir / "llm_cache.db")
+    try:
+        with hold_run(store_dir, thread):
+            worktree = Worktree.create(root, values["base"], Path(values["worktree"]))
+            store = None if options.no_map else MapStore.open(store_dir, create=False)[0]
+            ctx = SolveContext(task, options, config, llm, worktree, store, progress)
+            return _run(ctx, store_dir, thread, None, answer, resume=True)
+    except RunBusy as exc:
+        raise SolveError(str(exc)) from None
 
 
-def _model(options: SolveOptions, config: Config, root: Path) -> LLM | None:
+def _model(options: SolveOptions, config: Config) -> LLM | None:
     if options.no_llm:
         return None
     model, _source = resolve_model(options.model or None, config.llm)
-    llm = LLM(model, config.llm, cache_path=config.map.store_path(root) / "llm_cache.db")
+    llm = LLM(model, config.llm)
     llm.check_available()
     return llm
 
@@ -147,27 +163,63 @@ def _saved_state(store_dir: Path, thread: str) -> dict | None:
 
 def _run(ctx: SolveContext, store_dir: Path, thread: str, initial: dict | None,
          answer: Any, resume: bool = False) -> SolveResult:
+    """Run the graph. Its worktree stays only while the run can be resumed: at plan review,
+    or after an interruption (Ctrl-C) that left a checkpoint. Any final status, an error
+    included, writes the run record and removes the worktree."""
     saver, conn = _checkpointer(store_dir)
     try:
         if resume and answer is None:
             final = run_graph(ctx, thread, None, checkpointer=saver)
         else:
             final = run_graph(ctx, thread, initial, resume=answer, checkpointer=saver)
-    finally:
+    except Exception as exc:
+        # An error ends the run (rerunning the request reuses the cached model answers).
+        saved = _values(saver, thread) or initial or {}
         conn.close()
+        _finish(ctx, store_dir, thread, {**saved, "status": "error",
+                                         "error": f"{type(exc).__name__}: {exc}"[:1000]})
+        raise
+    except BaseException:
+        resumable = _values(saver, thread) is not None
+        conn.close()
+        if not resumable:  # interrupted before the first checkpoint: nothing to resume
+            _close(ctx)
+        raise
+    conn.close()
     interrupts = final.get("__interrupt__")
     if interrupts:
+        if ctx.store is not None:
+            ctx.store.close()
         return SolveResult(thread, "awaiting_review", "", {}, interrupts[0].value)
-    record = scrub_tree(run_record(ctx, thread, final))
-    runs = store_dir / "runs"
-    runs.mkdir(parents=True, exist_ok=True)
-    record_path = runs / f"{thread}.json"
-    record_path.write_text(json.dumps(record, indent=2))
-    if ctx.store is not None:
-        ctx.store.close()
-    ctx.worktree.remove()
+    record, path = _finish(ctx, store_dir, thread, final)
     return SolveResult(thread, final.get("status", "failed"), final.get("patch", ""), record,
-                       None, str(record_path))
+                       None, str(path))
+
+
+def _values(saver: Any, thread: str) -> dict | None:
+    """The last checkpoint's state (None when there is none, or the database cannot say)."""
+    try:
+        saved = saver.get_tuple({"configurable": {"thread_id": thread}})
+    except sqlite3.Error:  # the error being handled may be this database's own
+        return None
+    return None if saved is None else saved.checkpoint.get("channel_values", {})
+
+
+def _finish(ctx: SolveContext, store_dir: Path, thread: str, state: dict) -> tuple[dict, Path]:
+    """Write the run record, then remove the worktree (whatever happened to the record)."""
+    try:
+        record = scrub_tree(run_record(ctx, thread, state))
+        return record, write_record(store_dir, thread, record)
+    finally:
+        _close(ctx)
+
+
+def _close(ctx: SolveContext) -> None:
+    try:
+        if ctx.store is not None:
+            ctx.store.close()
+    finally:
+        ctx.worktree.remove()
 
 
 def run_record(ctx: SolveContext, thread: str, state: dict) -> dict:
@@ -187,6 +239,8 @@ def run_record(ctx: SolveContext, thread: str, state: dict) -> dict:
         "condition": "no-map" if ctx.options.no_map else "map",
         "options": ctx.options.to_dict(),
         "status": state.get("status"),
+        "error": state.get("error"),
+        "started": state.get("started"),
         "files": {
             "localized": state.get("files", []),
             "planned": [s["path"] for s in state.get("plan", {}).get("steps", [])],
