@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -108,7 +108,8 @@ def ensure_excluded(repo: git.Repo, entry: str) -> bool:
     return True
 
 
-def make_store_dir(store_dir: Path, root: Path, repo: git.Repo | None) -> Path:
+def make_store_dir(store_dir: Path, root: Path, repo: git.Repo | None,
+                   on_notice: Callable[[str], None] | None = None) -> Path:
     """Create sleepcoder's store directory (map, runs, checkpoints, worktrees, cache). Inside
     the work tree it is also listed in .git/info/exclude, so `git status` never shows it:
     every command that writes to the store starts here."""
@@ -117,9 +118,13 @@ def make_store_dir(store_dir: Path, root: Path, repo: git.Repo | None) -> Path:
     prepare_store_dir(store_dir)  # a symlink, a file or an unwritable place: a StoreError
     resolved = store_dir.resolve()
     if repo is not None and resolved != root.resolve() and resolved.is_relative_to(root):
-        with contextlib.suppress(OSError):  # a read-only .git: the store still works, and
-            # git lists it as untracked
-            ensure_excluded(repo, f"/{resolved.relative_to(root.resolve()).as_posix()}/")
+        entry = f"/{resolved.relative_to(root.resolve()).as_posix()}/"
+        try:
+            ensure_excluded(repo, entry)
+        except OSError as exc:  # a read-only .git: the store still works
+            if on_notice is not None:
+                on_notice(f"could not add {entry} to .git/info/exclude ({exc.strerror}): git "
+                          "will list the map store as untracked")
     return store_dir
 
 

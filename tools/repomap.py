@@ -94,7 +94,8 @@ def build_map(
     started = time.perf_counter()
     root, repo = resolve_root(Path(path))
     config = config or load_config(root)
-    store_dir = gitutil.make_store_dir(config.map.store_path(root), root, repo)
+    store_dir = gitutil.make_store_dir(config.map.store_path(root), root, repo,
+                                       on_notice=progress.notice)
     timeout = config.map.lock_timeout if lock_timeout is None else lock_timeout
     with map_lock(store_dir, timeout, on_wait=progress.notice):
         store, notice = MapStore.open(store_dir, create=True, rebuild=rebuild)

@@ -52,6 +52,8 @@ def check(db: Path, tables: Iterable[str] = ()) -> str:
         if _code(exc).startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
             return ""  # a writer holds it: that is not damage
         return f"quick_check: {exc}"
+    except UnicodeDecodeError as exc:  # SQLite's own message quotes damaged bytes
+        return f"quick_check: {exc.object[:120]!r}"
     return missing_detail(missing, tables) if missing else ""
 
 

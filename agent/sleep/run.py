@@ -22,7 +22,6 @@ from tools import gitutil
 from tools.lock import map_lock
 from tools.scan import resolve_root
 from tools.store import MapStore
-from tools.store_location import prepare_store_dir
 
 
 def run_sleep(path: Path, config: Config | None = None, *, model: str | None = None,
@@ -39,13 +38,13 @@ def run_sleep(path: Path, config: Config | None = None, *, model: str | None = N
     config = config or load_config(root)
     store_dir = config.map.store_path(root)
     limit = config.sleep.budget if budget is None else budget
-    prepare_store_dir(store_dir)  # before the model's response cache is created in it
     llm = None
     if not no_llm:
         model_id, _source = resolve_model(model, config.llm)
         llm = LLM(model_id, config.llm)
         llm.check_available()  # the pre-flight: before the store is touched
-    gitutil.make_store_dir(store_dir, root, repo)
+    # creates the store (checked: not a link, not a file, writable) before the model's cache
+    gitutil.make_store_dir(store_dir, root, repo, on_notice=progress.notice)
     if llm is not None:
         llm.open_cache(store_dir / "llm_cache.db")
     with map_lock(store_dir, config.map.lock_timeout, on_wait=progress.notice,
