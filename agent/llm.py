@@ -191,13 +191,17 @@ class LLM:
 
     def complete(self, messages: list[dict[str, str]], *, phase: str, node: str,
                  max_tokens: int = 256, temperature: float = 0.0,
-                 stop: list[str] | None = None) -> Completion:
+                 stop: list[str] | None = None, grammar: str | None = None) -> Completion:
+        """One request. `grammar` (GBNF) constrains the embedded model's answer so it always
+        parses; other models are asked in plain text (the prompt states the format)."""
         if phase not in PHASES:
             raise ValueError(f"phase must be one of {PHASES}")
         # nothing secret reaches a model, whatever the prompt was built from
         messages = [{**m, "content": scrub(m["content"])} for m in messages]
         params = {"max_tokens": max_tokens, "temperature": temperature, "stop": stop}
-        key = ResponseCache.key(self.model, messages, params) if self.cache else ""
+        grammar = grammar if self.is_local else None
+        key = ResponseCache.key(self.model, messages, {**params, "grammar": grammar}) \
+            if self.cache else ""
         if self.cache:
             hit = self.cache.get(key)
             if hit is not None:
@@ -208,7 +212,7 @@ class LLM:
         started = time.perf_counter()
         try:
             with self._slots:
-                response = self._send(messages, params, node)
+                response = self._send(messages, params, node, grammar=grammar)
         except LLMError as exc:
             self.ledger.add(CallRecord(phase, node, self.model, 0, 0, 0.0,
                                        time.perf_counter() - started, False, str(exc)))
@@ -228,7 +232,7 @@ class LLM:
         return Completion(text, finish, prompt_tokens, completion_tokens, cost, False)
 
     def _send(self, messages: list[dict[str, str]], params: dict, node: str,
-              attempts: int = 0) -> Any:
+              attempts: int = 0, grammar: str | None = None) -> Any:
         """One request, retried on transient errors (`attempts`: 0 means from the config)."""
         litellm = _lazy_litellm()
         _ensure_provider(litellm, self.model)
@@ -236,6 +240,8 @@ class LLM:
             "RateLimitError", "Timeout", "APIConnectionError", "ServiceUnavailableError",
             "InternalServerError") if hasattr(litellm, name))
         extra: dict[str, Any] = {"metadata": {"sleepcoder_node": node}}
+        if grammar:
+            extra["metadata"]["sleepcoder_grammar"] = grammar
         if self.config.api_base:
             extra["api_base"] = self.config.api_base
         if not self.is_local:

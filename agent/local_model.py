@@ -200,6 +200,22 @@ def engine(model_id: str) -> _Engine:
         return loaded
 
 
+_GRAMMARS: dict[str, Any] = {}
+
+
+def compiled_grammar(text: str | None) -> Any:
+    """A llama.cpp grammar for GBNF `text` (compiled once per text), or None."""
+    if not text:
+        return None
+    if text not in _GRAMMARS:
+        from llama_cpp import LlamaGrammar
+
+        if len(_GRAMMARS) > 64:
+            _GRAMMARS.clear()
+        _GRAMMARS[text] = LlamaGrammar.from_string(text, verbose=False)
+    return _GRAMMARS[text]
+
+
 def make_provider() -> Any:
     """The litellm custom provider that serves `local/<name>` models in-process."""
     import litellm
@@ -207,12 +223,14 @@ def make_provider() -> Any:
     class LocalProvider(litellm.CustomLLM):
         def completion(self, model: str, messages: list, *args: Any, **kwargs: Any):
             params = kwargs.get("optional_params") or {}
+            metadata = (kwargs.get("litellm_params") or {}).get("metadata") or {}
             loaded = engine(model)
+            grammar = compiled_grammar(metadata.get("sleepcoder_grammar"))
             with loaded.lock:
                 result = loaded.llama.create_chat_completion(
                     messages=messages, max_tokens=params.get("max_tokens", 512),
                     temperature=params.get("temperature", 0.0), stop=params.get("stop"),
-                    seed=0)
+                    seed=0, grammar=grammar)
             result["model"] = f"{PROVIDER}/{lookup(model).name}"
             return litellm.ModelResponse(**result)
 

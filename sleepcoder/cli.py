@@ -269,6 +269,9 @@ def solve(
         "--force", help="With --apply: even with uncommitted changes.")] = False,
     resume: Annotated[str | None, typer.Option(
         help="Resume an interrupted run by its id (printed when it stopped).")] = None,
+    edit_format: Annotated[str | None, typer.Option(
+        help="How the model edits: symbols (definition by definition), blocks "
+        "(search/replace), whole (whole files), auto (default: [solve] edit_format).")] = None,
     store: StoreOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -283,7 +286,7 @@ def solve(
         request=request, repo=repo, issue_file=issue_file, model=model, budget=budget,
         max_steps=max_steps, no_map=no_map, localize_only=localize_only, no_llm=no_llm,
         review=review, test_cmd=test_cmd, out=out, apply=apply, force=force, resume=resume,
-        store=store, as_json=as_json)
+        store=store, as_json=as_json, edit_format=edit_format)
     raise typer.Exit(code)
 
 

@@ -31,6 +31,8 @@ DEFAULT_VENDORED_DIRS = (
 
 PERMISSION_LEVELS = ("none", "read", "triage", "write", "maintain", "admin")
 SANDBOX_MODES = ("auto", "require", "off")
+EDIT_FORMATS = ("auto", "symbols", "blocks", "whole")
+EDIT_PROTOCOLS = ("auto", "rewrite", "blocks", "insert", "decomposed")
 _RETIRED = {
     "allowed_associations": "allowed_associations is no longer used: labels and comments both "
                             "need the repository permission in min_permission (default write)",
@@ -100,6 +102,11 @@ class SolveConfig:
     test_env: tuple[str, ...] = ()
     test_sandbox: str = "auto"  # auto (best available), require (fail without), off
     test_network: bool = False
+    # How the model edits: "symbols" (definition by definition), "blocks" (search/replace on
+    # the file), "whole" (the whole file); "auto" = symbols for the embedded models, blocks
+    # for others. The question asked per definition is edit_protocol (auto: per model).
+    edit_format: str = "auto"
+    edit_protocol: str = "auto"
     # What the model's YES/NO votes may change in the localizer's selection (see
     # agent/solve/localize.py for the measurements behind these defaults).
     model_drop_below: float = 0.2  # drop a selected file voted NO whose probability is below
@@ -168,6 +175,10 @@ def parse_config(text: str, where: str) -> Config:
     if sections["solve"].test_sandbox not in SANDBOX_MODES:
         raise ConfigError(f"{where} [solve]: test_sandbox must be one of "
                           f"{', '.join(SANDBOX_MODES)}, got {sections['solve'].test_sandbox!r}")
+    for key, allowed in (("edit_format", EDIT_FORMATS), ("edit_protocol", EDIT_PROTOCOLS)):
+        if getattr(sections["solve"], key) not in allowed:
+            raise ConfigError(f"{where} [solve]: {key} must be one of {', '.join(allowed)}, "
+                              f"got {getattr(sections['solve'], key)!r}")
     if sections["bot"].min_permission not in PERMISSION_LEVELS[3:]:
         raise ConfigError(f"{where} [bot]: min_permission must be one of "
                           f"{', '.join(PERMISSION_LEVELS[3:])}, got "

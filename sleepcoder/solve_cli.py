@@ -21,7 +21,7 @@ EXIT_NO_PATCH, EXIT_DIRTY, EXIT_ABORTED, EXIT_INCOMPLETE = 6, 7, 8, 9
 
 def run_solve_command(*, request, repo, issue_file, model, budget, max_steps, no_map,
                       localize_only, no_llm, review, test_cmd, out, apply, force, resume,
-                      as_json, store=None) -> int:
+                      as_json, store=None, edit_format=None) -> int:
     from agent.llm import LLMError
     from agent.local_model import ModelUnavailable, WeightsMismatch
     from agent.solve.context import SolveOptions
@@ -35,6 +35,10 @@ def run_solve_command(*, request, repo, issue_file, model, budget, max_steps, no
     from tools.store_location import prepare_store_dir, why_unwritable
 
     problem = check_inputs(budget=budget, max_steps=max_steps, issue_file=issue_file, out=out)
+    from sleepcoder.config import EDIT_FORMATS
+
+    if edit_format is not None and edit_format not in EDIT_FORMATS:
+        problem = f"--edit-format must be one of {', '.join(EDIT_FORMATS)}, got {edit_format!r}"
     if problem:
         return _fail(problem, EXIT_BAD_INPUT)
     try:
@@ -64,7 +68,8 @@ def run_solve_command(*, request, repo, issue_file, model, budget, max_steps, no
         edit_attempts=solve.edit_attempts, test_rounds=solve.test_rounds,
         test_timeout=solve.test_timeout, allow_ci_edits=solve.allow_ci_edits,
         protected=solve.protected_paths, test_env=solve.test_env,
-        test_sandbox=solve.test_sandbox, test_network=solve.test_network)
+        test_sandbox=solve.test_sandbox, test_network=solve.test_network,
+        edit_format=edit_format or solve.edit_format, edit_protocol=solve.edit_protocol)
     try:
         prepare_store_dir(store_dir)  # before anything writes there (the model's cache)
         with RichProgress(enabled=not as_json) as progress:

@@ -215,7 +215,8 @@ def _solve_and_deliver(env: BotEnv, event: IssueEvent, config: Config, gh: GitHu
         edit_attempts=config.solve.edit_attempts,
         allow_ci_edits=config.bot.allow_workflow_edits, protected=protected,
         test_env=config.bot.test_env or config.solve.test_env,
-        test_sandbox=config.solve.test_sandbox, test_network=config.solve.test_network)
+        test_sandbox=config.solve.test_sandbox, test_network=config.solve.test_network,
+        edit_format=config.solve.edit_format, edit_protocol=config.solve.edit_protocol)
     config = replace(config, solve=replace(config.solve, test_cmd=options.test_cmd))
     try:
         result = _with_safe_env(lambda: start_solve(workspace, request, options, config=config,

@@ -16,7 +16,7 @@ RANKING = Localization(
 
 
 class FakeContext(SimpleNamespace):
-    def ask(self, node, messages, max_tokens):
+    def ask(self, node, messages, max_tokens, grammar=None):
         self.asked = messages[-1]["content"]
         return SimpleNamespace(text=self.reply)
 

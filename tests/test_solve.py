@@ -156,8 +156,10 @@ def test_whitespace_differences_still_apply(inventory, scripted):
         "def valuation_report(inventory: Inventory) -> str:\n=",
         "def valuation_report(inventory: Inventory) -> str:   \n=", 1))
     result = start_solve(inventory.root, REQUEST, options())
-    assert result.record["edits"][0] == {"path": "inventory/report.py", "action": "edit",
-                                         "status": "done", "attempts": 1, "error": ""}
+    edit = result.record["edits"][0]
+    assert {k: edit[k] for k in ("path", "action", "status", "attempts", "error", "method")} \
+        == {"path": "inventory/report.py", "action": "edit", "status": "done", "attempts": 1,
+            "error": "", "method": "blocks"}
 
 
 def test_syntax_breaking_edit_goes_back_to_the_model(inventory, scripted):
@@ -172,7 +174,8 @@ def test_syntax_breaking_edit_goes_back_to_the_model(inventory, scripted):
 
 
 def test_syntax_error_report_points_at_the_changed_lines():
-    from agent.solve.edit import EditRejected, _check_syntax
+    from agent.solve.syntax import EditRejected
+    from agent.solve.syntax import check_syntax as _check_syntax
 
     original = (EXAMPLE / "inventory" / "cli.py").read_text()
     lines = original.splitlines()

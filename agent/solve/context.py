@@ -35,6 +35,8 @@ class SolveOptions:
     test_env: tuple[str, ...] = ()  # variables passed to the test command beyond the allowlist
     test_sandbox: str = "auto"  # auto, require, off (see tools/sandbox.py)
     test_network: bool = False  # let the test command reach the network
+    edit_format: str = "auto"  # symbols, blocks, whole; auto: symbols for embedded models
+    edit_protocol: str = "auto"  # rewrite, blocks, insert, decomposed; auto: per model
 
     def to_dict(self) -> dict:
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items()}
@@ -108,11 +110,14 @@ class SolveContext:
     def budget(self) -> TaskBudget:
         return TaskBudget(self.options.budget, self.options.max_steps, self.tokens, self.steps)
 
-    def ask(self, node: str, messages: list[dict[str, str]], max_tokens: int) -> Completion:
-        """One model request within the budget (BudgetExhausted if it would not fit)."""
+    def ask(self, node: str, messages: list[dict[str, str]], max_tokens: int,
+            grammar: str | None = None) -> Completion:
+        """One model request within the budget (BudgetExhausted if it would not fit);
+        `grammar` constrains the embedded model's answer (agent/solve/grammars.py)."""
         assert self.llm is not None
         self.budget.check(self.estimate(messages, max_tokens))
-        answer = self.llm.complete(messages, phase="test", node=node, max_tokens=max_tokens)
+        answer = self.llm.complete(messages, phase="test", node=node, max_tokens=max_tokens,
+                                   grammar=grammar)
         self.account()
         return answer
 

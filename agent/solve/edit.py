@@ -5,15 +5,17 @@ reason, a bounded number of times. A file that never gets a valid edit is left u
 
 from __future__ import annotations
 
-import difflib
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
+from agent.solve import grammars
 from agent.solve.context import SolveContext, prompt
 from agent.solve.plan import Plan, Step
+from agent.solve.syntax import EditRejected, check_syntax
+from agent.solve.units import FENCE_NAMES
 from tools.edits import ApplyError, EditFormatError, apply_blocks, parse_blocks, whole_file
 from tools.languages import language_for_path
-from tools.parse import extract_facts, syntax_errors
+from tools.parse import extract_facts
 from tools.search import tokenize
 from tools.worktree import check_edit_path
 
@@ -26,20 +28,20 @@ WINDOW_MARGIN = 4
 class FileResult:
     path: str
     action: str
-    status: str  # done, failed, unchanged (a fix round found nothing to fix)
+    status: str  # done, partial (some units), failed, unchanged (a fix round: nothing to fix)
     attempts: int
     error: str = ""
+    units: list[dict] = field(default_factory=list)  # per definition, in the symbols format
+    added: list[str] = field(default_factory=list)  # signatures of definitions it added
+    method: str = "blocks"  # symbols/<protocol>, blocks, whole
+    stopped: str = ""  # the budget ran out inside this file (what was landed is kept)
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
-class EditRejected(ValueError):
-    """An answer that cannot be used; the message goes back to the model."""
-
-
 def edit_file(ctx: SolveContext, step: Step, plan: Plan, test_output: str = "",
-              waiting: int = 0) -> FileResult:
+              waiting: int = 0, whole: bool = False) -> FileResult:
     """Edit one planned file. In a fix round (`test_output` set) an answer that changes
     nothing means the file needs no fix: status "unchanged", not a failure. `waiting` planned
     files are still to be edited after this one: a retry that would leave too little budget for
@@ -59,20 +61,28 @@ def edit_file(ctx: SolveContext, step: Step, plan: Plan, test_output: str = "",
                                        request=ctx.task.text[:5000], what=step.what,
                                        others=others_text + tests)
     else:
-        shown, note = _window(original, path, f"{step.what}\n{ctx.task.text}")
-        user = prompt("edit").format(path=path, status=ctx.budget.status_line(),
+        shown, note = (original, "") if whole else _window(original, path,
+                                                            f"{step.what}\n{ctx.task.text}")
+        user = prompt("edit_whole" if whole else "edit").format(
+                                     path=path, status=ctx.budget.status_line(),
                                      request=ctx.task.text[:5000], what=step.what,
                                      others=others_text, tests=tests, window_note=note,
                                      content=shown)
-    messages = ctx.messages(user, example="" if step.action == "create" else "edit_example")
+    messages = ctx.messages(user, example="" if step.action == "create" or whole
+                            else "edit_example")
+    method = "whole" if whole or step.action == "create" else "blocks"
     error = ""
     attempts = ctx.options.edit_attempts if not test_output else min(2, ctx.options.edit_attempts)
     small = original.count("\n") <= REWRITE_MAX_LINES and not test_output
     first_cost = 0
+    fence = FENCE_NAMES.get(language_for_path(path) or "", "")
     for attempt in range(1, attempts + 1):
         # the last try on a small file asks for the whole new content instead of blocks
-        rewrite = step.action == "edit" and small and attempt == attempts and attempt > 1
-        max_tokens = 1200 if step.action == "create" or rewrite else 700
+        rewrite = step.action == "edit" and (whole or (
+            small and attempt == attempts and attempt > 1))
+        whole_answer = step.action == "create" or rewrite
+        max_tokens = min(4000, len(original) // 3 + 400) if rewrite else \
+            1200 if step.action == "create" else 700
         if attempt > 1:
             follow = prompt("rewrite" if rewrite else "repair").format(
                 error=error, path=path, status=ctx.budget.status_line())
@@ -83,13 +93,14 @@ def edit_file(ctx: SolveContext, step: Step, plan: Plan, test_output: str = "",
                                   f"{waiting} other planned file(s))")
             messages = retry
         spent = ctx.budget.spent_tokens()
-        answer = ctx.ask("edit", messages, max_tokens=max_tokens)
+        answer = ctx.ask("edit", messages, max_tokens=max_tokens, grammar=grammars.code_block(
+            fence) if whole_answer else grammars.search_replace())
         if attempt == 1:
             first_cost = ctx.budget.spent_tokens() - spent
         try:
             new = _rewritten(answer.text, original, path) if rewrite else \
                 _apply(step.action, answer.text, original, path)
-            _check_syntax(path, original, new)
+            check_syntax(path, original, new)
         except EditRejected as exc:
             error = str(exc)
             if test_output and error.startswith("the blocks change nothing"):
@@ -101,8 +112,8 @@ def edit_file(ctx: SolveContext, step: Step, plan: Plan, test_output: str = "",
             continue
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(new, encoding="utf-8")
-        return FileResult(path, step.action, "done", attempt)
-    return FileResult(path, step.action, "failed", attempts, error)
+        return FileResult(path, step.action, "done", attempt, method=method)
+    return FileResult(path, step.action, "failed", attempts, error, method=method)
 
 
 def _retry_fits(ctx: SolveContext, messages: list[dict[str, str]], max_tokens: int,
@@ -157,44 +168,6 @@ def _apply(action: str, answer: str, original: str, path: str) -> str:
     if new == original:
         raise EditRejected("the blocks change nothing: the replacement must differ")
     return new
-
-
-def _check_syntax(path: str, original: str, new: str) -> None:
-    language = language_for_path(path)
-    if language is None:
-        return
-    before, _ = syntax_errors(original.encode(), language)
-    after, line = syntax_errors(new.encode(), language)
-    if after <= before:
-        return
-    lines = new.splitlines()
-    start, end = _changed_lines(original, new)
-    if start and not start - 3 <= line <= end + 3:
-        # tree-sitter often marks the start of the enclosing block (even line 1) when a bracket,
-        # string or block is left open; the changed lines are where the mistake is
-        raise EditRejected(
-            f"the edit introduces a syntax error in {path}: the parser loses track from line "
-            f"{line}, and the lines your edit changed ({start}-{end}) are the likely cause "
-            f"(an unclosed bracket or string, a missing colon, a bad indent):\n"
-            f"{_numbered(lines, start - 1, end + 1)}")
-    raise EditRejected(f"the edit introduces a syntax error near line {line} of {path}:\n"
-                       f"{_numbered(lines, line - 2, line + 2)}")
-
-
-def _changed_lines(original: str, new: str) -> tuple[int, int]:
-    """First and last line (1-based) of `new` that differ from `original`; (0, 0) if none."""
-    matcher = difflib.SequenceMatcher(None, original.splitlines(), new.splitlines(),
-                                      autojunk=False)
-    spans = [(j1, j2) for tag, _i1, _i2, j1, j2 in matcher.get_opcodes() if tag != "equal"]
-    if not spans:
-        return 0, 0
-    return spans[0][0] + 1, max(spans[-1][1], spans[-1][0] + 1)
-
-
-def _numbered(lines: list[str], first: int, last: int) -> str:
-    """Lines first..last (1-based, clipped), each with its number."""
-    first, last = max(1, first), min(len(lines), last)
-    return "\n".join(f"{n:>5} | {lines[n - 1]}" for n in range(first, last + 1))
 
 
 def _window(content: str, path: str, focus: str) -> tuple[str, str]:

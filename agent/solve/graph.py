@@ -17,9 +17,10 @@ from typing import Any, TypedDict
 from agent.budget import BudgetExhausted
 from agent.solve import localize as model_localize
 from agent.solve.context import SolveContext
-from agent.solve.edit import FileResult, edit_file
+from agent.solve.edit import REWRITE_MAX_LINES, FileResult, edit_file
 from agent.solve.explore import explore
 from agent.solve.plan import Plan, fallback_plan, make_plan
+from agent.solve.symbol_edit import edit_symbols
 from agent.solve.testing import run_tests
 from tools.diffs import check_applies, parse_patch, worktree_diff
 from tools.localize import localize as rank_files
@@ -178,11 +179,24 @@ def _plan(ctx: SolveContext, state: SolveState, events: list[str]) -> SolveState
             else ""
     candidates = [c["path"] for c in state.get("localization", {}).get("candidates", [])]
     runners_up = [p for p in candidates if p not in files][:10]
-    plan = make_plan(ctx, files, context, runners_up) if ctx.llm else \
+    plan = make_plan(ctx, files, context, runners_up,
+                     symbols=edit_format(ctx) == "symbols") if ctx.llm else \
         fallback_plan(files, "no model")
     if plan.note:
         events.append(f"plan: {plan.note}")
-    return {"plan": plan.to_dict(), "queue": list(range(len(plan.steps))), "results": []}
+    # files that add definitions first: later files then call what really exists
+    order = sorted(range(len(plan.steps)), key=lambda i: not any(
+        u.kind == "add" for u in plan.steps[i].units))
+    return {"plan": plan.to_dict(), "queue": order, "results": []}
+
+
+def edit_format(ctx: SolveContext) -> str:
+    """symbols, blocks or whole; `auto` is symbols for the embedded models, blocks for
+    others (docs/solve.md, "Edit formats")."""
+    chosen = ctx.options.edit_format
+    if chosen != "auto":
+        return chosen
+    return "symbols" if ctx.llm is not None and ctx.llm.is_local else "blocks"
 
 
 def _approve(ctx: SolveContext, state: SolveState, events: list[str]) -> SolveState:
@@ -218,10 +232,10 @@ def _edit(ctx: SolveContext, state: SolveState, events: list[str]) -> SolveState
     index = queue.pop(0)
     step = plan.steps[index]
     ctx.progress.notice(f"editing {step.path} ({ctx.budget.status_line()})")
+    test = state.get("test", {})
+    fixing = test.get("output", "") if test.get("status") == "failed" else ""
     try:
-        result = edit_file(ctx, step, plan, state.get("test", {}).get("output", "")
-                           if state.get("test", {}).get("status") == "failed" else "",
-                           waiting=len(queue))
+        result = _edit_one(ctx, step, plan, fixing, len(queue), results)
     except (EditRefused, OSError) as exc:  # a path the rules or the file system refuse
         reason = str(exc) if isinstance(exc, EditRefused) else \
             f"{step.path}: {exc.strerror or exc}"
@@ -233,11 +247,43 @@ def _edit(ctx: SolveContext, state: SolveState, events: list[str]) -> SolveState
     results = [r for r in results if r["path"] != result.path] + [result.to_dict()]
     if result.status == "failed":
         events.append(f"could not edit {result.path}: {result.error}")
+    elif result.status == "partial":
+        missed = [u["unit"] for u in result.units if u["status"] not in ("done", "note")]
+        events.append(f"could not make every planned change in {result.path}: "
+                      + ", ".join(missed))
+    if result.stopped:
+        events.append(f"stopped: {result.stopped}")
+        return {"queue": [], "results": results, "status": "budget_exhausted"}
     return {"queue": queue, "results": results}
 
 
+def _edit_one(ctx: SolveContext, step, plan: Plan, fixing: str, waiting: int,
+              results: list[dict]) -> FileResult:
+    """The edit of one planned file in the run's edit format: definition by definition where
+    the plan names definitions; a small or new file whole; else search/replace blocks. A fix
+    round after failing tests always uses the file-level format, with the test output."""
+    fmt = edit_format(ctx)
+    if fmt == "symbols" and step.action == "edit" and not fixing:
+        if step.units:
+            added = [a for r in results for a in r.get("added", [])]
+            result = edit_symbols(ctx, step, plan, added)
+            located = any("no definition named" not in u.get("error", "")
+                          for u in result.units)
+            if result.status != "failed" or located or result.stopped:
+                return result
+            fallback = edit_file(ctx, step, plan, waiting=waiting)
+            fallback.error = (f"the planned definitions were not found ({result.error}); "
+                              f"edited with blocks instead: {fallback.error}").rstrip(": ")
+            return fallback
+        small = (ctx.root / step.path).is_file() and (ctx.root / step.path).read_text(
+            encoding="utf-8", errors="replace").count("\n") <= REWRITE_MAX_LINES
+        return edit_file(ctx, step, plan, waiting=waiting, whole=small)
+    return edit_file(ctx, step, plan, fixing, waiting=waiting, whole=fmt == "whole")
+
+
 def _edited(state: SolveState) -> list[str]:
-    return [r["path"] for r in state.get("results", []) if r["status"] in ("done", "unchanged")]
+    return [r["path"] for r in state.get("results", [])
+            if r["status"] in ("done", "unchanged", "partial")]
 
 
 def _check(ctx: SolveContext, state: SolveState, events: list[str]) -> SolveState:
@@ -307,7 +353,7 @@ def _emit(ctx: SolveContext, state: SolveState, events: list[str]) -> SolveState
         return {"status": "failed", "patch": ""}
     if state.get("test", {}).get("status") in ("failed", "error"):
         return {"status": "tests_failed", "patch": text}
-    if any(r["status"] == "failed" for r in state.get("results", [])):
+    if any(r["status"] in ("failed", "partial") for r in state.get("results", [])):
         return {"status": "partial", "patch": text}
     return {"status": "done", "patch": text}
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 from agent.budget import BudgetExhausted
 from agent.llm import LLMError
+from agent.solve import grammars
 from agent.solve.context import SolveContext, prompt
 from tools.localize import Localization
 
@@ -75,7 +76,8 @@ def refine(ctx: SolveContext, localization: Localization) -> Decision:
     user = prompt("localize_check").format(request=ctx.task.text[:4000], candidates=listing,
                                            status=ctx.budget.status_line())
     try:
-        answer = ctx.ask("localize", ctx.messages(user), max_tokens=12 * len(asked) + 40)
+        answer = ctx.ask("localize", ctx.messages(user), max_tokens=20 * len(asked) + 40,
+                         grammar=grammars.votes(asked))
     except (LLMError, BudgetExhausted) as exc:
         return Decision(selected, note=f"model not consulted: {exc}")
     votes = parse_votes(answer.text, asked)

@@ -1,22 +1,53 @@
-"""The plan: per file, what to change and why; new files named with their purpose.
+"""The plan: per file, what to change and why, and (in the `symbols` edit format) which
+definitions: `CHANGE name` for an existing one, `ADD name AFTER x | IN Class | AT END` for a new
+one, `IMPORTS` where imports are not automatic. New files are named with their purpose.
 
 The model may leave out a localized file or add new files, but not edit other existing files
-(that is what localization decided). An answer with no usable line falls back to "edit each
-localized file for the request", labelled as such in the run record.
+(that is what localization decided). Definition names are checked against the file as it is:
+an unknown name is dropped and counted, never guessed. An answer with no usable line falls
+back to "edit each localized file for the request", labelled as such in the run record.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 from agent.solve.context import SolveContext, prompt
 from agent.solve.localize import describe
+from tools.languages import language_for_path
+from tools.symbols import definitions
 from tools.worktree import EditRefused, check_edit_path
 
 _LINE = re.compile(r"^\s*[-*]?\s*\**(EDIT|CREATE)\**\s+`?([^\s:`]+)`?\s*:?\s*(.*)$",
                    re.IGNORECASE)
+_UNIT = re.compile(r"^\s*[-*]?\s*\**(CHANGE|ADD|IMPORTS)\**\b\s*:?\s*(.*)$")
+_ADD = re.compile(r"^`?([\w$]+)`?(?:\s+(AFTER|IN)\s+`?([\w.$]+)`?|\s+AT\s+END)?\s*:?\s*(.*)$",
+                  re.IGNORECASE)
+_CHANGE = re.compile(r"^`?([\w.$]+)`?(?:\(\))?\s*:?\s*(.*)$")
 MAX_NEW_FILES = 3
+MAX_EXTRA_FILES = 1  # existing files the plan may add beyond the localization's choice
+MAX_LISTED_DEFINITIONS = 30  # per file, in the plan prompt
+
+
+@dataclass
+class Unit:
+    kind: str  # change, add, imports
+    name: str = ""  # the definition's qualified name (change) or the new name (add)
+    anchor: str = ""  # add: "after <qname>", "in <class qname>" or "end"
+    what: str = ""
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def describe(self) -> str:
+        if self.kind == "change":
+            return f"CHANGE {self.name}"
+        if self.kind == "add":
+            where, _, target = self.anchor.partition(" ")
+            return f"ADD {self.name} " + ("AT END" if where == "end" else
+                                          f"{where.upper()} {target}")
+        return "IMPORTS"
 
 
 @dataclass
@@ -24,50 +55,121 @@ class Step:
     action: str  # edit or create
     path: str
     what: str
+    units: list[Unit] = field(default_factory=list)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return {"action": self.action, "path": self.path, "what": self.what,
+                "units": [u.to_dict() for u in self.units]}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Step:
+        return cls(data["action"], data["path"], data["what"],
+                   [Unit(**u) for u in data.get("units", [])])
 
 
 @dataclass
 class Plan:
     steps: list[Step]
     note: str = ""  # why the plan is a fallback, or what was dropped
+    dropped_units: int = 0  # definitions the model named that do not exist
 
     def to_dict(self) -> dict:
-        return {"steps": [s.to_dict() for s in self.steps], "note": self.note}
+        return {"steps": [s.to_dict() for s in self.steps], "note": self.note,
+                "dropped_units": self.dropped_units}
 
     @classmethod
     def from_dict(cls, data: dict) -> Plan:
-        return cls([Step(**s) for s in data.get("steps", [])], data.get("note", ""))
-
-
-MAX_EXTRA_FILES = 1  # existing files the plan may add beyond the localization's choice
+        return cls([Step.from_dict(s) for s in data.get("steps", [])], data.get("note", ""),
+                   data.get("dropped_units", 0))
 
 
 def make_plan(ctx: SolveContext, files: list[str], context: str,
-              runners_up: list[str] | None = None) -> Plan:
+              runners_up: list[str] | None = None, symbols: bool = False) -> Plan:
+    from agent.solve import grammars
+
     notes = describe(ctx, files, symbols=False)
-    listing = "\n".join(f"- {p}" + (f": {notes[p]}" if notes.get(p) else "") for p in files)
-    user = prompt("plan").format(status=ctx.budget.status_line(), request=ctx.task.text[:6000],
-                                 files=listing, context=context)
-    answer = ctx.ask("plan", ctx.messages(user, example="plan_example"),
-                     max_tokens=60 * len(files) + 120)
+    grammar = None
+    if symbols:
+        listing, names = _definition_listing(ctx, files)
+        python_only = all(language_for_path(p) == "python" for p in files)
+        user = prompt("plan_symbols").format(
+            status=ctx.budget.status_line(), request=ctx.task.text[:6000], files=listing,
+            context=context, imports_note="" if python_only else
+            "; for other files add a line `  IMPORTS: <what>` when imports change")
+        example = "plan_symbols_example"
+        grammar = grammars.plan(files + (runners_up or [])[:MAX_EXTRA_FILES], names)
+        max_tokens = 130 * len(files) + 160
+    else:
+        listing = "\n".join(f"- {p}" + (f": {notes[p]}" if notes.get(p) else "") for p in files)
+        user = prompt("plan").format(status=ctx.budget.status_line(),
+                                     request=ctx.task.text[:6000], files=listing,
+                                     context=context)
+        example = "plan_example"
+        max_tokens = 60 * len(files) + 120
+    answer = ctx.ask("plan", ctx.messages(user, example=example), max_tokens=max_tokens,
+                     grammar=grammar)
     return parse_plan(ctx, answer.text, files, runners_up or [])
+
+
+def _definition_listing(ctx: SolveContext, files: list[str]) -> tuple[str, list[str]]:
+    """Per file its description and definitions with signatures (the most relevant first
+    when there are many), and every listed name (for the grammar)."""
+    from tools.search import tokenize
+
+    notes = describe(ctx, files, symbols=False)
+    wanted = set(tokenize(ctx.task.text))
+    lines, names = [], []
+    for path in files:
+        lines.append(f"- {path}" + (f": {notes[path]}" if notes.get(path) else ""))
+        defs = _current_definitions(ctx, path)
+        if len(defs) > MAX_LISTED_DEFINITIONS:
+            ranked = sorted(defs, key=lambda d: -len(wanted & set(tokenize(
+                f"{d.qname} {d.signature}"))))
+            keep = {d.qname for d in ranked[:MAX_LISTED_DEFINITIONS]}
+            defs = [d for d in defs if d.qname in keep]
+        for d in defs:
+            signature = d.signature.split("(", 1)
+            shown = d.qname + (f"({signature[1]}" if len(signature) == 2 else "")
+            lines.append(f"    {shown}")
+            names.append(d.qname)
+    return "\n".join(lines), names
+
+
+def _current_definitions(ctx: SolveContext, path: str):
+    language = language_for_path(path)
+    target = ctx.root / path
+    if language is None or not target.is_file():
+        return []
+    try:
+        content = target.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return []
+    return [d for d in definitions(content, language) if d.kind not in ("constant",)]
 
 
 def parse_plan(ctx: SolveContext, text: str, files: list[str],
                runners_up: list[str] | None = None) -> Plan:
     """Plan steps from the answer: edits of localized files, at most MAX_EXTRA_FILES edits of
-    other candidates the localization ranked high (`runners_up`), and new files."""
+    other candidates the localization ranked high (`runners_up`), and new files; under each
+    edit, its definition units, checked against the file."""
     steps: list[Step] = []
     extra = 0
     dropped: list[str] = []
     seen: set[str] = set()
+    current: Step | None = None
     for line in text.splitlines():
+        unit = _UNIT.match(line)
+        if unit and current is not None:
+            parsed = _parse_unit(unit.group(1).upper(), unit.group(2).strip())
+            if parsed is None:
+                dropped.append(f"unreadable plan line {line.strip()[:80]!r}")
+            elif current.action == "edit":
+                current.units.append(parsed)
+            continue
         match = _LINE.match(line)
         if not match:
             continue
+        current = None
         action, raw, what = match.group(1).lower(), match.group(2), match.group(3).strip()
         try:
             path = check_edit_path(ctx.root, raw, allow_ci=ctx.options.allow_ci_edits,
@@ -94,11 +196,90 @@ def parse_plan(ctx: SolveContext, text: str, files: list[str],
             dropped.append(f"{path}: too many new files")
             continue
         seen.add(path)
-        steps.append(Step(action, path, what or "implement the feature request"))
+        current = Step(action, path, what or "implement the feature request")
+        steps.append(current)
     if not steps:
         return fallback_plan(files, "the model's plan had no usable line")
+    unknown = check_units(ctx, steps, dropped)
     note = ("notes: " + "; ".join(dropped)) if dropped else ""
-    return Plan(steps, note)
+    return Plan(steps, note, unknown)
+
+
+def _parse_unit(kind: str, rest: str) -> Unit | None:
+    if kind == "IMPORTS":
+        return Unit("imports", what=rest)
+    if kind == "CHANGE":
+        match = _CHANGE.match(rest)
+        return Unit("change", match.group(1), what=match.group(2).strip()) if match else None
+    match = _ADD.match(rest)
+    if not match:
+        return None
+    where = (match.group(2) or "").lower()
+    anchor = f"{where} {match.group(3)}" if where else "end"
+    return Unit("add", match.group(1), anchor, match.group(4).strip())
+
+
+def check_units(ctx: SolveContext, steps: list[Step], notes: list[str]) -> int:
+    """Keep the units whose names exist (a CHANGE of a name another planned file defines
+    moves there); drop the others with a note. Returns how many were dropped."""
+    defined = {s.path: {d.qname: d for d in _current_definitions(ctx, s.path)}
+               for s in steps if s.action == "edit"}
+    dropped = 0
+    moved: list[tuple[Step, Unit]] = []
+    for step in steps:
+        if step.action != "edit":
+            step.units = []
+            continue
+        names = defined.get(step.path, {})
+        kept = []
+        for unit in step.units:
+            problem = _resolve(unit, names)
+            if problem and unit.kind == "change":
+                homes = [s for s in steps if s is not step and _resolve(
+                    Unit("change", unit.name), defined.get(s.path, {})) == ""]
+                if len(homes) == 1:
+                    moved.append((homes[0], unit))
+                    notes.append(f"{unit.name}: moved to {homes[0].path}, which defines it")
+                    continue
+            if problem:
+                dropped += 1
+                notes.append(f"{step.path}: {problem}")
+                continue
+            if not any(u.kind == unit.kind and u.name == unit.name for u in kept):
+                kept.append(unit)
+        step.units = kept
+    for step, unit in moved:
+        _resolve(unit, defined.get(step.path, {}))
+        step.units.append(unit)
+    return dropped
+
+
+def _resolve(unit: Unit, names: dict) -> str:
+    """Normalise `unit` against the file's definitions; '' when it is usable, else why not."""
+    if unit.kind == "imports":
+        return ""
+    if unit.kind == "change":
+        if unit.name in names:
+            return ""
+        tails = [q for q in names if q.rsplit(".", 1)[-1] == unit.name.rsplit(".", 1)[-1]]
+        if len(tails) == 1:
+            unit.name = tails[0]
+            return ""
+        return f"no definition named {unit.name!r} (dropped)"
+    where, _, target = unit.anchor.partition(" ")
+    existing = f"{target}.{unit.name}" if where == "in" else unit.name
+    if existing in names:  # "add" what is already there: it is a change
+        unit.kind, unit.name, unit.anchor = "change", existing, ""
+        return ""
+    if where in ("after", "in"):
+        found = target if target in names else next(
+            (q for q in names if q.rsplit(".", 1)[-1] == target), "")
+        if not found or (where == "in" and names[found].kind not in (
+                "class", "interface", "struct", "enum", "trait")):
+            unit.anchor = "end"  # the model named a place that is not there: the file's end
+        else:
+            unit.anchor = f"{where} {found}"
+    return ""
 
 
 def fallback_plan(files: list[str], reason: str) -> Plan:
@@ -107,4 +288,8 @@ def fallback_plan(files: list[str], reason: str) -> Plan:
 
 
 def render(plan: Plan) -> str:
-    return "\n".join(f"{s.action.upper()} {s.path}: {s.what}" for s in plan.steps)
+    lines = []
+    for s in plan.steps:
+        lines.append(f"{s.action.upper()} {s.path}: {s.what}")
+        lines += [f"  {u.describe()}: {u.what}" for u in s.units]
+    return "\n".join(lines)

@@ -1,0 +1,76 @@
+"""GBNF grammars for the embedded model's structured answers (llama.cpp constrains decoding
+with them, so the answer always parses): plan lines naming real files and definitions,
+YES/NO votes, exactly one fenced code block, search/replace blocks, insertions, a choice
+among numbers. Other models get the same formats by prompting only (agent/llm.py drops the
+grammar for them)."""
+
+from __future__ import annotations
+
+import json
+
+_LINE = r'[^\n]'
+# a line of code that does not start a fence: the block ends at a line "```"
+_CODE = r'''code-line ::= ([^`\n] [^\n]* | "`" [^`\n] [^\n]* | "``" [^`\n] [^\n]*)? "\n"'''
+
+
+def literal(text: str) -> str:
+    return json.dumps(text, ensure_ascii=False)
+
+
+def _alternatives(items: list[str], fallback: str) -> str:
+    unique = list(dict.fromkeys(i for i in items if i))
+    return " | ".join(literal(i) for i in unique) if unique else fallback
+
+
+def code_block(language: str = "", max_lines: int = 400) -> str:
+    """Exactly one fenced code block and nothing else."""
+    fence = literal("```" + language + "\n")
+    return (f"root ::= {fence} code-line{{1,{max_lines}}} \"```\"\n{_CODE}\n")
+
+
+def code_block_or_none(language: str = "", max_lines: int = 200) -> str:
+    fence = literal("```" + language + "\n")
+    return (f"root ::= \"NONE\" | {fence} code-line{{1,{max_lines}}} \"```\"\n{_CODE}\n")
+
+
+def choice(options: list[str]) -> str:
+    return f"root ::= {_alternatives(options, literal('0'))}\n"
+
+
+def votes(paths: list[str]) -> str:
+    """One `path: YES|NO` line per candidate, in any order."""
+    return (f"root ::= vote{{1,{max(1, len(paths))}}}\n"
+            f"vote ::= ({_alternatives(paths, literal('x'))}) \": \" (\"YES\" | \"NO\") \"\\n\"\n")
+
+
+def search_replace(max_blocks: int = 4) -> str:
+    return (f"root ::= block{{1,{max_blocks}}}\n"
+            "block ::= \"<<<<<<< SEARCH\\n\" plain-line{1,60} \"=======\\n\" plain-line{0,80} "
+            "\">>>>>>> REPLACE\\n\"\n"
+            "plain-line ::= ([^<=>\\n] [^\\n]* | [<=>] [^<=>\\n] [^\\n]*)? \"\\n\"\n")
+
+
+def insertions(language: str = "", max_places: int = 3) -> str:
+    fence = literal("```" + language + "\n")
+    return (f"root ::= place{{1,{max_places}}}\n"
+            f"place ::= \"AFTER: \" {_LINE}{{1,200}} \"\\n\" {fence} code-line{{1,80}} "
+            "\"```\\n\"\n" + _CODE + "\n")
+
+
+def plan(paths: list[str], names: list[str], max_files: int = 8, max_units: int = 6) -> str:
+    """Plan lines: EDIT of a localized file followed by CHANGE/ADD lines whose names are real
+    definitions, or CREATE of a new path."""
+    return (
+        f"root ::= step{{1,{max_files}}}\n"
+        "step ::= edit | create\n"
+        f"edit ::= \"EDIT \" path \": \" text \"\\n\" unit{{0,{max_units}}}\n"
+        "create ::= \"CREATE \" new-path \": \" text \"\\n\"\n"
+        "unit ::= \"  \" (change | add | imports) \"\\n\"\n"
+        "change ::= \"CHANGE \" name \": \" text\n"
+        "add ::= \"ADD \" ident (\" AFTER \" name | \" IN \" name | \" AT END\") \": \" text\n"
+        "imports ::= \"IMPORTS: \" text\n"
+        f"path ::= {_alternatives(paths, literal('x'))}\n"
+        f"name ::= {_alternatives(names, 'ident')}\n"
+        "ident ::= [A-Za-z_$] [A-Za-z0-9_$]{0,60}\n"
+        "new-path ::= [A-Za-z0-9_./-]{1,120}\n"
+        f"text ::= [^\\n]{{1,200}}\n")

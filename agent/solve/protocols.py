@@ -1,0 +1,242 @@
+"""The questions a model can be asked to edit one definition, and how each answer becomes a
+new file. Which one is asked is a measured choice per model (benchmarks/bench_edit.py; the
+table is in docs/benchmarks.md):
+
+- `rewrite`: the complete new definition (natural for strong models; a small one tends to
+  echo the definition back unchanged, which is refused as a no-op and retried);
+- `blocks`: search/replace blocks restricted to the definition;
+- `insert`: only the new lines, each group after an existing line it names;
+- `decomposed`: three narrow questions (new decorator/signature lines; new body lines; after
+  which numbered statement they go), spliced by the tool.
+
+New definitions (`ADD`) are always asked for whole. Every answer is checked (right name, not a
+no-op, no new syntax errors) and a refusal goes back to the model with the precise reason.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from agent.llm import Completion
+from agent.solve import grammars
+from agent.solve.context import SolveContext, prompt
+from agent.solve.syntax import EditRejected, check_syntax
+from agent.solve.units import (
+    UnitRejected,
+    UnitWork,
+    apply_addition,
+    apply_change,
+    code_blocks,
+    one_block,
+    place_text,
+)
+from tools.edits import ApplyError, EditFormatError, apply_blocks, parse_blocks
+from tools.symbols import body_statements, insert_lines, normalise, replace_lines
+
+PROTOCOLS = ("rewrite", "blocks", "insert", "decomposed")
+CONTINUATIONS = 2  # extra requests for an answer cut off by the length limit
+
+
+@dataclass
+class UnitOutcome:
+    content: str | None  # the new file text, None when no answer could be used
+    attempts: int
+    error: str = ""
+    requests: int = 0
+
+
+def tokens_of(text: str) -> int:
+    return len(text) // 3 + 1  # code tokenizes denser than prose
+
+
+def edit_unit(ctx: SolveContext, work: UnitWork, protocol: str, attempts: int) -> UnitOutcome:
+    """Ask for one unit with `protocol` (additions are always asked for whole), up to
+    `attempts` answers."""
+    if work.unit.kind == "add":
+        return _loop(ctx, work, attempts, "sym_add", grammars.code_block(work.fence),
+                     min(3000, 700 + tokens_of(work.code)),
+                     lambda text: apply_addition(work, one_block(text, f"`{work.tail}`")),
+                     what=work.unit.what, place=place_text(work.unit))
+    if protocol == "decomposed":
+        return _decomposed(ctx, work, attempts)
+    size = tokens_of(work.code)
+    if protocol == "rewrite":
+        return _loop(ctx, work, attempts, "sym_rewrite", grammars.code_block(work.fence),
+                     min(4000, int(size * 1.3) + 250),
+                     lambda text: apply_change(work, one_block(text, f"the new `{work.tail}`")))
+    if protocol == "blocks":
+        return _loop(ctx, work, attempts, "sym_blocks", grammars.search_replace(),
+                     min(1500, size + 200), lambda text: _apply_blocks(work, text))
+    if protocol == "insert":
+        return _loop(ctx, work, attempts, "sym_insert", grammars.insertions(work.fence),
+                     min(1200, 500 + size // 4), lambda text: _apply_insertions(work, text))
+    raise ValueError(f"unknown edit protocol {protocol!r}; known: {', '.join(PROTOCOLS)}")
+
+
+def _decorators(work: UnitWork) -> str:
+    return " with its decorators" if work.language == "python" else ""
+
+
+def _loop(ctx: SolveContext, work: UnitWork, attempts: int, template: str, grammar: str,
+          max_tokens: int, apply: Callable[[str], str], **fields: str) -> UnitOutcome:
+    question = prompt(template).format(name=work.unit.name, path=work.path,
+                                       status=ctx.budget.status_line(),
+                                       decorators=_decorators(work), **fields)
+    messages = ctx.messages(f"{work.context}\n{question}")
+    error, requests = "", 0
+    for attempt in range(1, attempts + 1):
+        answer, used = ask_whole(ctx, messages, max_tokens, grammar)
+        requests += used
+        try:
+            new = apply(answer.text)
+            check_syntax(work.path, work.content, new)
+            return UnitOutcome(new, attempt, requests=requests)
+        except (UnitRejected, EditRejected) as exc:
+            error = str(exc)
+        messages = [*messages, {"role": "assistant", "content": answer.text},
+                    {"role": "user", "content": prompt("sym_repair").format(
+                        error=error, status=ctx.budget.status_line())}]
+    return UnitOutcome(None, attempts, error, requests)
+
+
+def ask_whole(ctx: SolveContext, messages: list[dict[str, str]], max_tokens: int,
+              grammar: str | None) -> tuple[Completion, int]:
+    """One answer; when the length limit cuts it inside a code block, the model is asked to
+    go on (without the grammar, which would start a new block) and the parts are joined."""
+    answer = ctx.ask("edit", messages, max_tokens=max_tokens, grammar=grammar)
+    text, requests = answer.text, 1
+    while answer.truncated and text.count("```") % 2 == 1 and requests <= CONTINUATIONS:
+        follow = [*messages, {"role": "assistant", "content": text},
+                  {"role": "user", "content": "Your answer was cut off. Continue exactly where "
+                   "it stopped, without repeating anything, and close the code block."}]
+        answer = ctx.ask("edit", follow, max_tokens=max_tokens)
+        requests += 1
+        more = answer.text
+        if more.lstrip().startswith("```"):  # a restarted block: keep its content only
+            more = more.lstrip().split("\n", 1)[-1]
+        text += more
+    return Completion(text, answer.finish_reason, answer.prompt_tokens,
+                      answer.completion_tokens, answer.cost, answer.cached), requests
+
+
+def _apply_blocks(work: UnitWork, text: str) -> str:
+    try:
+        blocks = parse_blocks(text)
+        if not blocks:
+            raise UnitRejected("no edit blocks: use <<<<<<< SEARCH / ======= / >>>>>>> REPLACE")
+        new_code = apply_blocks(work.code, blocks, f"`{work.tail}`")
+    except (EditFormatError, ApplyError) as exc:
+        raise UnitRejected(str(exc)) from None
+    return apply_change(work, new_code)
+
+
+def _apply_insertions(work: UnitWork, text: str) -> str:
+    """Each `AFTER: <line>` + code block: the new lines go after that line of the definition,
+    indented like it (one level deeper after a line that opens a block)."""
+    code = work.code
+    places = text.split("AFTER:")[1:]
+    if not places:
+        raise UnitRejected("no `AFTER:` line: name the existing line the new lines follow")
+    lines = code.splitlines()
+    for place in places:
+        anchor, _, rest = place.partition("\n")
+        blocks = code_blocks(rest)
+        if not blocks:
+            raise UnitRejected(f"no code block after `AFTER: {anchor.strip()}`")
+        index = _find_line(lines, anchor.strip())
+        line = lines[index]
+        indent = line[: len(line) - len(line.lstrip())]
+        if line.rstrip().endswith((":", "{", "(", "[")):
+            indent += "    " if "\t" not in indent else "\t"
+        code = insert_lines(code, index + 1, blocks[0], indent)
+        lines = code.splitlines()
+    return apply_change(work, code)
+
+
+def _find_line(lines: list[str], wanted: str) -> int:
+    stripped = [line.strip() for line in lines]
+    if wanted in stripped:
+        return stripped.index(wanted)
+    close = difflib.get_close_matches(wanted, stripped, n=1, cutoff=0.85)
+    if close:
+        return stripped.index(close[0])
+    shown = "\n".join(f"  {s}" for s in stripped if s)[:1500]
+    raise UnitRejected(f"`{wanted}` is not a line of the definition; copy one of these "
+                       f"exactly:\n{shown}")
+
+
+def _decomposed(ctx: SolveContext, work: UnitWork, attempts: int) -> UnitOutcome:
+    assert work.span is not None
+    statements = body_statements(work.content, work.language, work.span)
+    header_last = statements[0].start_line - 1 if statements and \
+        statements[0].start_line > work.span.header_line else work.span.header_line
+    error, requests = "", 0
+    for attempt in range(1, attempts + 1):
+        note = f"\n(Your previous answer could not be used: {error})" if error else ""
+        base = ctx.messages(f"{work.context}\n" + prompt("sym_header").format(
+            name=work.unit.name, status=ctx.budget.status_line()) + note)
+        header, used = ask_whole(ctx, base, 300, grammars.code_block_or_none(work.fence))
+        requests += used
+        body_q = ctx.messages(f"{work.context}\n" + prompt("sym_body").format(
+            name=work.unit.name, status=ctx.budget.status_line()) + note)
+        body, used = ask_whole(ctx, body_q, 700, grammars.code_block_or_none(work.fence))
+        requests += used
+        new_header = _block_or_none(header.text)
+        new_body = _block_or_none(body.text)
+        try:
+            new = _splice_decomposed(ctx, work, statements, header_last, new_header, new_body)
+            check_syntax(work.path, work.content, new)
+            return UnitOutcome(new, attempt, requests=requests + (1 if new_body else 0))
+        except (UnitRejected, EditRejected) as exc:
+            error = str(exc)
+    return UnitOutcome(None, attempts, error, requests)
+
+
+def _block_or_none(text: str) -> str:
+    blocks = code_blocks(text)
+    return blocks[0] if blocks and text.strip().upper() != "NONE" else ""
+
+
+def _splice_decomposed(ctx: SolveContext, work: UnitWork, statements, header_last: int,
+                       new_header: str, new_body: str) -> str:
+    if not new_header and not new_body:
+        raise UnitRejected(f"both answers were NONE: the plan needs `{work.tail}` to change: "
+                           f"{work.unit.what}")
+    content = work.content
+    span = work.span
+    assert span is not None
+    if new_body:
+        after = _ask_place(ctx, work, statements, new_body) if statements else header_last
+        indent = work.content.splitlines()[statements[0].start_line - 1] if statements else ""
+        indent = indent[: len(indent) - len(indent.lstrip())] or span.indent + "    "
+        content = insert_lines(content, after, new_body, indent)
+    if new_header:
+        if normalise(new_header, span.indent) == content.splitlines(True)[
+                span.start_line - 1:header_last]:
+            if not new_body:
+                raise UnitRejected("the new header is the current one and no lines were added")
+        else:
+            content = replace_lines(content, span.start_line, header_last, new_header,
+                                    span.indent)
+    return content
+
+
+def _ask_place(ctx: SolveContext, work: UnitWork, statements, new_body: str) -> int:
+    """After which line the new body lines go, chosen by the model among the statements
+    (0: the start of the body, after a docstring)."""
+    first_is_doc = statements[0].first.startswith(('"""', "'''", 'r"""', '"', "'"))
+    options = [(0, statements[0].end_line if first_is_doc else statements[0].start_line - 1,
+                "at the start of the body")]
+    options += [(n, s.end_line, s.first[:90]) for n, s in enumerate(statements, 1)
+                if not (n == 1 and first_is_doc)]
+    listing = "\n".join(f"{n}: {text}" for n, _line, text in options)
+    question = prompt("sym_place").format(name=work.unit.name, statements=listing,
+                                          new_lines=new_body.rstrip()[:1500], first=0,
+                                          status=ctx.budget.status_line())
+    answer = ctx.ask("edit", ctx.messages(f"{work.context}\n{question}"), max_tokens=4,
+                     grammar=grammars.choice([str(n) for n, _l, _t in options]))
+    chosen = answer.text.strip().split()[0] if answer.text.strip() else "0"
+    by_number = {str(n): line for n, line, _t in options}
+    return by_number.get(chosen, options[-1][1])

@@ -1,0 +1,175 @@
+"""The `symbols` edit format for one planned file: each planned definition is a unit, asked
+for with the chosen protocol (agent/solve/protocols.py) and spliced by its range in the file as
+it is now; new definitions go to their anchor; for Python the imports the new code needs are
+added without a model (tools/pyimports.py). Each unit lands or fails on its own: the file is
+`done` when all landed, `partial` when some did."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from agent.budget import BudgetExhausted
+from agent.solve import grammars
+from agent.solve.context import SolveContext
+from agent.solve.edit import FileResult
+from agent.solve.plan import Plan, Step, Unit
+from agent.solve.protocols import UnitOutcome, edit_unit
+from agent.solve.syntax import EditRejected, check_syntax
+from agent.solve.units import UnitRejected, UnitWork, one_block, prepare
+from tools import pyimports
+from tools.languages import language_for_path
+from tools.symbols import SymbolError, definitions, import_block, replace_lines
+from tools.worktree import check_edit_path
+
+# The protocol each model is asked with when `[solve] edit_protocol = "auto"`: measured with
+# benchmarks/bench_edit.py (docs/benchmarks.md, "Edit benchmark").
+DEFAULT_PROTOCOLS = {"local/qwen2.5-coder-1.5b": "insert", "local/qwen2.5-coder-0.5b": "insert"}
+API_PROTOCOL = "rewrite"
+
+
+def protocol_for(ctx: SolveContext) -> str:
+    chosen = ctx.options.edit_protocol
+    if chosen != "auto":
+        return chosen
+    model = ctx.llm.model if ctx.llm else ""
+    return DEFAULT_PROTOCOLS.get(model, "insert" if model.startswith("local/") else API_PROTOCOL)
+
+
+def edit_symbols(ctx: SolveContext, step: Step, plan: Plan, added: list[str]) -> FileResult:
+    """Edit `step`'s file unit by unit. `added` holds the signatures of definitions earlier
+    files of this run added (shown to the model, so calls to them are right)."""
+    path = check_edit_path(ctx.root, step.path, allow_ci=ctx.options.allow_ci_edits,
+                           protected=ctx.options.protected)
+    language = language_for_path(path) or ""
+    target = ctx.root / path
+    original = target.read_text(encoding="utf-8", errors="replace")
+    content = original
+    protocol = protocol_for(ctx)
+    result = FileResult(path, step.action, "failed", 0, method=f"symbols/{protocol}")
+    for unit in [u for u in step.units if u.kind != "imports"]:
+        record = {"unit": unit.describe(), "what": unit.what, "status": "failed"}
+        result.units.append(record)
+        try:
+            work = prepare(ctx, step, plan, unit, content, language, added + result.added)
+            outcome = edit_unit(ctx, work, protocol, ctx.options.edit_attempts)
+        except SymbolError as exc:
+            record["error"] = f"{unit.name}: {exc}"
+            continue
+        except BudgetExhausted as exc:
+            record["status"], record["error"] = "not attempted", str(exc)
+            result.stopped = str(exc)
+            break
+        record["attempts"] = outcome.attempts
+        result.attempts += outcome.attempts
+        if outcome.content is None:
+            record["error"] = outcome.error
+            continue
+        content = outcome.content
+        target.write_text(content, encoding="utf-8")  # landed: kept whatever happens next
+        record["status"] = "done"
+        if unit.kind == "add":
+            result.added += _signatures(content, language, unit, path)
+    if content != original:
+        content = _imports(ctx, step, plan, path, language, original, content, result)
+        target.write_text(content, encoding="utf-8")
+    landed = sum(r["status"] == "done" for r in result.units)
+    result.status = "done" if landed == len(result.units) and landed else \
+        "partial" if landed else "failed"
+    if not landed:
+        result.error = "; ".join(r.get("error", "") for r in result.units if r.get("error"))[:600]
+    return result
+
+
+def _signatures(content: str, language: str, unit: Unit, path: str) -> list[str]:
+    found = [d for d in definitions(content, language) if d.qname.rsplit(".", 1)[-1] ==
+             unit.name]
+    return [f"{path}: {d.signature}" for d in found[:1]]
+
+
+def _imports(ctx: SolveContext, step: Step, plan: Plan, path: str, language: str,
+             original: str, content: str, result: FileResult) -> str:
+    """Python: add the imports the new code needs (no model). Other languages: the plan's
+    IMPORTS unit, asked for as the new import block."""
+    if language == "python":
+        before = pyimports.unresolved(original) or set()
+        after = pyimports.unresolved(content)
+        if not after:
+            return content
+        missing = after - before
+        new_names = {u.name: s.path for s in plan.steps for u in s.units
+                     if u.kind == "add" and s.path != path}
+        imported_as, defined_in = _repository_names(ctx, missing)
+        wanted = pyimports.providers(missing, path, new_names, imported_as, defined_in)
+        if wanted:
+            updated = pyimports.add_imports(content, wanted)
+            try:
+                check_syntax(path, content, updated)
+                content = updated
+                result.units.append({"unit": "IMPORTS", "status": "done", "what": ", ".join(
+                    f"{n} from {m}" for n, m in sorted(wanted.items())), "automatic": True})
+            except EditRejected:
+                pass
+        unknown = sorted(missing - set(wanted))
+        if unknown:
+            result.units.append({"unit": "IMPORTS", "status": "note", "what": "names used "
+                                 "but not defined or imported: " + ", ".join(unknown[:10])})
+        return content
+    unit = next((u for u in step.units if u.kind == "imports"), None)
+    if unit is None:
+        return content
+    record = {"unit": "IMPORTS", "what": unit.what, "status": "failed"}
+    result.units.append(record)
+    try:
+        updated = _import_block(ctx, step, plan, unit, path, language, content)
+    except BudgetExhausted as exc:
+        record["status"], record["error"] = "not attempted", str(exc)
+        return content
+    if updated is None:
+        record["error"] = "no usable import block"
+        return content
+    record["status"] = "done"
+    return updated
+
+
+def _repository_names(ctx: SolveContext, names: set[str]
+                      ) -> tuple[dict[str, Counter[str]], dict[str, list[str]]]:
+    imported_as: dict[str, Counter[str]] = {}
+    defined_in: dict[str, list[str]] = {}
+    if ctx.store is None or not names:
+        return imported_as, defined_in
+    for imports in ctx.store.imports_by_path().values():
+        for item in imports:
+            for name, alias in item.names:
+                if name in names and alias is None and item.kind == "from":
+                    imported_as.setdefault(name, Counter())[item.module] += 1
+    for name in names:
+        defined_in[name] = [row[0] for row in ctx.store.conn.execute(
+            "SELECT f.path FROM defs d JOIN files f ON f.fid = d.fid WHERE d.qname = ? AND "
+            "f.status = 'ok'", (name,))]
+    return imported_as, defined_in
+
+
+def _import_block(ctx: SolveContext, step: Step, plan: Plan, unit: Unit, path: str,
+                  language: str, content: str) -> str | None:
+    first, last = import_block(content, language)
+    block = "".join(content.splitlines(True)[first - 1:last]) if last >= first else ""
+    work = UnitWork(path, language, unit, step, content, None, block, "")
+    question = (f"Plan for {path}: {step.what}\nImports: {unit.what}\nCurrent import block:\n"
+                f"```{work.fence}\n{block}```\nTask: reply with the complete new import block "
+                "in one code block.")
+    answer = ctx.ask("edit", ctx.messages(question), max_tokens=len(block) // 3 + 200,
+                     grammar=grammars.code_block(work.fence))
+    try:
+        new_block = one_block(answer.text, "the import block")
+    except UnitRejected:
+        return None
+    updated = replace_lines(content, first, last, new_block, "") if last >= first else \
+        replace_lines(content, first, first - 1, new_block, "")
+    try:
+        check_syntax(path, content, updated)
+    except EditRejected:
+        return None
+    return updated
+
+
+__all__ = ["edit_symbols", "protocol_for", "UnitOutcome"]

@@ -1,0 +1,53 @@
+"""The syntax check every edit passes: the edited file may not have more tree-sitter errors
+than before, and when it does the model is told where, in terms of the lines it changed."""
+
+from __future__ import annotations
+
+import difflib
+
+from tools.languages import language_for_path
+from tools.parse import syntax_errors
+
+
+class EditRejected(ValueError):
+    """An answer that cannot be used; the message goes back to the model."""
+
+
+def check_syntax(path: str, original: str, new: str) -> None:
+    language = language_for_path(path)
+    if language is None:
+        return
+    before, _ = syntax_errors(original.encode(), language)
+    after, line = syntax_errors(new.encode(), language)
+    if after <= before:
+        return
+    lines = new.splitlines()
+    start, end = _changed_lines(original, new)
+    if start and not start - 3 <= line <= end + 3:
+        # tree-sitter often marks the start of the enclosing block (even line 1) when a bracket,
+        # string or block is left open; the changed lines are where the mistake is
+        raise EditRejected(
+            f"the edit introduces a syntax error in {path}: the parser loses track from line "
+            f"{line}, and the lines your edit changed ({start}-{end}) are the likely cause "
+            f"(an unclosed bracket or string, a missing colon, a bad indent):\n"
+            f"{_numbered(lines, start - 1, end + 1)}")
+    raise EditRejected(f"the edit introduces a syntax error near line {line} of {path}:\n"
+                       f"{_numbered(lines, line - 2, line + 2)}")
+
+
+def _changed_lines(original: str, new: str) -> tuple[int, int]:
+    """First and last line (1-based) of `new` that differ from `original`; (0, 0) if none."""
+    matcher = difflib.SequenceMatcher(None, original.splitlines(), new.splitlines(),
+                                      autojunk=False)
+    spans = [(j1, j2) for tag, _i1, _i2, j1, j2 in matcher.get_opcodes() if tag != "equal"]
+    if not spans:
+        return 0, 0
+    return spans[0][0] + 1, max(spans[-1][1], spans[-1][0] + 1)
+
+
+def _numbered(lines: list[str], first: int, last: int) -> str:
+    """Lines first..last (1-based, clipped), each with its number."""
+    first, last = max(1, first), min(len(lines), last)
+    return "\n".join(f"{n:>5} | {lines[n - 1]}" for n in range(first, last + 1))
+
+

@@ -1,0 +1,271 @@
+"""Definitions as units of editing: find one by its qualified name in a file's current text
+(with its decorators or `export`), its body's statements, the import block, where a new
+definition goes (after another, at the end of a class, at the end of the module), and splice
+new text in with the indentation the place needs.
+
+Everything works on the current content, parsed again with tree-sitter each time: an earlier
+edit in the same run moves lines, and a line range remembered from the map would be stale.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from dataclasses import dataclass
+
+from tools import languages
+from tools.parse import extract_facts
+
+_WRAPPERS = frozenset({"decorated_definition", "export_statement"})
+_IMPORT_TYPES = {
+    "python": frozenset({"import_statement", "import_from_statement",
+                         "future_import_statement"}),
+    "javascript": frozenset({"import_statement"}),
+    "typescript": frozenset({"import_statement"}),
+    "tsx": frozenset({"import_statement"}),
+}
+_CLASS_KINDS = frozenset({"class", "interface", "struct", "enum", "trait"})
+
+
+class SymbolError(ValueError):
+    """A definition or an anchor cannot be found in the current text; the message says so."""
+
+
+@dataclass(frozen=True)
+class DefinitionSpan:
+    qname: str
+    kind: str
+    signature: str
+    start_line: int  # 1-based, first line including decorators / export
+    end_line: int  # 1-based, inclusive
+    header_line: int  # the line of `def`/`class`/`function` itself
+    indent: str  # indentation of the header line
+
+    @property
+    def lines(self) -> int:
+        return self.end_line - self.start_line + 1
+
+
+@dataclass(frozen=True)
+class Statement:
+    start_line: int
+    end_line: int
+    first: str  # its first line, stripped
+
+
+def _lines(content: str) -> list[str]:
+    return content.splitlines(keepends=True)
+
+
+def _indent_of(line: str) -> str:
+    return line[: len(line) - len(line.lstrip(" \t"))]
+
+
+def _tree(content: str, language: str):
+    return languages.parser(language).parse(content.encode("utf-8", "surrogateescape"))
+
+
+def definitions(content: str, language: str) -> list[DefinitionSpan]:
+    """Every definition of `content`, in order, with spans widened to their decorators."""
+    facts = extract_facts(content.encode("utf-8", "surrogateescape"), language)
+    starts = _wrapper_starts(content, language)
+    lines = _lines(content)
+    out = []
+    for d in facts.definitions:
+        start = starts.get(d.start_line, d.start_line)
+        header = lines[d.start_line - 1] if d.start_line <= len(lines) else ""
+        out.append(DefinitionSpan(d.qname, d.kind, d.signature, start, d.end_line, d.start_line,
+                                  _indent_of(header)))
+    return out
+
+
+def _wrapper_starts(content: str, language: str) -> dict[int, int]:
+    """Header line -> first line of its decorators or `export` (only where they differ)."""
+    out: dict[int, int] = {}
+    stack = [_tree(content, language).root_node]
+    while stack:
+        node = stack.pop()
+        if node.type in _WRAPPERS:
+            inner = node.child_by_field_name("definition") or node.child_by_field_name(
+                "declaration") or (node.named_children[-1] if node.named_children else None)
+            if inner is not None and inner.start_point[0] != node.start_point[0]:
+                out[inner.start_point[0] + 1] = node.start_point[0] + 1
+        if node.type in _WRAPPERS or node.child_count and node.start_point[0] != \
+                node.end_point[0]:
+            stack.extend(node.children)
+    return out
+
+
+def locate(content: str, language: str, qname: str) -> DefinitionSpan:
+    """The definition named `qname` (exactly; else a unique match on its last part)."""
+    found = definitions(content, language)
+    exact = [d for d in found if d.qname == qname]
+    if not exact:
+        tail = qname.rsplit(".", 1)[-1]
+        exact = [d for d in found if d.qname.rsplit(".", 1)[-1] == tail]
+    if len(exact) == 1:
+        return exact[0]
+    if not exact:
+        raise SymbolError(f"no definition named {qname!r}")
+    raise SymbolError(f"{qname!r} names {len(exact)} definitions: "
+                      + ", ".join(f"{d.qname} (line {d.header_line})" for d in exact[:5]))
+
+
+def text_of(content: str, span: DefinitionSpan) -> str:
+    return "".join(_lines(content)[span.start_line - 1: span.end_line])
+
+
+def body_statements(content: str, language: str, span: DefinitionSpan) -> list[Statement]:
+    """The top-level statements of a definition's body (a docstring counts as one)."""
+    tree = _tree(content, language)
+    node = _node_at_line(tree.root_node, span.header_line)
+    body = node.child_by_field_name("body") if node is not None else None
+    if body is None:
+        return []
+    lines = _lines(content)
+    out = []
+    for child in body.named_children:
+        if child.type in ("comment", "line_comment", "block_comment"):
+            continue
+        start, end = child.start_point[0] + 1, child.end_point[0] + 1
+        out.append(Statement(start, end, lines[start - 1].strip() if start <= len(lines) else ""))
+    return out
+
+
+def _node_at_line(root, line: int):
+    """The definition node whose header starts on `line` (1-based)."""
+    stack = [root]
+    best = None
+    while stack:
+        node = stack.pop()
+        if node.start_point[0] + 1 == line and node.child_by_field_name("body") is not None \
+                and node.child_by_field_name("name") is not None:
+            best = node
+            break
+        if node.start_point[0] + 1 <= line <= node.end_point[0] + 1:
+            stack.extend(node.children)
+    return best
+
+
+def import_block(content: str, language: str) -> tuple[int, int]:
+    """(first, last) line of the top-of-file imports; (n, n - 1) for an empty block whose
+    insertion point is line n (after a module docstring or a `__future__` import)."""
+    kinds = _IMPORT_TYPES.get(language, frozenset())
+    root = _tree(content, language).root_node
+    first = last = 0
+    after = 1
+    for child in root.named_children:
+        if child.type in kinds:
+            first = first or child.start_point[0] + 1
+            last = child.end_point[0] + 1
+            continue
+        if first:
+            if child.type in ("comment", "if_statement", "try_statement") and _holds_import(
+                    child, kinds):
+                last = child.end_point[0] + 1
+                continue
+            break
+        if child.type in ("comment",) or _is_docstring(child):
+            after = child.end_point[0] + 2
+            continue
+        break
+    if first:
+        return first, last
+    return after, after - 1
+
+
+def _holds_import(node, kinds) -> bool:
+    stack = list(node.children)
+    while stack:
+        child = stack.pop()
+        if child.type in kinds:
+            return True
+        stack.extend(child.children)
+    return node.type == "comment"
+
+
+def _is_docstring(node) -> bool:
+    return node.type == "expression_statement" and node.named_child_count == 1 and \
+        node.named_children[0].type == "string"
+
+
+@dataclass(frozen=True)
+class Anchor:
+    where: str  # "after", "in", "end"
+    qname: str = ""  # the definition it follows, or the class it goes into
+
+
+def insertion(content: str, language: str, anchor: Anchor) -> tuple[int, str, int]:
+    """Where a new definition goes: (the line it is inserted before, 1-based; its header's
+    indentation; blank lines to put around it)."""
+    lines = _lines(content)
+    if anchor.where == "end":
+        end = len(lines)
+        while end and not lines[end - 1].strip():
+            end -= 1
+        return end + 1, "", _blank_lines(language, "")
+    target = locate(content, language, anchor.qname)
+    if anchor.where == "after":
+        return target.end_line + 1, target.indent, _blank_lines(language, target.indent)
+    if target.kind not in _CLASS_KINDS:
+        raise SymbolError(f"{anchor.qname!r} is a {target.kind}, not a class: a definition "
+                          "cannot be added inside it")
+    members = [d for d in definitions(content, language)
+               if d.qname.startswith(target.qname + ".") and d.qname.count(".") ==
+               target.qname.count(".") + 1]
+    indent = members[0].indent if members else target.indent + "    "
+    return target.end_line + 1, indent, _blank_lines(language, indent)
+
+
+def _blank_lines(language: str, indent: str) -> int:
+    return 2 if language == "python" and not indent else 1
+
+
+def normalise(text: str, indent: str) -> list[str]:
+    """`text` re-indented so its least indented line starts at `indent` (tabs kept)."""
+    body = textwrap.dedent(text.expandtabs(4) if "\t" in text and " " in indent else text)
+    lines = body.strip("\n").splitlines()
+    return [(indent + line if line.strip() else "") + "\n" for line in lines]
+
+
+def replace_definition(content: str, span: DefinitionSpan, new_text: str) -> str:
+    """`content` with the definition at `span` replaced by `new_text` (re-indented)."""
+    lines = _lines(content)
+    new = normalise(new_text, span.indent)
+    tail = lines[span.end_line:]
+    if span.end_line <= len(lines) and not lines[span.end_line - 1].endswith("\n") and not tail:
+        new[-1] = new[-1].rstrip("\n")  # the file had no final newline
+    return "".join(lines[: span.start_line - 1] + new + tail)
+
+
+def insert_definition(content: str, language: str, anchor: Anchor, new_text: str) -> str:
+    """`content` with `new_text` inserted at `anchor`, with the blank lines the place needs
+    before it and before what follows."""
+    lines = _lines(content)
+    if lines and not lines[-1].endswith("\n"):
+        lines[-1] += "\n"
+    before, indent, blanks = insertion("".join(lines), language, anchor)
+    head, tail = lines[: before - 1], lines[before - 1:]
+    while head and not head[-1].strip():
+        head.pop()
+    while tail and not tail[0].strip():
+        tail.pop(0)
+    after = _blank_lines(language, _indent_of(tail[0])) if tail else 0
+    if tail and len(_indent_of(tail[0])) < len(indent):
+        after = max(after, blanks)
+    return "".join(head + ["\n"] * (blanks if head else 0) + normalise(new_text, indent)
+                   + ["\n"] * after + tail)
+
+
+def insert_lines(content: str, after_line: int, new_text: str, indent: str) -> str:
+    """`content` with `new_text` (re-indented to `indent`) after line `after_line`."""
+    lines = _lines(content)
+    if after_line and after_line <= len(lines) and not lines[after_line - 1].endswith("\n"):
+        lines[after_line - 1] += "\n"
+    return "".join(lines[:after_line] + normalise(new_text, indent) + lines[after_line:])
+
+
+def replace_lines(content: str, first: int, last: int, new_text: str, indent: str) -> str:
+    """`content` with lines first..last (1-based, inclusive) replaced by `new_text`."""
+    lines = _lines(content)
+    new = normalise(new_text, indent) if new_text.strip() else []
+    return "".join(lines[: first - 1] + new + lines[last:])
