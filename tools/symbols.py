@@ -220,17 +220,37 @@ def _blank_lines(language: str, indent: str) -> int:
     return 2 if language == "python" and not indent else 1
 
 
-def normalise(text: str, indent: str) -> list[str]:
-    """`text` re-indented so its least indented line starts at `indent` (tabs kept)."""
+def indent_unit(text: str, default: int = 4) -> int:
+    """The indentation step of `text` in spaces: its smallest non-zero indentation."""
+    widths = [len(line) - len(line.lstrip(" ")) for line in text.splitlines()
+              if line.strip() and line.startswith(" ")]
+    base = min((len(line) - len(line.lstrip(" ")) for line in text.splitlines()
+                if line.strip()), default=0)
+    steps = [w - base for w in widths if w > base]
+    return min(steps) if steps else default
+
+
+def normalise(text: str, indent: str, unit: int | None = None) -> list[str]:
+    """`text` re-indented so its least indented line starts at `indent` (tabs kept), and its
+    indentation step changed to `unit` spaces when given (a model writing 2-space code into a
+    4-space file)."""
     body = textwrap.dedent(text.expandtabs(4) if "\t" in text and " " in indent else text)
     lines = body.strip("\n").splitlines()
+    own = indent_unit(body)
+    if unit and own != unit and "\t" not in body:
+        lines = [_rescale(line, own, unit) for line in lines]
     return [(indent + line if line.strip() else "") + "\n" for line in lines]
+
+
+def _rescale(line: str, own: int, unit: int) -> str:
+    width = len(line) - len(line.lstrip(" "))
+    return " " * ((width // own) * unit + width % own) + line.lstrip(" ")
 
 
 def replace_definition(content: str, span: DefinitionSpan, new_text: str) -> str:
     """`content` with the definition at `span` replaced by `new_text` (re-indented)."""
     lines = _lines(content)
-    new = normalise(new_text, span.indent)
+    new = normalise(new_text, span.indent, indent_unit(content))
     tail = lines[span.end_line:]
     if span.end_line <= len(lines) and not lines[span.end_line - 1].endswith("\n") and not tail:
         new[-1] = new[-1].rstrip("\n")  # the file had no final newline
@@ -252,7 +272,8 @@ def insert_definition(content: str, language: str, anchor: Anchor, new_text: str
     after = _blank_lines(language, _indent_of(tail[0])) if tail else 0
     if tail and len(_indent_of(tail[0])) < len(indent):
         after = max(after, blanks)
-    return "".join(head + ["\n"] * (blanks if head else 0) + normalise(new_text, indent)
+    return "".join(head + ["\n"] * (blanks if head else 0)
+                   + normalise(new_text, indent, indent_unit(content))
                    + ["\n"] * after + tail)
 
 
@@ -261,7 +282,8 @@ def insert_lines(content: str, after_line: int, new_text: str, indent: str) -> s
     lines = _lines(content)
     if after_line and after_line <= len(lines) and not lines[after_line - 1].endswith("\n"):
         lines[after_line - 1] += "\n"
-    return "".join(lines[:after_line] + normalise(new_text, indent) + lines[after_line:])
+    return "".join(lines[:after_line] + normalise(new_text, indent, indent_unit(content))
+                   + lines[after_line:])
 
 
 def replace_lines(content: str, first: int, last: int, new_text: str, indent: str) -> str:

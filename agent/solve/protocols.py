@@ -146,13 +146,46 @@ def _apply_insertions(work: UnitWork, text: str) -> str:
         if not blocks:
             raise UnitRejected(f"no code block after `AFTER: {anchor.strip()}`")
         index = _find_line(lines, anchor.strip())
-        line = lines[index]
-        indent = line[: len(line) - len(line.lstrip())]
-        if line.rstrip().endswith((":", "{", "(", "[")):
-            indent += "    " if "\t" not in indent else "\t"
-        code = insert_lines(code, index + 1, blocks[0], indent)
+        code = insert_lines(code, _block_end(lines, index) + 1, blocks[0],
+                            _indent_for(lines, index, blocks[0]))
         lines = code.splitlines()
     return apply_change(work, code)
+
+
+_CONTINUATIONS = ("elif ", "elif(", "else:", "else ", "except", "finally:", "case ")
+
+
+def _indent(line: str) -> str:
+    return line[: len(line) - len(line.lstrip())]
+
+
+def _indent_for(lines: list[str], index: int, new: str) -> str:
+    """The indentation new lines after line `index` need: one level deeper after a line that
+    opens a block; the level of the enclosing `if`/`try` for an `elif`/`else`/`except`; else
+    that line's own."""
+    line = lines[index]
+    own = _indent(line)
+    first = new.lstrip()
+    if first.startswith(_CONTINUATIONS):
+        for above in range(index - 1, -1, -1):
+            if lines[above].strip() and len(_indent(lines[above])) < len(own):
+                return _indent(lines[above])
+        return own
+    if line.rstrip().endswith((":", "{", "(", "[")):
+        return own + ("\t" if "\t" in own else "    ")
+    return own
+
+
+def _block_end(lines: list[str], index: int) -> int:
+    """The last line of the statement that starts at `index` (its continuation lines and,
+    for a block opener, its body are kept together only when the new lines go after the
+    whole statement: an opener's own line is returned as is)."""
+    depth = 0
+    for i in range(index, len(lines)):
+        depth += sum(lines[i].count(c) for c in "([{") - sum(lines[i].count(c) for c in ")]}")
+        if depth <= 0:
+            return i
+    return index
 
 
 def _find_line(lines: list[str], wanted: str) -> int:

@@ -1,0 +1,155 @@
+"""The `symbols` edit format with the scripted model: a plan naming definitions, each edited
+with a protocol and spliced by its range, new definitions at their anchors, imports added
+without a model, and every bad answer sent back with the precise reason."""
+
+from __future__ import annotations
+
+import pytest
+
+from agent.solve.context import SolveOptions
+from agent.solve.run import start_solve
+from tests.test_solve import MODEL, REQUEST, inventory  # noqa: F401
+
+PLAN = """EDIT inventory/cli.py: add the low-stock command
+  CHANGE build_parser: add the low-stock subcommand with a threshold argument
+  CHANGE main: print low_stock(inventory, args.threshold) for the low-stock command
+EDIT inventory/report.py: add the low-stock report
+  ADD low_stock AFTER valuation_report: the items below a threshold, one per line
+"""
+LOW_STOCK = '''```python
+def low_stock(inventory: Inventory, threshold: int) -> str:
+    """Items whose quantity is below `threshold`, one per line."""
+    return "\\n".join(f"{item.sku} {item.quantity}" for item in inventory.items()
+                     if item.quantity < threshold)
+```'''
+BUILD_PARSER_INSERT = '''AFTER: commands.add_parser("report", help="show the stock table and its total value")
+```python
+low = commands.add_parser("low-stock", help="items below a quantity")
+low.add_argument("threshold", type=int)
+```
+'''
+MAIN_INSERT = '''AFTER: print(valuation_report(inventory))
+```python
+elif args.command == "low-stock":
+    print(low_stock(inventory, args.threshold))
+```
+'''
+
+
+def options(**extra) -> SolveOptions:
+    return SolveOptions(model=MODEL, edit_format="symbols", **extra)
+
+
+def script_plan(scripted, plan: str = PLAN) -> None:
+    scripted.on(node="localize", reply="inventory/cli.py: YES\ninventory/report.py: YES")
+    scripted.on(node="plan", reply=plan)
+
+
+def test_definitions_are_edited_in_place_and_imports_added(inventory, scripted):  # noqa: F811
+    script_plan(scripted)
+    scripted.on(node="edit", contains="Planned new definition `low_stock`", reply=LOW_STOCK)
+    scripted.on(node="edit", contains="Planned change of `build_parser`",
+                reply=BUILD_PARSER_INSERT)
+    scripted.on(node="edit", contains="Planned change of `main`", reply=MAIN_INSERT)
+    result = start_solve(inventory.root, REQUEST, options(edit_protocol="insert"))
+    assert result.status == "done", result.record["events"]
+    patch = result.patch
+    assert "+def low_stock(inventory: Inventory, threshold: int) -> str:" in patch
+    assert '+    low = commands.add_parser("low-stock"' in patch
+    assert '+        elif args.command == "low-stock":' in patch
+    assert "+from inventory.report import low_stock, stock_table, valuation_report" in patch
+    plan = result.record["plan"]
+    assert [s["path"] for s in plan["steps"]] == ["inventory/cli.py", "inventory/report.py"]
+    # the file that adds a definition is edited first, and the other is told its signature
+    order = [c.prompt for c in scripted.calls if c.node == "edit"]
+    assert "Planned new definition `low_stock`" in order[0]
+    assert "def low_stock(inventory: Inventory, threshold: int) -> str" in order[1]
+    edits = {e["path"]: e for e in result.record["edits"]}
+    assert edits["inventory/cli.py"]["method"] == "symbols/insert"
+    assert [u["status"] for u in edits["inventory/cli.py"]["units"]] == ["done", "done", "done"]
+    assert edits["inventory/cli.py"]["units"][-1]["automatic"] is True
+
+
+def test_unknown_names_are_dropped_and_counted_and_misplaced_ones_moved(inventory,  # noqa: F811
+                                                                        scripted):
+    script_plan(scripted, PLAN + "  CHANGE no_such_thing: invented\n"
+                "  CHANGE stock_table: moved from the report? no: it is in report.py\n")
+    scripted.on(node="edit", contains="Planned new definition", reply=LOW_STOCK)
+    scripted.on(node="edit", contains="Planned change of `build_parser`",
+                reply=BUILD_PARSER_INSERT)
+    scripted.on(node="edit", contains="Planned change of `main`", reply=MAIN_INSERT)
+    scripted.on(node="edit", contains="Planned change of `stock_table`", reply=(
+        "AFTER: lines = [f\"{'SKU':<10} {'Name':<20} {'Qty':>5} {'Value':>10}\"]\n"
+        "```python\nlines.append(\"-\" * 48)\n```\n"))
+    result = start_solve(inventory.root, REQUEST, options(edit_protocol="insert"))
+    plan = result.record["plan"]
+    assert plan["dropped_units"] == 1 and "no_such_thing" in plan["note"]
+    report = next(s for s in plan["steps"] if s["path"] == "inventory/report.py")
+    assert "stock_table" in [u["name"] for u in report["units"]]
+
+
+def test_an_echo_of_the_definition_is_refused_and_asked_again(inventory, scripted):  # noqa: F811
+    script_plan(scripted, "EDIT inventory/report.py: money with a currency\n"
+                "  CHANGE format_money: prefix the amount with a dollar sign\n")
+    echo = "```python\ndef format_money(amount: float) -> str:\n    return f\"{amount:,.2f}\"\n```"
+    changed = "```python\ndef format_money(amount: float) -> str:\n    return f\"${amount:,.2f}\"\n```"
+    scripted.on(node="edit", reply=echo, times=1)
+    scripted.on(node="edit", contains="unchanged", reply=changed)
+    result = start_solve(inventory.root, "Show money with a dollar sign", options(
+        edit_protocol="rewrite"))
+    assert result.status == "done"
+    assert "current `format_money` unchanged" in scripted.calls[-1].prompt
+    assert '+    return f"${amount:,.2f}"' in result.patch
+
+
+def test_a_block_defining_another_name_is_refused(inventory, scripted):  # noqa: F811
+    script_plan(scripted, "EDIT inventory/report.py: money\n  CHANGE format_money: dollars\n")
+    scripted.on(node="edit", reply="```python\ndef money(x):\n    return x\n```", times=1)
+    scripted.on(node="edit", contains="defines `money`", reply=(
+        "```python\ndef format_money(amount: float) -> str:\n    return f\"${amount}\"\n```"))
+    result = start_solve(inventory.root, "dollars", options(edit_protocol="rewrite"))
+    assert result.status == "done"
+
+
+@pytest.mark.parametrize("protocol,answers", [
+    ("blocks", ["<<<<<<< SEARCH\n    return f\"{amount:,.2f}\"\n=======\n    return "
+                "f\"${amount:,.2f}\"\n>>>>>>> REPLACE\n"]),
+    ("decomposed", ["NONE", "```python\nif amount < 0:\n    return \"-\" + format_money(-amount)\n"
+                    "```", "0"]),
+])
+def test_other_protocols_splice_into_the_definition(inventory, scripted, protocol,  # noqa: F811
+                                                    answers):
+    script_plan(scripted, "EDIT inventory/report.py: money\n  CHANGE format_money: change it\n")
+    for answer in answers:
+        scripted.on(node="edit", reply=answer, times=1)
+    result = start_solve(inventory.root, "money", options(edit_protocol=protocol))
+    assert result.status == "done", result.record["events"]
+    if protocol == "decomposed":
+        assert "+    if amount < 0:\n+        return \"-\" + format_money(-amount)\n" in \
+            result.patch
+        assert "0: at the start of the body" in scripted.calls[-1].prompt
+    else:
+        assert '+    return f"${amount:,.2f}"' in result.patch
+
+
+def test_a_truncated_answer_is_continued(inventory, scripted):  # noqa: F811
+    script_plan(scripted, "EDIT inventory/report.py: money\n  CHANGE format_money: dollars\n")
+    scripted.on(node="edit", reply="```python\ndef format_money(amount: float) -> str:\n",
+                truncated=True, times=1)
+    scripted.on(node="edit", contains="was cut off", reply="    return f\"${amount}\"\n```")
+    result = start_solve(inventory.root, "dollars", options(edit_protocol="rewrite"))
+    assert result.status == "done" and '+    return f"${amount}"' in result.patch
+
+
+def test_definitions_that_vanished_fall_back_to_blocks(inventory, scripted):  # noqa: F811
+    script_plan(scripted, "EDIT inventory/report.py: money\n  CHANGE format_money: dollars\n")
+    (inventory.root / "inventory" / "report.py").write_text(
+        (inventory.root / "inventory" / "report.py").read_text().replace(
+            "def format_money", "def format_amount").replace("format_money(", "format_amount("))
+    inventory.commit("rename")
+    # the plan was checked against the file: the unit is dropped, the file edited whole
+    scripted.on(node="edit", reply="```python\n" + (inventory.root / "inventory" / "report.py")
+                .read_text().replace(":,.2f}", ":,.3f}") + "```")
+    result = start_solve(inventory.root, "dollars", options(edit_protocol="rewrite"))
+    assert result.record["plan"]["dropped_units"] == 1
+    assert result.record["edits"][0]["method"] == "whole" and result.status == "done"

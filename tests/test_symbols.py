@@ -1,0 +1,169 @@
+"""Definitions as units of editing (tools/symbols.py), the imports a Python edit needs
+(tools/pyimports.py), and what counts as changing code (tools/samecode.py)."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tools import pyimports
+from tools.samecode import same_code
+from tools.symbols import (
+    Anchor,
+    SymbolError,
+    body_statements,
+    definitions,
+    import_block,
+    insert_definition,
+    locate,
+    replace_definition,
+    text_of,
+)
+
+MODULE = '''"""Doc."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+
+def top(a):
+    return a
+
+
+@dataclass
+class Item:
+    """An item."""
+
+    name: str
+
+    def value(self) -> int:
+        """Its value."""
+        total = 1
+        return total
+
+    @property
+    def label(self):
+        return self.name
+
+
+def last():
+    pass
+'''
+
+
+def test_definitions_include_their_decorators():
+    spans = {d.qname: d for d in definitions(MODULE, "python")}
+    assert spans["Item"].start_line == 13 and spans["Item"].header_line == 14
+    assert spans["Item.label"].start_line == 24 and spans["Item.label"].header_line == 25
+    assert spans["Item.label"].indent == "    "
+    assert text_of(MODULE, spans["Item.label"]).startswith("    @property\n    def label")
+
+
+def test_locate_by_tail_and_ambiguity():
+    assert locate(MODULE, "python", "value").qname == "Item.value"
+    with pytest.raises(SymbolError, match="no definition"):
+        locate(MODULE, "python", "missing")
+    twice = "class A:\n    def f(self):\n        pass\n\n\nclass B:\n    def f(self):\n" \
+            "        pass\n"
+    with pytest.raises(SymbolError, match="2 definitions"):
+        locate(twice, "python", "f")
+
+
+def test_replace_reindents_and_keeps_the_rest():
+    span = locate(MODULE, "python", "Item.value")
+    new = replace_definition(MODULE, span, "def value(self) -> int:\n    return 2\n")
+    assert "    def value(self) -> int:\n        return 2\n\n    @property" in new
+    assert new.startswith('"""Doc."""') and new.endswith("def last():\n    pass\n")
+
+
+def test_insert_after_in_class_and_at_end_with_blank_lines():
+    after = insert_definition(MODULE, "python", Anchor("after", "top"), "def new():\n  pass\n")
+    assert "    return a\n\n\ndef new():\n    pass\n\n\n@dataclass" in after
+    inside = insert_definition(MODULE, "python", Anchor("in", "Item"),
+                               "def m(self):\n    return 1\n")
+    assert "        return self.name\n\n    def m(self):\n        return 1\n\n\ndef last" in inside
+    end = insert_definition(MODULE, "python", Anchor("end"), "def z():\n    pass")
+    assert end.endswith("def last():\n    pass\n\n\ndef z():\n    pass\n")
+    with pytest.raises(SymbolError, match="not a class"):
+        insert_definition(MODULE, "python", Anchor("in", "top"), "def m(self):\n    pass\n")
+
+
+def test_body_statements_and_import_block():
+    span = locate(MODULE, "python", "Item.value")
+    assert [s.first for s in body_statements(MODULE, "python", span)] == [
+        '"""Its value."""', "total = 1", "return total"]
+    assert import_block(MODULE, "python") == (3, 6)
+    assert import_block('"""Doc."""\n\nx = 1\n', "python") == (2, 1)
+
+
+def test_javascript_definitions_with_export():
+    source = "import x from './x';\n\nexport function a() {\n  return 1;\n}\n\nclass B {\n" \
+             "  m() {\n    return 2;\n  }\n}\n"
+    spans = {d.qname: d for d in definitions(source, "javascript")}
+    assert spans["a"].start_line == 3 and spans["B.m"].indent == "  "
+    new = replace_definition(source, spans["B.m"], "m() {\n  return 3;\n}")
+    assert "  m() {\n    return 3;\n  }\n" in new
+    assert import_block(source, "javascript") == (1, 1)
+
+
+def test_unresolved_names_know_scopes():
+    code = ("import os\n\n\ndef f(a, *, b=1):\n    c = [x for x in a]\n    return g(c, os, "
+            "b, len(a), Missing)\n\n\nclass K:\n    def m(self):\n        return K, helper\n")
+    assert pyimports.unresolved(code) == {"g", "Missing", "helper"}
+    assert pyimports.unresolved("def f(:\n") is None
+    assert pyimports.unresolved("from x import *\nf()\n") is None
+
+
+def test_providers_prefer_the_plan_then_how_others_import_then_single_definition():
+    from collections import Counter
+
+    found = pyimports.providers(
+        {"low_stock", "json", "Helper", "ambiguous", "Self"}, "pkg/cli.py",
+        {"low_stock": "pkg/report.py"}, {"json": Counter({"flask.json": 3, "json": 1})},
+        {"Helper": ["pkg/util.py", "tests/test_util.py"], "ambiguous": ["a.py", "b.py"],
+         "Self": ["pkg/cli.py"]})
+    assert found == {"low_stock": "pkg.report", "json": "flask.json", "Helper": "pkg.util"}
+
+
+def test_add_imports_extends_an_existing_line_or_adds_one():
+    source = "from a import b\nimport os\n\nx = 1\n"
+    assert pyimports.add_imports(source, {"c": "a"}) == "from a import b, c\nimport os\n\nx = 1\n"
+    assert pyimports.add_imports(source, {"d": "e.f"}) == \
+        "from a import b\nimport os\nfrom e.f import d\n\nx = 1\n"
+    assert pyimports.module_of("src/pkg/__init__.py") == "pkg"
+
+
+def test_same_code_ignores_comments_and_layout_only():
+    assert same_code("def f():\n    return 1\n", "def f():  # why\n\n    return 1\n", "python")
+    assert not same_code("def f():\n    return 1\n", "def f():\n    return 2\n", "python")
+    assert same_code("function f() { return 1; }", "function f() {\n  // c\n  return 1;\n}",
+                     "javascript")
+
+
+@given(st.lists(st.sampled_from(["x = 1", "y = x", "print(x)", "# note", "", "z = [x]"]),
+                min_size=1, max_size=8))
+def test_inserted_definition_is_found_where_it_was_put(body):
+    code = "def fresh():\n" + "".join(f"    {line}\n" for line in body) + "    return None\n"
+    for anchor in (Anchor("after", "top"), Anchor("in", "Item"), Anchor("end")):
+        new = insert_definition(MODULE, "python", anchor, code)
+        found = [d.qname for d in definitions(new, "python")]
+        assert ("Item.fresh" if anchor.where == "in" else "fresh") in found
+        assert len(found) == len(definitions(MODULE, "python")) + 1
+
+
+@pytest.mark.skipif(importlib.util.find_spec("llama_cpp") is None, reason="no llama.cpp")
+def test_every_grammar_compiles():
+    from llama_cpp import LlamaGrammar
+
+    from agent.solve import grammars
+
+    for text in (grammars.code_block("python"), grammars.code_block_or_none(),
+                 grammars.choice(["0", "1"]), grammars.votes(["a.py", 'we"ird.py']),
+                 grammars.search_replace(), grammars.insertions("python"),
+                 grammars.plan(["a.py"], ["f", "C.m"]), grammars.plan([], [])):
+        LlamaGrammar.from_string(text, verbose=False)
