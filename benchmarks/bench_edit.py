@@ -24,7 +24,7 @@ from typing import Any
 if __package__ in (None, ""):  # run as a script: make `benchmarks.` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.edit_protocols import PROTOCOLS  # noqa: E402
+from benchmarks.edit_protocols import NO_MODEL, PROTOCOLS  # noqa: E402
 from benchmarks.edit_score import NOT_APPLIED, score_edit  # noqa: E402
 from benchmarks.edit_tasks import (  # noqa: E402
     BenchInputError,
@@ -99,7 +99,8 @@ def run(tasks: list[EditTask], protocols: list[str], models: list[str], out: Pat
             if not todo:
                 continue
             llm = LLM(model)
-            llm.check_available()
+            if any(p not in NO_MODEL for _t, p in todo):
+                llm.check_available()
             for number, (task, protocol) in enumerate(todo, 1):
                 record = run_cell(llm, protocol, task)
                 handle.write(json.dumps(record) + "\n")
@@ -189,7 +190,10 @@ def main(argv: list[str] | None = None) -> int:
             tasks = read_tasks(args.tasks)
             if args.limit:
                 tasks = tasks[:args.limit]
-            run(tasks, protocols, args.model or [DEFAULT_MODEL], out, args.retry_errors)
+            ran = run(tasks, protocols, args.model or [DEFAULT_MODEL], out, args.retry_errors)
+            if not ran:
+                print(f"nothing to run: every cell is already in {out / RESULTS}",
+                      file=sys.stderr)
         if args.report:
             results = load_results(out)
             if not results:

@@ -1,6 +1,7 @@
 """Edit protocols: ways of asking a model for one edit task's change. A protocol is a callable
 `(llm, task) -> (new file content or None, info)`; `info` holds what explains the outcome
-(`answers`, `attempts`, `error`, `tokens`). The harness finds protocols by name in PROTOCOLS.
+(`answers`, `attempts`, `error`, `tokens`). The harness finds protocols by name in PROTOCOLS;
+`register(name)` adds one.
 
 `file-blocks` is the method the solve graph uses today: agent/solve/edit.py's `edit_file` on
 the task's file, with the target named in the plan step (whole file or its window, SEARCH/REPLACE
@@ -19,11 +20,14 @@ from benchmarks.edit_tasks import EditTask
 
 Protocol = Callable[[Any, EditTask], tuple[str | None, dict]]
 PROTOCOLS: dict[str, Protocol] = {}
+NO_MODEL: set[str] = set()  # protocols that never ask the model (no pre-flight for them)
 
 
-def register(name: str) -> Callable[[Protocol], Protocol]:
+def register(name: str, model: bool = True) -> Callable[[Protocol], Protocol]:
     def add(protocol: Protocol) -> Protocol:
         PROTOCOLS[name] = protocol
+        if not model:
+            NO_MODEL.add(name)
         return protocol
     return add
 
@@ -43,6 +47,27 @@ def target_text(task: EditTask) -> str:
     elif anchor is not None and anchor.kind == "module_end":
         text += ", at the end of the file"
     return text
+
+
+@register("reference", model=False)
+def reference(llm: Any, task: EditTask) -> tuple[str | None, dict]:
+    """The reference's own definition spliced into the base file: the ceiling of every score,
+    and a check of the cutter and the scorer on real tasks without a model."""
+    return splice_reference(task), {"answers": [], "tokens": 0}
+
+
+def splice_reference(task: EditTask) -> str:
+    lines = task.base_content.splitlines(keepends=True)
+    if task.base_span is not None:
+        first, last = task.base_span
+        return "".join(lines[:first - 1]) + task.reference_text + "".join(lines[last:])
+    assert task.anchor is not None
+    at = task.anchor.line
+    if task.anchor.kind in ("after", "module_end"):
+        lines.insert(at, "\n" + task.reference_text)
+    else:
+        lines.insert(at, task.reference_text + "\n")
+    return "".join(lines)
 
 
 class _Recorder:

@@ -239,7 +239,7 @@ def _anchor(unit: Unit, base: ParsedFile, head: ParsedFile) -> Anchor:
         kept = base.unique(sibling.qname) if sibling.start > unit.start else None
         if kept is not None:
             return Anchor("before", kept.qname, kept.start - 1)
-    return Anchor("module_end", "", base.content.count("\n"))
+    return Anchor("module_end", "", len(base.content.splitlines()))
 
 
 def sample_tasks(tasks: list[EditTask], per_repo: int = 8, seed: int = 0) -> list[EditTask]:

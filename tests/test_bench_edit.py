@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from benchmarks import bench_edit
-from benchmarks.edit_protocols import PROTOCOLS, target_text
+from benchmarks.edit_protocols import PROTOCOLS, splice_reference, target_text
 from benchmarks.edit_score import overlap, score_edit
 from benchmarks.edit_tasks import (
     BenchInputError,
@@ -102,26 +102,29 @@ GREET_EDITED = BASE.replace('''def greet(name):
     return "Hello " + name + punctuation''')
 
 
-@pytest.fixture
-def mirrors(tmp_path: Path) -> tuple[Path, Path]:
-    """A mirrors directory holding demo/app, whose PR #7 is a squash commit, and a one-record
-    dataset in the development set's format."""
+def make_mirror(tmp_path: Path, base: dict[str, str], head: dict[str, str]) -> tuple[Path, Path]:
+    """A mirrors directory holding demo/app, whose PR #7 (a squash commit) turns `base` into
+    `head`, and a one-record dataset in the development set's format."""
     root = tmp_path / "mirrors" / "demo+app" / "repo"
     root.mkdir(parents=True)
     repo = Repo(root)
-    base = repo.commit("Start", {"app/core.py": BASE, "tests/test_core.py": "def test_a():\n"
-                                 "    assert True\n"})
-    repo.commit("Greet loudly (#7)", {"app/core.py": HEAD, "tests/test_core.py":
-                                      "def test_a():\n    assert 1\n"})
+    base_commit = repo.commit("Start", base)
+    repo.commit("Greet loudly (#7)", head)
     record = {"instance_id": "app-7", "repo": "demo/app", "pr_number": 7,
-              "title": "Greet loudly", "body": "Add shouting.", "base_commit": base,
+              "title": "Greet loudly", "body": "Add shouting.", "base_commit": base_commit,
               "created_at": "2024-01-01T00:00:00+00:00",
-              "changed_files": [{"filename": "app/core.py", "status": "modified"},
-                                {"filename": "tests/test_core.py", "status": "modified"}],
-              "gold_modified": ["app/core.py", "tests/test_core.py"]}
+              "changed_files": [{"filename": path, "status": "modified"} for path in head],
+              "gold_modified": sorted(head)}
     dataset = tmp_path / "dev.jsonl"
     dataset.write_text(json.dumps(record) + "\n")
     return dataset, tmp_path / "mirrors"
+
+
+@pytest.fixture
+def mirrors(tmp_path: Path) -> tuple[Path, Path]:
+    return make_mirror(
+        tmp_path, {"app/core.py": BASE, "tests/test_core.py": "def test_a():\n    assert True\n"},
+        {"app/core.py": HEAD, "tests/test_core.py": "def test_a():\n    assert 1\n"})
 
 
 def by_qname(tasks):
@@ -155,6 +158,23 @@ def test_added_method_records_its_anchor_and_class_header(mirrors):
     assert shout.class_header == "class Greeter:\n"
     assert target_text(shout) == ("add a new method `shout` to class `Greeter`, after "
                                   "`Greeter.hello`")
+
+
+def test_added_definitions_without_an_earlier_sibling_are_anchored_otherwise(tmp_path):
+    base = {"app/first.py": "import os\n\n\ndef old():\n    pass\n\n\nclass K:\n"
+                            "    x = 1\n\n    def m(self):\n        pass\n",
+            "app/empty.py": '"""Nothing yet."""\nimport os\n'}
+    head = {"app/first.py": "import os\n\n\ndef new():\n    pass\n\n\ndef old():\n"
+                            "    pass\n\n\nclass K:\n    x = 1\n\n    def start(self):\n"
+                            "        pass\n\n    def m(self):\n        pass\n",
+            "app/empty.py": '"""Nothing yet."""\nimport os\n\n\ndef made():\n    return 1\n'}
+    tasks = by_qname(collect(*make_mirror(tmp_path, base, head)).tasks)
+    anchors = {q: (t.anchor.kind, t.anchor.qname, t.anchor.line) for q, t in tasks.items()}
+    assert anchors == {"new": ("before", "old", 3), "K.start": ("class", "K", 10),
+                       "made": ("module_end", "", 2)}
+    for task in tasks.values():  # the reference spliced in at its anchor scores the ceiling
+        score = score_edit(task, splice_reference(task))
+        assert score.touches_only_target and score.reference_overlap == 1.0
 
 
 def test_cut_skips_nested_tests_and_long_definitions_and_says_why(mirrors):
@@ -369,3 +389,13 @@ def test_harness_refuses_unknown_protocols_and_results_inside_a_work_tree(
     assert "inside the git work tree" in capsys.readouterr().err
     assert bench_edit.main(["--out", str(tmp_path / "empty"), "--report"]) == 2
     assert "no results in" in capsys.readouterr().err
+
+
+def test_reference_protocol_scores_the_ceiling_without_a_model(mirrors, tmp_path):
+    tasks = collect(*mirrors).tasks
+    out = tmp_path / "results"
+    bench_edit.run(tasks, ["reference"], ["local/not-installed"], out, say=lambda line: None)
+    results = bench_edit.load_results(out)
+    assert len(results) == 4 and all(r["calls"] == 0 for r in results)
+    assert all(r["parses"] and r["touches_only_target"] and r["reference_overlap"] == 1.0
+               for r in results)
