@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.edit_tasks import EditTask
+from benchmarks.edit_units import split_lines
 
 Protocol = Callable[[Any, EditTask], tuple[str | None, dict]]
 PROTOCOLS: dict[str, Protocol] = {}
@@ -57,7 +58,7 @@ def reference(llm: Any, task: EditTask) -> tuple[str | None, dict]:
 
 
 def splice_reference(task: EditTask) -> str:
-    lines = task.base_content.splitlines(keepends=True)
+    lines = split_lines(task.base_content)
     if task.base_span is not None:
         first, last = task.base_span
         return "".join(lines[:first - 1]) + task.reference_text + "".join(lines[last:])

@@ -23,7 +23,13 @@ from pathlib import Path, PurePosixPath
 if __package__ in (None, ""):  # run as a script: make `benchmarks.` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.edit_units import ParsedFile, Unit, parse_units, unit_changes  # noqa: E402
+from benchmarks.edit_units import (  # noqa: E402
+    ParsedFile,
+    Unit,
+    parse_units,
+    split_lines,
+    unit_changes,
+)
 from swe_features.builder import candidate_prs  # noqa: E402
 from swe_features.dataset import DatasetError, Instance, load_dataset  # noqa: E402
 
@@ -239,7 +245,7 @@ def _anchor(unit: Unit, base: ParsedFile, head: ParsedFile) -> Anchor:
         kept = base.unique(sibling.qname) if sibling.start > unit.start else None
         if kept is not None:
             return Anchor("before", kept.qname, kept.start - 1)
-    return Anchor("module_end", "", len(base.content.splitlines()))
+    return Anchor("module_end", "", len(split_lines(base.content)))
 
 
 def sample_tasks(tasks: list[EditTask], per_repo: int = 8, seed: int = 0) -> list[EditTask]:

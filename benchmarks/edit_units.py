@@ -106,12 +106,20 @@ def _leaf_tokens(text: str) -> tuple[str, ...]:
     return tuple(out)
 
 
+def split_lines(text: str) -> list[str]:
+    """Lines with their ends, split at "\n" only: tree-sitter's rows (str.splitlines would
+    also split at form feeds and other separators some source files hold)."""
+    lines = text.split("\n")
+    out = [line + "\n" for line in lines[:-1]]
+    return [*out, lines[-1]] if lines[-1] else out
+
+
 def parse_units(content: str) -> ParsedFile:
     """The units of a Python file's content."""
     data = content.encode("utf-8", "replace")
     facts = extract_facts(data, "python")
     root = languages.parser("python").parse(data).root_node
-    lines = content.splitlines(keepends=True)
+    lines = split_lines(content)
     kinds: dict[str, str] = {}
     raw: list[tuple[str, str, int, int, bool, object]] = []
     for d in facts.definitions:

@@ -21,7 +21,7 @@ from benchmarks.edit_tasks import (
     read_tasks,
     sample_tasks,
 )
-from benchmarks.edit_units import code_tokens, same_code
+from benchmarks.edit_units import code_tokens, same_code, split_lines
 from tests.conftest import Repo
 
 BASE = '''"""Core."""
@@ -399,3 +399,11 @@ def test_reference_protocol_scores_the_ceiling_without_a_model(mirrors, tmp_path
     assert len(results) == 4 and all(r["calls"] == 0 for r in results)
     assert all(r["parses"] and r["touches_only_target"] and r["reference_overlap"] == 1.0
                for r in results)
+
+
+@given(st.lists(st.sampled_from(["a", "b\r", "\x0c", "", "c\u2028d", " "]), max_size=8))
+def test_split_lines_follows_newlines_only(parts):
+    text = "\n".join(parts)
+    lines = split_lines(text)
+    assert "".join(lines) == text
+    assert len(lines) == text.count("\n") + (0 if text.endswith("\n") or not text else 1)
