@@ -103,7 +103,8 @@ def run(tasks: list[EditTask], protocols: list[str], models: list[str], out: Pat
                 llm.check_available()
             for number, (task, protocol) in enumerate(todo, 1):
                 record = run_cell(llm, protocol, task)
-                handle.write(json.dumps(record) + "\n")
+                # a protocol's info may hold anything: what JSON cannot, it gets as text
+                handle.write(json.dumps(record, default=str) + "\n")
                 handle.flush()
                 ran += 1
                 say(f"[{number}/{len(todo)}] {model} {protocol} {task.task_id}: "

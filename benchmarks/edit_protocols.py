@@ -105,9 +105,10 @@ def file_blocks(llm: Any, task: EditTask) -> tuple[str | None, dict]:
         target = root / task.path
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(task.base_content, encoding="utf-8")
-        ctx = SolveContext(Task(task.task_id, title, body, str(root), "", "edit-bench"),
-                           SolveOptions(), Config(), recorder, _Tree(root), None, None,
-                           _mark=len(llm.ledger.records))  # type: ignore[arg-type]
+        ctx = SolveContext(task=Task(task.task_id, title, body, str(root), "", "edit-bench"),
+                           options=SolveOptions(), config=Config(),
+                           llm=recorder, worktree=_Tree(root),  # type: ignore[arg-type]
+                           store=None, progress=None, _mark=len(llm.ledger.records))
         step = Step("edit", task.path, target_text(task))
         result = edit_file(ctx, step, Plan([step]))
         new = target.read_text(encoding="utf-8") if result.status == "done" else None
