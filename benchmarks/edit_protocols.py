@@ -114,3 +114,61 @@ def file_blocks(llm: Any, task: EditTask) -> tuple[str | None, dict]:
         new = target.read_text(encoding="utf-8") if result.status == "done" else None
     return new, {"answers": recorder.answers, "attempts": result.attempts,
                  "error": result.error, "tokens": ctx.tokens()}
+
+
+def _symbols_protocol(protocol: str) -> Protocol:
+    """The `symbols` edit format's unit edit (agent/solve/protocols.py) with `protocol`: the
+    task's definition as a CHANGE unit, or an ADD unit at the task's anchor."""
+
+    def run(llm: Any, task: EditTask) -> tuple[str | None, dict]:
+        from agent.solve.context import SolveContext, SolveOptions
+        from agent.solve.plan import Plan, Step, Unit
+        from agent.solve.protocols import edit_unit
+        from agent.solve.units import prepare
+        from sleepcoder.config import Config
+        from tasks.task import Task
+        from tools.symbols import SymbolError, definitions
+
+        recorder = _Recorder(llm)
+        title, _, body = task.request.partition("\n\n")
+        unit = Unit("change", task.qname, what=target_text(task)) if task.kind == "change" \
+            else Unit("add", task.qname.rsplit(".", 1)[-1], _anchor(task, definitions),
+                      target_text(task))
+        step = Step("edit", task.path, target_text(task), [unit])
+        with tempfile.TemporaryDirectory(prefix="sleepcoder-edit-bench-") as tmp:
+            root = Path(tmp)
+            ctx = SolveContext(task=Task(task.task_id, title, body, str(root), "", "edit-bench"),
+                               options=SolveOptions(), config=Config(),
+                               llm=recorder, worktree=_Tree(root),  # type: ignore[arg-type]
+                               store=None, progress=None, _mark=len(llm.ledger.records))
+            try:
+                work = prepare(ctx, step, Plan([step]), unit, task.base_content,
+                               task.language, [])
+            except SymbolError as exc:
+                return None, {"answers": [], "error": str(exc), "tokens": 0}
+            outcome = edit_unit(ctx, work, protocol, 3)
+        return outcome.content, {"answers": recorder.answers, "attempts": outcome.attempts,
+                                 "error": outcome.error, "tokens": ctx.tokens(),
+                                 "requests": outcome.requests}
+
+    return run
+
+
+def _anchor(task: EditTask, definitions: Callable) -> str:
+    anchor = task.anchor
+    if anchor is None or anchor.kind == "module_end":
+        return "end"
+    if anchor.kind == "after":
+        return f"after {anchor.qname}"
+    if anchor.kind == "class":
+        return f"in {anchor.qname}"
+    # before X: after the definition that precedes X at its level, else the end
+    found = [d.qname for d in definitions(task.base_content, task.language)]
+    index = found.index(anchor.qname) if anchor.qname in found else -1
+    parent = anchor.qname.rpartition(".")[0]
+    earlier = [q for q in found[:max(index, 0)] if q.rpartition(".")[0] == parent]
+    return f"after {earlier[-1]}" if earlier else (f"in {parent}" if parent else "end")
+
+
+for _name in ("rewrite", "blocks", "insert", "decomposed"):
+    register(f"sym-{_name}")(_symbols_protocol(_name))
