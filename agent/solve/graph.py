@@ -20,6 +20,7 @@ from agent.solve.context import SolveContext
 from agent.solve.edit import FileResult, edit_file
 from agent.solve.explore import explore
 from agent.solve.plan import Plan, fallback_plan, make_plan, restrict_plan
+from agent.solve.plan import render as render_plan
 from agent.solve.testing import run_tests
 from tools.diffs import check_applies, parse_patch, worktree_diff
 from tools.localize import localize as rank_files
@@ -137,6 +138,7 @@ def _localize(ctx: SolveContext, state: SolveState, events: list[str]) -> SolveS
         data["model"] = {"votes": decision.votes, "dropped": decision.dropped,
                          "added": decision.added, "note": decision.note}
         files = decision.files
+        ctx.trajectory.outcome("localize", f"files to change: {', '.join(files) or '(none)'}")
         if decision.note:
             events.append(f"localization: {decision.note}")
     data["files"] = files
@@ -183,6 +185,7 @@ def _plan(ctx: SolveContext, state: SolveState, events: list[str]) -> SolveState
         fallback_plan(files, "no model")
     if narrowed is not None:
         plan = restrict_plan(plan, narrowed)
+    ctx.trajectory.outcome("plan", "; ".join(filter(None, [render_plan(plan), plan.note])))
     if plan.note:
         events.append(f"plan: {plan.note}")
     return {"plan": plan.to_dict(), "queue": list(range(len(plan.steps))), "results": []}
