@@ -51,7 +51,7 @@ app = typer.Typer(help="sleepcoder: a coding agent that maps repositories at sle
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 map_app = typer.Typer(cls=_DefaultToBuild, help="Build, refresh and inspect the static map.")
 app.add_typer(map_app, name="map")
-runs_app = typer.Typer(cls=_DefaultToList, help="List and clean up solve runs.")
+runs_app = typer.Typer(cls=_DefaultToList, help="List, show and clean up solve runs.")
 app.add_typer(runs_app, name="runs")
 
 
@@ -305,6 +305,35 @@ def runs_list(path: PathArg = Path("."), store: StoreOpt = None, as_json: JsonOp
         typer.echo(json.dumps([run.to_dict() for run in found], indent=2))
     else:
         print_runs(found)
+
+
+@runs_app.command("show")
+def runs_show(
+    run: Annotated[str, typer.Argument(help="The run id (`sleepcoder runs` lists them).")],
+    path: PathArg = Path("."),
+    full: Annotated[bool, typer.Option(
+        "--full", help="Every message of every model request, not only the last one.")] = False,
+    store: StoreOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show a run: request, model, status, tokens, plan, per-file outcomes, then each model
+    request with its answer and what became of it."""
+    from agent.solve.runs import UnknownRun, show_run
+    from sleepcoder.progress import print_run_detail
+
+    root, config = _load(path, store)
+    try:
+        with _exit_codes("nothing was changed"):
+            detail = show_run(config.map.store_path(root), run)
+    except UnknownRun as exc:
+        _err(str(exc))
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    if as_json:
+        import json
+
+        typer.echo(json.dumps(detail.to_dict(), indent=2))
+    else:
+        print_run_detail(detail, full=full)
 
 
 @runs_app.command("clean")

@@ -204,3 +204,151 @@ def print_runs(runs: list) -> None:
                  for i, (cell, w) in enumerate(zip(row, widths, strict=False))]
         _out.print("  ".join([*cells, row[6]]).rstrip(), markup=False, highlight=False,
                    soft_wrap=True)
+
+
+# --- solve runs: per-file outcomes and `runs show` ---------------------------------------------
+
+LOCAL_HINT_FILES = 50  # repositories larger than this get the stronger-model hint
+_NOT_REACHED = {"budget_exhausted": "the budget ran out before this file",
+                "aborted": "the run was aborted at plan review",
+                "error": "the run stopped on an error before this file"}
+
+
+def file_outcomes(record: dict) -> list[str]:
+    """One line per planned file: edited (and the definitions the patch touches there) or
+    not, and why not."""
+    results = {r["path"]: r for r in record.get("edits") or []}
+    files = record.get("files") or {}
+    in_patch = set(files.get("modified", [])) | set(files.get("added", []))
+    touched = files.get("touched", {})
+    events = record.get("events") or []
+    lines = []
+    for step in (record.get("plan") or {}).get("steps", []):
+        path, result = step["path"], results.get(step["path"])
+        verb = "created" if step["action"] == "create" else "edited"
+        if result is None:
+            why = _NOT_REACHED.get(record.get("status") or "", "not attempted")
+            lines.append(f"{path}: not {verb}: {why}")
+        elif result["status"] == "failed":
+            tries = f" (after {result['attempts']} attempts)" if result.get("attempts") else ""
+            lines.append(f"{path}: not {verb}{tries}: {_first_line(result.get('error', ''))}")
+        elif result["status"] == "unchanged":
+            lines.append(f"{path}: unchanged (the fix round found nothing to change)")
+        elif path not in in_patch and record.get("status") not in UNFINISHED_STATUSES:
+            lines.append(f"{path}: {verb}, but left out of the patch: "
+                         + _left_out_reason(path, events))
+        elif path in touched:
+            names = touched[path]
+            lines.append(f"{path}: {verb}; " + (f"touches {', '.join(names)}" if names else
+                                               "no definition touched (top-level lines)"))
+        else:
+            lines.append(f"{path}: {verb}")
+    return lines
+
+
+UNFINISHED_STATUSES = ("running", "interrupted", "awaiting_review")
+
+
+def _left_out_reason(path: str, events: list[str]) -> str:
+    refused = f"refused from the patch: {path}: "
+    for event in events:
+        if event.startswith(refused):
+            return event[len(refused):]
+    for event in events:
+        if event.startswith(("the patch does not apply", "the patch was refused")):
+            return event
+    return "not in the final patch"
+
+
+def _first_line(text: str, limit: int = 240) -> str:
+    line = (text or "no reason recorded").strip().splitlines()[0]
+    return line if len(line) <= limit else line[:limit - 1] + "…"
+
+
+def model_hint(record: dict) -> str:
+    """A recommendation to use a stronger model, for the embedded one on a large repository."""
+    model, files = record.get("model") or "", record.get("repository_files") or 0
+    if model.startswith("local/") and files > LOCAL_HINT_FILES:
+        return (f"hint: {model} is a small embedded model, meant for trying sleepcoder out; for "
+                f"real feature work in a repository this size ({files} files) use a stronger "
+                "one with --model (e.g. an API model such as anthropic/... or openai/...)")
+    return ""
+
+
+def print_run_detail(detail: Any, full: bool = False) -> None:
+    """`sleepcoder runs show`: the header, plan, per-file outcomes, then each model step."""
+    import time
+
+    record, steps = detail.record, detail.steps
+    say = _say
+    say(f"Run {detail.info.id}: {record.get('status') or detail.info.status}", bold=True)
+    say(f"Request: {(record.get('task') or {}).get('title', '') or '(unknown)'}")
+    model = record.get("model") or (record.get("options") or {}).get("model") or "(not recorded)"
+    started = record.get("started")
+    when = time.strftime("%Y-%m-%d %H:%M", time.localtime(started)) if started else "?"
+    seconds = f", {record['seconds']} s" if record.get("seconds") is not None else ""
+    say(f"Model: {model}   started {when}{seconds}")
+    usage = (record.get("usage") or {}).get("test")
+    if usage:
+        say(f"Tokens: {usage['tokens']:,} ({usage['prompt_tokens']:,} prompt + "
+            f"{usage['completion_tokens']:,} completion) in {usage['steps']} model calls"
+            + (f", {usage['cached_calls']} answered from the cache" if usage.get("cached_calls")
+               else ""))
+    else:
+        say(f"Tokens so far: {sum(s.tokens for s in steps):,} in {len(steps)} model requests")
+    plan = (record.get("plan") or {}).get("steps", [])
+    if plan:
+        say("Plan", bold=True)
+        for s in plan:
+            say(f"  {s['action'].upper()} {s['path']}: {s['what']}")
+    outcomes = file_outcomes(record)
+    if outcomes:
+        say("Files", bold=True)
+        for line in outcomes:
+            say(f"  {line}")
+    where = record.get("trajectory") or f"runs/{detail.info.id}/trajectory.jsonl"
+    say(f"Steps ({len(steps)} model requests; {where} under the store)", bold=True)
+    if detail.unreadable_lines:
+        say(f"  ({detail.unreadable_lines} trajectory lines could not be read)")
+    for step in steps:
+        _print_step(step, full)
+    for event in record.get("events") or []:
+        _err.print(f"event: {event}", markup=False, highlight=False, soft_wrap=True)
+
+
+def _print_step(step: Any, full: bool) -> None:
+    cached = ", from the cache" if step.cached else ""
+    resumed = f", session {step.session}" if step.session > 1 else ""
+    _say(f"#{step.step} {step.node}: {step.prompt_tokens:,} + {step.completion_tokens:,} tokens, "
+         f"{step.seconds:.2f} s{cached}{resumed}", bold=True)
+    if full:
+        for message in step.messages:
+            _say(f"  [{message['role']}]")
+            _say(_indent(message["content"]))
+    else:
+        last = next((m["content"] for m in reversed(step.messages) if m["role"] == "user"), "")
+        _say("  asked (the last message; --full shows every message):")
+        _say(_indent(_trim(last)))
+    if step.error:
+        _say(f"  failed: {step.error}")
+    else:
+        _say(f"  answer ({step.finish_reason}):")
+        _say(_indent(step.answer or "(empty)"))
+    if step.outcome is not None:
+        _say(f"  outcome: {step.outcome}")
+
+
+def _trim(text: str, lines: int = 12, chars: int = 1200) -> str:
+    kept = text.splitlines()[:lines]
+    out = "\n".join(kept)[:chars]
+    left = len(text) - len(out)
+    return out + (f"\n… ({left:,} more characters)" if left > 0 else "")
+
+
+def _indent(text: str) -> str:
+    return "\n".join("    " + line for line in text.splitlines()) or "    "
+
+
+def _say(text: str, bold: bool = False) -> None:
+    _out.print(text, markup=False, highlight=False, soft_wrap=True,
+               style="bold" if bold else None)

@@ -215,6 +215,8 @@ def _print_localization(record: dict) -> None:
 
 
 def _print_run(record: dict, patch: str, out: Path | None) -> None:
+    from sleepcoder.progress import file_outcomes, model_hint
+
     plan = record.get("plan") or {}
     if plan.get("steps"):
         _out.print("[bold]Plan[/bold]")
@@ -223,13 +225,22 @@ def _print_run(record: dict, patch: str, out: Path | None) -> None:
     if patch:
         _out.print("[bold]Patch[/bold]" + (f" (written to {out})" if out else ""))
         _out.print(patch, markup=False, soft_wrap=True)
+    outcomes = file_outcomes(record)
+    if outcomes:
+        _out.print("[bold]Files[/bold]")
+        for line in outcomes:
+            _out.print(f"  {line}", markup=False, highlight=False, soft_wrap=True)
     usage = record["usage"]["test"]
     cost = "cost unknown" if usage["cost"] is None else f"${usage['cost']:.4f}"
     _out.print(f"[bold]Status:[/bold] {record['status']}   test-time: {usage['steps']} model "
                f"calls, {usage['tokens']:,} tokens ({usage['prompt_tokens']:,} prompt + "
                f"{usage['completion_tokens']:,} completion), {cost}, {record['seconds']} s",
                highlight=False)
-    _out.print(f"run record: .sleepcoder/runs/{record['id']}.json", markup=False)
+    _out.print(f"run record: .sleepcoder/runs/{record['id']}.json (every model request: "
+               f"`sleepcoder runs show {record['id']}`)", markup=False, soft_wrap=True)
     for event in record.get("events", []):
-        if event.startswith(("could not", "stopped", "no valid", "tests")):
+        if event.startswith(("stopped", "no valid", "tests")):  # files: in the list above
             _err.print(f"note: {event}", markup=False)
+    hint = model_hint(record)
+    if hint:
+        _err.print(hint, markup=False, soft_wrap=True)

@@ -22,8 +22,9 @@ def low_stock(inventory: Inventory, threshold: int) -> str:
     return "\\n".join(f"{item.sku} {item.quantity}" for item in inventory.items()
                      if item.quantity < threshold)
 ```'''
-BUILD_PARSER_INSERT = '''AFTER: commands.add_parser("report", help="show the stock table and its total value")
-```python
+BUILD_PARSER_INSERT = (
+    'AFTER: commands.add_parser("report", help="show the stock table and its total value")\n'
+) + '''```python
 low = commands.add_parser("low-stock", help="items below a quantity")
 low.add_argument("threshold", type=int)
 ```
@@ -91,8 +92,9 @@ def test_unknown_names_are_dropped_and_counted_and_misplaced_ones_moved(inventor
 def test_an_echo_of_the_definition_is_refused_and_asked_again(inventory, scripted):  # noqa: F811
     script_plan(scripted, "EDIT inventory/report.py: money with a currency\n"
                 "  CHANGE format_money: prefix the amount with a dollar sign\n")
-    echo = "```python\ndef format_money(amount: float) -> str:\n    return f\"{amount:,.2f}\"\n```"
-    changed = "```python\ndef format_money(amount: float) -> str:\n    return f\"${amount:,.2f}\"\n```"
+    head = "```python\ndef format_money(amount: float) -> str:\n"
+    echo = head + "    return f\"{amount:,.2f}\"\n```"
+    changed = head + "    return f\"${amount:,.2f}\"\n```"
     scripted.on(node="edit", reply=echo, times=1)
     scripted.on(node="edit", contains="unchanged", reply=changed)
     result = start_solve(inventory.root, "Show money with a dollar sign", options(

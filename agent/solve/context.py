@@ -10,6 +10,7 @@ from typing import Any
 
 from agent.budget import TaskBudget
 from agent.llm import LLM, Completion
+from agent.solve.trajectory import Trajectory
 from sleepcoder.config import Config
 from tasks.task import Task
 from tools.pathguard import PathRules
@@ -68,6 +69,7 @@ class SolveContext:
     store: MapStore | None  # None in the no-map condition
     progress: Any
     usage: dict[str, Any] = field(default_factory=dict)  # checkpointed with the state
+    trajectory: Trajectory = field(default_factory=Trajectory)  # records nothing until opened
     _mark: int = 0
 
     @property
@@ -116,8 +118,10 @@ class SolveContext:
         `grammar` constrains the embedded model's answer (agent/solve/grammars.py)."""
         assert self.llm is not None
         self.budget.check(self.estimate(messages, max_tokens))
+        self.trajectory.sending(node, messages)
         answer = self.llm.complete(messages, phase="test", node=node, max_tokens=max_tokens,
                                    grammar=grammar)
+        self.trajectory.answered(answer)
         self.account()
         return answer
 

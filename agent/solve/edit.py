@@ -103,6 +103,7 @@ def edit_file(ctx: SolveContext, step: Step, plan: Plan, test_output: str = "",
             check_syntax(path, original, new)
         except EditRejected as exc:
             error = str(exc)
+            ctx.trajectory.outcome("edit", f"rejected: {error}")
             if test_output and error.startswith("the blocks change nothing"):
                 return FileResult(path, step.action, "unchanged", attempt)
             if answer.truncated:
@@ -112,6 +113,7 @@ def edit_file(ctx: SolveContext, step: Step, plan: Plan, test_output: str = "",
             continue
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(new, encoding="utf-8")
+        ctx.trajectory.outcome("edit", f"applied to {path}")
         return FileResult(path, step.action, "done", attempt, method=method)
     return FileResult(path, step.action, "failed", attempts, error, method=method)
 

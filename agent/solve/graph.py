@@ -19,7 +19,8 @@ from agent.solve import localize as model_localize
 from agent.solve.context import SolveContext
 from agent.solve.edit import REWRITE_MAX_LINES, FileResult, edit_file
 from agent.solve.explore import explore
-from agent.solve.plan import Plan, fallback_plan, make_plan
+from agent.solve.plan import Plan, fallback_plan, make_plan, restrict_plan
+from agent.solve.plan import render as render_plan
 from agent.solve.symbol_edit import edit_symbols
 from agent.solve.testing import run_tests
 from tools.diffs import check_applies, parse_patch, worktree_diff
@@ -138,6 +139,7 @@ def _localize(ctx: SolveContext, state: SolveState, events: list[str]) -> SolveS
         data["model"] = {"votes": decision.votes, "dropped": decision.dropped,
                          "added": decision.added, "note": decision.note}
         files = decision.files
+        ctx.trajectory.outcome("localize", f"files to change: {', '.join(files) or '(none)'}")
         if decision.note:
             events.append(f"localization: {decision.note}")
     data["files"] = files
@@ -178,10 +180,14 @@ def _plan(ctx: SolveContext, state: SolveState, events: list[str]) -> SolveState
         context = ("\nWhat you looked at while exploring: " + "; ".join(seen[-8:])) if seen \
             else ""
     candidates = [c["path"] for c in state.get("localization", {}).get("candidates", [])]
-    runners_up = [p for p in candidates if p not in files][:10]
+    narrowed = state.get("review", {}).get("files")  # the user's list at review: binding
+    runners_up = [] if narrowed is not None else [p for p in candidates if p not in files][:10]
     plan = make_plan(ctx, files, context, runners_up,
                      symbols=edit_format(ctx) == "symbols") if ctx.llm else \
         fallback_plan(files, "no model")
+    if narrowed is not None:
+        plan = restrict_plan(plan, narrowed)
+    ctx.trajectory.outcome("plan", "; ".join(filter(None, [render_plan(plan), plan.note])))
     if plan.note:
         events.append(f"plan: {plan.note}")
     # files that add definitions first: later files then call what really exists
@@ -215,10 +221,13 @@ def _approve(ctx: SolveContext, state: SolveState, events: list[str]) -> SolveSt
                 continue
             if (ctx.root / path).is_file() and path not in files:
                 files.append(path)
-        events.append(f"plan revised by the user: files {', '.join(files) or '(none)'}")
-        return {"review": {"action": "edit"}, "files": files}
-    if action == "approve":
-        return {"review": {"action": "approve"}}
+        if not files:
+            events.append("aborted at plan review: none of the files given can be edited")
+            return {"review": {"action": "abort"}, "status": "aborted", "queue": []}
+        events.append(f"plan revised by the user: files {', '.join(files)}")
+        return {"review": {"action": "edit", "files": files}, "files": files}
+    if action == "approve":  # an earlier narrowing stays in force
+        return {"review": {**state.get("review", {}), "action": "approve"}}
     events.append("aborted by the user at plan review")
     return {"review": {"action": "abort"}, "status": "aborted", "queue": []}
 

@@ -287,6 +287,21 @@ def fallback_plan(files: list[str], reason: str) -> Plan:
                 f"fallback plan ({reason})")
 
 
+def restrict_plan(plan: Plan, files: list[str]) -> Plan:
+    """The plan cut down to the files the user chose at review: no other file, and no new
+    one (the user's list is a promise about what the patch touches). If nothing is left, edit
+    each of the user's files."""
+    kept = [s for s in plan.steps if s.action == "edit" and s.path in files]
+    dropped = [f"{s.path}: not in the files chosen at review" for s in plan.steps
+               if s not in kept]
+    if not kept:
+        return fallback_plan(files, "no planned step was among the files chosen at review")
+    notes = [plan.note] if plan.note else []
+    if dropped:
+        notes.append("; ".join(dropped))
+    return Plan(kept, "; ".join(notes), plan.dropped_units)
+
+
 def render(plan: Plan) -> str:
     lines = []
     for s in plan.steps:

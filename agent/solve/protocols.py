@@ -92,9 +92,11 @@ def _loop(ctx: SolveContext, work: UnitWork, attempts: int, template: str, gramm
         try:
             new = apply(answer.text)
             check_syntax(work.path, work.content, new)
+            ctx.trajectory.outcome("edit", f"applied to {work.unit.describe()} in {work.path}")
             return UnitOutcome(new, attempt, requests=requests)
         except (UnitRejected, EditRejected) as exc:
             error = str(exc)
+            ctx.trajectory.outcome("edit", f"rejected: {error}")
         messages = [*messages, {"role": "assistant", "content": answer.text},
                     {"role": "user", "content": prompt("sym_repair").format(
                         error=error, status=ctx.budget.status_line())}]
@@ -221,9 +223,11 @@ def _decomposed(ctx: SolveContext, work: UnitWork, attempts: int) -> UnitOutcome
         try:
             new = _splice_decomposed(ctx, work, statements, header_last, new_header, new_body)
             check_syntax(work.path, work.content, new)
+            ctx.trajectory.outcome("edit", f"applied to {work.unit.describe()} in {work.path}")
             return UnitOutcome(new, attempt, requests=requests + (1 if new_body else 0))
         except (UnitRejected, EditRejected) as exc:
             error = str(exc)
+            ctx.trajectory.outcome("edit", f"rejected: {error}")
     return UnitOutcome(None, attempts, error, requests)
 
 

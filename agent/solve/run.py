@@ -12,6 +12,7 @@ from agent.llm import LLM, resolve_model
 from agent.solve.context import SolveContext, SolveOptions
 from agent.solve.graph import run_graph
 from agent.solve.runs import RunBusy, hold_run, new_run_id, read_record, write_record
+from agent.solve.trajectory import Trajectory, relative_path
 from sleepcoder.config import Config, load_config
 from tasks.task import Task, TaskError, from_issue_file, from_text
 from tools import gitutil
@@ -21,7 +22,8 @@ from tools.sandbox import SandboxUnavailable, choose_isolation
 from tools.scan import resolve_root
 from tools.secrets import scrub_tree
 from tools.store import MapStore
-from tools.worktree import Worktree
+from tools.touched import touched_in_worktree
+from tools.worktree import GitError, Worktree, git
 
 
 class SolveError(ValueError):
@@ -93,6 +95,7 @@ def start_solve(path: Path, request: str | None, options: SolveOptions, *,
         with hold_run(store_dir, thread):
             worktree = Worktree.create(root, base, store_dir / "worktrees" / thread)
             ctx = SolveContext(task, options, config, llm, worktree, store, progress)
+            ctx.trajectory = Trajectory.open(store_dir, thread, llm.ledger if llm else None)
             initial = {"task": task.to_dict(), "options": options.to_dict(), "base": base,
                        "worktree": str(worktree.path), "status": "running", "usage": {},
                        "events": [], "started": time.time()}
@@ -126,6 +129,7 @@ def resume_solve(path: Path, thread: str, answer: dict | None = None, *,
             worktree = Worktree.create(root, values["base"], Path(values["worktree"]))
             store = None if options.no_map else MapStore.open(store_dir, create=False)[0]
             ctx = SolveContext(task, options, config, llm, worktree, store, progress)
+            ctx.trajectory = Trajectory.open(store_dir, thread, llm.ledger if llm else None)
             return _run(ctx, store_dir, thread, None, answer, resume=True)
     except RunBusy as exc:
         raise SolveError(str(exc)) from None
@@ -174,12 +178,14 @@ def _run(ctx: SolveContext, store_dir: Path, thread: str, initial: dict | None,
             final = run_graph(ctx, thread, initial, resume=answer, checkpointer=saver)
     except Exception as exc:
         # An error ends the run (rerunning the request reuses the cached model answers).
+        ctx.trajectory.abandon(f"{type(exc).__name__}: {exc}")
         saved = _values(saver, thread) or initial or {}
         conn.close()
         _finish(ctx, store_dir, thread, {**saved, "status": "error",
                                          "error": f"{type(exc).__name__}: {exc}"[:1000]})
         raise
     except BaseException:
+        ctx.trajectory.abandon("interrupted")
         resumable = _values(saver, thread) is not None
         conn.close()
         if not resumable:  # interrupted before the first checkpoint: nothing to resume
@@ -208,10 +214,16 @@ def _values(saver: Any, thread: str) -> dict | None:
 def _finish(ctx: SolveContext, store_dir: Path, thread: str, state: dict) -> tuple[dict, Path]:
     """Write the run record, then remove the worktree (whatever happened to the record)."""
     try:
-        record = scrub_tree(run_record(ctx, thread, state))
+        record = scrub_tree({**run_record(ctx, thread, state),
+                             "trajectory": _trajectory_path(store_dir, thread)})
         return record, write_record(store_dir, thread, record)
     finally:
         _close(ctx)
+
+
+def _trajectory_path(store_dir: Path, thread: str) -> str | None:
+    """The trajectory's path relative to the store directory (None: no model request)."""
+    return relative_path(thread) if (store_dir / relative_path(thread)).exists() else None
 
 
 def _close(ctx: SolveContext) -> None:
@@ -246,7 +258,10 @@ def run_record(ctx: SolveContext, thread: str, state: dict) -> dict:
             "planned": [s["path"] for s in state.get("plan", {}).get("steps", [])],
             "modified": patch.modified_files,
             "added": [f.path for f in patch.files if f.status == "added"],
+            "touched": _touched(ctx, patch),
         },
+        "repository_files": _repository_files(ctx),
+        "review": state.get("review"),
         "localization": state.get("localization", {}),
         "exploration": state.get("exploration"),
         "plan": state.get("plan"),
@@ -271,3 +286,23 @@ def run_record(ctx: SolveContext, thread: str, state: dict) -> dict:
     }
 
 
+def _touched(ctx: SolveContext, patch: Any) -> dict[str, list[str]]:
+    """Per file of the final patch, the definitions its hunks touched (tools/touched.py)."""
+    if not patch.files or not ctx.worktree.path.exists():
+        return {}
+    try:
+        return touched_in_worktree(ctx.worktree.path, ctx.worktree.base,
+                                   [f.path for f in patch.files if f.status != "removed"])
+    except OSError:  # the record is written whatever happened to the worktree
+        return {}
+
+
+def _repository_files(ctx: SolveContext) -> int | None:
+    """Files in the map (tracked files without one): how large the repository is."""
+    if ctx.store is not None:
+        return len(ctx.store.mapped_files())
+    try:
+        listed = git(ctx.worktree.path, "ls-files", "-z").stdout
+    except (GitError, OSError):  # the size only shapes a hint: not worth losing the record
+        return None
+    return len([p for p in listed.split("\0") if p])

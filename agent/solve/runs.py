@@ -1,10 +1,11 @@
 """The solve runs a store holds: list them (status, start, request, whether they can be resumed,
 what they take on disk) and remove finished and abandoned ones, worktrees included.
 
-A run leaves up to four things under the store directory: its record `runs/<id>.json` (written
-when it finishes, whatever its status), its checkpoints in `checkpoints.db` (LangGraph's
-SqliteSaver, thread id = run id), its scratch worktree `worktrees/<id>` (kept only while the
-run can be resumed) and, while a process works on it, the lock `runs/<id>.lock`.
+A run leaves up to five things under the store directory: its record `runs/<id>.json` (written
+when it finishes, whatever its status), its folder `runs/<id>/` (the trajectory of its model
+requests, written as it goes), its checkpoints in `checkpoints.db` (LangGraph's SqliteSaver,
+thread id = run id), its scratch worktree `worktrees/<id>` (kept only while the run can be
+resumed) and, while a process works on it, the lock `runs/<id>.lock`.
 """
 
 from __future__ import annotations
@@ -14,12 +15,14 @@ import fcntl
 import json
 import os
 import re
+import shutil
 import sqlite3
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from agent.solve.trajectory import FILE_NAME, Step, read_trajectory, run_dir
 from tools.secrets import scrub_tree
 from tools.worktree import Worktree, git
 
@@ -29,6 +32,10 @@ UNFINISHED = ("running", "interrupted", "awaiting_review")
 
 class RunBusy(RuntimeError):
     """Another process is working on this run."""
+
+
+class UnknownRun(ValueError):
+    """The store holds no trace of this run."""
 
 
 @dataclass(frozen=True)
@@ -116,7 +123,8 @@ def new_run_id(store_dir: Path, stem: str) -> str:
     within the same second already left a trace: two runs never share a record or a thread."""
     run, number = stem, 1
     while (record_path(store_dir, run).exists() or _lock_path(store_dir, run).exists()
-           or (store_dir / "worktrees" / run).exists() or _has_checkpoint(store_dir, run)):
+           or (store_dir / "worktrees" / run).exists() or run_dir(store_dir, run).exists()
+           or _has_checkpoint(store_dir, run)):
         number += 1
         run = f"{stem}-{number}"
     return run
@@ -158,6 +166,40 @@ def read_record(store_dir: Path, run: str) -> dict | None:
         return None
 
 
+# --- one run in detail ------------------------------------------------------------------------
+
+@dataclass
+class RunDetail:
+    """A run as `sleepcoder runs show` prints it: its record (for an unfinished run, what its
+    last checkpoint holds) and its trajectory."""
+
+    info: RunInfo
+    record: dict
+    steps: list[Step]
+    unreadable_lines: int  # trajectory lines that could not be read (a killed write)
+
+    def to_dict(self) -> dict:
+        return {"run": self.info.to_dict(), "record": self.record,
+                "trajectory": [s.to_dict() for s in self.steps],
+                "unreadable_lines": self.unreadable_lines}
+
+
+def show_run(store_dir: Path, run: str) -> RunDetail:
+    """The record and trajectory of `run` (UnknownRun if the store has no trace of it)."""
+    info = next((r for r in list_runs(store_dir) if r.id == run), None)
+    if info is None:  # also keeps a made-up id from naming a path outside the store
+        raise UnknownRun(f"no solve run {run!r} in {store_dir} (`sleepcoder runs` lists them)")
+    record = read_record(store_dir, run)
+    if record is None:
+        values = (_saved(store_dir, run) or {}).get("values", {})
+        record = {"id": run, "task": values.get("task", {}), "status": info.status,
+                  "started": values.get("started"), "options": values.get("options", {}),
+                  "plan": values.get("plan"), "edits": values.get("results", []),
+                  "events": values.get("events", [])}
+    steps, bad = read_trajectory(run_dir(store_dir, run) / FILE_NAME)
+    return RunDetail(info, scrub_tree(record), steps, bad)
+
+
 # --- listing ---------------------------------------------------------------------------------
 
 def list_runs(store_dir: Path) -> list[RunInfo]:
@@ -168,6 +210,7 @@ def list_runs(store_dir: Path) -> list[RunInfo]:
     if runs_dir.is_dir():
         ids |= {p.name[:-5] for p in runs_dir.glob(f"{PREFIX}*.json")}
         ids |= {p.name[:-5] for p in runs_dir.glob(f"{PREFIX}*.lock")}
+        ids |= {p.name for p in runs_dir.glob(f"{PREFIX}*") if p.is_dir()}
     if worktrees.is_dir():
         ids |= {p.name for p in worktrees.iterdir() if p.name.startswith(PREFIX)}
     found = [_info(store_dir, run, checkpoints.get(run, 0)) for run in ids]
@@ -178,7 +221,8 @@ def _info(store_dir: Path, run: str, checkpoint_bytes: int) -> RunInfo:
     tree = store_dir / "worktrees" / run
     record = read_record(store_dir, run)
     path = record_path(store_dir, run)
-    disk = checkpoint_bytes + _tree_bytes(tree) + (path.stat().st_size if path.exists() else 0)
+    disk = checkpoint_bytes + _tree_bytes(tree) + _tree_bytes(run_dir(store_dir, run)) + \
+        (path.stat().st_size if path.exists() else 0)
     state = None if record is not None else _saved(store_dir, run)
     source = record if record is not None else (state or {}).get("values", {})
     title = (source.get("task") or {}).get("title", "")
@@ -274,6 +318,7 @@ def clean_runs(root: Path, store_dir: Path, *, older_than_days: float | None = N
                 _delete_checkpoints(store_dir, run.id)
                 _remove_worktree(root, store_dir / "worktrees" / run.id)
                 record_path(store_dir, run.id).unlink(missing_ok=True)
+                shutil.rmtree(run_dir(store_dir, run.id), ignore_errors=True)
         except RunBusy:
             report.kept.append(run.id)
             continue
