@@ -72,11 +72,12 @@ def edit_symbols(ctx: SolveContext, step: Step, plan: Plan, added: list[str]) ->
     if content != original:
         content = _imports(ctx, step, plan, path, language, original, content, result)
         target.write_text(content, encoding="utf-8")
-    landed = sum(r["status"] == "done" for r in result.units)
-    result.status = "done" if landed == len(result.units) and landed else \
+    planned = [r for r in result.units if not r.get("automatic") and r["status"] != "note"]
+    landed = sum(r["status"] == "done" for r in planned)
+    result.status = "done" if landed == len(planned) and landed else \
         "partial" if landed else "failed"
     if not landed:
-        result.error = "; ".join(r.get("error", "") for r in result.units if r.get("error"))[:600]
+        result.error = "; ".join(r.get("error", "") for r in planned if r.get("error"))[:600]
     return result
 
 
