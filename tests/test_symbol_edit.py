@@ -155,3 +155,21 @@ def test_definitions_that_vanished_fall_back_to_blocks(inventory, scripted):  # 
     result = start_solve(inventory.root, "dollars", options(edit_protocol="rewrite"))
     assert result.record["plan"]["dropped_units"] == 1
     assert result.record["edits"][0]["method"] == "whole" and result.status == "done"
+
+
+def test_a_file_with_syntax_errors_gets_only_definitions_that_parse_edited(inventory,  # noqa: F811
+                                                                         scripted):
+    report = inventory.root / "inventory" / "report.py"
+    report.write_text(report.read_text().replace(
+        "def stock_table(inventory: Inventory) -> str:\n",
+        "def stock_table(inventory: Inventory) -> str:\n    if (:\n"))
+    inventory.commit("broken")
+    script_plan(scripted, "EDIT inventory/report.py: money\n  CHANGE format_money: dollars\n"
+                "  CHANGE stock_table: wider\n")
+    scripted.on(node="edit", contains="`format_money`", reply=(
+        "```python\ndef format_money(amount: float) -> str:\n    return f\"${amount}\"\n```"))
+    result = start_solve(inventory.root, "dollars", options(edit_protocol="rewrite"))
+    units = result.record["edits"][0]["units"]
+    assert units[0]["status"] == "note" and "syntax error" in units[0]["what"]
+    assert [u["status"] for u in units[1:]] == ["done", "failed"]
+    assert "does not parse" in units[2]["error"] and result.status == "partial"

@@ -18,6 +18,7 @@ from agent.solve.syntax import EditRejected, check_syntax
 from agent.solve.units import UnitRejected, UnitWork, one_block, prepare
 from tools import pyimports
 from tools.languages import language_for_path
+from tools.parse import syntax_errors
 from tools.symbols import SymbolError, definitions, import_block, replace_lines
 from tools.worktree import check_edit_path
 
@@ -46,8 +47,13 @@ def edit_symbols(ctx: SolveContext, step: Step, plan: Plan, added: list[str]) ->
     content = original
     protocol = protocol_for(ctx)
     result = FileResult(path, step.action, "failed", 0, method=f"symbols/{protocol}")
+    errors = syntax_errors(original.encode(), language)[0] if language else 0
+    if errors:
+        result.units.append({"unit": "FILE", "status": "note", "what": f"the file had {errors} "
+                             "syntax error(s) before the edit: only definitions that parse "
+                             "are edited"})
     for unit in [u for u in step.units if u.kind != "imports"]:
-        record = {"unit": unit.describe(), "what": unit.what, "status": "failed"}
+        record: dict = {"unit": unit.describe(), "what": unit.what, "status": "failed"}
         result.units.append(record)
         try:
             work = prepare(ctx, step, plan, unit, content, language, added + result.added)

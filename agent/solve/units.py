@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from agent.solve.context import SolveContext, prompt
 from agent.solve.plan import Plan, Step, Unit
+from tools.parse import syntax_errors
 from tools.samecode import same_code
 from tools.symbols import (
     Anchor,
@@ -59,6 +60,9 @@ def prepare(ctx: SolveContext, step: Step, plan: Plan, unit: Unit, content: str,
     Raises SymbolError when a CHANGE's definition is no longer there."""
     span = locate(content, language, unit.name) if unit.kind == "change" else None
     code = text_of(content, span) if span else ""
+    if code and syntax_errors("".join(normalise(code, "")).encode(), language)[0]:
+        raise SymbolError(f"`{unit.name}` does not parse as it is (the file has syntax "
+                          "errors there): it is left alone")
     parts = []
     first, last = import_block(content, language)
     if last >= first:
