@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Try sleepcoder on its example project: copy examples/inventory into a scratch git
 # repository, run the sleep-time pass, then solve one of the feature requests in
-# examples/requests.json (default: low-stock), printing the plan, the diff and the token use.
+# examples/requests.json (default: low-stock) with the example's own tests as the test command,
+# printing the plan, the diff, whether the tests pass with it, and the token use.
 #   examples/run_example.sh [REQUEST_ID] [extra `sleepcoder solve` options, e.g. --no-map]
 # The model is the embedded local one unless SLEEPCODER_MODEL names another.
 # A run the model could not finish (solve's exit codes 6 and 9: no valid patch, or a partial
@@ -27,11 +28,16 @@ echo "example repository: $target"
 echo
 echo "request ($request_id): $request"
 status=0
-"$sleepcoder" solve "$request" --repo "$target" "$@" || status=$?
+# the example's own tests judge the patch: run (sandboxed) after the edits, and their failures
+# go back to the model for at most two fix rounds
+python="${SLEEPCODER_PYTHON:-$(dirname "$sleepcoder")/python}"
+"$sleepcoder" solve "$request" --repo "$target" \
+    --test-cmd "$python -m pytest -q -p no:cacheprovider" "$@" || status=$?
 case "$status" in
-  0) ;;
+  0) echo "example: done, and the example's tests pass with the patch" ;;
   6) echo "example: the model produced no valid patch (solve exit code 6); the reasons are above" ;;
-  9) echo "example: the model finished only part of the plan (solve exit code 9: partial," \
-          "tests failed or budget exhausted); the patch above holds what was validated" ;;
+  9) echo "example: the model finished only part of the plan, or the example's tests fail" \
+          "with its patch (solve exit code 9: see Status and Tests above); the patch above" \
+          "holds what was validated" ;;
   *) exit "$status" ;;
 esac

@@ -222,6 +222,10 @@ def _print_run(record: dict, patch: str, out: Path | None) -> None:
         _out.print("[bold]Plan[/bold]")
         for s in plan["steps"]:
             _out.print(f"  {s['action'].upper()} {s['path']}: {s['what']}", markup=False)
+            for unit in s.get("units", []):
+                where = {"change": f"CHANGE {unit['name']}", "imports": "IMPORTS"}.get(
+                    unit["kind"], f"ADD {unit['name']} {unit['anchor'].upper()}")
+                _out.print(f"    {where}: {unit['what']}", markup=False)
     if patch:
         _out.print("[bold]Patch[/bold]" + (f" (written to {out})" if out else ""))
         _out.print(patch, markup=False, soft_wrap=True)
@@ -230,6 +234,12 @@ def _print_run(record: dict, patch: str, out: Path | None) -> None:
         _out.print("[bold]Files[/bold]")
         for line in outcomes:
             _out.print(f"  {line}", markup=False, highlight=False, soft_wrap=True)
+    test = record.get("test")
+    if test:
+        rounds = test.get("rounds", 0)
+        _out.print(f"Tests: `{test.get('command')}` {test.get('status')}"
+                   + (f" after {rounds} fix round(s)" if rounds else ""), markup=False,
+                   highlight=False, soft_wrap=True)
     usage = record["usage"]["test"]
     cost = "cost unknown" if usage["cost"] is None else f"${usage['cost']:.4f}"
     _out.print(f"[bold]Status:[/bold] {record['status']}   test-time: {usage['steps']} model "
