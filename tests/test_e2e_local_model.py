@@ -46,7 +46,11 @@ def test_local_model_summarizes_every_file_of_a_tiny_repository(repo):
     assert again["llm"]["calls"] == 0
 
 
-def test_local_model_solves_a_small_feature_with_a_diff_that_applies(repo):
+def test_local_model_plans_and_lands_the_low_stock_feature(repo):
+    """The README's example request, solved by the embedded model in its default (symbols)
+    format: the plan names the two files the feature needs, every edit it emits changes code,
+    and the patch applies. Whether the example's tests then pass is a benchmark figure
+    (docs/benchmarks.md), not an assertion: a small model's success must not gate CI."""
     import json
     import shutil
     import subprocess
@@ -54,16 +58,28 @@ def test_local_model_solves_a_small_feature_with_a_diff_that_applies(repo):
 
     from agent.solve.context import SolveOptions
     from agent.solve.run import start_solve
+    from tools.languages import language_for_path
+    from tools.patch_check import parse_entries
+    from tools.samecode import same_code
 
     examples = Path(__file__).resolve().parent.parent / "examples"
     shutil.copytree(examples / "inventory", repo.root, dirs_exist_ok=True)
     repo.commit("example")
     request = next(r["request"] for r in json.loads((examples / "requests.json").read_text())
-                   if r["id"] == "rename")
+                   if r["id"] == "low-stock")
     result = start_solve(repo.root, request, SolveOptions(model="local/qwen2.5-coder-1.5b",
-                                                          max_steps=10))
+                                                          budget=20_000))
+    planned = {s["path"] for s in result.record["plan"]["steps"]}
+    assert {"inventory/cli.py", "inventory/report.py"} <= planned, result.record["plan"]
     assert result.patch, result.record["events"]
     check = subprocess.run(["git", "apply", "--check", "-"], cwd=repo.root, input=result.patch,
                            text=True, capture_output=True)
     assert check.returncode == 0, check.stderr
-    assert result.record["usage"]["test"]["steps"] <= 10
+    for entry in parse_entries(result.patch):
+        if entry.status != "modified":
+            continue
+        before = (repo.root / entry.path).read_text()
+        subprocess.run(["git", "apply", "-"], cwd=repo.root, input=entry.text, text=True,
+                       check=True)
+        after = (repo.root / entry.path).read_text()
+        assert not same_code(before, after, language_for_path(entry.path)), entry.path
