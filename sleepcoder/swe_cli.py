@@ -175,11 +175,16 @@ def run(
         "--no-sleep", help="Map conditions use the static map only: no sleep pass.")] = False,
     cache_dir: Annotated[Path | None, typer.Option(
         help="Maps, snapshots and clones (default: OUT/cache).")] = None,
+    edit_format: Annotated[str, typer.Option(
+        help="Edit format of the solve conditions: auto, symbols, blocks, whole.")] = "auto",
 ) -> None:
     """Run conditions x budgets over a dataset; finished cells are skipped on a rerun."""
+    from sleepcoder.config import EDIT_FORMATS
     from swe_features.runner import CONDITIONS, NEEDS_MODEL, RunSettings
     from swe_features.runner import run as evaluate
 
+    if edit_format not in EDIT_FORMATS:
+        _fail(f"--edit-format must be one of {', '.join(EDIT_FORMATS)}, got {edit_format!r}")
     unknown = [c for c in condition if c not in CONDITIONS]
     if unknown:
         _fail(f"unknown condition {unknown[0]!r}; choose from {', '.join(CONDITIONS)}")
@@ -210,7 +215,7 @@ def run(
     settings = RunSettings(tuple(condition), tuple(budget or [0]), model,
                            str(repos_dir.resolve()) if repos_dir else None, paths,
                            str(cache_dir.resolve()) if cache_dir else "", str(out.resolve()),
-                           max_steps, not no_sleep)
+                           max_steps, not no_sleep, edit_format)
     total = len(instances) * len(settings.cells())
     means: dict[str, list[float]] = {}
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),

@@ -28,6 +28,17 @@ def markdown(summary: dict, title: str = "SWE-Features results") -> str:
             f"{_fmt(cell['precision'])} | {_fmt(cell['recall'])} | {_fmt(cell['code_f1'])} | "
             f"{cell['test_tokens']:,.0f} | {cell['sleep_tokens_per_task']:,.0f} | {cost} | "
             f"{cell['failures']} |")
+    solving = [c for c in summary["cells"] if "landing_rate" in c]
+    if solving:
+        lines += ["", "| condition | budget | localization F1 of the same runs | landing rate "
+                  "| stopped at the budget | test tokens per landed file |",
+                  "|---|---|---|---|---|---|"]
+        for cell in solving:
+            per_file = cell.get("tokens_per_landed_file")
+            lines.append(f"| {cell['condition']} | {cell['budget'] or '–'} | "
+                         f"{_fmt(cell['localization_f1'])} | {_fmt(cell['landing_rate'], 2)} | "
+                         f"{cell['budget_exhausted']} | "
+                         f"{'–' if per_file is None else f'{per_file:,.0f}'} |")
     if summary.get("missing_cells"):
         lines += ["", f"{summary['missing_cells']} cells have not run yet (rerun to resume)."]
     return "\n".join(lines) + "\n"

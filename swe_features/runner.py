@@ -45,6 +45,7 @@ class RunSettings:
     out: str = ""
     max_steps: int = 0
     sleep: bool = True  # False: map conditions use the static map only (no sleep pass)
+    edit_format: str = "auto"  # symbols, blocks, whole (see docs/solve.md)
 
     def cells(self) -> list[tuple[str, int]]:
         out = []
@@ -181,8 +182,8 @@ def run_cell(instance: Instance, condition: str, budget: int, root: Path, config
              settings: RunSettings, sleep_tokens: int, log: RunLog) -> dict:
     started = time.perf_counter()
     try:
-        files, patch, status, usage = _predict(instance, condition, budget, root, config,
-                                               settings)
+        files, patch, status, usage, run = _predict(instance, condition, budget, root, config,
+                                                    settings)
     except Exception as exc:
         reason = log.failure(f"{instance.instance_id}: {condition} (budget {budget})", exc)
         row = _failed(instance, condition, budget, reason)
@@ -196,13 +197,32 @@ def run_cell(instance: Instance, condition: str, budget: int, root: Path, config
             "sleep_tokens": sleep_tokens,
             "seconds": round(time.perf_counter() - started, 2), "error": "",
             "f1": scores.f1, "precision": scores.precision, "recall": scores.recall,
-            "code_f1": scores.code_f1, "line_f1": scores.line_f1}
+            "code_f1": scores.code_f1, "line_f1": scores.line_f1, **_run_facts(instance, run)}
+
+
+def _run_facts(instance: Instance, record: dict) -> dict:
+    """What a solve run adds to its row: the files its own localization chose and their F1,
+    the files it planned, and how many of those got a validated edit (the landing rate)."""
+    if not record:
+        return {}
+    from swe_features.scorer import prf
+
+    localized = sorted(record.get("localization", {}).get("files", []))
+    planned = [s["path"] for s in (record.get("plan") or {}).get("steps", [])]
+    landed = [e["path"] for e in record.get("edits", []) if e["status"] in ("done", "partial")
+              and e["path"] in planned]
+    return {"localized_files": localized,
+            "localization_f1": prf(set(localized), set(instance.gold_modified))[2],
+            "planned_files": planned, "landed_files": landed,
+            "landing_rate": len(landed) / len(planned) if planned else None,
+            "edit_methods": sorted({e.get("method", "") for e in record.get("edits", [])}),
+            "run_id": record.get("id", "")}
 
 
 def _predict(instance: Instance, condition: str, budget: int, root: Path, config,
-             settings: RunSettings) -> tuple[list[str], str, str, dict]:
+             settings: RunSettings) -> tuple[list[str], str, str, dict, dict]:
     if condition == "bm25":
-        return bm25_files(root, instance.text), "", "localized", {}
+        return bm25_files(root, instance.text), "", "localized", {}, {}
     if condition == "map-localize-no-llm":
         from tools.localize import localize
         from tools.store import MapStore
@@ -212,20 +232,20 @@ def _predict(instance: Instance, condition: str, budget: int, root: Path, config
             files = localize(store, root, instance.text).chosen
         finally:
             store.close()
-        return sorted(files), "", "localized", {}
+        return sorted(files), "", "localized", {}, {}
     from agent.solve.context import SolveOptions
     from agent.solve.run import start_solve
 
     options = SolveOptions(model=settings.model or "", no_map=condition == "no-map",
                            localize_only=condition == "map-localize", budget=budget,
-                           max_steps=settings.max_steps)
+                           max_steps=settings.max_steps, edit_format=settings.edit_format)
     result = start_solve(root, instance.text, options, config=config)
     usage = result.record["usage"]["test"]
     if condition == "map-localize":
         files = result.record["localization"].get("files", [])
-        return sorted(f for f in files if (root / f).exists()), "", result.status, usage
+        return sorted(f for f in files if (root / f).exists()), "", result.status, usage, {}
     files = modified_in_patch(result.patch) if result.patch else []
-    return files, result.patch, result.status, usage
+    return files, result.patch, result.status, usage, result.record
 
 
 def bm25_files(root: Path, text: str, top: int = BM25_TOP) -> list[str]:
@@ -382,8 +402,24 @@ def summarize(rows: list[dict], instances: list[Instance]) -> dict:
             "cost": sum(costs) if costs else None,
             "failures": sum(r["status"] in ("error", "failed") for r in members),
             "seconds": sum(r["seconds"] for r in members) / n,
+            **_solve_means(members),
         })
     return {"cells": table}
+
+
+def _solve_means(members: list[dict]) -> dict:
+    """For solve conditions: the localization F1 of the same runs, the landing rate over all
+    planned files, runs that stopped at the budget, and tokens per file that got an edit."""
+    runs = [r for r in members if "planned_files" in r]
+    if not runs:
+        return {}
+    planned = sum(len(r["planned_files"]) for r in runs)
+    landed = sum(len(r["landed_files"]) for r in runs)
+    return {"localization_f1": sum(r["localization_f1"] for r in runs) / len(runs),
+            "landing_rate": landed / planned if planned else None,
+            "budget_exhausted": sum(r["status"] == "budget_exhausted" for r in runs),
+            "tokens_per_landed_file": sum(r["test_tokens"] for r in runs) / landed
+            if landed else None}
 
 
 def repository_health(rows: list[dict]) -> dict:

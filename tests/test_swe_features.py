@@ -256,6 +256,10 @@ def test_runner_runs_every_condition_end_to_end(eval_setup, scripted):
         solved["model_patch"]
     assert solved["f1"] == pytest.approx(0.5)  # 1 of 3 gold files, precision 1
     assert solved["test_tokens"] > 0 and solved["sleep_tokens"] > 0
+    # the run's own localization, its plan and what landed are kept beside the scores
+    assert "inventory/cli.py" in solved["localized_files"] and solved["run_id"]
+    assert solved["planned_files"] == ["inventory/cli.py"]
+    assert solved["landed_files"] == ["inventory/cli.py"] and solved["landing_rate"] == 1.0
     assert by[("acme__inventory-1", "bm25", 0)]["modified_files"]
     assert by[("acme__inventory-2", "map-localize-no-llm", 0)]["test_tokens"] == 0
     predictions = sorted(p.name for p in (out / "predictions").iterdir())
@@ -266,6 +270,8 @@ def test_runner_runs_every_condition_end_to_end(eval_setup, scripted):
     assert set(first) >= {"instance_id", "model_name_or_path", "model_patch", "modified_files"}
     cells = {(c["condition"], c["budget"]): c for c in summary["cells"]}
     assert cells[("map", 0)]["tasks"] == 2 and cells[("map", 0)]["sleep_tokens_per_task"] > 0
+    assert cells[("map", 0)]["landing_rate"] is not None and "localization_f1" in \
+        cells[("map", 0)] and "landing_rate" not in cells[("bm25", 0)]
     assert json.loads((out / "summary.json").read_text())["missing_cells"] == 0
     # the snapshot never showed the map a commit after the task's base
     assert repo.git("status", "--porcelain") == ""
