@@ -178,8 +178,11 @@ class _Engine:
 
         low.llama_model_default_params = params
         try:
+            # SLEEPCODER_LOCAL_THREADS: fewer threads when other work shares the cores
+            # (llama.cpp's threads spin: oversubscribed, every process slows down sharply)
+            threads = int(os.environ.get("SLEEPCODER_LOCAL_THREADS") or os.cpu_count() or 2)
             self.llama = Llama(model_path=str(path), n_ctx=int(os.environ.get(
-                "SLEEPCODER_LOCAL_CTX", "8192")), n_threads=os.cpu_count() or 2, n_batch=512,
+                "SLEEPCODER_LOCAL_CTX", "8192")), n_threads=threads, n_batch=512,
                 seed=0, verbose=False)
         finally:
             low.llama_model_default_params = default_params
