@@ -98,7 +98,9 @@ def run(tasks: list[EditTask], protocols: list[str], models: list[str], out: Pat
                     if (t.task_id, p, model) not in done]
             if not todo:
                 continue
-            llm = LLM(model)
+            # the sym-* protocols ask an `add` task the same question: after the first, the
+            # answer comes from this cache (same tokens; its seconds are then near zero)
+            llm = LLM(model, cache_path=out / "llm_cache.db")
             if any(p not in NO_MODEL for _t, p in todo):
                 llm.check_available()
             for number, (task, protocol) in enumerate(todo, 1):
