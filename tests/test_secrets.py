@@ -93,3 +93,18 @@ def test_no_encoding_of_a_secret_survives(secret, before, after, prefix):
     for leaked in (secret, quote(secret, safe=""), quote_plus(secret), raw):
         text = scrubber.scrub(before + leaked + after)
         assert not [form for form in encoded_forms(secret) if form in text], leaked
+
+
+def test_the_command_line_never_prints_a_secret(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    secret = "sk-live-CommandLineSecret0123456789"
+    env = {**os.environ, "MY_SERVICE_API_KEY": secret}
+    result = subprocess.run([sys.executable, "-m", "sleepcoder.cli", "map",
+                             str(tmp_path / f"missing-{secret}")], capture_output=True,
+                            text=True, env=env, timeout=120)
+    assert result.returncode == 2 and "path does not exist" in result.stderr
+    assert secret not in result.stderr + result.stdout
+    assert "[REDACTED:MY_SERVICE_API_KEY]" in result.stderr
