@@ -113,14 +113,14 @@ class SolveContext:
         return TaskBudget(self.options.budget, self.options.max_steps, self.tokens, self.steps)
 
     def ask(self, node: str, messages: list[dict[str, str]], max_tokens: int,
-            grammar: str | None = None) -> Completion:
+            grammar: str | None = None, temperature: float = 0.0) -> Completion:
         """One model request within the budget (BudgetExhausted if it would not fit);
         `grammar` constrains the embedded model's answer (agent/solve/grammars.py)."""
         assert self.llm is not None
         self.budget.check(self.estimate(messages, max_tokens))
         self.trajectory.sending(node, messages)
         answer = self.llm.complete(messages, phase="test", node=node, max_tokens=max_tokens,
-                                   grammar=grammar)
+                                   grammar=grammar, temperature=temperature)
         self.trajectory.answered(answer)
         self.account()
         return answer

@@ -50,11 +50,14 @@ def search_replace(max_blocks: int = 4) -> str:
             "plain-line ::= ([^<=>\\n] [^\\n]* | [<=>] [^<=>\\n] [^\\n]*)? \"\\n\"\n")
 
 
-def insertions(language: str = "", max_places: int = 3) -> str:
+def insertions(language: str = "", max_places: int = 3, lines: list[str] | None = None) -> str:
+    """`AFTER: <line>` then a code block, up to `max_places` times; with `lines`, the AFTER
+    line can only be one of them (the existing lines of the definition)."""
     fence = literal("```" + language + "\n")
+    anchor = _alternatives([line[:200] for line in lines or []], f"{_LINE}{{1,200}}")
     return (f"root ::= place{{1,{max_places}}}\n"
-            f"place ::= \"AFTER: \" {_LINE}{{1,200}} \"\\n\" {fence} code-line{{1,80}} "
-            "\"```\\n\"\n" + _CODE + "\n")
+            f"place ::= \"AFTER: \" anchor \"\\n\" {fence} code-line{{1,80}} \"```\\n\"\n"
+            f"anchor ::= {anchor}\n" + _CODE + "\n")
 
 
 def plan(paths: list[str], names: list[str], max_files: int = 8, max_units: int = 6) -> str:

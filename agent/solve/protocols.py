@@ -37,6 +37,9 @@ from tools.symbols import body_statements, insert_lines, normalise, replace_line
 
 PROTOCOLS = ("rewrite", "blocks", "insert", "decomposed")
 CONTINUATIONS = 2  # extra requests for an answer cut off by the length limit
+# A small model asked again at temperature 0 tends to repeat its refused answer word for word,
+# even with the reason in front of it: a retry samples (seeded, so runs stay reproducible).
+RETRY_TEMPERATURE = 0.5
 
 
 @dataclass
@@ -70,7 +73,9 @@ def edit_unit(ctx: SolveContext, work: UnitWork, protocol: str, attempts: int) -
         return _loop(ctx, work, attempts, "sym_blocks", grammars.search_replace(),
                      min(1500, size + 200), lambda text: _apply_blocks(work, text))
     if protocol == "insert":
-        return _loop(ctx, work, attempts, "sym_insert", grammars.insertions(work.fence),
+        lines = [line.strip() for line in work.code.splitlines() if line.strip()]
+        return _loop(ctx, work, attempts, "sym_insert",
+                     grammars.insertions(work.fence, lines=lines),
                      min(1200, 500 + size // 4), lambda text: _apply_insertions(work, text))
     raise ValueError(f"unknown edit protocol {protocol!r}; known: {', '.join(PROTOCOLS)}")
 
@@ -87,7 +92,8 @@ def _loop(ctx: SolveContext, work: UnitWork, attempts: int, template: str, gramm
     messages = ctx.messages(f"{work.context}\n{question}")
     error, requests = "", 0
     for attempt in range(1, attempts + 1):
-        answer, used = ask_whole(ctx, messages, max_tokens, grammar)
+        answer, used = ask_whole(ctx, messages, max_tokens, grammar,
+                                 0.0 if attempt == 1 else RETRY_TEMPERATURE)
         requests += used
         try:
             new = apply(answer.text)
@@ -104,10 +110,11 @@ def _loop(ctx: SolveContext, work: UnitWork, attempts: int, template: str, gramm
 
 
 def ask_whole(ctx: SolveContext, messages: list[dict[str, str]], max_tokens: int,
-              grammar: str | None) -> tuple[Completion, int]:
+              grammar: str | None, temperature: float = 0.0) -> tuple[Completion, int]:
     """One answer; when the length limit cuts it inside a code block, the model is asked to
     go on (without the grammar, which would start a new block) and the parts are joined."""
-    answer = ctx.ask("edit", messages, max_tokens=max_tokens, grammar=grammar)
+    answer = ctx.ask("edit", messages, max_tokens=max_tokens, grammar=grammar,
+                     temperature=temperature)
     text, requests = answer.text, 1
     while answer.truncated and text.count("```") % 2 == 1 and requests <= CONTINUATIONS:
         follow = [*messages, {"role": "assistant", "content": text},
@@ -142,12 +149,18 @@ def _apply_insertions(work: UnitWork, text: str) -> str:
     if not places:
         raise UnitRejected("no `AFTER:` line: name the existing line the new lines follow")
     lines = code.splitlines()
+    existing = {line.strip() for line in lines if line.strip()}
     for place in places:
         anchor, _, rest = place.partition("\n")
         blocks = code_blocks(rest)
         if not blocks:
             raise UnitRejected(f"no code block after `AFTER: {anchor.strip()}`")
-        index = _find_line(lines, anchor.strip())
+        new_lines = {line.strip() for line in blocks[0].splitlines() if line.strip()}
+        if new_lines and new_lines <= existing:
+            raise UnitRejected("the lines in your code blocks are already in the definition; "
+                               "write only lines that are not there yet, the ones the change "
+                               f"adds: {work.unit.what}")
+        index = _find_line(lines, anchor.strip().strip("`"))
         code = insert_lines(code, _block_end(lines, index) + 1, blocks[0],
                             _indent_for(lines, index, blocks[0]))
         lines = code.splitlines()
@@ -212,11 +225,14 @@ def _decomposed(ctx: SolveContext, work: UnitWork, attempts: int) -> UnitOutcome
         note = f"\n(Your previous answer could not be used: {error})" if error else ""
         base = ctx.messages(f"{work.context}\n" + prompt("sym_header").format(
             name=work.unit.name, status=ctx.budget.status_line()) + note)
-        header, used = ask_whole(ctx, base, 300, grammars.code_block_or_none(work.fence))
+        warmth = 0.0 if attempt == 1 else RETRY_TEMPERATURE
+        header, used = ask_whole(ctx, base, 300, grammars.code_block_or_none(work.fence),
+                                 warmth)
         requests += used
         body_q = ctx.messages(f"{work.context}\n" + prompt("sym_body").format(
             name=work.unit.name, status=ctx.budget.status_line()) + note)
-        body, used = ask_whole(ctx, body_q, 700, grammars.code_block_or_none(work.fence))
+        body, used = ask_whole(ctx, body_q, 700, grammars.code_block_or_none(work.fence),
+                               warmth)
         requests += used
         new_header = _block_or_none(header.text)
         new_body = _block_or_none(body.text)
