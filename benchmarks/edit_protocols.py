@@ -170,5 +170,6 @@ def _anchor(task: EditTask, definitions: Callable) -> str:
     return f"after {earlier[-1]}" if earlier else (f"in {parent}" if parent else "end")
 
 
-for _name in ("rewrite", "blocks", "insert", "decomposed"):
+for _name in ("rewrite", "blocks", "insert", "decomposed", "decomposed+blocks",
+              "blocks+decomposed", "blocks+rewrite"):
     register(f"sym-{_name}")(_symbols_protocol(_name))

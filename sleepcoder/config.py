@@ -39,6 +39,11 @@ _RETIRED = {
 }
 
 
+def valid_protocol(value: str) -> bool:
+    parts = value.split("+")
+    return value == "auto" or all(p in EDIT_PROTOCOLS[1:] for p in parts)
+
+
 class ConfigError(ValueError):
     """The configuration file is malformed or has a value of the wrong type."""
 
@@ -175,10 +180,14 @@ def parse_config(text: str, where: str) -> Config:
     if sections["solve"].test_sandbox not in SANDBOX_MODES:
         raise ConfigError(f"{where} [solve]: test_sandbox must be one of "
                           f"{', '.join(SANDBOX_MODES)}, got {sections['solve'].test_sandbox!r}")
-    for key, allowed in (("edit_format", EDIT_FORMATS), ("edit_protocol", EDIT_PROTOCOLS)):
-        if getattr(sections["solve"], key) not in allowed:
-            raise ConfigError(f"{where} [solve]: {key} must be one of {', '.join(allowed)}, "
-                              f"got {getattr(sections['solve'], key)!r}")
+    solve = sections["solve"]
+    if solve.edit_format not in EDIT_FORMATS:
+        raise ConfigError(f"{where} [solve]: edit_format must be one of "
+                          f"{', '.join(EDIT_FORMATS)}, got {solve.edit_format!r}")
+    if not valid_protocol(solve.edit_protocol):
+        raise ConfigError(f"{where} [solve]: edit_protocol must be auto, one of "
+                          f"{', '.join(EDIT_PROTOCOLS[1:])}, or several joined by + (each "
+                          f"tried in turn), got {solve.edit_protocol!r}")
     if sections["bot"].min_permission not in PERMISSION_LEVELS[3:]:
         raise ConfigError(f"{where} [bot]: min_permission must be one of "
                           f"{', '.join(PERMISSION_LEVELS[3:])}, got "

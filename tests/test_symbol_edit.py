@@ -173,3 +173,26 @@ def test_a_file_with_syntax_errors_gets_only_definitions_that_parse_edited(inven
     assert units[0]["status"] == "note" and "syntax error" in units[0]["what"]
     assert [u["status"] for u in units[1:]] == ["done", "failed"]
     assert "does not parse" in units[2]["error"] and result.status == "partial"
+
+
+def test_a_protocol_sequence_falls_back_to_the_next_protocol(inventory, scripted):  # noqa: F811
+    script_plan(scripted, "EDIT inventory/report.py: money\n  CHANGE format_money: dollars\n")
+    scripted.on(node="edit", reply="NONE")  # decomposed: nothing, twice over (header, body)
+    scripted.on(node="edit", contains="<<<<<<< SEARCH", reply=(
+        "<<<<<<< SEARCH\n    return f\"{amount:,.2f}\"\n=======\n    return f\"${amount:,.2f}\"\n"
+        ">>>>>>> REPLACE\n"))
+    scripted.rules.reverse()  # the blocks question (which names SEARCH) is matched first
+    result = start_solve(inventory.root, "dollars", options(edit_protocol="decomposed+blocks",
+                                                            edit_attempts=3))
+    assert result.status == "done" and '+    return f"${amount:,.2f}"' in result.patch
+    unit = result.record["edits"][0]["units"][0]
+    assert unit["attempts"] == 3  # two decomposed rounds, then one blocks answer
+
+
+def test_protocol_sequences_are_checked_in_the_configuration():
+    from sleepcoder.config import ConfigError, parse_config
+
+    assert parse_config('[solve]\nedit_protocol = "decomposed+blocks"\n', "t").solve
+    for bad in ("decomposed+nope", "auto+blocks", "symbols"):
+        with pytest.raises(ConfigError, match="edit_protocol"):
+            parse_config(f'[solve]\nedit_protocol = "{bad}"\n', "t")

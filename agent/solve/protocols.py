@@ -56,7 +56,19 @@ def tokens_of(text: str) -> int:
 
 def edit_unit(ctx: SolveContext, work: UnitWork, protocol: str, attempts: int) -> UnitOutcome:
     """Ask for one unit with `protocol` (additions are always asked for whole), up to
-    `attempts` answers."""
+    `attempts` answers. A sequence such as `decomposed+blocks` asks with each protocol in
+    turn until one lands, the attempts shared out (the first gets what does not divide)."""
+    names = protocol.split("+")
+    if len(names) > 1 and work.unit.kind != "add":
+        share, extra = divmod(max(attempts, len(names)), len(names))
+        total = UnitOutcome(None, 0)
+        for index, name in enumerate(names):
+            outcome = edit_unit(ctx, work, name, share + (extra if index == 0 else 0))
+            total = UnitOutcome(outcome.content, total.attempts + outcome.attempts,
+                                outcome.error, total.requests + outcome.requests)
+            if outcome.content is not None:
+                break
+        return total
     if work.unit.kind == "add":
         return _loop(ctx, work, attempts, "sym_add", grammars.code_block(work.fence),
                      min(3000, 700 + tokens_of(work.code)),
