@@ -13,6 +13,7 @@ found a missing key, an unreachable server or an unknown model), 6 solve produce
 from __future__ import annotations
 
 import contextlib
+import signal
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -414,10 +415,17 @@ def version() -> None:
     typer.echo(f"sleepcoder {__version__}")
 
 
+def _terminated(_signum, _frame) -> None:
+    raise KeyboardInterrupt
+
+
 def main() -> None:
     from tools.secrets import ScrubbedStream, scrubber
 
     scrubber()  # learn the environment's secrets before anything removes them
+    # SIGTERM (a CI job cancelled, `kill`) ends the run like Ctrl-C: the cleanup runs (the
+    # test command and its scratch folder go; the run stays resumable)
+    signal.signal(signal.SIGTERM, _terminated)
     sys.stdout = ScrubbedStream(sys.stdout)  # no printed line carries a secret
     sys.stderr = ScrubbedStream(sys.stderr)
     try:

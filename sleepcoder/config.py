@@ -107,6 +107,9 @@ class SolveConfig:
     test_env: tuple[str, ...] = ()
     test_sandbox: str = "auto"  # auto (best available), require (fail without), off
     test_network: bool = False
+    # with namespaces the file system is read-only for the test command except its scratch
+    # folder: paths listed here are writable too
+    test_writable: tuple[str, ...] = ()
     # How the model edits: "symbols" (definition by definition), "blocks" (search/replace on
     # the file), "whole" (the whole file); "auto" = symbols for the embedded models, blocks
     # for others. The question asked per definition is edit_protocol (auto: per model).
@@ -130,6 +133,9 @@ class BotConfig:
     # the repository permission a labeler or commenter needs: write, maintain or admin
     min_permission: str = "write"
     test_env: tuple[str, ...] = ()  # empty: [solve] test_env
+    # The bot holds a push token and a model key: by default its test command runs only
+    # isolated (the action installs bubblewrap); "auto" also runs it without namespaces.
+    test_sandbox: str = "require"
     test_cmd: str = ""  # empty: [solve] test_cmd
     setup_script: str = ""  # a script in the repository, run before the agent
     setup_timeout: float = 900.0
@@ -184,6 +190,9 @@ def parse_config(text: str, where: str) -> Config:
     if solve.edit_format not in EDIT_FORMATS:
         raise ConfigError(f"{where} [solve]: edit_format must be one of "
                           f"{', '.join(EDIT_FORMATS)}, got {solve.edit_format!r}")
+    if sections["bot"].test_sandbox not in SANDBOX_MODES:
+        raise ConfigError(f"{where} [bot]: test_sandbox must be one of "
+                          f"{', '.join(SANDBOX_MODES)}, got {sections['bot'].test_sandbox!r}")
     if not valid_protocol(solve.edit_protocol):
         raise ConfigError(f"{where} [solve]: edit_protocol must be auto, one of "
                           f"{', '.join(EDIT_PROTOCOLS[1:])}, or several joined by + (each "

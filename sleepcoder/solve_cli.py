@@ -69,6 +69,7 @@ def run_solve_command(*, request, repo, issue_file, model, budget, max_steps, no
         test_timeout=solve.test_timeout, allow_ci_edits=solve.allow_ci_edits,
         protected=solve.protected_paths, test_env=solve.test_env,
         test_sandbox=solve.test_sandbox, test_network=solve.test_network,
+        test_writable=solve.test_writable,
         edit_format=edit_format or solve.edit_format, edit_protocol=solve.edit_protocol)
     try:
         prepare_store_dir(store_dir)  # before anything writes there (the model's cache)

@@ -20,6 +20,7 @@ from typing import Any
 from sleepcoder.config import CONFIG_FILE, Config, ConfigError, parse_config
 from tasks.credentials import auth_environment, held_credentials
 from tasks.github import ROLES, EventError, GitHub, IssueEvent, PullRequest, read_event
+from tasks.markdown import fenced, inert
 from tasks.task import MAX_REQUEST_CHARS
 from tools.patch_check import check_patch
 from tools.pathguard import PathRules
@@ -29,7 +30,9 @@ from tools.worktree import GitError, git
 BOT_NAME = "sleepcoder[bot]"
 BOT_EMAIL = "sleepcoder-bot@users.noreply.github.com"
 UNTRUSTED_MARK = "<!-- sleepcoder: untrusted trigger -->"
-MAX_INSTRUCTION_CHARS = 8_000
+# the smallest share of a request any prompt shows is 4,000 characters (title first, then the
+# instruction): an instruction within this limit reaches every prompt whole
+MAX_INSTRUCTION_CHARS = 3_000
 _SECRET_ENV = ("GITHUB_TOKEN", "INPUT_GITHUB-TOKEN", "INPUT_TOKEN", "ACTIONS_RUNTIME_TOKEN",
                "ACTIONS_ID_TOKEN_REQUEST_TOKEN", "SLEEPCODER_GITHUB_TOKEN")
 
@@ -101,6 +104,10 @@ def safe_env() -> dict[str, str]:
 def run_bot(env: BotEnv, progress: Any = None, github: GitHub | None = None) -> BotOutcome:
     register_secret(env.token, "the GitHub token")
     scrubber().add_git_credentials(env.workspace)
+    from agent.solve.testing import nested_git_dirs
+
+    for nested in nested_git_dirs(env.workspace):  # other checkouts (actions/checkout path:)
+        scrubber().add_git_credentials(nested.parent)
     event = read_event(env.event_name, env.event_path, env.repo)
     gh = github or GitHub(env.token, event.repo, env.api_url)
     config = default_branch_config(env.workspace, gh)
@@ -146,7 +153,8 @@ def run_bot(env: BotEnv, progress: Any = None, github: GitHub | None = None) -> 
 def default_branch_config(workspace: Path, gh: GitHub) -> Config:
     """`.sleepcoder.toml` as it is on the default branch (never a pull request's copy)."""
     branch = gh.default_branch()
-    for ref in (f"origin/{branch}", branch, "HEAD"):
+    # full ref names: a tag called `origin/main` must not stand in for the branch
+    for ref in (f"refs/remotes/origin/{branch}", f"refs/heads/{branch}", "HEAD"):
         shown = git(workspace, "show", f"{ref}:{CONFIG_FILE}", check=False)
         if shown.returncode == 0:
             return parse_config(shown.stdout, f"{CONFIG_FILE} on {branch}")
@@ -215,7 +223,8 @@ def _solve_and_deliver(env: BotEnv, event: IssueEvent, config: Config, gh: GitHu
         edit_attempts=config.solve.edit_attempts,
         allow_ci_edits=config.bot.allow_workflow_edits, protected=protected,
         test_env=config.bot.test_env or config.solve.test_env,
-        test_sandbox=config.solve.test_sandbox, test_network=config.solve.test_network,
+        test_sandbox=config.bot.test_sandbox, test_network=config.solve.test_network,
+        test_writable=config.solve.test_writable,
         edit_format=config.solve.edit_format, edit_protocol=config.solve.edit_protocol)
     config = replace(config, solve=replace(config.solve, test_cmd=options.test_cmd))
     try:
@@ -224,16 +233,22 @@ def _solve_and_deliver(env: BotEnv, event: IssueEvent, config: Config, gh: GitHu
     except SolveError as exc:
         raise BotFailure(f"the request could not be started: {exc}") from None
     record = result.record
+    tampered = (record.get("test") or {}).get("tampered")
+    if tampered:  # before any git command runs again: a planted hook would run with the token
+        raise BotFailure("the test command changed files outside its scratch folder ("
+                         + ", ".join(tampered[:5]) + "); nothing was committed or pushed. Run "
+                         "the bot with namespaces (bubblewrap) to keep the test command "
+                         "from writing there")
     if not result.patch:
         reasons = {"budget_exhausted": "the budget ran out before any valid edit",
                    "failed": "no valid patch was produced"}
-        events = "; ".join(e for e in record.get("events", [])[-3:])
+        events = inert("; ".join(e for e in record.get("events", [])[-3:]))
         raise BotFailure(f"{reasons.get(result.status, result.status)} ({events})")
     if result.status == "tests_failed":
         could_not = (record.get("test") or {}).get("status") == "error"
         raise BotFailure(("the tests could not run" if could_not else "the tests fail with the "
-                          "change") + " (`" + options.test_cmd + "`):\n\n```\n"
-                         + _tail(record) + "\n```", result.patch)
+                          "change") + " (`" + options.test_cmd + "`):\n\n"
+                         + fenced(_tail(record)), result.patch)
     commit = _commit(workspace, base, result.patch, event, options.rules)
     _push(workspace, commit, branch, auth)
     body = _pull_body(event, config, record, env)
@@ -354,7 +369,7 @@ def _pull_body(event: IssueEvent, config: Config, record: dict, env: BotEnv) -> 
              f"(model `{record.get('model')}`). Review it like any contribution.", ""]
     steps = (record.get("plan") or {}).get("steps", [])
     if steps:
-        lines += ["**Plan**", *[f"- {s['action'].upper()} `{s['path']}`: {s['what']}"
+        lines += ["**Plan**", *[f"- {s['action'].upper()} `{s['path']}`: {inert(s['what'])}"
                                 for s in steps], ""]
     files = record["files"]
     changed = files["modified"] + files["added"]
@@ -380,8 +395,8 @@ def _report_failure(gh: GitHub, event: IssueEvent, env: BotEnv, reason: str,
                     patch: str) -> None:
     body = f"sleepcoder could not finish: {reason}"
     if patch:
-        body += ("\n\n<details><summary>The patch it produced</summary>\n\n```diff\n"
-                 + patch[:20000] + "\n```\n</details>")
+        body += ("\n\n<details><summary>The patch it produced</summary>\n\n"
+                 + fenced(patch[:20000], "diff") + "\n</details>")
     body += _run(env)
     with contextlib.suppress(Exception):  # the job log still shows the failure
         gh.comment(event.number, body)

@@ -12,6 +12,8 @@ import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from tools.secrets import scrub
+
 MAX_REQUEST_CHARS = 20_000
 
 
@@ -47,6 +49,7 @@ def from_text(text: str, repo: Path, base: str, source: str = "request") -> Task
     if not cleaned:
         raise TaskError("the request is empty: say what to build, e.g. "
                         "sleepcoder solve \"add a --verbose flag to the CLI\"")
+    cleaned = scrub(cleaned)  # a key pasted into a request is kept nowhere, not even in state
     truncated = len(cleaned) > MAX_REQUEST_CHARS
     if truncated:
         cleaned = cleaned[:MAX_REQUEST_CHARS]

@@ -288,7 +288,8 @@ def test_prompt_injection_gets_no_secrets_commands_or_workflow_edits(world, scri
                                                                       tmp_path):
     marker = tmp_path / "pwned"
     seen_env = tmp_path / "tested-env.txt"
-    _commit_config(world, CONFIG + f'test_cmd = "env > {seen_env}"\n')
+    _commit_config(world, CONFIG + f'test_cmd = "env > {seen_env}"\n'
+                   f'[solve]\ntest_writable = ["{tmp_path}"]\n')
     scripted.on(node="localize", reply="inventory/report.py: YES")
     scripted.on(node="plan", reply=(
         "EDIT inventory/report.py: add low_stock\n"
@@ -360,3 +361,45 @@ def test_shipped_action_and_workflows_ask_for_only_what_they_need():
     sleep = yaml.safe_load((root / "examples/github/sleepcoder-sleep.yml").read_text())
     assert sleep["permissions"] == {"contents": "read"}
     assert {"push", "schedule"} <= set(sleep[True])
+
+
+def test_an_overlong_instruction_is_refused_and_a_short_one_reaches_every_prompt_whole(
+        world, scripted):
+    happy_script(scripted)
+    instruction = "keep it small " + "x" * 2_900
+    outcome = run_bot(commented(world, f"/sleepcoder {instruction}", body="y" * 40_000),
+                      github=github(world))
+    assert outcome.action == "opened", outcome.reason
+    for call in scripted.calls:
+        assert instruction in call.prompt, call.node
+    scripted.calls.clear()
+    outcome = run_bot(commented(world, "/sleepcoder " + "z" * 3_100, number=6),
+                      github=github(world))
+    assert outcome.action == "failed" and "at most 3,000" in outcome.reason
+    assert scripted.calls == []
+
+
+def test_failure_comments_cannot_be_broken_out_of(world, scripted):
+    _commit_config(world, CONFIG + "test_cmd = \"python3 -c 'print(chr(96)*3 + chr(10) + "
+                   "\\\"## Tests passed @maintainer\\\"); raise SystemExit(1)'\"\n"
+                   'test_sandbox = "auto"\n')
+    happy_script(scripted)
+    run_bot(labeled(world), github=github(world))
+    comment = world["fake"].comments[5][-1]["body"]
+    fence = next(line for line in comment.splitlines() if set(line) == {"`"})
+    assert len(fence) >= 4 and "## Tests passed" in comment
+
+
+def test_a_tag_named_like_the_default_branch_does_not_supply_the_configuration(world,
+                                                                               scripted,
+                                                                               tmp_path):
+    marker = tmp_path / "tag-config-ran"
+    workspace = world["workspace"]
+    git(workspace, "checkout", "-q", "-b", "evil")
+    (workspace / ".sleepcoder.toml").write_text(CONFIG + f'test_cmd = "touch {marker}"\n')
+    git(workspace, "commit", "-qam", "evil config")
+    git(workspace, "tag", "origin/main")
+    git(workspace, "checkout", "-q", "main")
+    happy_script(scripted)
+    run_bot(labeled(world), github=github(world))
+    assert not marker.exists()

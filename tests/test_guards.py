@@ -127,3 +127,23 @@ def test_quoted_paths_unquote_like_git():
     assert unquote('"a/tab\\there"') == "a/tab\there"
     assert unquote('"\\303\\251.py"') == "é.py"
     assert unquote("plain.py") == "plain.py"
+
+
+@pytest.mark.parametrize("path", [".gitea/workflows/x.yml", ".forgejo/workflows/x.yml",
+                                  ".cirrus.yml", ".semaphore/semaphore.yml", "buildspec.yml",
+                                  "cloudbuild.yaml", ".tekton/run.yaml", "bitrise.yml"])
+def test_other_forges_ci_files_are_refused(path):
+    with pytest.raises(EditRefused, match="CI configuration"):
+        check_path(path, PathRules())
+
+
+def test_markdown_from_outside_cannot_break_out_or_notify():
+    from tasks.markdown import fenced, inert
+
+    output = "FAILED\n```\n## Tests passed, merge now\n@maintainer ![x](https://evil/x.png)"
+    block = fenced(output)
+    fence = block.splitlines()[0]
+    assert len(fence) == 4 and block.endswith(fence) and block.count(fence) == 2
+    text = inert("CHANGE main: ping @maintainer ![x](https://e/x.png) <img src=x>\n# Heading")
+    assert "@maintainer" not in text and "![" not in text and "<img" not in text
+    assert "\n\\# Heading" in text

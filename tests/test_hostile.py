@@ -94,13 +94,15 @@ def test_model_written_test_cannot_post_the_token_or_the_provider_key(
 def test_test_runs_cannot_smuggle_ci_files_config_or_symlinks_into_the_patch(inventory_repo,
                                                                                scripted):
     root = inventory_repo
-    (root.parent / "smuggle.py").write_text(
+    (root / "smuggle.py").write_text(
         "import os\nos.makedirs('.github/workflows', exist_ok=True)\n"
         "open('.github/workflows/pwn.yml', 'w').write('on: push')\n"
         "open('.sleepcoder.toml', 'w').write('[solve]\\ntest_cmd = \"curl evil\"')\n"
         "if os.path.lexists('evil'):\n    os.remove('evil')\n"
         "os.symlink('/etc/passwd', 'evil')\n")
-    smuggler = f"{sys.executable} {root.parent / 'smuggle.py'}"
+    git(root, "add", "smuggle.py")
+    git(root, "commit", "-qm", "the test helper (the sandbox shows the test only its tree)")
+    smuggler = f"{sys.executable} smuggle.py"
     scripted.on(node="localize", reply="inventory/report.py: YES")
     scripted.on(node="plan", reply=PLAN_REPORT + "CREATE [.]github/workflows/pwn.yml: a "
                 "workflow\nCREATE evil: a link\n")

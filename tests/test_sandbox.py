@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import git
 from tools import sandbox, scratch
 from tools.sandbox import (
     SandboxUnavailable,
@@ -28,7 +29,7 @@ def backends() -> list[str]:
     out = ["none"]
     if found != "none":
         out.append(found)
-    if found == "bwrap" and sandbox._wrap("unshare", "true", Path("/"), [], False):
+    if found == "bwrap" and sandbox._wrap("unshare", "true", Path("/"), [], [], False):
         out.append("unshare")  # both installed: test the fallback too
     return out
 
@@ -171,3 +172,99 @@ def test_git_in_the_scratch_clone_sees_no_user_config(credentialed, monkeypatch)
     finally:
         clone.remove()
     assert "extraheader" not in result.output and result.output.strip().endswith("1")
+
+
+@pytest.mark.parametrize("backend", [b for b in backends() if b != "none"])
+def test_only_the_scratch_folder_is_writable(backend, credentialed, monkeypatch, tmp_path):
+    """A test that plants a git hook through ~/.gitconfig, edits the user's checkout by its
+    absolute path or talks to a host socket (Docker's, an ssh agent's) gets nowhere."""
+    import socket
+
+    force(monkeypatch, backend)
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    listener = socket.socket(socket.AF_UNIX)
+    sock_path = Path("/tmp") / f"sleepcoder-test-{os.getpid()}.sock"
+    listener.bind(str(sock_path))
+    listener.listen()
+    clone = scratch.create(credentialed.root, credentialed.git("rev-parse", "HEAD"), "")
+    probe = clone.home / "probe.py"
+    probe.write_text(
+        "import socket, sys\n"
+        f"for path in ({str(home / '.gitconfig')!r}, "
+        f"{str(credentialed.root / 'app' / 'core.py')!r}, '/etc/sleepcoder-probe'):\n"
+        "    try:\n        open(path, 'a').write('x')\n        print('WROTE', path)\n"
+        "    except OSError as exc:\n        print('refused', path, exc.errno)\n"
+        "try:\n    s = socket.socket(socket.AF_UNIX)\n"
+        f"    s.connect({str(sock_path)!r})\n    print('CONNECTED')\n"
+        "except OSError as exc:\n    print('no socket', exc.errno)\n"
+        "open('inside.txt', 'w').write('ok')\n")
+    try:
+        env = command_environment(clone.path, clone.home)
+        result = run_command(f"{sys.executable} {probe}", clone.path, env, 60,
+                             writable=[clone.path.parent])
+        inside = (clone.path / "inside.txt").read_text()
+    finally:
+        clone.remove()
+        listener.close()
+        sock_path.unlink()
+    # what the sandbox wrote stayed in the sandbox (under a fresh /tmp a write may "work")
+    assert "CONNECTED" not in result.output, result.output
+    assert not (home / ".gitconfig").exists() and not Path("/etc/sleepcoder-probe").exists()
+    assert "x" not in (credentialed.root / "app" / "core.py").read_text()[-3:]
+    assert inside == "ok" and result.isolation.read_only
+
+
+def test_without_namespaces_planted_files_are_reported(credentialed, monkeypatch, tmp_path):
+    force(monkeypatch, "none")
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    git_dir = credentialed.root / ".git"
+    command = (f"printf '[core]\\n\\thooksPath = /tmp/x\\n' > {home / '.gitconfig'}; "
+               f"touch {git_dir / 'hooks' / 'post-checkout'}")
+    result = run_command(command, tmp_path, dict(os.environ), 30, hide=[git_dir])
+    assert set(result.tampered) == {str(home / ".gitconfig"), str(git_dir / "hooks")}
+    assert "changed files outside its scratch folder" in result.notes[-1]
+
+
+def test_nested_checkouts_are_hidden_too(credentialed):
+    from agent.solve.testing import nested_git_dirs
+
+    (credentialed.root / "other").mkdir()
+    git(credentialed.root / "other", "init", "-q")
+    (credentialed.root / "node_modules" / "x").mkdir(parents=True)
+    git(credentialed.root / "node_modules" / "x", "init", "-q")
+    assert nested_git_dirs(credentialed.root) == [credentialed.root / "other" / ".git"]
+
+
+def test_scratch_folders_of_dead_processes_are_removed(tmp_path, monkeypatch):
+    import time
+
+    monkeypatch.setenv("SLEEPCODER_SCRATCH_DIR", str(tmp_path))
+    dead = tmp_path / "sleepcoder-test-dead"
+    dead.mkdir()
+    (dead / scratch.OWNER_FILE).write_text("999999999\n")
+    mine = tmp_path / "sleepcoder-test-mine"
+    mine.mkdir()
+    (mine / scratch.OWNER_FILE).write_text(f"{os.getpid()}\n")
+    old = time.time() - 2 * scratch.STALE_SECONDS
+    for folder in (dead, mine):
+        os.utime(folder, (old, old))
+    assert scratch.remove_stale() == [dead]
+    assert mine.exists() and not dead.exists()
+
+
+def test_an_interrupted_run_takes_its_test_command_down(tmp_path, monkeypatch):
+    import threading
+    import time
+
+    force(monkeypatch, "none")
+    marker = tmp_path / "survivor"
+    interrupt = threading.Timer(1.0, lambda: os.kill(os.getpid(), __import__("signal").SIGINT))
+    interrupt.start()
+    with pytest.raises(KeyboardInterrupt):
+        run_command(f"sleep 3; touch {marker}", tmp_path, dict(os.environ), 30)
+    time.sleep(3.5)
+    assert not marker.exists()

@@ -108,3 +108,22 @@ def test_the_command_line_never_prints_a_secret(tmp_path):
     assert result.returncode == 2 and "path does not exist" in result.stderr
     assert secret not in result.stderr + result.stdout
     assert "[REDACTED:MY_SERVICE_API_KEY]" in result.stderr
+
+
+def test_more_credential_shapes_are_learned(tmp_path):
+    scrubber = Scrubber()
+    scrubber.add_environment({
+        "SSHPASS": "Sup3r-Secret-Pass", "CI_JOB_JWT": "eyJhbGciOiJSUzI1NiJ9.payload.sig",
+        "OPENAI_API_BASE": "https://proxy.example/v1?api-key=Q1w2E3r4T5y6U7i8",
+        "POSTGRES_PASSWORD": "postgres"})
+    (tmp_path / ".git-credentials").write_text("https://bot:ghp_FileBasedToken0123456789@github.com\n")
+    (tmp_path / ".netrc").write_text("machine pypi.org login me password pypi-NetrcToken-42x\n")
+    scrubber.add_credential_files(str(tmp_path))
+    text = scrubber.scrub("Sup3r-Secret-Pass eyJhbGciOiJSUzI1NiJ9.payload.sig Q1w2E3r4T5y6U7i8 "
+                          "ghp_FileBasedToken0123456789 pypi-NetrcToken-42x")
+    assert "REDACTED" in text and not any(c.isdigit() for c in text.replace("REDACTED", "")
+                                          .split("]")[-1])
+    for secret in ("Sup3r", "eyJhbG", "Q1w2E3", "ghp_File", "pypi-Netrc"):
+        assert secret not in text
+    # a weak word value protects nothing and would break ordinary text: left alone
+    assert scrubber.scrub("connect to postgres") == "connect to postgres"

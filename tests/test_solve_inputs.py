@@ -108,3 +108,22 @@ def test_require_sandbox_without_namespaces_fails_before_spending(inventory, mon
         start_solve(inventory.root, REQUEST, SolveOptions(
             model=MODEL, test_cmd=f"{sys.executable} -c pass", test_sandbox="require"))
     assert scripted.calls == []
+
+
+def test_a_planned_file_under_an_ignored_folder_still_lands(inventory, scripted):  # noqa: F811
+    (inventory.root / ".gitignore").write_text("build/\n*.log\n")
+    inventory.commit("ignore build output")
+    scripted.on(node="localize", reply="inventory/report.py: YES")
+    scripted.on(node="plan", reply=PLAN.splitlines()[0] + "\nCREATE build/gen.py: generated\n")
+    scripted.on(node="edit", contains="Plan for inventory/report.py", reply=REPORT_EDIT)
+    scripted.on(node="edit", contains="build/gen.py", reply="```python\nX = 1\n```\n")
+    result = start_solve(inventory.root, REQUEST, SolveOptions(model=MODEL))
+    assert result.status == "done" and "+++ b/build/gen.py" in result.patch
+
+
+def test_a_key_pasted_into_a_request_is_not_kept(inventory, monkeypatch):  # noqa: F811
+    from tasks.task import from_text
+
+    monkeypatch.setenv("SOME_API_KEY", "sk-pasted-Key0123456789abcdef")
+    task = from_text("Use sk-pasted-Key0123456789abcdef for the client", inventory.root, "x")
+    assert "sk-pasted" not in task.title and "REDACTED" in task.title

@@ -42,7 +42,9 @@ def worktree_diff(worktree: Path, base: str, paths: list[str] | None = None) -> 
     spec = ["--", *paths] if paths is not None else []
     if paths is not None and not paths:
         return Patch("", [])
-    git(worktree, "add", "-A", *spec)
+    # -f: a planned path the repository's ignore rules cover (`build/`, `*.log`) is still
+    # part of the change; only the planned paths are given, so nothing else comes in
+    git(worktree, "add", "-A", *(["-f"] if paths else []), *spec)
     text = git(worktree, "diff", "--cached", "--binary", "--no-color", "--no-ext-diff",
                base, *spec).stdout
     git(worktree, "reset", "-q")

@@ -23,9 +23,12 @@ class EditRefused(ValueError):
 # CI configuration runs with the repository's secrets; sleepcoder's configuration holds the
 # test command. Folded forms; a trailing "/" means the folder and everything in it.
 CI_PATHS = (".github/", ".gitlab-ci.yml", ".gitlab/", ".circleci/", ".travis.yml",
-            ".buildkite/", "azure-pipelines.yml", ".azure-pipelines/", "jenkinsfile",
-            ".drone.yml", "appveyor.yml", ".appveyor.yml", "bitbucket-pipelines.yml",
-            ".woodpecker/", ".woodpecker.yml", ".sleepcoder.toml")
+            ".buildkite/", "azure-pipelines.yml", "azure-pipelines.yaml", ".azure-pipelines/",
+            "jenkinsfile", ".drone.yml", ".drone.star", "appveyor.yml", ".appveyor.yml",
+            "bitbucket-pipelines.yml", ".woodpecker/", ".woodpecker.yml", ".gitea/",
+            ".forgejo/", ".cirrus.yml", ".cirrus.star", ".semaphore/", "buildspec.yml",
+            "cloudbuild.yaml", "cloudbuild.yml", ".tekton/", "bitrise.yml", "codemagic.yaml",
+            ".sleepcoder.toml")
 MAX_COMPONENT_BYTES = 255
 MAX_PATH_BYTES = 4096
 _WINDOWS_RESERVED = re.compile(r"^(con|prn|aux|nul|com\d|lpt\d)(\..*)?$")

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shlex
-import shutil
 import signal
 import subprocess
 import tempfile
@@ -22,6 +20,8 @@ from dataclasses import asdict, dataclass, field
 from functools import cache
 from pathlib import Path
 
+from tools import namespaces, tamper
+from tools.scratch import scratch_root
 from tools.secrets import is_secret_name, scrub
 
 SANDBOX_MODES = ("auto", "require", "off")
@@ -45,6 +45,7 @@ class Isolation:
     network: bool  # True: the command had no network
     processes: bool  # True: its own process table (other processes' /proc hidden)
     hidden: tuple[str, ...] = ()  # paths replaced by empty mounts
+    read_only: bool = False  # True: nothing but the scratch folder could be written
     env: str = "allowlist"
     tree: str = "scratch clone without remotes or credentials"
 
@@ -57,6 +58,7 @@ class Isolation:
                     "from other processes (no namespaces available)")
         return (f"scratch clone, allowlisted environment, {self.backend}: "
                 f"{'no network' if self.network else 'network allowed'}, own process table, "
+                "read-only file system outside the scratch folder, "
                 f"{len(self.hidden)} credential locations hidden")
 
 
@@ -67,6 +69,7 @@ class CommandResult:
     seconds: float
     isolation: Isolation
     notes: list[str] = field(default_factory=list)
+    tampered: list[str] = field(default_factory=list)  # watched files the command changed
 
     @property
     def passed(self) -> bool:
@@ -115,10 +118,12 @@ def secret_locations(repo_git_dir: Path | None, store_dir: Path | None,
 
 @cache
 def available_backend() -> str:
-    """The strongest isolation that works here: bwrap, unshare, or none (probed once)."""
-    with tempfile.TemporaryDirectory(prefix="sleepcoder-probe-") as tmp:
+    """The strongest isolation that works here: bwrap, unshare, or none (probed once, with
+    the same mounts a real run makes)."""
+    with tempfile.TemporaryDirectory(prefix="sleepcoder-probe-",
+                                     dir=scratch_root()) as tmp:
         for backend in ("bwrap", "unshare"):
-            argv = _wrap(backend, "true", Path(tmp), [], network=False)
+            argv = _wrap(backend, "true", Path(tmp), [Path(tmp)], [], network=False)
             if argv is None:
                 continue
             try:
@@ -131,43 +136,10 @@ def available_backend() -> str:
     return "none"
 
 
-def _wrap(backend: str, command: str, cwd: Path, hide: list[Path],
+def _wrap(backend: str, command: str, cwd: Path, writable: list[Path], hide: list[Path],
           network: bool) -> list[str] | None:
-    dirs = [p for p in hide if p.is_dir() and not p.is_symlink()]
-    files = [p for p in hide if p not in dirs]
-    if backend == "bwrap":
-        binary = shutil.which("bwrap")
-        if binary is None:
-            return None
-        argv = [binary, "--dev-bind", "/", "/", "--cap-drop", "ALL", "--unshare-pid",
-                "--proc", "/proc", "--die-with-parent", "--new-session"]
-        if not network:
-            argv.append("--unshare-net")
-        for path in dirs:
-            argv += ["--tmpfs", str(path)]
-        for path in files:
-            argv += ["--ro-bind", os.devnull, str(path)]
-        return [*argv, "--chdir", str(cwd), "--", "sh", "-c", command]
-    if backend == "unshare":
-        unshare, setpriv = shutil.which("unshare"), shutil.which("setpriv")
-        if unshare is None or setpriv is None:
-            return None
-        steps = ["set -e"]
-        steps += [f"mount -t tmpfs -o size=64k,mode=0555 sleepcoder-hidden {shlex.quote(str(p))}"
-                  for p in dirs]
-        steps += [f"mount --bind {os.devnull} {shlex.quote(str(p))}" for p in files]
-        if not network:
-            steps.append("ip link set lo up 2>/dev/null || true")
-        steps.append(f"cd {shlex.quote(str(cwd))}")
-        # no capabilities left: the command cannot unmount what hides the secrets
-        steps.append(f"exec {setpriv} --no-new-privs --bounding-set=-all --inh-caps=-all "
-                     f"-- sh -c {shlex.quote(command)}")
-        namespaces = ["--user", "--map-root-user", "--pid", "--fork", "--kill-child",
-                      "--mount", "--mount-proc", "--propagation", "private"]
-        if not network:
-            namespaces.append("--net")
-        return [unshare, *namespaces, "--", "sh", "-c", "\n".join(steps)]
-    return None
+    build = {"bwrap": namespaces.bwrap, "unshare": namespaces.unshare}.get(backend)
+    return build(command, cwd, writable, hide, network) if build else None
 
 
 def choose_isolation(mode: str) -> str:
@@ -187,17 +159,25 @@ def choose_isolation(mode: str) -> str:
 
 def run_command(command: str, cwd: Path, env: dict[str, str], timeout: float, *,
                 mode: str = "auto", hide: list[Path] | None = None,
-                network: bool = False) -> CommandResult:
+                writable: list[Path] | None = None, network: bool = False) -> CommandResult:
     """Run `command` (a shell command line) in `cwd` with `env`, isolated as far as `mode`
-    and the platform allow; the output is scrubbed of every known secret."""
+    and the platform allow: with namespaces, only `writable` (default: `cwd`) can be
+    written. The output is scrubbed of every known secret; without namespaces the files a
+    test could plant commands in (git configuration and hooks, shell start-up files) are
+    watched, and a change is reported in `tampered`."""
     backend = choose_isolation(mode)
-    hidden = [p for p in (hide or []) if not cwd.is_relative_to(p) and not p.is_relative_to(cwd)]
-    argv = _wrap(backend, command, cwd, hidden, network) if backend != "none" else None
+    writable = [p.resolve() for p in (writable or [cwd])]
+    hidden = [p for p in (hide or []) if not any(
+        w.is_relative_to(p) or p.is_relative_to(w) for w in writable)]
+    argv = _wrap(backend, command, cwd, writable, hidden, network) if backend != "none" \
+        else None
     if argv is None:
-        backend, argv, hidden = "none", ["sh", "-c", command], []
+        backend, argv, hidden = "none", namespaces.plain(command), []
     isolation = Isolation(backend, network=backend != "none" and not network,
                           processes=backend != "none",
-                          hidden=tuple(str(p) for p in hidden))
+                          hidden=tuple(str(p) for p in hidden),
+                          read_only=backend != "none")
+    watch = tamper.snapshot(tamper.watched(hide or [])) if backend == "none" else None
     started = time.perf_counter()
     with tempfile.TemporaryFile() as sink:
         process = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
@@ -207,6 +187,9 @@ def run_command(command: str, cwd: Path, env: dict[str, str], timeout: float, *,
         except subprocess.TimeoutExpired:
             code = None
             _kill_group(process)
+        except BaseException:  # Ctrl-C, SIGTERM: the test command does not outlive us
+            _kill_group(process)
+            raise
         sink.seek(0, os.SEEK_END)
         size = sink.tell()
         sink.seek(max(0, size - OUTPUT_KEEP))
@@ -216,8 +199,12 @@ def run_command(command: str, cwd: Path, env: dict[str, str], timeout: float, *,
         notes.append(f"output was {size:,} bytes; the last {OUTPUT_KEEP:,} are kept")
     if code is None:
         text += f"\ntimed out after {timeout:.0f} s"
+    changed = tamper.changes(watch) if watch is not None else []
+    if changed:
+        notes.append("the test command changed files outside its scratch folder: "
+                     + ", ".join(changed[:8]))
     return CommandResult(code, scrub(text), round(time.perf_counter() - started, 2), isolation,
-                         notes)
+                         notes, changed)
 
 
 def _kill_group(process: subprocess.Popen) -> None:

@@ -55,9 +55,66 @@ def _run(cwd: Path, args: list[str], env: dict[str, str], data: bytes | None = N
     return result.stdout
 
 
+OWNER_FILE = "sleepcoder-owner"
+STALE_SECONDS = 3600
+
+
+def scratch_root() -> Path:
+    """Where scratch clones are made: `$SLEEPCODER_SCRATCH_DIR`, else sleepcoder's cache
+    folder, else the system temp folder. Not under /tmp by default: the sandbox replaces /tmp
+    with an empty folder (other processes' sockets live there)."""
+    for candidate in (os.environ.get("SLEEPCODER_SCRATCH_DIR"),
+                      os.path.join(os.environ.get("XDG_CACHE_HOME") or
+                                   os.path.join(os.path.expanduser("~"), ".cache"),
+                                   "sleepcoder", "scratch"),
+                      tempfile.gettempdir()):
+        if not candidate:
+            continue
+        path = Path(candidate)
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError:
+            continue
+        if os.access(path, os.W_OK | os.X_OK):
+            return path.resolve()
+    raise OSError("no writable folder for scratch clones (set SLEEPCODER_SCRATCH_DIR)")
+
+
+def remove_stale(root: Path | None = None, older_than: float = STALE_SECONDS) -> list[Path]:
+    """Scratch folders whose process is gone (killed before it could clean up), older than
+    `older_than` seconds; removed, and returned."""
+    import time
+
+    root = root or scratch_root()
+    removed = []
+    for top in root.glob("sleepcoder-test-*"):
+        try:
+            pid = int((top / OWNER_FILE).read_text().split()[0])
+            age = time.time() - top.stat().st_mtime
+        except (OSError, ValueError, IndexError):
+            continue
+        if age > older_than and not _alive(pid):
+            shutil.rmtree(top, ignore_errors=True)
+            removed.append(top)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def create(repo: Path, base: str, patch: str) -> ScratchClone:
-    """A scratch clone of `repo` at `base` with `patch` applied, in a new temporary folder."""
-    top = Path(tempfile.mkdtemp(prefix="sleepcoder-test-"))
+    """A scratch clone of `repo` at `base` with `patch` applied, in a new scratch folder."""
+    root = scratch_root()
+    remove_stale(root)
+    top = Path(tempfile.mkdtemp(prefix="sleepcoder-test-", dir=root))
+    (top / OWNER_FILE).write_text(f"{os.getpid()}\n")
     clone = ScratchClone(top / "tree", top / "home")
     try:
         clone.path.mkdir()

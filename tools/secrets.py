@@ -18,10 +18,14 @@ from urllib.parse import quote, quote_plus
 MIN_SECRET_CHARS = 8  # shorter values ("1", "true", a username) would redact ordinary text
 _SECRET_WORDS = frozenset("""TOKEN TOKENS SECRET SECRETS PASSWORD PASSWD PASS PASSPHRASE PWD
 APIKEY KEY KEYS CREDENTIAL CREDENTIALS CREDS AUTH AUTHORIZATION COOKIE PRIVATE PAT DSN
-SIGNATURE CERT WEBHOOK""".split())
-_SECRET_PARTS = ("TOKEN", "SECRET", "PASSWORD", "APIKEY", "PRIVATEKEY", "CREDENTIAL")
+SIGNATURE CERT WEBHOOK JWT BEARER SALT OTP""".split())
+_SECRET_PARTS = ("TOKEN", "SECRET", "PASSWORD", "PASSWD", "PASS", "APIKEY", "PRIVATEKEY",
+                 "CREDENTIAL", "JWT", "BEARER")
 _NOT_SECRET_NAMES = frozenset({"PWD", "OLDPWD"})  # the working directory, not a password
 _URL_CREDENTIALS = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^/\s:@]*:([^/\s@]+)@")
+# a credential passed as a query parameter: ?api-key=..., &access_token=..., ?sig=...
+_URL_QUERY = re.compile(r"[?&]([A-Za-z0-9_.-]*(?:key|token|secret|password|passwd|auth|sig|"
+                        r"signature|credential|code)[A-Za-z0-9_.-]*)=([^&#\s]+)", re.I)
 _BASIC = re.compile(r"(?i)\b(?:basic|bearer|token)\s+([A-Za-z0-9+/=._~-]{8,})")
 
 
@@ -40,6 +44,10 @@ def _worth_hiding(value: str) -> bool:
     if len(text) < MIN_SECRET_CHARS or text.lower() in ("true", "false", "none", "null"):
         return False
     if text.replace(".", "").replace("-", "").isdigit():
+        return False
+    if text.isalpha() and text.islower() and len(text) < 16:
+        # a word ("postgres", "password", "changeme"): redacting it everywhere would break
+        # ordinary text and code that happens to contain it; such a value protects nothing
         return False
     # a path (SSH_AUTH_SOCK, GIT_ASKPASS...) is where a secret is, not the secret
     return not (text.startswith(("/", "~")) and os.path.exists(os.path.expanduser(text)))
@@ -95,7 +103,24 @@ class Scrubber:
                     self.add(match.group(1), name)
             for match in _URL_CREDENTIALS.finditer(value):
                 self.add(match.group(1), f"password in {name}")
+            for match in _URL_QUERY.finditer(value):
+                self.add(match.group(2), f"{match.group(1)} in {name}")
         self._seen_env = items
+
+    def add_credential_files(self, home: str | None = None) -> None:
+        """Passwords in `~/.git-credentials` (`https://user:TOKEN@host` lines) and
+        `~/.netrc` (`password TOKEN`), which git and many tools read credentials from."""
+        home = home if home is not None else os.environ.get("HOME", "")
+        if not home:
+            return
+        for name, pattern in ((".git-credentials", _URL_CREDENTIALS),
+                              (".netrc", re.compile(r"\bpassword\s+(\S+)"))):
+            try:
+                text = Path(home, name).read_text(encoding="utf-8", errors="replace")
+            except OSError:
+                continue
+            for match in pattern.finditer(text[:200_000]):
+                self.add(match.group(1), f"~/{name}")
 
     def add_git_credentials(self, repo: Path) -> list[str]:
         """The `http.*.extraheader` values git would send for `repo` (actions/checkout stores
@@ -159,6 +184,7 @@ def scrubber() -> Scrubber:
         if _SCRUBBER is None:
             _SCRUBBER = Scrubber()
             _SCRUBBER.add_environment()
+            _SCRUBBER.add_credential_files()
         return _SCRUBBER
 
 

@@ -28,7 +28,9 @@ def git(cwd: Path, *args: str, input: str | None = None, env: dict | None = None
                              *args], cwd=cwd, input=input, capture_output=True, text=True,
                             env={**os.environ, **LITERAL, **(env or {})})
     if check and result.returncode != 0:
-        raise GitError(f"git {' '.join(args[:3])} failed: {result.stderr.strip()[:500]}")
+        # git's last lines say what went wrong ("Preparing worktree" comes first)
+        lines = [line for line in result.stderr.strip().splitlines() if line.strip()]
+        raise GitError(f"git {' '.join(args[:3])} failed: {' / '.join(lines[-3:])[-500:]}")
     return result
 
 

@@ -36,6 +36,7 @@ class SolveOptions:
     test_env: tuple[str, ...] = ()  # variables passed to the test command beyond the allowlist
     test_sandbox: str = "auto"  # auto, require, off (see tools/sandbox.py)
     test_network: bool = False  # let the test command reach the network
+    test_writable: tuple[str, ...] = ()  # paths the sandboxed test command may write
     edit_format: str = "auto"  # symbols, blocks, whole; auto: symbols for embedded models
     edit_protocol: str = "auto"  # rewrite, blocks, insert, decomposed; auto: per model
 
@@ -46,7 +47,7 @@ class SolveOptions:
     def from_dict(cls, data: dict) -> SolveOptions:
         known = {f for f in cls.__dataclass_fields__}
         values = {k: v for k, v in data.items() if k in known}
-        for name in ("protected", "test_env"):
+        for name in ("protected", "test_env", "test_writable"):
             values[name] = tuple(values.get(name, ()))
         return cls(**values)
 

@@ -333,6 +333,12 @@ def _test(ctx: SolveContext, state: SolveState, events: list[str]) -> SolveState
     if isolation and not state.get("test"):
         events.append("tests run in a scratch clone: " + Isolation(**{
             **isolation, "hidden": tuple(isolation["hidden"])}).describe())
+    if test.get("tampered"):
+        # a test that plants something outside its scratch folder is not run again
+        test["status"] = "error"
+        events.append("the test command changed files outside its scratch folder: "
+                      + ", ".join(test["tampered"][:5]) + " (check them before running git)")
+        return {"test": test}
     if test["status"] == "passed":
         return {"test": test}
     if test["status"] == "error":
