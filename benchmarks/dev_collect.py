@@ -34,7 +34,7 @@ def collect_repo(repo: str, items: list, repos_dir: Path, cache: Path, limit: in
     from sleepcoder.config import Config, MapConfig
     from swe_features.repos import Snapshot, locate
     from tools.localize_features import build_index, request_features
-    from tools.pseudo_tasks import created_at, replay, select_tasks
+    from tools.pseudo_tasks import contents_before, created_at, replay, select_tasks
     from tools.repomap import build_map
     from tools.store import MapStore
 
@@ -56,12 +56,14 @@ def collect_repo(repo: str, items: list, repos_dir: Path, cache: Path, limit: in
             paths = sorted(features)
             born = created_at(store, index.history)
             tasks = select_tasks(store, index.history, index.files, snapshot.path, limit)
-            pseudo = [_packed(r, names) for r in replay(index, tasks, names, 5, born)]
+            before = contents_before(snapshot.path, tasks)
+            pseudo = [_packed(r, names) for r in replay(index, tasks, names, 5, born, before)]
             approx = None
             if previous is not None:
                 task = _as_pseudo_task(store, index, previous, snapshot.path)
                 if task is not None:
-                    done = replay(index, [task], names, 5, born)
+                    done = replay(index, [task], names, 5, born,
+                                  contents_before(snapshot.path, [task]))
                     approx = _packed(done[0], names) if done else None
             rows.append({
                 "id": instance.instance_id, "repo": repo, "created_at": instance.created_at,
@@ -104,8 +106,8 @@ def _as_pseudo_task(store, index, instance, root: Path):
         hidden = frozenset(seqs.values())
     gold = tuple(p for p in instance.gold_modified if p in index.files)
     added = frozenset(f.filename for f in instance.changed_files if f.status == "added")
-    return PseudoTask(seq, sha, instance.title, instance.text, gold, added, hidden) \
-        if gold else None
+    return PseudoTask(seq, sha, instance.title, instance.text, gold, added, hidden,
+                      tuple((p, p) for p in gold)) if gold else None
 
 
 def main() -> None:

@@ -14,7 +14,7 @@ from tests.conftest import Repo, run_cli
 from tools.calibrate import MIN_TASKS, Calibration, fit_calibration, refresh
 from tools.history import HistoryView
 from tools.localize import LocalizeModel, localize
-from tools.pseudo_tasks import PseudoTask, Replay, select_tasks
+from tools.pseudo_tasks import PseudoTask, Replay, contents_before, select_tasks
 from tools.repomap import build_map
 from tools.store import MapStore
 from tools.titles import is_chore, reads_like_feature
@@ -105,6 +105,25 @@ def test_pseudo_tasks_are_recent_multi_file_features_without_their_added_files(r
     newest = tasks[0]
     assert newest.gold == ("shop/api.py", "shop/reports.py", "tests/test_reports.py")
     assert newest.added == frozenset({"shop/new_6.py"})
+
+
+def test_a_replay_searches_the_files_it_changed_as_they_were_before_it(repo):
+    grow(repo, 7)
+    build_map(repo.root)
+    store = open_store(repo)
+    try:
+        files = {p: (lang, 0.0) for p, lang in store.conn.execute(
+            "SELECT path, language FROM files WHERE status='ok'")}
+        history = HistoryView(store.conn, existing=set(files))
+        newest = select_tasks(store, history, files, repo.root, limit=1)[0]
+    finally:
+        store.close()
+    old = contents_before(repo.root, [newest])[newest.seq]
+    assert set(old) == set(newest.gold)
+    assert "reports_export_6" not in old["shop/reports.py"]  # what the change added
+    assert "reports_export_6" in (repo.root / "shop/reports.py").read_text()
+    assert old["shop/reports.py"]["reports_total"] == 1
+    assert contents_before(None, [newest]) == {}  # no repository: today's contents
 
 
 def test_a_merged_pull_request_is_replayed_without_its_own_commits(repo):

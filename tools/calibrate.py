@@ -25,7 +25,7 @@ import numpy as np
 
 from tools.localize import Candidate, LocalizeModel, choose, usable_commits
 from tools.localize_features import build_index
-from tools.pseudo_tasks import Replay, created_at, replay, select_tasks
+from tools.pseudo_tasks import Replay, contents_before, created_at, replay, select_tasks
 from tools.store import MapStore
 
 META_KEY = "calibration"
@@ -123,7 +123,8 @@ def calibrate(store: MapStore, root: Path | None, model: LocalizeModel, limit: i
         return Calibration(key, head, 0, note="nothing mapped")
     tasks = select_tasks(store, index.history, index.files, root, limit)
     names = tuple(model.weights)
-    replays = replay(index, tasks, names, model.seeds, created_at(store, index.history))
+    replays = replay(index, tasks, names, model.seeds, created_at(store, index.history),
+                     contents_before(root, tasks))
     calibration = fit_calibration(replays, model, names)
     calibration.history_head = head
     calibration.seconds = round(time.perf_counter() - started, 2)

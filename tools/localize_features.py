@@ -45,6 +45,7 @@ class RepoIndex:
     habits: dict[str, float]
     habit: dict[str, float]
     notes: list[tuple[str, tuple[str, ...]]]  # anticipated requests (sleep pass) and files
+    summaries: dict[str, str]  # sleep-pass summary per file
 
     def with_history(self, history: HistoryView | None) -> RepoIndex:
         """The same map seen with another history (a replay sees only its past)."""
@@ -52,6 +53,15 @@ class RepoIndex:
         habits, habit = repository_habits(history, self.files) if history else ({}, {})
         return replace(self, history=history, churn=churn, recency=recency, habits=habits,
                        habit=habit)
+
+    def with_contents(self, terms: dict[str, Counter[str]]) -> RepoIndex:
+        """The same map with some files' contents replaced (by their words): a replay sees
+        the files it changed as they were before the change."""
+        if not terms:
+            return self
+        return replace(self, text=self.text.replaced({
+            path: _document(path, counts, self.summaries.get(path, ""))
+            for path, counts in terms.items() if path in self.files}))
 
 
 def build_index(store: MapStore, root: Path, use_history: bool = True) -> RepoIndex | None:
@@ -61,21 +71,15 @@ def build_index(store: MapStore, root: Path, use_history: bool = True) -> RepoIn
     if not files:
         return None
     terms = terms_by_path(store, root)
-    summaries = store.file_summaries()
-    documents = {}
-    for path in files:
-        doc = Counter(terms.get(path, ()))
-        for word in tokenize(path.replace("/", " ").replace(".", " ")):
-            doc[word] += 3
-        if path in summaries:
-            doc.update(tokenize(summaries[path][0]))
-        documents[path] = doc
+    summaries = {path: text for path, (text, _source) in store.file_summaries().items()}
+    documents = {path: _document(path, terms.get(path, Counter()), summaries.get(path, ""))
+                 for path in files}
     lines = dict(store.conn.execute(
         "SELECT f.path, b.lines FROM files f JOIN blobs b ON b.id = f.fid WHERE f.status='ok'"))
     notes = [(request, tuple(paths)) for _s, request, paths, _r, _src, _k
              in store.notes("anticipated")]
     index = RepoIndex(files, BM25(documents, k1=2.0), BM25(_symbol_documents(store)), lines,
-                      _edges(store), None, {}, {}, {}, {}, notes)
+                      _edges(store), None, {}, {}, {}, {}, notes, summaries)
     # k1 = 2 above: code files repeat their key identifiers; saturating later helps (dev set)
     history = HistoryView(store.conn, existing=set(files)) if use_history else None
     return index.with_history(history)
@@ -152,6 +156,17 @@ def request_features(index: RepoIndex, request: str, seeds_wanted: int = 5):
         }
         kinds[path] = kind
     return features, kinds, index.habits, seeds
+
+
+def _document(path: str, terms: Counter[str], summary: str) -> Counter[str]:
+    """What the text signal searches for a file: its content's words, its path's words
+    (three times) and its sleep-pass summary."""
+    doc = Counter(terms)
+    for word in tokenize(path.replace("/", " ").replace(".", " ")):
+        doc[word] += 3
+    if summary:
+        doc.update(tokenize(summary))
+    return doc
 
 
 def _symbol_documents(store: MapStore) -> dict[str, list[str]]:

@@ -3,17 +3,19 @@
 the files it modified are the answer.
 
 Replaying one sees only the history before it: its own commit, later commits and, for a merged
-pull request, the pull request's own commits are hidden. The code is the map's, not the code
-as it was then (re-mapping every past commit would cost far more than the sleep pass has):
-files added later are left out of the candidates, but the files' text includes the change
-itself. benchmarks/dev_calibrate.py measures what that approximation leaks.
+pull request, the pull request's own commits are hidden. The files it modified are searched
+as they were before it (their old versions read from git). Everything else is the map's code,
+not the code as it was then (re-mapping every past commit would cost far more than the sleep
+pass has): files added later are left out of the candidates, but later code and the graph of
+today's imports stay. benchmarks/dev_localize.py measures what this approximation leaks.
 """
 
 from __future__ import annotations
 
 import bisect
 import re
-from collections import defaultdict
+import subprocess
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,11 +23,13 @@ import numpy as np
 
 from tools.history import HistoryView
 from tools.localize_features import RepoIndex, request_features
+from tools.search import tokenize
 from tools.store import MapStore
 from tools.titles import NOT_FEATURE_TITLES, is_chore, reads_like_feature
 from tools.worktree import git
 
 _SUFFIX = re.compile(r"\s*\(#\d+\)\s*$")  # a squash commit's "(#123)"
+_MAX_BYTES = 1_000_000  # as tools/search_index.py reads files
 MIN_HISTORY = 5  # usable commits a replay must see before it (as tools.localize requires)
 
 
@@ -38,6 +42,7 @@ class PseudoTask:
     gold: tuple[str, ...]  # files it modified that the map still has
     added: frozenset[str]  # files it created: no candidates of its own replay
     hidden: frozenset[int]  # a merged pull request's own commits
+    then: tuple[tuple[str, str], ...] = ()  # (gold file, its path at that commit)
 
 
 @dataclass
@@ -77,7 +82,7 @@ def select_tasks(store: MapStore, history: HistoryView, files: dict[str, tuple[s
         same = _SUFFIX.sub("", title).strip().lower()
         if not grade or not paths or len(paths) > max_files or same in titles:
             continue
-        changed = {p: status.get((seq, p), "M") for p in paths}
+        changed = {p: status.get((seq, p), ("M", p))[0] for p in paths}
         gold = tuple(sorted(p for p, s in changed.items() if s == "M" and p in files))
         if sum(1 for p in gold if files[p][0]) < min_files:
             continue
@@ -93,8 +98,9 @@ def select_tasks(store: MapStore, history: HistoryView, files: dict[str, tuple[s
         titles.add(same)
         text = f"{title}\n\n{body}".strip()
         added = frozenset(p for p, s in changed.items() if s == "A")
+        then = tuple((p, status.get((seq, p), ("M", p))[1]) for p in gold)
         found.append((grade, seq, PseudoTask(seq, shas.get(seq) or history.commits[seq][0],
-                                             title, text, gold, added, hidden)))
+                                             title, text, gold, added, hidden, then)))
         if sum(1 for g, _s, _t in found if g == 2) >= limit or len(found) >= 3 * limit:
             break
     found.sort(key=lambda item: (-item[0], -item[1]))
@@ -108,13 +114,14 @@ def _feature_grade(title: str) -> int:
     return 2 if reads_like_feature(title) else 1
 
 
-def _statuses(store: MapStore, history: HistoryView) -> dict[tuple[int, str], str]:
-    """(commit, today's path) -> git status letter of that change."""
+def _statuses(store: MapStore, history: HistoryView
+              ) -> dict[tuple[int, str], tuple[str, str]]:
+    """(commit, today's path) -> (git status letter of that change, the path then)."""
     out = {}
     for seq, path, status in store.conn.execute("SELECT seq, path, status FROM commit_files"):
         current = history.current_path(path, seq)
         if current is not None:
-            out[(seq, current)] = status[:1]
+            out[(seq, current)] = (status[:1], path)
     return out
 
 
@@ -137,14 +144,46 @@ def created_at(store: MapStore, history: HistoryView) -> dict[str, int]:
     return out
 
 
+def contents_before(root: Path | None, tasks: list[PseudoTask]
+                    ) -> dict[int, dict[str, Counter[str]]]:
+    """Per task, the words of the files it modified as they were just before it (its first
+    parent's version), read in one `git cat-file --batch`. Files git cannot read are left
+    out (the replay then searches today's version of them)."""
+    wanted = [(task.seq, path, f"{task.sha}^:{then}") for task in tasks
+              for path, then in task.then if "\n" not in then]
+    out: dict[int, dict[str, Counter[str]]] = defaultdict(dict)
+    if root is None or not wanted:
+        return out
+    result = subprocess.run(["git", "-C", str(root), "cat-file", "--batch"],
+                            input="".join(f"{spec}\n" for _s, _p, spec in wanted).encode(),
+                            capture_output=True, check=False)
+    if result.returncode != 0:
+        return out
+    data, at = result.stdout, 0
+    for seq, path, _spec in wanted:
+        end = data.find(b"\n", at)
+        header = data[at:end].split()
+        at = end + 1
+        if len(header) != 3 or header[1] != b"blob":
+            continue  # "<spec> missing": no such file then, or an object git lacks
+        size = int(header[2])
+        content = data[at:at + size]
+        at += size + 1
+        out[seq][path] = Counter(tokenize(content[:_MAX_BYTES].decode("utf-8", "replace")))
+    return out
+
+
 def replay(index: RepoIndex, tasks: list[PseudoTask], names: tuple[str, ...], seeds: int,
-           born: dict[str, int]) -> list[Replay]:
-    """Each task's features as the localizer computes them with only its past history, over
-    the files that existed then (not created by it or later)."""
+           born: dict[str, int], before: dict[int, dict[str, Counter[str]]] | None = None
+           ) -> list[Replay]:
+    """Each task's features as the localizer computes them with only its past history and
+    the old versions of the files it modified (`before`, from `contents_before`), over the
+    files that existed then (not created by it or later)."""
     assert index.history is not None
     out = []
     for task in tasks:
         past = index.with_history(index.history.before(task.seq, task.hidden))
+        past = past.with_contents((before or {}).get(task.seq, {}))
         features, _kinds, _habits, _seeds = request_features(past, task.text, seeds)
         paths = sorted(p for p in features
                        if p not in task.added and born.get(p, -1) < task.seq)
