@@ -128,7 +128,7 @@ def train_model(rows: list[dict], names: tuple[str, ...], l2: float):
                          min_history_commits=0)
 
 
-def calibrated(row: dict, model, names: tuple[str, ...], **prior):
+def calibrated(row: dict, model, names: tuple[str, ...], settings):
     """`model` adjusted by the calibration fitted on the task's own pseudo-tasks."""
     from tools.calibrate import fit_calibration
     from tools.pseudo_tasks import PseudoTask, Replay
@@ -137,7 +137,7 @@ def calibrated(row: dict, model, names: tuple[str, ...], **prior):
                                  frozenset()), p["paths"],
                       columns(p["x"].astype(np.float64), p["names"], names),
                       p["gold"].astype(np.float64)) for p in row["pseudo"]]
-    calibration = fit_calibration(replays, model, names, **prior)
+    calibration = fit_calibration(replays, model, names, settings)
     return (calibration.apply(model) if calibration.active else model), calibration
 
 
@@ -157,12 +157,15 @@ def main() -> None:
     parser.add_argument("--l2", type=float, default=3.0)
     parser.add_argument("--prior-tasks", type=float, default=None)
     parser.add_argument("--offset-prior", type=float, default=None)
+    parser.add_argument("--offsets", default=None,
+                        help="comma-separated features with offsets ('' for none)")
+    parser.add_argument("--no-scale", action="store_true")
+    parser.add_argument("--guard", action="store_true")
     parser.add_argument("--json", type=Path, default=None, help="write every figure here")
     args = parser.parse_args()
     rows = load(args.features)
     names = FEATURES if args.variant == "shipped" else VARIANTS[args.variant]
-    prior = {k: v for k, v in (("prior_tasks", args.prior_tasks),
-                               ("offset_prior", args.offset_prior)) if v is not None}
+    settings = calibration_settings(args)
     repos = sorted({r["repo"] for r in rows})
     print(f"{len(rows)} tasks from {len(repos)} repositories; features: {args.variant}")
     results: dict[str, dict[str, list[dict]]] = defaultdict(lambda: defaultdict(list))
@@ -175,17 +178,16 @@ def main() -> None:
     if args.fit:
         for held in repos:
             model = train_model([r for r in rows if r["repo"] != held], names, args.l2)
-            test = [r for r in rows if r["repo"] == held]
-            by_id = {r["id"]: r for r in test}
+            test = [r for r in rows if r["repo"] == held]  # in time order (dev_collect)
             for i, row in enumerate(test):
                 results["loro"][held].append(task_scores(row, predict(row, model, names)))
                 if not args.calibrate:
                     continue
-                adjusted, _cal = calibrated(row, model, names, **prior)
+                adjusted, _cal = calibrated(row, model, names, settings)
                 results["loro+calibration"][held].append(
                     task_scores(row, predict(row, adjusted, names)))
                 approx = row.get("approx_previous")
-                if approx is not None and i > 0 and test[i - 1]["id"] in by_id:
+                if approx is not None and i > 0:
                     before = test[i - 1]
                     exact = f1(predict(before, model, names), before["gold"])
                     x = columns(approx["x"].astype(np.float64), approx["names"], names)
@@ -208,21 +210,42 @@ def main() -> None:
             for c, by in results.items()}, indent=2))
 
 
+def calibration_settings(args):
+    from dataclasses import replace
+
+    from tools.calibrate import DEFAULT_SETTINGS
+
+    settings = DEFAULT_SETTINGS
+    if args.prior_tasks is not None:
+        settings = replace(settings, prior_tasks=args.prior_tasks)
+    if args.offset_prior is not None:
+        settings = replace(settings, offset_prior=args.offset_prior)
+    if args.offsets is not None:
+        settings = replace(settings, offsets=tuple(n for n in args.offsets.split(",") if n))
+    return replace(settings, fit_scale=not args.no_scale, guard=args.guard or settings.guard)
+
+
 def report(results: dict, repos: list[str]) -> None:
+    """Markdown: per repository and overall, code F1 (.py/.js F1) of each condition, then the
+    mean number of files chosen against the mean number modified."""
     conditions = list(results)
-    print(f"\n{'repository':<24}" + "".join(f"{c:>26}" for c in conditions))
-    print(f"{'':<24}" + "   code  py/js   all  files/gold" * 0 +
-          "".join(f"{'code  pyjs   all  files/gold':>26}" for _ in conditions))
+    print("\n| repository | tasks | " + " | ".join(f"{c} F1 code (.py/.js)" for c in conditions)
+          + " | " + " | ".join(f"files {c}" for c in conditions if c != "bm25")
+          + " | files modified |")
+    print("|---" * (3 + 2 * len(conditions)) + "|")
     for repo in [*repos, "all"]:
-        line = f"{repo:<24}"
+        cells = []
         for condition in conditions:
             items = results[condition][repo] if repo != "all" else \
                 [i for by in results[condition].values() for i in by]
-            m = mean_scores(items)
-            line += f"{m.get('code', 0):>7.3f}{m.get('pyjs', float('nan')):>6.3f}" \
-                    f"{m['all']:>6.3f}{m['files']:>5.1f}/{m['gold']:<4.1f}"
-        print(line)
-
+            cells.append(mean_scores(items))
+        pyjs = [f" ({m['pyjs']:.3f})" if "pyjs" in m else "" for m in cells]
+        files = [f"{m['files']:.1f}" for c, m in zip(conditions, cells, strict=True)
+                 if c != "bm25"]
+        print(f"| {repo} | {cells[0]['n']} | "
+              + " | ".join(f"{m.get('code', 0):.3f}{p}" for m, p in zip(cells, pyjs,
+                                                                      strict=True))
+              + " | " + " | ".join(files) + f" | {cells[0]['gold']:.1f} |")
 
 if __name__ == "__main__":
     sys.path.insert(0, str(ROOT))

@@ -31,11 +31,24 @@ from tools.store import MapStore
 META_KEY = "calibration"
 VERSION = 1
 MIN_TASKS = 5  # fewer pseudo-tasks: no calibration
-PRIOR_TASKS = 20.0  # the global model counts as this many pseudo-tasks
-OFFSET_PRIOR = 3.0  # offsets are held this many times harder than scale and shift
-OFFSET_FEATURES = ("text", "path", "graph", "cochange", "similar_commits", "history_text",
-                   "habit", "is_test", "test_pair", "is_other")
 FOLDS = 5
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How the adjustment is fitted (benchmarks/dev_localize.py compares choices)."""
+
+    prior_tasks: float = 20.0  # the global model counts as this many pseudo-tasks
+    offset_prior: float = 3.0  # offsets are held this many times harder than scale and shift
+    offsets: tuple[str, ...] = ("text", "path", "graph", "cochange", "similar_commits",
+                                "history_text", "habit", "is_test", "test_pair", "is_other")
+    fit_scale: bool = True  # False: scale stays 1 (only the shift and the offsets move)
+    # use it only if, held out, it did at least as well as the global model on the
+    # repository's own pseudo-tasks
+    guard: bool = False
+
+
+DEFAULT_SETTINGS = Settings()
 
 
 @dataclass
@@ -54,10 +67,11 @@ class Calibration:
     seconds: float = 0.0
     evidence: list[dict] = field(default_factory=list)  # one entry per pseudo-task
     note: str = ""  # why there is no adjustment, when there is none
+    guarded: bool = False  # unused: it did worse than the global model on its own tasks
 
     @property
     def active(self) -> bool:
-        return self.tasks >= MIN_TASKS
+        return self.tasks >= MIN_TASKS and not self.guarded
 
     def apply(self, model: LocalizeModel) -> LocalizeModel:
         """The global model with this repository's adjustment folded into its weights."""
@@ -132,20 +146,18 @@ def calibrate(store: MapStore, root: Path | None, model: LocalizeModel, limit: i
 
 
 def fit_calibration(replays: list[Replay], model: LocalizeModel, names: tuple[str, ...],
-                    prior_tasks: float = PRIOR_TASKS, offset_prior: float = OFFSET_PRIOR
-                    ) -> Calibration:
+                    settings: Settings = DEFAULT_SETTINGS) -> Calibration:
     """Fit on all replays; score each by a fit without its fold (the evidence)."""
     key = model_key(model)
     if len(replays) < MIN_TASKS:
         return Calibration(key, "", len(replays),
                            note=f"{len(replays)} pseudo-tasks, fewer than {MIN_TASKS}")
-    scale, shift, offsets = _fit(replays, model, names, prior_tasks, offset_prior)
+    scale, shift, offsets = _fit(replays, model, names, settings)
     calibration = Calibration(key, "", len(replays), scale, shift, offsets)
     held_out: dict[int, Calibration] = {}
     for fold in range(min(FOLDS, len(replays))):
         train = [r for i, r in enumerate(replays) if i % FOLDS != fold]
-        held_out[fold] = Calibration(key, "", len(train),
-                                     *_fit(train, model, names, prior_tasks, offset_prior))
+        held_out[fold] = Calibration(key, "", len(train), *_fit(train, model, names, settings))
     before_f1, after_f1, before_n, after_n = [], [], [], []
     for i, item in enumerate(replays):
         before = score(item, model, names)
@@ -164,6 +176,9 @@ def fit_calibration(replays: list[Replay], model: LocalizeModel, names: tuple[st
     calibration.files_before = float(np.mean(before_n))
     calibration.files_after = float(np.mean(after_n))
     calibration.gold_files = float(np.mean([r.gold.sum() for r in replays]))
+    if settings.guard and calibration.f1_after < calibration.f1_before:
+        calibration.guarded = True
+        calibration.note = "not used: held out, it did worse than the global model"
     return calibration
 
 
@@ -181,10 +196,10 @@ def score(item: Replay, model: LocalizeModel, names: tuple[str, ...]) -> tuple[f
 
 
 def _fit(replays: list[Replay], model: LocalizeModel, names: tuple[str, ...],
-         prior_tasks: float, offset_prior: float) -> tuple[float, float, dict[str, float]]:
+         settings: Settings) -> tuple[float, float, dict[str, float]]:
     """MAP estimate of (scale, shift, offsets) by Newton's method."""
     weights = np.array([model.weights.get(n, 0.0) for n in names])
-    columns = [names.index(n) for n in OFFSET_FEATURES if n in names]
+    columns = [names.index(n) for n in settings.offsets if n in names]
     x = np.vstack([r.x for r in replays])
     y = np.concatenate([r.gold for r in replays])
     z = model.bias + x @ weights
@@ -194,8 +209,10 @@ def _fit(replays: list[Replay], model: LocalizeModel, names: tuple[str, ...],
     # prior precision: `prior_tasks` times one pseudo-task's Fisher information at the prior
     p0 = 1 / (1 + np.exp(-np.clip(z, -30, 30)))
     fisher = (design ** 2 * (p0 * (1 - p0))[:, None]).sum(axis=0) / len(replays)
-    strength = np.full(design.shape[1], prior_tasks)
-    strength[2:] *= offset_prior
+    strength = np.full(design.shape[1], settings.prior_tasks)
+    strength[2:] *= settings.offset_prior
+    if not settings.fit_scale:
+        strength[0] = 1e9  # held at 1
     precision = strength * np.maximum(fisher, 1e-6)
     theta = prior_mean.copy()
     for _ in range(50):
