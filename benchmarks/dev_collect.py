@@ -2,10 +2,11 @@
 
     python benchmarks/dev_collect.py --dataset DEV.jsonl --repos-dir MIRRORS --out FEATURES_DIR
                                      [--pseudo-tasks 30] [--cache DIR] [--repo OWNER/NAME ...]
+                                     [--no-history]
 
 For each task it maps the repository at the task's base commit (history up to it only) and
 stores, per repository in FEATURES_DIR/OWNER+NAME.pkl (resumable: a finished repository is
-skipped):
+skipped; with --no-history, only the first item, computed with the history withheld):
   * every mapped file's features (`tools.localize_features.request_features`, all of them:
     also the ones no model uses, so that variants can be fitted without collecting again);
   * the calibration's pseudo-tasks as the sleep pass would replay them at that base commit
@@ -30,7 +31,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def collect_repo(repo: str, items: list, repos_dir: Path, cache: Path, limit: int) -> list[dict]:
+def collect_repo(repo: str, items: list, repos_dir: Path, cache: Path, limit: int,
+                 use_history: bool = True) -> list[dict]:
     from sleepcoder.config import Config, MapConfig
     from swe_features.repos import Snapshot, locate
     from tools.localize_features import build_index, request_features
@@ -49,17 +51,19 @@ def collect_repo(repo: str, items: list, repos_dir: Path, cache: Path, limit: in
         build_map(snapshot.path, config)
         store, _ = MapStore.open(config.map.store_path(snapshot.path), create=False)
         try:
-            index = build_index(store, snapshot.path)
-            assert index is not None and index.history is not None
+            index = build_index(store, snapshot.path, use_history)
+            assert index is not None
             features, kinds, habits, _seeds = request_features(index, instance.text)
             names = tuple(sorted(next(iter(features.values()))))
             paths = sorted(features)
-            born = created_at(store, index.history)
-            tasks = select_tasks(store, index.history, index.files, snapshot.path, limit)
-            before = contents_before(snapshot.path, tasks)
-            pseudo = [_packed(r, names) for r in replay(index, tasks, names, 5, born, before)]
-            approx = None
-            if previous is not None:
+            pseudo, approx = [], None
+            if index.history is not None:
+                born = created_at(store, index.history)
+                tasks = select_tasks(store, index.history, index.files, snapshot.path, limit)
+                before = contents_before(snapshot.path, tasks)
+                pseudo = [_packed(r, names)
+                          for r in replay(index, tasks, names, 5, born, before)]
+            if previous is not None and index.history is not None:
                 task = _as_pseudo_task(store, index, previous, snapshot.path)
                 if task is not None:
                     done = replay(index, [task], names, 5, born,
@@ -71,7 +75,8 @@ def collect_repo(repo: str, items: list, repos_dir: Path, cache: Path, limit: in
                 "paths": paths, "kinds": [kinds[p] for p in paths],
                 "x": np.array([[features[p][n] for n in names] for p in paths], np.float32),
                 "pseudo": pseudo, "approx_previous": approx,
-                "history_commits": len(index.history.commits) + len(index.history.merges)})
+                "history_commits": len(index.history.commits) + len(index.history.merges)
+                if index.history else 0})
         finally:
             store.close()
         previous = instance
@@ -121,6 +126,8 @@ def main() -> None:
     parser.add_argument("--cache", type=Path, default=Path("/tmp/dev_localize_cache"))
     parser.add_argument("--pseudo-tasks", type=int, default=30)
     parser.add_argument("--repo", action="append", default=[], help="only these (repeat)")
+    parser.add_argument("--no-history", action="store_true",
+                        help="features with every history signal withheld (young repositories)")
     args = parser.parse_args()
     by_repo: dict[str, list] = defaultdict(list)
     for instance in load_dataset(args.dataset):
@@ -131,7 +138,8 @@ def main() -> None:
         if (args.repo and repo not in args.repo) or target.exists():
             continue
         print(f"{repo}: {len(items)} tasks", file=sys.stderr, flush=True)
-        rows = collect_repo(repo, items, args.repos_dir, args.cache, args.pseudo_tasks)
+        rows = collect_repo(repo, items, args.repos_dir, args.cache, args.pseudo_tasks,
+                            not args.no_history)
         partial = target.with_suffix(".part")
         partial.write_bytes(pickle.dumps(rows))
         partial.rename(target)

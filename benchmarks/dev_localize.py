@@ -3,6 +3,7 @@
     python benchmarks/dev_collect.py --dataset DEV.jsonl --repos-dir MIRRORS --out FEATURES
     python benchmarks/dev_localize.py --features FEATURES [--fit] [--calibrate]
                                       [--variant NAME] [--l2 3] [--json OUT.json]
+                                      [--no-history]
 
 Scores, per repository and overall, with the localizer's cut-off (`tools.localize.choose`):
   * the BM25 floor (top 5 code files by text);
@@ -128,16 +129,37 @@ def train_model(rows: list[dict], names: tuple[str, ...], l2: float):
                          min_history_commits=0)
 
 
+def replays_of(pseudo: list[dict], names: tuple[str, ...]) -> list:
+    from tools.pseudo_tasks import PseudoTask, Replay
+
+    return [Replay(PseudoTask(p["seq"], p["sha"], p["title"], p["title"], (), frozenset(),
+                              frozenset()), p["paths"],
+                   columns(p["x"].astype(np.float64), p["names"], names),
+                   p["gold"].astype(np.float64)) for p in pseudo]
+
+
+def with_reference(model, rows: list[dict], names: tuple[str, ...], settings):
+    """`model` with its replay reference fitted on the pseudo-tasks of `rows` (each
+    repository's past features once, as replayed at the first map that had them)."""
+    from dataclasses import replace
+
+    from tools.calibrate import fit_reference
+
+    seen, pseudo = set(), []
+    for row in rows:
+        for item in row["pseudo"]:
+            if (row["repo"], item["sha"]) not in seen:
+                seen.add((row["repo"], item["sha"]))
+                pseudo.append(item)
+    reference = fit_reference(replays_of(pseudo, names), model, names, settings)
+    return replace(model, replay_reference=reference)
+
+
 def calibrated(row: dict, model, names: tuple[str, ...], settings):
     """`model` adjusted by the calibration fitted on the task's own pseudo-tasks."""
     from tools.calibrate import fit_calibration
-    from tools.pseudo_tasks import PseudoTask, Replay
 
-    replays = [Replay(PseudoTask(p["seq"], p["sha"], p["title"], p["title"], (), frozenset(),
-                                 frozenset()), p["paths"],
-                      columns(p["x"].astype(np.float64), p["names"], names),
-                      p["gold"].astype(np.float64)) for p in row["pseudo"]]
-    calibration = fit_calibration(replays, model, names, settings)
+    calibration = fit_calibration(replays_of(row["pseudo"], names), model, names, settings)
     return (calibration.apply(model) if calibration.active else model), calibration
 
 
@@ -146,7 +168,7 @@ def predict(row: dict, model, names) -> list[str]:
 
 
 def main() -> None:
-    from tools.localize import FEATURES, LocalizeModel
+    from tools.localize import FEATURES, HISTORY_FEATURES, LocalizeModel, default_young_model
 
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -154,6 +176,9 @@ def main() -> None:
     parser.add_argument("--fit", action="store_true")
     parser.add_argument("--calibrate", action="store_true")
     parser.add_argument("--variant", default="shipped", choices=["shipped", *VARIANTS])
+    parser.add_argument("--no-history", action="store_true",
+                        help="features collected with --no-history: fit and score the model "
+                             "for young repositories (NO_HISTORY_WEIGHTS)")
     parser.add_argument("--l2", type=float, default=3.0)
     parser.add_argument("--prior-tasks", type=float, default=None)
     parser.add_argument("--offset-prior", type=float, default=None)
@@ -165,11 +190,13 @@ def main() -> None:
     args = parser.parse_args()
     rows = load(args.features)
     names = FEATURES if args.variant == "shipped" else VARIANTS[args.variant]
+    if args.no_history:
+        names = tuple(n for n in names if n not in HISTORY_FEATURES)
     settings = calibration_settings(args)
     repos = sorted({r["repo"] for r in rows})
     print(f"{len(rows)} tasks from {len(repos)} repositories; features: {args.variant}")
     results: dict[str, dict[str, list[dict]]] = defaultdict(lambda: defaultdict(list))
-    shipped = LocalizeModel()
+    shipped = default_young_model() if args.no_history else LocalizeModel()
     for row in rows:
         results["bm25"][row["repo"]].append(bm25_floor(row))
         results["shipped"][row["repo"]].append(
@@ -177,7 +204,10 @@ def main() -> None:
     leakage: list[tuple[float, float]] = []
     if args.fit:
         for held in repos:
-            model = train_model([r for r in rows if r["repo"] != held], names, args.l2)
+            train = [r for r in rows if r["repo"] != held]
+            model = train_model(train, names, args.l2)
+            if args.calibrate:
+                model = with_reference(model, train, names, settings)
             test = [r for r in rows if r["repo"] == held]  # in time order (dev_collect)
             for i, row in enumerate(test):
                 results["loro"][held].append(task_scores(row, predict(row, model, names)))
@@ -201,8 +231,13 @@ def main() -> None:
               f" tasks): F1 {approx:.3f} against {exact:.3f} with its exact features")
     if args.fit:
         model = train_model(rows, names, args.l2)
-        print("DEFAULT_WEIGHTS =", json.dumps({k: round(v, 3) for k, v in model.weights.items()}),
+        label = "NO_HISTORY_WEIGHTS =" if args.no_history else "DEFAULT_WEIGHTS ="
+        print(label, json.dumps({k: round(v, 3) for k, v in model.weights.items()}),
               f"bias {model.bias:.3f}")
+        if args.calibrate:
+            reference = with_reference(model, rows, names, settings).replay_reference
+            print("REPLAY_REFERENCE =", json.dumps({k: round(v, 3)
+                                                    for k, v in reference.items()}))
     if args.json:
         args.json.write_text(json.dumps({
             c: {repo: mean_scores(items) for repo, items in by.items()}

@@ -11,7 +11,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.conftest import Repo, run_cli
-from tools.calibrate import MIN_TASKS, Calibration, fit_calibration, refresh
+from tools.calibrate import (
+    MIN_TASKS,
+    Calibration,
+    Settings,
+    fit_calibration,
+    fit_reference,
+    refresh,
+)
 from tools.history import HistoryView
 from tools.localize import LocalizeModel, localize
 from tools.pseudo_tasks import PseudoTask, Replay, contents_before, select_tasks
@@ -162,7 +169,7 @@ def replays(count: int, seed: int = 0) -> list[Replay]:
     for i in range(count):
         gold = np.zeros(40)
         gold[:4] = 1.0
-        signal = np.clip(gold * 0.6 + rng.normal(0.2, 0.15, 40), 0, 1)
+        signal = np.clip(gold * 0.3 + rng.normal(0.3, 0.2, 40), 0, 1)
         task = PseudoTask(i, f"{i:040x}", f"task {i}", f"task {i}", (), frozenset(),
                           frozenset())
         out.append(Replay(task, [f"f{j}.py" for j in range(40)], signal[:, None], gold))
@@ -170,15 +177,33 @@ def replays(count: int, seed: int = 0) -> list[Replay]:
 
 
 def test_the_prior_moves_a_little_on_five_tasks_and_a_lot_on_two_hundred():
-    model = LocalizeModel({"text": 6.0}, -1.0, min_history_commits=0)  # too many files
-    few = fit_calibration(replays(5), model, ("text",))
-    many = fit_calibration(replays(200), model, ("text",))
+    # too many files; replays in general calibrated as they are (a neutral reference)
+    model = LocalizeModel({"text": 6.0}, -1.0, replay_reference={})
+    only_scale = Settings(offsets=())
+    few = fit_calibration(replays(5), model, ("text",), only_scale)
+    many = fit_calibration(replays(200), model, ("text",), only_scale)
     assert few.active and many.active
-    assert many.shift < few.shift < 0  # it learns that files are less likely here
-    assert abs(few.shift) < 0.5 * abs(many.shift)
+
+    def moved(calibration: Calibration) -> float:  # change of a typical file's logit
+        return (calibration.scale - 1) * typical + calibration.shift
+
+    typical = float(np.mean([-1.0 + 6.0 * r.x.mean() for r in replays(200)]))
+    assert moved(many) < moved(few) < 0  # it learns that files are less likely here
+    assert abs(moved(few)) < 0.5 * abs(moved(many))
     assert many.files_after < many.files_before  # so fewer files are chosen
     assert abs(many.files_after - many.gold_files) < abs(many.files_before - many.gold_files)
     assert len(many.evidence) == 200 and many.f1_after > many.f1_before
+
+
+def test_only_what_sets_a_repository_apart_from_replays_in_general_is_applied():
+    model = LocalizeModel({"text": 6.0}, -1.0, replay_reference={})
+    reference = fit_reference(replays(400), model, ("text",), Settings(offsets=()))
+    centred = LocalizeModel({"text": 6.0}, -1.0, replay_reference=reference)
+    same = fit_calibration(replays(200, seed=1), centred, ("text",), Settings(offsets=()))
+    adjusted = same.apply(centred)  # a repository like the others: barely moved
+    assert abs(adjusted.bias - centred.bias) < 0.3
+    assert abs(adjusted.weights["text"] - 6.0) < 0.6
+    assert same.in_replay(centred).bias < -1.0  # while its replays themselves get the shift
 
 
 def test_too_few_pseudo_tasks_leave_the_global_model_alone():

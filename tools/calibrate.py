@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -74,13 +74,25 @@ class Calibration:
         return self.tasks >= MIN_TASKS and not self.guarded
 
     def apply(self, model: LocalizeModel) -> LocalizeModel:
-        """The global model with this repository's adjustment folded into its weights."""
+        """The global model with this repository's adjustment folded into its weights: how
+        its replays differ from replays in general (`model.replay_reference`); unchanged
+        without an active calibration."""
+        if not self.active:
+            return model
+        reference = model.replay_reference
+        scale = 1.0 + self.scale - reference.get("scale", 1.0)
+        weights = {name: scale * w for name, w in model.weights.items()}
+        for name, offset in self.offsets.items():
+            weights[name] = weights.get(name, 0.0) + offset - reference.get(name, 0.0)
+        shift = self.shift - reference.get("shift", 0.0)
+        return replace(model, weights=weights, bias=scale * model.bias + shift)
+
+    def in_replay(self, model: LocalizeModel) -> LocalizeModel:
+        """The adjusted model as it scores replays (the fit itself, without the reference)."""
         weights = {name: self.scale * w for name, w in model.weights.items()}
         for name, offset in self.offsets.items():
             weights[name] = weights.get(name, 0.0) + offset
-        return LocalizeModel(weights, self.scale * model.bias + self.shift, model.seeds,
-                             model.min_files, model.max_files, model.min_history_commits,
-                             model.young)
+        return replace(model, weights=weights, bias=self.scale * model.bias + self.shift)
 
     def summary(self) -> dict:
         """What `map stats` and `solve --localize-only --json` show."""
@@ -89,7 +101,8 @@ class Calibration:
 
 
 def model_key(model: LocalizeModel) -> str:
-    raw = json.dumps([sorted(model.weights.items()), model.bias, model.seeds])
+    raw = json.dumps([sorted(model.weights.items()), model.bias, model.seeds,
+                      sorted(model.replay_reference.items())])
     return hashlib.sha1(raw.encode()).hexdigest()[:12]
 
 
@@ -159,9 +172,12 @@ def fit_calibration(replays: list[Replay], model: LocalizeModel, names: tuple[st
         train = [r for i, r in enumerate(replays) if i % FOLDS != fold]
         held_out[fold] = Calibration(key, "", len(train), *_fit(train, model, names, settings))
     before_f1, after_f1, before_n, after_n = [], [], [], []
+    reference = Calibration(key, "", 0, *_reference(model, settings))
     for i, item in enumerate(replays):
-        before = score(item, model, names)
-        after = score(item, held_out[i % FOLDS].apply(model), names)
+        # both in the replays' terms: the global model with the general replay calibration,
+        # and with this repository's (held out)
+        before = score(item, reference.in_replay(model), names)
+        after = score(item, held_out[i % FOLDS].in_replay(model), names)
         before_f1.append(before[0])
         after_f1.append(after[0])
         before_n.append(before[1])
@@ -180,6 +196,55 @@ def fit_calibration(replays: list[Replay], model: LocalizeModel, names: tuple[st
         calibration.guarded = True
         calibration.note = "not used: held out, it did worse than the global model"
     return calibration
+
+
+def _reference(model: LocalizeModel, settings: Settings
+               ) -> tuple[float, float, dict[str, float]]:
+    """The prior's centre: the model's calibration on replays in general."""
+    reference = model.replay_reference
+    return (reference.get("scale", 1.0), reference.get("shift", 0.0),
+            {name: reference.get(name, 0.0) for name in settings.offsets})
+
+
+def fit_reference(replays: list[Replay], model: LocalizeModel, names: tuple[str, ...],
+                  settings: Settings = DEFAULT_SETTINGS) -> dict[str, float]:
+    """`model.replay_reference` from the replays of many repositories pooled (a weak prior:
+    hundreds of tasks decide)."""
+    neutral = replace(model, replay_reference={})
+    scale, shift, offsets = _fit(replays, neutral, names, replace(settings, prior_tasks=1.0))
+    return {"scale": scale, "shift": shift, **offsets}
+
+
+def _newton(design: np.ndarray, y: np.ndarray, mean: np.ndarray, precision: np.ndarray
+            ) -> np.ndarray:
+    """Minimise the logistic loss plus the Gaussian prior, by Newton's method with step
+    halving (plain Newton overshoots on nearly separable replays)."""
+
+    def objective(theta: np.ndarray) -> float:
+        z = design @ theta
+        return float(np.logaddexp(0, z).sum() - y @ z
+                     + 0.5 * precision @ (theta - mean) ** 2)
+
+    theta = mean.copy()
+    current = objective(theta)
+    for _ in range(100):
+        p = 1 / (1 + np.exp(-np.clip(design @ theta, -30, 30)))
+        grad = design.T @ (p - y) + precision * (theta - mean)
+        hess = (design * (p * (1 - p))[:, None]).T @ design + np.diag(precision)
+        step = np.linalg.solve(hess, grad)
+        size = 1.0
+        while size > 1e-4:
+            candidate = theta - size * step
+            value = objective(candidate)
+            if value <= current:
+                break
+            size /= 2
+        else:
+            break  # no step lowers the loss: at the optimum up to rounding
+        theta, current = candidate, value
+        if np.abs(size * step).max() < 1e-7:
+            break
+    return theta
 
 
 def score(item: Replay, model: LocalizeModel, names: tuple[str, ...]) -> tuple[float, int]:
@@ -204,24 +269,16 @@ def _fit(replays: list[Replay], model: LocalizeModel, names: tuple[str, ...],
     y = np.concatenate([r.gold for r in replays])
     z = model.bias + x @ weights
     design = np.column_stack([z, np.ones(len(z)), x[:, columns]])
-    prior_mean = np.zeros(design.shape[1])
-    prior_mean[0] = 1.0
+    scale, shift, offsets = _reference(model, settings)
+    prior_mean = np.array([scale, shift, *(offsets[names[c]] for c in columns)])
     # prior precision: `prior_tasks` times one pseudo-task's Fisher information at the prior
     p0 = 1 / (1 + np.exp(-np.clip(z, -30, 30)))
     fisher = (design ** 2 * (p0 * (1 - p0))[:, None]).sum(axis=0) / len(replays)
-    strength = np.full(design.shape[1], settings.prior_tasks)
+    strength = np.full(design.shape[1], float(settings.prior_tasks))
     strength[2:] *= settings.offset_prior
     if not settings.fit_scale:
-        strength[0] = 1e9  # held at 1
+        strength[0] = 1e9  # held at its prior centre
     precision = strength * np.maximum(fisher, 1e-6)
-    theta = prior_mean.copy()
-    for _ in range(50):
-        p = 1 / (1 + np.exp(-np.clip(design @ theta, -30, 30)))
-        grad = design.T @ (p - y) + precision * (theta - prior_mean)
-        hess = (design * (p * (1 - p))[:, None]).T @ design + np.diag(precision)
-        step = np.linalg.solve(hess, grad)
-        theta -= step
-        if np.abs(step).max() < 1e-7:
-            break
+    theta = _newton(design, y, prior_mean, precision)
     offsets = {names[c]: float(theta[2 + i]) for i, c in enumerate(columns)}
     return float(theta[0]), float(theta[1]), offsets
