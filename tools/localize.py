@@ -65,9 +65,8 @@ DEFAULT_BIAS = -5.180
 
 # The calibration (tools/calibrate.py) of DEFAULT_WEIGHTS fitted on all the development set's
 # pseudo-tasks together (`dev_localize.py --fit --calibrate`): the centre of every
-# repository's prior. Replays come out harder than real requests (their files' old text,
-# short commit titles) in ways that do not depend on the repository; only the difference
-# from this is the repository's own.
+# repository's prior: the global model is miscalibrated on the replays of all repositories
+# pooled, and only a repository's difference from that is its own.
 REPLAY_REFERENCE: dict[str, float] = {
     "scale": 1.145, "shift": 1.053, "text": -0.736, "path": -0.094, "graph": -0.056,
     "cochange": -0.591, "similar_commits": -0.145, "history_text": -0.418, "habit": 1.012,
@@ -93,8 +92,7 @@ class LocalizeModel:
     min_history_commits: int = 5
     young: LocalizeModel | None = None
     # How this model is miscalibrated on replayed past features in general ("scale", "shift"
-    # and per-feature offsets, tools/calibrate.py): replays are harder than real requests
-    # (short commit titles, the files' old text), so a repository's own calibration counts
+    # and per-feature offsets, tools/calibrate.py): a repository's own calibration counts
     # only how it differs from this.
     replay_reference: dict[str, float] = field(default_factory=lambda: dict(REPLAY_REFERENCE))
 
