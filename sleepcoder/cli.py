@@ -156,7 +156,7 @@ def map_build(
                      config.map.store_path(root)), \
             RichProgress(enabled=not as_json) as progress:
         report = build_map(root, config, rebuild=rebuild, workers=workers or None,
-                           progress=progress, lock_timeout=wait)
+                           progress=progress, lock_timeout=wait, calibrate=True)
     if as_json:
         typer.echo(report.to_json())
     else:

@@ -59,6 +59,9 @@ class MapConfig:
     history_max_files_per_commit: int = 50  # larger commits are skipped (mass renames, format)
     history_max_commits: int = 20_000  # newest first; 0 = no limit
     workers: int = 0  # parser processes; 0 = one per CPU
+    # past features replayed to calibrate the localizer for this repository when `map` or
+    # `sleep` runs (tools/calibrate.py); 0 = no calibration
+    calibration_tasks: int = 30
     lock_timeout: float = 600.0  # seconds to wait for another map run on the same repository
 
     def store_path(self, root: Path) -> Path:

@@ -82,6 +82,8 @@ def print_report(report: Any, already_printed: set[str] = frozenset()) -> None:
     if report.unreadable_commits:
         history += f", {report.unreadable_commits} unreadable and skipped"
     table.add_row("history", f"{report.commits} commits ({history})")
+    if report.calibration:
+        table.add_row("calibration", calibration_line(report.calibration))
     timing = ", ".join(f"{phase} {sec:.2f}s" for phase, sec in report.seconds.items())
     table.add_row("time", timing)
     _out.print(table)
@@ -97,7 +99,7 @@ def print_stats(stats: dict) -> None:
     table.add_column(style="dim")
     table.add_column()
     for key, value in stats.items():
-        if key in ("root", "commit", "top_files", "recipes", "last_build"):
+        if key in ("root", "commit", "top_files", "recipes", "last_build", "calibration"):
             continue
         if isinstance(value, dict):
             value = ", ".join(f"{k} {v}" for k, v in value.items()) or "none"
@@ -113,6 +115,25 @@ def print_stats(stats: dict) -> None:
             files = ", ".join(recipe["files"][:6]) + (" …" if len(recipe["files"]) > 6 else "")
             _out.print(f"  {recipe['sha'][:10]} {recipe['subject'][:70]}: {files}",
                        highlight=False)
+    calibration = stats.get("calibration", {})
+    _out.print("[bold]Localizer calibration[/bold]")
+    _out.print(f"  {calibration_line(calibration)}", highlight=False, markup=False)
+    for item in calibration.get("evidence", [])[:10]:
+        _out.print(f"  {item['sha'][:10]} F1 {item['f1_before']:.2f} -> {item['f1_after']:.2f}"
+                   f", files {item['files_before']} -> {item['files_after']} of "
+                   f"{item['gold']}: {item['title'][:60]}", highlight=False, markup=False)
+
+
+def calibration_line(calibration: dict) -> str:
+    """One line about the localizer's calibration for this repository."""
+    tasks = calibration.get("tasks", 0)
+    if not tasks or calibration.get("note"):
+        return calibration.get("note") or "none"
+    return (f"{tasks} past features replayed: F1 {calibration['f1_before']:.3f} with the "
+            f"global model, {calibration['f1_after']:.3f} calibrated (held out); files "
+            f"chosen {calibration['files_before']:.1f} -> {calibration['files_after']:.1f} "
+            f"of {calibration['gold_files']:.1f} changed; scale {calibration['scale']:.2f}, "
+            f"shift {calibration['shift']:+.2f}")
 
 
 def print_sleep_report(report: dict) -> None:
@@ -138,6 +159,8 @@ def print_sleep_report(report: dict) -> None:
     else:
         notes += "; " + report.get("anticipation", "")
     table.add_row("notes", notes)
+    if report.get("calibration"):
+        table.add_row("calibration", calibration_line(report["calibration"]))
     llm = report["llm"]
     if report["mode"] == "llm":
         cost = f"${llm['cost']:.4f}" if llm["cost_known"] else "cost unknown"

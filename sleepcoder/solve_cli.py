@@ -206,6 +206,10 @@ def _print_localization(record: dict) -> None:
     if loc.get("used_history") is False:
         _out.print(f"(the history has {loc.get('history_commits', 0)} usable commits, too few "
                    "to learn from: ranked by text and code structure only)", markup=False)
+    elif loc.get("calibration", {}).get("used"):
+        tasks = loc["calibration"].get("tasks", 0)
+        _out.print(f"(calibrated for this repository on {tasks} of its past features)",
+                   markup=False)
     for c in loc.get("candidates", [])[:20]:
         mark = "*" if c["path"] in loc.get("files", []) else " "
         _out.print(f" {mark} {c['score']:.3f}  {c['path']}  — {'; '.join(c['reasons'][:3])}",

@@ -64,16 +64,24 @@ def build(
     max_files: int = 40,
     since: Annotated[str, typer.Option(help="Only PRs merged since (git date).")] = "",
     limit: Annotated[int, typer.Option(help="Newest N (0: all).")] = 0,
+    spread: Annotated[int, typer.Option(
+        help="At most N, evenly spaced over the history (0: all).")] = 0,
+    code_suffix: Annotated[list[str] | None, typer.Option(
+        help="What counts as a code file for --min-code-files (repeat; default .py .js).")
+    ] = None,
     no_title_filter: Annotated[bool, typer.Option(
         "--no-title-filter", help="Keep fixes, reverts, bumps, refactors too.")] = False,
     no_patches: Annotated[bool, typer.Option("--no-patches")] = False,
+    feature_titles: Annotated[bool, typer.Option(
+        "--feature-titles", help="Keep only titles that name new functionality (add, support, "
+        "option...) and no upgrade, formatting, typing, move or removal.")] = False,
     model_filter: Annotated[str | None, typer.Option(
         help="Also ask this model whether each PR adds new functionality.")] = None,
 ) -> None:
     """Mine merged feature PRs from a repository's history."""
     from swe_features.builder import BuildFilters, ask_model_is_feature
     from swe_features.builder import build as mine
-    from swe_features.dataset import write_dataset
+    from swe_features.dataset import CODE_SUFFIXES, write_dataset
 
     if not repo.exists():
         _fail(f"path does not exist: {repo}")
@@ -85,12 +93,18 @@ def build(
         from agent.llm import LLM
 
         decide = ask_model_is_feature(LLM(model_filter))
+    unreadable: list[str] = []
     try:
         instances = mine(repo, repo_name, BuildFilters(
             min_code_files, max_lines, max_files, not no_title_filter, since, limit,
-            not no_patches), decide)
+            not no_patches, _suffixes(code_suffix) or CODE_SUFFIXES, spread, feature_titles),
+            decide,
+            unreadable=unreadable)
     except RuntimeError as exc:
         _fail(str(exc))
+    if unreadable:
+        _warn(f"{len(unreadable)} PRs skipped, git cannot read their changes (objects "
+              f"missing from the repository); first {unreadable[0]}")
     if out:
         try:
             write_dataset(instances, out)
@@ -100,6 +114,16 @@ def build(
     else:
         for instance in instances:
             typer.echo(json.dumps(instance.to_json()))
+
+
+def _suffixes(given: list[str] | None) -> tuple[str, ...]:
+    out = []
+    for suffix in given or []:
+        suffix = suffix.strip()
+        if not suffix.lstrip(".") or "/" in suffix:
+            _fail(f"--code-suffix {suffix!r}: give a file ending such as .ts")
+        out.append(suffix if suffix.startswith(".") else f".{suffix}")
+    return tuple(out)
 
 
 def _repo_name(repo: Path) -> str:

@@ -4,9 +4,11 @@ functionality and modify several existing source files.
 A merge commit "Merge pull request #N from ..." gives base = merge-base of its parents and
 head = its second parent; a squash commit whose subject ends in "(#N)" gives base = its
 parent. Title and body come from the commit message. Kept: at least `min_code_files` existing
-.py/.js files modified, fewer than `max_lines` changed lines and `max_files` files, and a title
-that does not read like a fix, revert, version bump, refactor or chore. An optional model
-filter asks whether the change adds new functionality, as the paper did.
+code files modified (.py/.js unless `code_suffixes` says otherwise), fewer than `max_lines`
+changed lines and `max_files` files, and a title that does not read like a fix, revert,
+version bump, refactor or chore (with `feature_titles`, one that also names new
+functionality: tools/titles.py). An optional model filter asks whether the change adds new
+functionality, as the paper did; `spread` keeps a sample evenly spaced over the history.
 """
 
 from __future__ import annotations
@@ -18,15 +20,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from swe_features.dataset import ChangedFile, Instance, is_code
+from swe_features.dataset import CODE_SUFFIXES, ChangedFile, Instance
+from tools.titles import CHORE_TITLES, reads_like_feature
 
 _MERGE = re.compile(r"^Merge pull request #(\d+) from (\S+)")
 _SQUASH = re.compile(r"^(.*?)\s*\(#(\d+)\)\s*$")
 _TRAILERS = re.compile(r"^(Co-authored-by|Signed-off-by|Reviewed-by|Acked-by):", re.I)
-EXCLUDE_TITLES = re.compile(
-    r"\b(fix(e[sd]|ing)?|bug(s|fix|fixes)?|typos?|revert(s|ed)?|bump(s|ed)?|"
-    r"refactor(s|ed|ing)?|lint(ing)?|docs?|documentation|ci|tests?|release|version|"
-    r"dependenc(y|ies)|deps|pin(s|ned)?|chore|cleanup|clean up)\b", re.IGNORECASE)
+EXCLUDE_TITLES = CHORE_TITLES  # the negative filter (kept under its old name)
 _STATUS = {"M": "modified", "A": "added", "D": "removed", "R": "renamed", "C": "added",
            "T": "modified"}
 
@@ -40,6 +40,12 @@ class BuildFilters:
     since: str = ""  # only PRs merged after this date (git's --since syntax)
     limit: int = 0  # newest first; 0 = all
     with_patches: bool = True
+    # what counts as a code file for `min_code_files` (a TypeScript repository needs .ts/.tsx)
+    code_suffixes: tuple[str, ...] = CODE_SUFFIXES
+    spread: int = 0  # keep at most this many, evenly spaced over the history; 0 = all
+    # also require a title that names new functionality (add, support, option...) and no
+    # upgrade, formatting, typing, move or removal (tools/titles.py): closer to a hand selection
+    feature_titles: bool = False
 
 
 def _git(repo: Path, *args: str) -> str:
@@ -95,8 +101,11 @@ def candidate_prs(repo: Path, since: str = "") -> list[dict]:
 
 def build(repo: Path, repo_name: str, filters: BuildFilters | None = None,
           is_feature: Callable[[str, str], bool] | None = None,
-          progress: Callable[[int, int], None] | None = None) -> list[Instance]:
-    """Instances mined from `repo` (a checkout or a bare mirror)."""
+          progress: Callable[[int, int], None] | None = None,
+          unreadable: list[str] | None = None) -> list[Instance]:
+    """Instances mined from `repo` (a checkout or a bare mirror). A PR whose changes git
+    cannot read (objects missing from a pruned mirror) is skipped and, when `unreadable` is
+    given, named there with git's reason."""
     filters = filters or BuildFilters()
     found: list[Instance] = []
     seen: set[int] = set()
@@ -108,20 +117,33 @@ def build(repo: Path, repo_name: str, filters: BuildFilters | None = None,
             continue
         if filters.title_filter and EXCLUDE_TITLES.search(pr["title"]):
             continue
-        if pr["kind"] == "merge":
-            base = _git(repo, "merge-base", *pr["parents"]).strip()
-        else:
-            base = pr["parents"][0]
-        files, lines = _changes(repo, base, pr["head"])
-        code = [f for f in files if f.status == "modified" and is_code(f.filename)]
+        if filters.feature_titles and not reads_like_feature(pr["title"]):
+            continue
+        try:
+            if pr["kind"] == "merge":
+                base = _git(repo, "merge-base", *pr["parents"]).strip()
+            else:
+                base = pr["parents"][0]
+            files, lines = _changes(repo, base, pr["head"])
+        except RuntimeError as exc:
+            if unreadable is not None:
+                unreadable.append(f"#{pr['number']}: {exc}")
+            continue
+        code = [f for f in files if f.status == "modified"
+                and f.filename.endswith(filters.code_suffixes)]
         if len(code) < filters.min_code_files or len(files) >= filters.max_files or \
                 lines >= filters.max_lines:
             continue
         if is_feature is not None and not is_feature(pr["title"], pr["body"]):
             continue
         if filters.with_patches:
-            files = [ChangedFile(f.filename, f.status, _file_patch(repo, base, pr["head"], f))
-                     for f in files]
+            try:
+                files = [ChangedFile(f.filename, f.status,
+                                     _file_patch(repo, base, pr["head"], f)) for f in files]
+            except RuntimeError as exc:
+                if unreadable is not None:
+                    unreadable.append(f"#{pr['number']}: {exc}")
+                continue
         seen.add(pr["number"])
         found.append(Instance(f"{repo_name.replace('/', '__')}-{pr['number']}", repo_name,
                               pr["number"], pr["title"], pr["body"], base, files, pr["date"],
@@ -129,7 +151,16 @@ def build(repo: Path, repo_name: str, filters: BuildFilters | None = None,
                                                        "kind": pr["kind"]}))
         if filters.limit and len(found) >= filters.limit:
             break
-    return found
+    return spread(found, filters.spread) if filters.spread else found
+
+
+def spread(instances: list[Instance], count: int) -> list[Instance]:
+    """At most `count` of `instances` (newest first), evenly spaced over them, so that a
+    repository's old and recent code are both represented; the order is kept."""
+    if len(instances) <= count:
+        return instances
+    step = len(instances) / count
+    return [instances[int(i * step + step / 2)] for i in range(count)]
 
 
 def _changes(repo: Path, base: str, head: str) -> tuple[list[ChangedFile], int]:

@@ -174,7 +174,7 @@ def _prepare(root: Path, config, settings: RunSettings, conditions: set[str]) ->
     if conditions & set(NEEDS_MAP):
         from tools.repomap import build_map
 
-        build_map(root, config)
+        build_map(root, config, calibrate=True)  # as `sleepcoder map` does
     return 0
 
 

@@ -194,6 +194,41 @@ def test_cli_build_writes_a_loadable_dataset(history, tmp_path):
     assert {i.instance_id for i in load_dataset(out)} == {"acme__shop-12", "acme__shop-13"}
 
 
+def test_builder_feature_titles_code_suffixes_and_spread(history):
+    repo, _m, _s = history
+    repo.commit("Upgrade the parser (#16)", {f"pkg/m{i}.py": "W = 5\n" for i in range(3)})
+    repo.commit("Add a web client (#17)", {f"web/c{i}.ts": "export const c = 1;\n"
+                                          for i in range(3)})
+    repo.commit("Add typed web options (#18)", {f"web/c{i}.ts": "export const c = 2;\n"
+                                               for i in range(3)})
+    plain = {i.pr_number for i in build(repo.root, "acme/shop", BuildFilters())}
+    assert plain == {12, 13, 16}  # .ts files do not count by default
+    features = {i.pr_number for i in build(repo.root, "acme/shop", BuildFilters(
+        feature_titles=True, code_suffixes=(".py", ".ts")))}
+    assert features == {12, 13, 18}  # no upgrade; #17 created its files, #18 modifies them
+    sampled = build(repo.root, "acme/shop", BuildFilters(code_suffixes=(".py", ".ts"),
+                                                         spread=2))
+    assert [i.pr_number for i in sampled] == [16, 12]  # of 18, 16, 13, 12: one per half
+
+
+def test_builder_skips_a_pull_request_git_cannot_read_and_names_it(history):
+    from tests.test_missing_objects import drop
+
+    repo, _m, _s = history
+    blob = repo.git("rev-parse", "HEAD~2:pkg/m3.py")  # written by #13 only
+    drop(repo.root / ".git", blob)
+    unreadable: list[str] = []
+    found = {i.pr_number for i in build(repo.root, "acme/shop", unreadable=unreadable)}
+    assert found == {12}
+    assert len(unreadable) == 1 and unreadable[0].startswith("#13: ")
+    result = run_cli("swe-features", "build", "--repo", str(repo.root), "--name", "acme/shop",
+                     "--code-suffix", "py")
+    assert result.returncode == 0, result.stderr
+    assert "1 PRs skipped, git cannot read their changes" in result.stderr
+    bad = run_cli("swe-features", "build", "--repo", str(repo.root), "--code-suffix", "a/b")
+    assert bad.returncode == 2 and "give a file ending" in bad.stderr
+
+
 # --- runner ------------------------------------------------------------------------------------
 
 @pytest.fixture

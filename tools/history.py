@@ -116,6 +116,29 @@ class HistoryView:
             for path in paths:
                 self.commits_by_file[path].append(seq)
 
+    def before(self, seq: int, hidden: frozenset[int] = frozenset()) -> HistoryView:
+        """The same history cut just before commit `seq`, without the commits in `hidden`
+        (a merged pull request's own commits, when replaying it): what it looked like then,
+        under today's file names."""
+        view = object.__new__(HistoryView)
+        view.existing = self.existing
+        view._renames = self._renames
+
+        def keep(s: int) -> bool:
+            return s < seq and s not in hidden
+
+        view.commits = {s: c for s, c in self.commits.items() if keep(s)}
+        view.merges = {s: m for s, m in self.merges.items() if keep(s)}
+        view.messages = {s: m for s, m in self.messages.items() if keep(s)}
+        view.files_by_commit = defaultdict(list, {
+            s: paths for s, paths in self.files_by_commit.items() if keep(s)})
+        view.commits_by_file = defaultdict(list)
+        for path, seqs in self.commits_by_file.items():
+            kept = [s for s in seqs if keep(s)]
+            if kept:
+                view.commits_by_file[path] = kept
+        return view
+
     def current_path(self, path: str, seq: int) -> str | None:
         """Today's name of `path` as it was at commit `seq` (None if it no longer exists)."""
         for _ in range(50):

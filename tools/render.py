@@ -10,9 +10,11 @@ import json
 import math
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 from tools.history import HistoryView
-from tools.rank import focus_scores, focus_tokens, pagerank
+from tools.rank import focus_tokens
+from tools.search import split_identifier, tokenize
 from tools.store import MapStore
 
 _TOP_LEVEL = frozenset({"class", "interface", "struct", "enum", "trait", "type", "function",
@@ -68,30 +70,20 @@ class RenderedMap:
 def ranked_files(store: MapStore, focus: str = "") -> list[tuple[str, float]]:
     """All mapped files, best first.
 
-    Without a focus: the stored PageRank. With one: 70% how well the file matches the focus
-    (see tools.rank.focus_scores), 30% PageRank restarted from the matching files, each
-    normalised to [0, 1], so matching files lead and, among them, central ones first.
+    Without a focus: the stored PageRank. With one: the localizer's probability that a
+    request saying `focus` modifies the file (tools/localize.py, the same model and
+    calibration as `solve`), so the map a plan sees and the files it edits agree.
     """
     rows = store.conn.execute("SELECT path, rank FROM files WHERE status='ok'").fetchall()
-    if not focus.strip():
+    if not focus.strip() or not rows:
         return sorted(rows, key=lambda r: (-r[1], r[0]))
-    paths = [path for path, _ in rows]
-    names: dict[str, list[str]] = defaultdict(list)
-    for path, name in store.conn.execute(
-            "SELECT f.path, d.name FROM defs d JOIN files f ON f.fid = d.fid "
-            "WHERE f.status='ok'"):
-        names[path].append(name)
-    match = focus_scores(focus, paths, names)
-    if not match:
-        return sorted(rows, key=lambda r: (-r[1], r[0]))
-    weights = {(s, d): w for s, d, w in store.conn.execute(
-        "SELECT src, dst, weight FROM file_edges")}
-    ranks = pagerank(sorted(paths), weights, personalization=match)
-    top_match = max(match.values())
-    top_rank = max(ranks.values()) or 1.0
-    scored = {p: 0.7 * match.get(p, 0.0) / top_match + 0.3 * ranks.get(p, 0.0) / top_rank
-              for p in paths}
-    return sorted(scored.items(), key=lambda r: (-r[1], r[0]))
+    from tools.localize import localize
+
+    root = Path(store.get_meta("root") or ".")
+    ranking = localize(store, root, focus, limit=len(rows))
+    scores = {c.path: c.score for c in ranking.candidates}
+    return sorted(((path, scores.get(path, 0.0)) for path, _rank in rows),
+                  key=lambda r: (-r[1], r[0]))
 
 
 def render_map(store: MapStore, budget: int = 2048, focus: str = "",
@@ -108,6 +100,7 @@ def render_map(store: MapStore, budget: int = 2048, focus: str = "",
     history = HistoryView(store.conn, existing=set(info))
     summaries = store.file_summaries()
     tokens = focus_tokens(focus)
+    idf = _definition_idf(store, tokens)
     commit = store.get_meta("commit") or ""
     root = store.get_meta("root") or ""
     header = _header(root, commit, len(ranked), focus, store.get_meta("sleep_mode") or "",
@@ -130,7 +123,7 @@ def render_map(store: MapStore, budget: int = 2048, focus: str = "",
         summary, source = summaries.get(path, ("", ""))
         entry = ShownFile(path, round(score, 6), lang or "other", lines, doc, summary, source)
         limit = max(2, max_defs - position // 4)
-        entry.definitions = _key_definitions(store, path, callers, tokens, limit)
+        entry.definitions = _key_definitions(store, path, callers, idf, limit)
         entry.cochanges = [{"path": c.path, "count": c.count,
                             "confidence": round(c.confidence, 2)}
                            for c in history.cochanges(path, limit=3) if c.confidence >= 0.2]
@@ -224,19 +217,47 @@ def _caller_counts(store: MapStore) -> dict[tuple[str, str], int]:
         "AND how IN ('import', 'global', 'local', 'self') GROUP BY dst, dst_qname")}
 
 
+def _definition_idf(store: MapStore, focus: set[str]) -> dict[str, float]:
+    """Inverse document frequency over all definitions (name and doc words) of each focus
+    word: a word every class mentions says little about which one the focus means."""
+    if not focus:
+        return {}
+    df = dict.fromkeys(focus, 0)
+    total = 0
+    for name, doc in store.conn.execute("SELECT name, doc FROM defs"):
+        total += 1
+        for word in (set(split_identifier(name)) | set(tokenize(doc))) & focus:
+            df[word] += 1
+    return {word: math.log(1 + total / (1 + n)) for word, n in df.items()}
+
+
+def definition_relevance(name: str, signature: str, doc: str, idf: dict[str, float]) -> float:
+    """How much a definition is about the focus: its name's words count double, its doc's
+    and signature's once, each by how rare it is among the map's definitions."""
+    if not idf:
+        return 0.0
+    in_name = set(split_identifier(name)) & idf.keys()
+    in_text = (set(tokenize(f"{signature} {doc}")) & idf.keys()) - in_name
+    return sum(2 * idf[w] for w in in_name) + sum(idf[w] for w in in_text)
+
+
 def _key_definitions(store: MapStore, path: str, callers: dict[tuple[str, str], int],
-                     focus: set[str], limit: int) -> list[ShownDefinition]:
+                     idf: dict[str, float], limit: int) -> list[ShownDefinition]:
+    """The file's most useful definitions: with a focus, the ones about it first (a class
+    with its methods, ordered by their best relevance), else the most used, in file order."""
     fid_row = store.conn.execute("SELECT fid FROM files WHERE path=?", (path,)).fetchone()
     rows = store.conn.execute(
         "SELECT kind, name, qname, signature, doc, start_line FROM defs WHERE fid=? "
         "ORDER BY start_line", (fid_row[0],)).fetchall()
     scored = []
+    relevance: dict[str, float] = {}
     for order, (kind, name, qname, signature, doc, line) in enumerate(rows):
         if kind in _SKIP_KINDS or (name.startswith("_") and not name.startswith("__init")):
             continue
         count = callers.get((path, qname), 0)
+        relevance[qname] = definition_relevance(name, signature, doc, idf)
         score = count * 2 + (3 if kind in _TOP_LEVEL and "." not in qname else 0)
-        score += 4 * len(focus & focus_tokens(name)) if focus else 0
+        score += 10 * relevance[qname]
         scored.append((score, order, ShownDefinition(kind, qname, signature, line, doc, count)))
     chosen = sorted(scored, key=lambda s: (-s[0], s[1]))[:limit]
     # a method is shown under its class: bring in the class line when it was not chosen
@@ -250,7 +271,25 @@ def _key_definitions(store: MapStore, path: str, callers: dict[tuple[str, str], 
                                                      callers.get((path, qname), 0))))
             have.add(parent)
             parent = parent.rpartition(".")[0]
-    return [item for _score, _order, item in sorted(chosen, key=lambda s: s[1])]
+    if not any(relevance.values()):
+        return [item for _score, _order, item in sorted(chosen, key=lambda s: s[1])]
+    # most relevant first, keeping each definition under its enclosing one
+    best: dict[str, float] = {}
+    for _score, _order, item in chosen:
+        value = relevance.get(item.qname, 0.0)
+        parts = item.qname.split(".")
+        for depth in range(1, len(parts) + 1):
+            prefix = ".".join(parts[:depth])
+            best[prefix] = max(best.get(prefix, 0.0), value)
+    order_of = {item.qname: order for _s, order, item in chosen}
+
+    def key(item: ShownDefinition) -> tuple:
+        parts = item.qname.split(".")
+        return tuple(step for depth in range(1, len(parts) + 1) for step in (
+            -best.get(".".join(parts[:depth]), 0.0),
+            order_of.get(".".join(parts[:depth]), 0)))
+
+    return sorted((item for _s, _o, item in chosen), key=key)
 
 
 def _format_file(entry: ShownFile) -> str:

@@ -73,6 +73,7 @@ class BuildReport:
     new_commits: int = 0
     commits: int = 0
     unreadable_commits: int = 0  # of the new commits: changes unreadable (objects missing)
+    calibration: dict = field(default_factory=dict)  # tools.calibrate summary (map, sleep)
     notices: list[str] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
 
@@ -88,8 +89,11 @@ def build_map(
     workers: int | None = None,
     progress: Progress | None = None,
     lock_timeout: float | None = None,
+    calibrate: bool = False,
 ) -> BuildReport:
-    """Build the map of the repository at `path`, or refresh it if one exists."""
+    """Build the map of the repository at `path`, or refresh it if one exists. With
+    `calibrate`, also refresh the localizer's calibration on the repository's own past
+    features (`sleepcoder map` and `sleep` do; a solve that maps first does not)."""
     progress = progress or _Silent()
     started = time.perf_counter()
     root, repo = resolve_root(Path(path))
@@ -101,6 +105,8 @@ def build_map(
         store, notice = MapStore.open(store_dir, create=True, rebuild=rebuild)
         try:
             report = _build(store, root, repo, config, store_dir, workers, progress)
+            if calibrate:
+                report.calibration = _calibrate(store, root, config, report)
         finally:
             store.close()
     if notice:
@@ -175,6 +181,15 @@ def _build(
         report.seconds = timings
         store.set_meta("last_build", report.to_json())
     return report
+
+
+def _calibrate(store: MapStore, root: Path, config: Config, report: BuildReport) -> dict:
+    from tools.calibrate import refresh
+
+    mark = time.perf_counter()
+    calibration, redone = refresh(store, root, config.map.calibration_tasks)
+    report.seconds["calibrate"] = time.perf_counter() - mark
+    return {**calibration.summary(), "recomputed": redone}
 
 
 def _plan(

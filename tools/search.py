@@ -81,5 +81,17 @@ class BM25:
                 out[key] = score
         return out
 
+    def replaced(self, documents: Mapping[str, Counter[str]]) -> BM25:
+        """The same index with some documents' contents replaced (document frequencies are
+        kept: a handful of documents barely move them)."""
+        copy = object.__new__(BM25)
+        copy.k1, copy.b, copy.n, copy.idf = self.k1, self.b, self.n, self.idf
+        copy.tf, copy.length = dict(self.tf), dict(self.length)
+        for key, counts in documents.items():
+            copy.tf[key] = counts
+            copy.length[key] = sum(counts.values())
+        copy.avg = (sum(copy.length.values()) / copy.n) if copy.n else 0.0
+        return copy
+
     def rank(self, query: Iterable[str]) -> list[tuple[str, float]]:
         return sorted(self.scores(query).items(), key=lambda kv: (-kv[1], kv[0]))

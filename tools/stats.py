@@ -52,4 +52,16 @@ def map_stats(store: MapStore, top: int = 10) -> dict:
         "last_build": store.get_json("last_build"),
         "top_files": top_files,
         "recipes": recipes,
+        "calibration": _calibration(store),
     }
+
+
+def _calibration(store: MapStore) -> dict:
+    """The localizer's calibration for this repository, with its evidence (the pseudo-tasks),
+    or why there is none."""
+    from tools.calibrate import load
+
+    stored = load(store)
+    if stored is None:
+        return {"note": "none yet: `sleepcoder map` or `sleep` calibrates the localizer"}
+    return {**stored.summary(), "evidence": stored.evidence}

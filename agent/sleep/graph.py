@@ -162,9 +162,10 @@ def build_graph(ctx: SleepContext):
 # --- nodes -----------------------------------------------------------------------------------
 
 def _refresh_map(ctx: SleepContext) -> None:
-    report = build_map(ctx.root, ctx.config, progress=ctx.progress)
+    report = build_map(ctx.root, ctx.config, progress=ctx.progress, calibrate=True)
     ctx.report["map"] = {"mapped": report.mapped, "parsed": report.parsed,
                          "reused": report.reused, "commit": report.commit}
+    ctx.report["calibration"] = report.calibration
 
 
 def _source_files(ctx: SleepContext) -> list[tuple[str, str, float]]:
