@@ -272,6 +272,20 @@ def _splice_decomposed(ctx: SolveContext, work: UnitWork, statements, header_las
     content = work.content
     span = work.span
     assert span is not None
+    existing = {line.strip() for line in work.code.splitlines() if line.strip()}
+    if new_header:
+        lines = [line.strip() for line in new_header.splitlines() if line.strip()]
+        defining = [line for line in lines if not line.startswith("@")]
+        if not defining or work.tail not in defining[0] or len(defining) > 4 or any(
+                line.startswith(("def ", "class ", "function ", "return")) and
+                work.tail not in line for line in defining):
+            raise UnitRejected(f"the first answer must be only the decorator lines and the "
+                               f"signature line of `{work.tail}` (or NONE), not other code")
+    body_lines = {line.strip() for line in new_body.splitlines() if line.strip()}
+    if body_lines and body_lines <= existing:
+        raise UnitRejected(f"the new body lines are already in `{work.tail}`: write only lines "
+                           f"that are not there yet, the ones the change adds: "
+                           f"{work.unit.what}")
     if new_body:
         after = _ask_place(ctx, work, statements, new_body) if statements else header_last
         indent = work.content.splitlines()[statements[0].start_line - 1] if statements else ""
