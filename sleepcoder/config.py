@@ -10,8 +10,11 @@ import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
+from tools.userfiles import UserFileError, read_user_text
+
 CONFIG_FILE = ".sleepcoder.toml"
 DEFAULT_STORE_DIR = ".sleepcoder"
+MAX_CONFIG_BYTES = 1_000_000
 
 DEFAULT_VENDORED_DIRS = (
     "vendor",
@@ -158,11 +161,16 @@ class Config:
 
 
 def load_config(root: Path) -> Config:
-    """Read `.sleepcoder.toml` under `root` (defaults when absent)."""
+    """Read `.sleepcoder.toml` under `root` (defaults when absent); a file that is not a
+    regular file of UTF-8 text (TOML's encoding) is a ConfigError."""
     path = root / CONFIG_FILE
-    if not path.is_file():
+    if not os.path.lexists(path):
         return Config()
-    return parse_config(path.read_text(encoding="utf-8", errors="replace"), str(path))
+    try:
+        text = read_user_text(path, "the configuration file", MAX_CONFIG_BYTES)
+    except UserFileError as exc:
+        raise ConfigError(str(exc)) from None
+    return parse_config(text, str(path))
 
 
 def parse_config(text: str, where: str) -> Config:

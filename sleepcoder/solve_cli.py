@@ -82,7 +82,7 @@ def run_solve_command(*, request, repo, issue_file, model, budget, max_steps, no
                 answer = _review(result.interrupt)
                 result = resume_solve(root, result.thread, answer, config=config,
                                       progress=progress)
-    except SolveError as exc:
+    except (SolveError, ScanError) as exc:  # ScanError: the map's refresh met bad input
         return _fail(str(exc), EXIT_BAD_INPUT)
     except (ModelUnavailable, WeightsMismatch) as exc:
         return _fail(str(exc), EXIT_MODEL)

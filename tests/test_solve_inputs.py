@@ -43,7 +43,8 @@ def test_huge_or_binary_issue_files_are_refused(inventory, tmp_path):  # noqa: F
         handle.truncate(5_000_000)
     binary = tmp_path / "binary.md"
     binary.write_bytes(b"Title\n\0\0\0")
-    for path, message in ((huge, "an issue is at most"), (binary, "contains NUL bytes")):
+    for path, message in ((huge, "has 5,000,000 bytes; at most 1,000,000"),
+                          (binary, "contains NUL bytes")):
         result = run_cli("solve", "--issue-file", str(path), "--repo", str(inventory.root),
                          "--localize-only", "--no-llm")
         assert result.returncode == 2 and message in result.stderr
