@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tasks.github import EventError, read_event
 from tests.test_store_robustness import assert_fails, invoke
 from tools.userfiles import UserFileError, read_user_bytes, read_user_text, user_file_problem
 
@@ -97,3 +98,72 @@ def test_an_ignore_file_that_never_ends_is_refused(py_repo):
     (py_repo.root / ".sleepcoderignore").symlink_to("/dev/zero")
     assert_fails(invoke("map", py_repo.root), EXIT_BAD_INPUT,
                  "the ignore file", "is not a regular file")
+
+
+# --- F11, F14: event files that never end or have the wrong shape ---------------------------
+
+@pytest.fixture
+def bot_env(tmp_path, monkeypatch):
+    """The bot's environment with the API on a closed port: the event is read before any
+    request, so a bad event never reaches the network."""
+    monkeypatch.setenv("GITHUB_EVENT_NAME", "issues")
+    monkeypatch.setenv("GITHUB_REPOSITORY", "acme/shop")
+    monkeypatch.setenv("GITHUB_TOKEN", "ghs_NotARealToken0123456789")
+    monkeypatch.setenv("GITHUB_API_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("GITHUB_WORKSPACE", str(tmp_path))
+    return monkeypatch
+
+
+@pytest.mark.parametrize("endless", ["/dev/zero", "fifo"])
+def test_bot_refuses_an_event_file_that_never_ends(bot_env, fifo, endless):
+    path = str(fifo) if endless == "fifo" else endless
+    bot_env.setenv("GITHUB_EVENT_PATH", path)
+    assert_fails(invoke("bot"), EXIT_BAD_INPUT, f"the event file {path} is not a regular file")
+
+
+@pytest.mark.parametrize("payload,message", [
+    ([1, 2], "the event must be an object, got [1, 2]"),
+    ({"action": "labeled", "issue": {"number": "abc"}}, 'issue.number must be a positive whole '
+                                                         'number, got "abc"'),
+    ({"action": "labeled", "issue": {"number": 5, "labels": None}},
+     "issue.labels must be a list, got null"),
+    ({"action": "labeled", "issue": {"number": 5}, "label": None}, "label must be an object"),
+    ({"action": "labeled", "issue": {"number": 5}, "sender": None}, "sender must be an object"),
+    ({"action": "labeled", "issue": {"number": 5, "locked": "yes"}}, "issue.locked must be"),
+    ({"action": "labeled", "issue": {"number": 5, "labels": [None]}},
+     "issue.labels[0] must be an object"),
+])
+def test_bot_refuses_an_event_file_of_the_wrong_shape(bot_env, tmp_path, payload, message):
+    path = tmp_path / "event.json"
+    path.write_text(json.dumps(payload))
+    bot_env.setenv("GITHUB_EVENT_PATH", str(path))
+    assert_fails(invoke("bot"), EXIT_BAD_INPUT, message)
+
+
+def test_bot_refuses_an_issue_number_too_large_for_a_number(bot_env, tmp_path):
+    path = tmp_path / "event.json"
+    path.write_text('{"action": "labeled", "issue": {"number": 1e400}}')
+    bot_env.setenv("GITHUB_EVENT_PATH", str(path))
+    assert_fails(invoke("bot"), EXIT_BAD_INPUT, "issue.number must be a positive whole number, "
+                                                "got Infinity")
+
+
+_JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=5),
+                     lambda inner: st.lists(inner, max_size=3)
+                     | st.dictionaries(st.sampled_from(["number", "issue", "labels", "name",
+                                                        "comment", "user", "login", "body",
+                                                        "locked", "label", "sender", "title"]),
+                                       inner, max_size=4), max_leaves=12)
+
+
+@given(payload=_JSON, name=st.sampled_from(["issues", "issue_comment"]))
+def test_any_json_event_is_read_or_refused_with_an_event_error(tmp_path_factory, payload, name):
+    path = tmp_path_factory.mktemp("ev") / "event.json"
+    path.write_text(json.dumps(payload))
+    try:
+        event = read_event(name, path, "acme/shop")
+    except EventError as exc:
+        assert "\n" not in str(exc)
+    else:
+        assert isinstance(event.number, int) and event.number > 0
+        assert all(isinstance(label, str) for label in event.labels)
