@@ -24,6 +24,7 @@ from sleepcoder import __version__
 
 EXIT_FAILURE, EXIT_BAD_INPUT, EXIT_STORE, EXIT_BUSY, EXIT_MODEL = 1, 2, 3, 4, 5
 EXIT_NO_PATCH, EXIT_DIRTY, EXIT_ABORTED = 6, 7, 8
+MAX_DAYS = 36_500  # `runs clean --older-than`: a century
 
 
 class _DefaultToBuild(TyperGroup):
@@ -71,6 +72,18 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output."
 
 def _err(message: str) -> None:
     typer.echo(f"sleepcoder: {message}", err=True)
+
+
+def _check_ranges(*options: tuple[str, float | None, float, float]) -> None:
+    """Exit 2 on the first (name, value, least, most) whose value is out of range (None: the
+    option was not given), before any work; the same rule as the configuration's numbers."""
+    from sleepcoder.config import range_problem
+
+    for name, value, least, most in options:
+        problem = "" if value is None else range_problem(name, value, least, most)
+        if problem:
+            _err(problem)
+            raise typer.Exit(EXIT_BAD_INPUT)
 
 
 @contextlib.contextmanager
@@ -147,9 +160,11 @@ def map_build(
     as_json: JsonOpt = False,
 ) -> None:
     """Build the map of PATH, or refresh it: only new or changed files are parsed."""
+    from sleepcoder.config import MAX_SECONDS, MAX_WORKERS
     from sleepcoder.progress import RichProgress, print_report
     from tools.repomap import build_map
 
+    _check_ranges(("--workers", workers, 0, MAX_WORKERS), ("--wait", wait, 0, MAX_SECONDS))
     root, config = _load(path, store)
     with _exit_codes("the files parsed so far are stored; run the same command to resume",
                      config.map.store_path(root)), \
@@ -172,11 +187,10 @@ def map_show(
     as_json: JsonOpt = False,
 ) -> None:
     """Print the map within a token budget, most relevant files first."""
+    from sleepcoder.config import MAX_BUDGET
     from tools.render import render_map
 
-    if budget <= 0:
-        _err("--budget must be a positive number of tokens")
-        raise typer.Exit(EXIT_BAD_INPUT)
+    _check_ranges(("--budget", budget, 1, MAX_BUDGET))
     rendered = _read_map(path, store, lambda opened: render_map(opened, budget=budget,
                                                                  focus=focus))
     typer.echo(rendered.to_json() if as_json else rendered.text)
@@ -222,11 +236,10 @@ def sleep(
     """Sleep-time pass: refresh the map, then summarize files and directories and write
     likely-change notes. Incremental (only what changed) and resumable (Ctrl-C, then rerun)."""
     from agent.sleep.run import run_sleep
+    from sleepcoder.config import MAX_BUDGET
     from sleepcoder.progress import RichProgress, print_sleep_report
 
-    if budget is not None and budget < 0:
-        _err("--budget must be zero (no limit) or a positive number of tokens")
-        raise typer.Exit(EXIT_BAD_INPUT)
+    _check_ranges(("--budget", budget, 0, MAX_BUDGET))
     root, config = _load(path, store)
     with _exit_codes("finished summaries are stored; run the same command to resume",
                      config.map.store_path(root)), \
@@ -351,9 +364,7 @@ def runs_clean(
     from agent.solve.runs import clean_runs
     from sleepcoder.progress import human_bytes
 
-    if older_than is not None and older_than < 0:
-        _err("--older-than must be zero or a positive number of days")
-        raise typer.Exit(EXIT_BAD_INPUT)
+    _check_ranges(("--older-than", older_than, 0, MAX_DAYS))
     root, config = _load(path, store)
     with _exit_codes("some runs may be left: run the same command again"):
         report = clean_runs(root, config.map.store_path(root), older_than_days=older_than,

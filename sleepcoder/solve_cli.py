@@ -133,13 +133,11 @@ def run_solve_command(*, request, repo, issue_file, model, budget, max_steps, no
     return EXIT_INCOMPLETE if result.patch else EXIT_NO_PATCH
 
 
-MAX_BUDGET = 100_000_000  # tokens; beyond this a number is a typo, not a budget
-MAX_STEPS = 100_000
-
-
 def check_inputs(*, budget: int, max_steps: int, issue_file: Path | None,
                  out: Path | None) -> str:
     """Why the command line cannot work ('' when it can), found before any token is spent."""
+    from sleepcoder.config import MAX_BUDGET, MAX_STEPS
+
     if budget < 0 or budget > MAX_BUDGET:
         return f"--budget must be between 0 (no limit) and {MAX_BUDGET:,} tokens, got {budget:,}"
     if max_steps < 0 or max_steps > MAX_STEPS:

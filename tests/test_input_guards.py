@@ -167,3 +167,44 @@ def test_any_json_event_is_read_or_refused_with_an_event_error(tmp_path_factory,
     else:
         assert isinstance(event.number, int) and event.number > 0
         assert all(isinstance(label, str) for label in event.labels)
+
+
+# --- F15: the command line's numbers -------------------------------------------------------
+
+def test_sleep_refuses_a_budget_beyond_any_real_one(py_repo):
+    result = invoke("sleep", py_repo.root, "--no-llm", "--budget", "99999999999999999999")
+    assert_fails(result, EXIT_BAD_INPUT, "--budget must be between 0 and 100,000,000")
+
+
+@pytest.mark.parametrize("args,message", [
+    (("map", "{repo}", "--workers", "-3"), "--workers must be between 0 and 1,024, got -3"),
+    (("map", "{repo}", "--workers", "99999999999999999999"), "--workers must be between"),
+    (("map", "{repo}", "--wait", "-5"), "--wait must be between 0 and 604,800"),
+    (("map", "{repo}", "--wait", "nan"), "got nan"),
+    (("map", "show", "{repo}", "--budget", "0"), "--budget must be between 1 and"),
+    (("runs", "clean", "{repo}", "--older-than", "nan"), "--older-than must be between"),
+    (("runs", "clean", "{repo}", "--older-than", "-1"), "--older-than must be between"),
+    (("runs", "clean", "{repo}", "--older-than", "inf"), "got inf"),
+    (("swe-features", "build", "--repo", "{repo}", "--max-lines", "-5"),
+     "--max-lines must be between 1 and"),
+    (("swe-features", "build", "--repo", "{repo}", "--since", "not a date at all"),
+     "--since 'not a date at all' is not a date in the past"),
+    (("swe-features", "run", "--dataset", "{dataset}", "--out", "{out}", "--condition", "bm25",
+      "--workers", "-1"), "--workers must be between 1 and"),
+    (("swe-features", "run", "--dataset", "{dataset}", "--out", "{out}", "--condition", "bm25",
+      "--budget", "-1"), "--budget must be between 0 and"),
+])
+def test_out_of_range_options_are_refused_before_any_work(py_repo, dataset, tmp_path, args,
+                                                          message):
+    values = {"repo": py_repo.root, "dataset": dataset, "out": tmp_path / "out"}
+    result = invoke(*(arg.format(**values) for arg in args))
+    assert_fails(result, EXIT_BAD_INPUT, message)
+    assert not (py_repo.root / ".sleepcoder").exists() and not (tmp_path / "out").exists()
+
+
+def test_since_that_git_reads_as_a_past_date_is_accepted(py_repo):
+    from swe_features.builder import since_problem
+
+    assert since_problem(py_repo.root, "2020-01-31") == ""
+    assert since_problem(py_repo.root, "6 months ago") == ""
+    assert "not a date in the past" in since_problem(py_repo.root, "tomorrow")
