@@ -105,8 +105,20 @@ def runtime_available() -> bool:
 
 
 def weights_path(model: LocalModel) -> Path:
-    """The verified GGUF file, assembled from the chunk packages on first use."""
+    """The verified GGUF file, assembled from the chunk packages on first use; a cache folder
+    that cannot hold it (not a folder, not writable, full) is ModelUnavailable."""
     target = cache_dir() / "models" / model.filename
+    try:
+        return _verified_weights(model, target)
+    except OSError as exc:
+        detail = f"{exc.strerror}: {exc.filename}" if exc.strerror and exc.filename else exc
+        raise ModelUnavailable(
+            f"cannot assemble the weights of {model.model_id} in {target.parent} ({detail}); "
+            f"set SLEEPCODER_CACHE_DIR to a writable folder with {model.size / 1e9:.1f} GB "
+            "free") from None
+
+
+def _verified_weights(model: LocalModel, target: Path) -> Path:
     marker = target.with_suffix(".verified")
     if target.is_file() and marker.is_file():
         stat = target.stat()

@@ -311,7 +311,9 @@ def runs_list(path: PathArg = Path("."), store: StoreOpt = None, as_json: JsonOp
     from sleepcoder.progress import print_runs
 
     root, config = _load(path, store)
-    found = list_runs(config.map.store_path(root))
+    store_dir = config.map.store_path(root)
+    with _exit_codes("nothing was changed", store_dir):
+        found = list_runs(store_dir)
     if as_json:
         import json
 
@@ -335,9 +337,10 @@ def runs_show(
     from sleepcoder.progress import print_run_detail
 
     root, config = _load(path, store)
+    store_dir = config.map.store_path(root)
     try:
-        with _exit_codes("nothing was changed"):
-            detail = show_run(config.map.store_path(root), run)
+        with _exit_codes("nothing was changed", store_dir):
+            detail = show_run(store_dir, run)
     except UnknownRun as exc:
         _err(str(exc))
         raise typer.Exit(EXIT_BAD_INPUT) from None
@@ -366,18 +369,22 @@ def runs_clean(
 
     _check_ranges(("--older-than", older_than, 0, MAX_DAYS))
     root, config = _load(path, store)
-    with _exit_codes("some runs may be left: run the same command again"):
-        report = clean_runs(root, config.map.store_path(root), older_than_days=older_than,
+    store_dir = config.map.store_path(root)
+    with _exit_codes("some runs may be left: run the same command again", store_dir):
+        report = clean_runs(root, store_dir, older_than_days=older_than,
                             everything=everything)
     if as_json:
         import json
 
         typer.echo(json.dumps(report.to_dict(), indent=2))
-        return
+        raise typer.Exit(EXIT_STORE if report.failed else 0)
     typer.echo(f"removed {len(report.removed)} runs, freed {human_bytes(report.freed_bytes)}")
     if report.kept:
         _err(f"kept {len(report.kept)} unfinished runs (resume them, or remove them with "
              "--older-than DAYS or --all)")
+    if report.failed:
+        _err(f"could not remove {len(report.failed)} runs: {report.failed[0]}")
+        raise typer.Exit(EXIT_STORE)
 
 
 @app.command()

@@ -196,12 +196,17 @@ def run(
 ) -> None:
     """Run conditions x budgets over a dataset; finished cells are skipped on a rerun."""
     from sleepcoder.config import EDIT_FORMATS, MAX_BUDGET, MAX_STEPS, MAX_WORKERS
-    from swe_features.runner import CONDITIONS, NEEDS_MODEL, RunSettings
+    from swe_features.runner import CONDITIONS, NEEDS_MODEL, RunSettings, SchedulerError
     from swe_features.runner import run as evaluate
 
     _check_ranges(("--workers", workers, 1, MAX_WORKERS), ("--limit", limit, 0, MAX_COUNT),
                   ("--max-steps", max_steps, 0, MAX_STEPS),
                   *(("--budget", b, 0, MAX_BUDGET) for b in budget or []))
+    if scheduler is not None:
+        try:
+            import dask.distributed  # noqa: F401
+        except ImportError:
+            _fail("--scheduler needs Dask: pip install 'sleepcoder[eval]'")
     if edit_format not in EDIT_FORMATS:
         _fail(f"--edit-format must be one of {', '.join(EDIT_FORMATS)}, got {edit_format!r}")
     unknown = [c for c in condition if c not in CONDITIONS]
@@ -250,7 +255,11 @@ def run(
             if workers > 1 or scheduler:
                 progress.update(task, advance=cells, description=f"done {repo}")
 
-        summary = evaluate(instances, settings, workers, scheduler, on_cell, on_job)
+        try:
+            summary = evaluate(instances, settings, workers, scheduler, on_cell, on_job)
+        except SchedulerError as exc:
+            progress.stop()
+            _fail(str(exc))
     from swe_features.report import markdown
 
     _out.print(markdown(summary), markup=False)

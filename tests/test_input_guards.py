@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -208,3 +209,54 @@ def test_since_that_git_reads_as_a_past_date_is_accepted(py_repo):
     assert since_problem(py_repo.root, "2020-01-31") == ""
     assert since_problem(py_repo.root, "6 months ago") == ""
     assert "not a date in the past" in since_problem(py_repo.root, "tomorrow")
+
+
+# --- F14: damaged state, an unusable cache, a missing or unreachable scheduler -------------
+
+def test_an_unusable_model_cache_folder_is_no_usable_model(py_repo, tmp_path, monkeypatch):
+    import agent.local_model as local_model
+
+    part = tmp_path / "part01.bin"
+    part.write_bytes(b"weights")
+    monkeypatch.setattr(local_model, "runtime_available", lambda: True)
+    monkeypatch.setattr(local_model.LocalModel, "part_paths", lambda self: [part])
+    monkeypatch.setenv("SLEEPCODER_CACHE_DIR", "/dev/zero")
+    result = invoke("sleep", py_repo.root, "--model", "local/qwen2.5-coder-0.5b")
+    assert_fails(result, EXIT_MODEL, "cannot assemble the weights", "/dev/zero/models",
+                 "SLEEPCODER_CACHE_DIR")
+
+
+@pytest.mark.parametrize("args", [("runs",), ("runs", "clean", "--all")])
+def test_runs_with_damaged_checkpoints_name_the_database(py_repo, args):
+    store = py_repo.root / ".sleepcoder"
+    store.mkdir()
+    (store / "checkpoints.db").write_bytes(os.urandom(5000))
+    result = invoke(*args, py_repo.root)
+    assert_fails(result, EXIT_STORE, "checkpoints.db is damaged", "delete it")
+
+
+def test_runs_clean_removes_a_run_record_that_became_a_folder(py_repo):
+    record = py_repo.root / ".sleepcoder" / "runs" / "solve-3-dir.json"
+    record.mkdir(parents=True)
+    (record / "inside").write_text("x")
+    result = invoke("runs", "clean", py_repo.root)
+    assert result.exit_code == 0, result.stderr
+    assert "removed 1 runs" in result.stdout and "Traceback" not in result.stderr
+    assert not record.exists()
+
+
+def test_scheduler_without_dask_says_what_to_install(dataset, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "dask.distributed", None)  # import fails: not installed
+    result = invoke("swe-features", "run", "--dataset", dataset, "--out", tmp_path / "out",
+                    "--condition", "bm25", "--scheduler", "tcp://127.0.0.1:1")
+    assert_fails(result, EXIT_BAD_INPUT, "--scheduler needs Dask", "sleepcoder[eval]")
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_unreachable_scheduler_is_one_line(dataset, tmp_path):
+    import dask
+
+    with dask.config.set({"distributed.comm.timeouts.connect": "1s"}):
+        result = invoke("swe-features", "run", "--dataset", dataset, "--out", tmp_path / "out",
+                        "--condition", "bm25", "--scheduler", "tcp://127.0.0.1:9")
+    assert_fails(result, EXIT_BAD_INPUT, "cannot connect to the Dask scheduler tcp://127.0.0.1:9")
