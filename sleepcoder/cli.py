@@ -235,7 +235,7 @@ def sleep(
 ) -> None:
     """Sleep-time pass: refresh the map, then summarize files and directories and write
     likely-change notes. Incremental (only what changed) and resumable (Ctrl-C, then rerun)."""
-    from agent.sleep.run import run_sleep
+    from agent.sleep.run import every_request_failed, run_sleep
     from sleepcoder.config import MAX_BUDGET
     from sleepcoder.progress import RichProgress, print_sleep_report
 
@@ -252,6 +252,13 @@ def sleep(
         typer.echo(json.dumps(report, indent=2))
     else:
         print_sleep_report(report)
+    failure = every_request_failed(report)
+    if failure:
+        from tools.errors import clip
+
+        _err(f"the model failed on every request of this pass (all {report['llm']['failed']}"
+             f"): {clip(failure)}; what was stored is kept")
+        raise typer.Exit(EXIT_FAILURE)
 
 
 @app.command()

@@ -14,6 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tasks.github import EventError, read_event
+from tests.conftest import write
 from tests.test_store_robustness import assert_fails, invoke
 from tools.userfiles import UserFileError, read_user_bytes, read_user_text, user_file_problem
 
@@ -260,3 +261,38 @@ def test_an_unreachable_scheduler_is_one_line(dataset, tmp_path):
         result = invoke("swe-features", "run", "--dataset", dataset, "--out", tmp_path / "out",
                         "--condition", "bm25", "--scheduler", "tcp://127.0.0.1:9")
     assert_fails(result, EXIT_BAD_INPUT, "cannot connect to the Dask scheduler tcp://127.0.0.1:9")
+
+
+# --- a model that answers nothing usable ----------------------------------------------------
+
+def test_a_server_answering_no_choices_is_a_model_error(py_repo):
+    from agent.llm import LLM, LLMError, _lazy_litellm, register_provider
+
+    litellm = _lazy_litellm()
+
+    class NoChoices(litellm.CustomLLM):
+        def completion(self, *args, **kwargs):
+            return litellm.ModelResponse(model="empty/test", choices=[])
+
+    register_provider("empty", NoChoices)
+    with pytest.raises(LLMError, match="answered without any choice"):
+        LLM("empty/test").complete([{"role": "user", "content": "hi"}], phase="sleep",
+                                   node="summarize_files")
+    result = invoke("sleep", py_repo.root, "--model", "empty/test")
+    assert_fails(result, EXIT_FAILURE, "the model failed on every request",
+                 "answered without any choice")
+
+
+def test_sleep_with_a_model_that_fails_every_request_exits_1_and_keeps_the_map(py_repo,
+                                                                               scripted):
+    from agent.llm import _lazy_litellm
+
+    litellm = _lazy_litellm()
+    scripted.on(reply=litellm.RateLimitError("429 slow down", "scripted", "test"))
+    write(py_repo.root, {".sleepcoder.toml": "[llm]\nretries = 0\n"})
+    result = invoke("sleep", py_repo.root, "--model", "scripted/test")
+    line = assert_fails(result, EXIT_FAILURE, "the model failed on every request of this pass",
+                        "RateLimitError", "what was stored is kept")
+    assert "429 slow down" in line
+    assert (py_repo.root / ".sleepcoder" / "map.db").is_file()
+    assert "skipped" in result.stderr  # the report still says what happened to each file
