@@ -21,6 +21,10 @@ class EventError(ValueError):
     """The event file is missing or is not an issue or issue-comment event."""
 
 
+class PermissionUnknown(RuntimeError):
+    """The permissions API did not say what the user may do: nothing may start."""
+
+
 @dataclass(frozen=True)
 class IssueEvent:
     name: str  # issues, issue_comment
@@ -156,14 +160,21 @@ class GitHub:
         `role_name` keeps them (a custom role falls back to the folded permission)."""
         from github import GithubException
 
-        repo = self._repository()
         try:
+            repo = self._repository()
             _headers, data = repo._requester.requestJsonAndCheck(
                 "GET", f"{repo.url}/collaborators/{quote(login, safe='')}/permission")
         except GithubException as exc:
             if exc.status == 404:  # not a collaborator
                 return "none"
-            raise
+            raise PermissionUnknown(f"could not check the repository permission of @{login}: "
+                                    f"the permissions API answered {exc.status}") from None
+        except Exception as exc:  # no answer at all (connection, timeout)
+            raise PermissionUnknown(f"could not check the repository permission of @{login}: "
+                                    f"{type(exc).__name__}: {clip(str(exc), 200)}") from None
+        if not isinstance(data, dict):
+            raise PermissionUnknown(f"could not check the repository permission of @{login}: "
+                                    "the permissions API answered no object")
         role = str(data.get("role_name") or "")
         return role if role in ROLES else str(data.get("permission") or "none")
 

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from tasks.github import EventError, read_event
 from tests.conftest import write
+from tests.test_bot import labeled, world  # noqa: F401  (the fixture)
 from tests.test_store_robustness import assert_fails, invoke
 from tools.userfiles import UserFileError, read_user_bytes, read_user_text, user_file_problem
 
@@ -296,3 +297,31 @@ def test_sleep_with_a_model_that_fails_every_request_exits_1_and_keeps_the_map(p
     assert "429 slow down" in line
     assert (py_repo.root / ".sleepcoder" / "map.db").is_file()
     assert "skipped" in result.stderr  # the report still says what happened to each file
+
+
+# --- F14: the permissions API fails -----------------------------------------------------------
+
+def test_bot_ends_cleanly_when_the_permissions_api_fails(world, monkeypatch):  # noqa: F811
+    fake = world["fake"]
+    answer = fake.route
+
+    def failing_permissions(method, path, body):
+        if "/collaborators/" in path:
+            return 500, {"message": "Server Error"}
+        return answer(method, path, body)
+
+    fake.route = failing_permissions
+    env = labeled(world)
+    for name, value in (("GITHUB_EVENT_NAME", env.event_name),
+                        ("GITHUB_EVENT_PATH", str(env.event_path)),
+                        ("GITHUB_REPOSITORY", env.repo), ("GITHUB_API_URL", fake.url),
+                        ("GITHUB_WORKSPACE", str(env.workspace))):
+        monkeypatch.setenv(name, value)
+    result = invoke("bot")
+    assert result.exit_code == EXIT_FAILURE and "Traceback" not in result.output
+    assert result.stdout.strip() == (
+        "sleepcoder bot: failed: could not check the repository permission of @maintainer: the "
+        "permissions API answered 500; nothing was done: start it again later")
+    [comment] = fake.comments[5]
+    assert "could not check the repository permission" in comment["body"]
+    assert not fake.pulls

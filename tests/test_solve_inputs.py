@@ -30,6 +30,8 @@ def _solve(repo, *args: str):
     (("--issue-file", "/nonexistent/issue.md"), "cannot read the issue file"),
     (("--out", "/nonexistent-dir/x.patch"), "does not exist"),
     (("--out", "/"), "is a directory"),
+    (("--resume", ""), "--resume needs the id of a run"),
+    (("--resume", " \t"), "--resume needs the id of a run"),
 ])
 def test_bad_options_are_refused_before_any_model_call(inventory, args, message):  # noqa: F811
     result = _solve(inventory, *args)
