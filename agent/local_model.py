@@ -7,6 +7,8 @@ checked against the published hash of the official file; a mismatch is refused.
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import fcntl
 import hashlib
 import importlib.util
@@ -202,6 +204,21 @@ class _Engine:
 
 _ENGINES: dict[str, _Engine] = {}
 _ENGINES_LOCK = threading.Lock()
+
+
+@atexit.register
+def close_engines() -> None:
+    """Free the loaded models while the interpreter is whole: left to `Llama.__del__` at
+    shutdown, the release runs after llama_cpp's module globals are gone and prints
+    "Exception ignored in ... Llama.__del__" on a run that succeeded."""
+    with _ENGINES_LOCK:
+        loaded = list(_ENGINES.values())
+        _ENGINES.clear()
+    for one in loaded:
+        close = getattr(one.llama, "close", None)
+        if close is not None:
+            with contextlib.suppress(Exception):  # exiting anyway: nothing more to free
+                close()
 
 
 def engine(model_id: str) -> _Engine:
