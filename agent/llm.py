@@ -250,9 +250,9 @@ class LLM:
         attempts = attempts or max(1, self.config.retries + 1)
         for attempt in range(attempts):
             try:
-                return litellm.completion(model=self.model, messages=messages,
-                                          **{k: v for k, v in params.items() if v is not None},
-                                          **extra)
+                response = litellm.completion(
+                    model=self.model, messages=messages,
+                    **{k: v for k, v in params.items() if v is not None}, **extra)
             except retryable as exc:
                 if connection_refused(exc):  # nothing listens there: waiting will not help
                     raise LLMError(f"{self.model}: connection refused: {_short(exc)}") from exc
@@ -260,6 +260,7 @@ class LLM:
                     raise LLMError(f"{self.model}: {type(exc).__name__} after {attempts} "
                                    f"attempts: {_short(exc)}") from exc
                 time.sleep(min(30.0, 2 ** attempt) * (0.5 + random.random()))
+                continue
             except Exception as exc:
                 if type(exc).__name__ == "ContextWindowExceededError":
                     raise ContextTooLong(f"{self.model}: prompt too long: {_short(exc)}") from exc
@@ -273,6 +274,10 @@ class LLM:
                 if isinstance(cause, ModelUnavailable | WeightsMismatch):
                     raise cause from exc
                 raise LLMError(f"{self.model}: {type(exc).__name__}: {_short(exc)}") from exc
+            if not getattr(response, "choices", None):  # a broken server: nothing to read
+                raise LLMError(f"{self.model}: the server answered without any choice (an "
+                               "empty `choices` list): is it an OpenAI-compatible server?")
+            return response
         raise AssertionError("unreachable")
 
 

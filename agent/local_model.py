@@ -7,6 +7,8 @@ checked against the published hash of the official file; a mismatch is refused.
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import fcntl
 import hashlib
 import importlib.util
@@ -105,8 +107,20 @@ def runtime_available() -> bool:
 
 
 def weights_path(model: LocalModel) -> Path:
-    """The verified GGUF file, assembled from the chunk packages on first use."""
+    """The verified GGUF file, assembled from the chunk packages on first use; a cache folder
+    that cannot hold it (not a folder, not writable, full) is ModelUnavailable."""
     target = cache_dir() / "models" / model.filename
+    try:
+        return _verified_weights(model, target)
+    except OSError as exc:
+        detail = f"{exc.strerror}: {exc.filename}" if exc.strerror and exc.filename else exc
+        raise ModelUnavailable(
+            f"cannot assemble the weights of {model.model_id} in {target.parent} ({detail}); "
+            f"set SLEEPCODER_CACHE_DIR to a writable folder with {model.size / 1e9:.1f} GB "
+            "free") from None
+
+
+def _verified_weights(model: LocalModel, target: Path) -> Path:
     marker = target.with_suffix(".verified")
     if target.is_file() and marker.is_file():
         stat = target.stat()
@@ -190,6 +204,21 @@ class _Engine:
 
 _ENGINES: dict[str, _Engine] = {}
 _ENGINES_LOCK = threading.Lock()
+
+
+@atexit.register
+def close_engines() -> None:
+    """Free the loaded models while the interpreter is whole: left to `Llama.__del__` at
+    shutdown, the release runs after llama_cpp's module globals are gone and prints
+    "Exception ignored in ... Llama.__del__" on a run that succeeded."""
+    with _ENGINES_LOCK:
+        loaded = list(_ENGINES.values())
+        _ENGINES.clear()
+    for one in loaded:
+        close = getattr(one.llama, "close", None)
+        if close is not None:
+            with contextlib.suppress(Exception):  # exiting anyway: nothing more to free
+                close()
 
 
 def engine(model_id: str) -> _Engine:

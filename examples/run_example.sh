@@ -16,10 +16,25 @@ request_id="${1:-low-stock}"
 shift || true
 request=$(python3 -c 'import json, sys
 items = {r["id"]: r["request"] for r in json.load(open(sys.argv[1]))}
-print(items[sys.argv[2]])' "$here/requests.json" "$request_id")
-rm -rf "$target"
+if sys.argv[2] not in items:
+    names = ", ".join(items)
+    sys.exit(f"run_example.sh: unknown request {sys.argv[2]!r}; choose from {names}")
+print(items[sys.argv[2]])' "$here/requests.json" "$request_id") || exit 2
+# the copy is replaced on every run: only a folder this script made (it holds the marker) is
+# ever removed, never whatever else SLEEPCODER_EXAMPLE_DIR happens to name
+marker=".sleepcoder-example"
+if [ -e "$target" ] || [ -L "$target" ]; then
+  if [ -L "$target" ] || [ ! -f "$target/$marker" ]; then
+    echo "run_example.sh: $target exists and is not a copy this script made (no $marker in" \
+         "it); remove it yourself or set SLEEPCODER_EXAMPLE_DIR to another folder" >&2
+    exit 2
+  fi
+  rm -rf "$target"
+fi
 cp -r "$here/inventory" "$target"
+touch "$target/$marker"
 git -C "$target" init -q
+echo "$marker" >> "$target/.git/info/exclude"
 git -C "$target" add -A
 git -C "$target" -c user.name=example -c user.email=example@localhost \
     -c commit.gpgsign=false commit -qm "Example inventory project"

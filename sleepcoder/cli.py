@@ -25,6 +25,7 @@ from sleepcoder import __version__
 
 EXIT_FAILURE, EXIT_BAD_INPUT, EXIT_STORE, EXIT_BUSY, EXIT_MODEL = 1, 2, 3, 4, 5
 EXIT_NO_PATCH, EXIT_DIRTY, EXIT_ABORTED = 6, 7, 8
+MAX_DAYS = 36_500  # `runs clean --older-than`: a century
 
 
 class _DefaultToBuild(TyperGroup):
@@ -72,6 +73,18 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output."
 
 def _err(message: str) -> None:
     typer.echo(f"sleepcoder: {message}", err=True)
+
+
+def _check_ranges(*options: tuple[str, float | None, float, float]) -> None:
+    """Exit 2 on the first (name, value, least, most) whose value is out of range (None: the
+    option was not given), before any work; the same rule as the configuration's numbers."""
+    from sleepcoder.config import range_problem
+
+    for name, value, least, most in options:
+        problem = "" if value is None else range_problem(name, value, least, most)
+        if problem:
+            _err(problem)
+            raise typer.Exit(EXIT_BAD_INPUT)
 
 
 @contextlib.contextmanager
@@ -148,9 +161,11 @@ def map_build(
     as_json: JsonOpt = False,
 ) -> None:
     """Build the map of PATH, or refresh it: only new or changed files are parsed."""
+    from sleepcoder.config import MAX_SECONDS, MAX_WORKERS
     from sleepcoder.progress import RichProgress, print_report
     from tools.repomap import build_map
 
+    _check_ranges(("--workers", workers, 0, MAX_WORKERS), ("--wait", wait, 0, MAX_SECONDS))
     root, config = _load(path, store)
     with _exit_codes("the files parsed so far are stored; run the same command to resume",
                      config.map.store_path(root)), \
@@ -173,11 +188,10 @@ def map_show(
     as_json: JsonOpt = False,
 ) -> None:
     """Print the map within a token budget, most relevant files first."""
+    from sleepcoder.config import MAX_BUDGET
     from tools.render import render_map
 
-    if budget <= 0:
-        _err("--budget must be a positive number of tokens")
-        raise typer.Exit(EXIT_BAD_INPUT)
+    _check_ranges(("--budget", budget, 1, MAX_BUDGET))
     rendered = _read_map(path, store, lambda opened: render_map(opened, budget=budget,
                                                                  focus=focus))
     typer.echo(rendered.to_json() if as_json else rendered.text)
@@ -222,12 +236,11 @@ def sleep(
 ) -> None:
     """Sleep-time pass: refresh the map, then summarize files and directories and write
     likely-change notes. Incremental (only what changed) and resumable (Ctrl-C, then rerun)."""
-    from agent.sleep.run import run_sleep
+    from agent.sleep.run import every_request_failed, run_sleep
+    from sleepcoder.config import MAX_BUDGET
     from sleepcoder.progress import RichProgress, print_sleep_report
 
-    if budget is not None and budget < 0:
-        _err("--budget must be zero (no limit) or a positive number of tokens")
-        raise typer.Exit(EXIT_BAD_INPUT)
+    _check_ranges(("--budget", budget, 0, MAX_BUDGET))
     root, config = _load(path, store)
     with _exit_codes("finished summaries are stored; run the same command to resume",
                      config.map.store_path(root)), \
@@ -240,6 +253,13 @@ def sleep(
         typer.echo(json.dumps(report, indent=2))
     else:
         print_sleep_report(report)
+    failure = every_request_failed(report)
+    if failure:
+        from tools.errors import clip
+
+        _err(f"the model failed on every request of this pass (all {report['llm']['failed']}"
+             f"): {clip(failure)}; what was stored is kept")
+        raise typer.Exit(EXIT_FAILURE)
 
 
 @app.command()
@@ -299,7 +319,9 @@ def runs_list(path: PathArg = Path("."), store: StoreOpt = None, as_json: JsonOp
     from sleepcoder.progress import print_runs
 
     root, config = _load(path, store)
-    found = list_runs(config.map.store_path(root))
+    store_dir = config.map.store_path(root)
+    with _exit_codes("nothing was changed", store_dir):
+        found = list_runs(store_dir)
     if as_json:
         import json
 
@@ -323,9 +345,10 @@ def runs_show(
     from sleepcoder.progress import print_run_detail
 
     root, config = _load(path, store)
+    store_dir = config.map.store_path(root)
     try:
-        with _exit_codes("nothing was changed"):
-            detail = show_run(config.map.store_path(root), run)
+        with _exit_codes("nothing was changed", store_dir):
+            detail = show_run(store_dir, run)
     except UnknownRun as exc:
         _err(str(exc))
         raise typer.Exit(EXIT_BAD_INPUT) from None
@@ -352,22 +375,24 @@ def runs_clean(
     from agent.solve.runs import clean_runs
     from sleepcoder.progress import human_bytes
 
-    if older_than is not None and older_than < 0:
-        _err("--older-than must be zero or a positive number of days")
-        raise typer.Exit(EXIT_BAD_INPUT)
+    _check_ranges(("--older-than", older_than, 0, MAX_DAYS))
     root, config = _load(path, store)
-    with _exit_codes("some runs may be left: run the same command again"):
-        report = clean_runs(root, config.map.store_path(root), older_than_days=older_than,
+    store_dir = config.map.store_path(root)
+    with _exit_codes("some runs may be left: run the same command again", store_dir):
+        report = clean_runs(root, store_dir, older_than_days=older_than,
                             everything=everything)
     if as_json:
         import json
 
         typer.echo(json.dumps(report.to_dict(), indent=2))
-        return
+        raise typer.Exit(EXIT_STORE if report.failed else 0)
     typer.echo(f"removed {len(report.removed)} runs, freed {human_bytes(report.freed_bytes)}")
     if report.kept:
         _err(f"kept {len(report.kept)} unfinished runs (resume them, or remove them with "
              "--older-than DAYS or --all)")
+    if report.failed:
+        _err(f"could not remove {len(report.failed)} runs: {report.failed[0]}")
+        raise typer.Exit(EXIT_STORE)
 
 
 @app.command()

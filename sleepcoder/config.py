@@ -10,8 +10,11 @@ import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
+from tools.userfiles import UserFileError, read_user_text
+
 CONFIG_FILE = ".sleepcoder.toml"
 DEFAULT_STORE_DIR = ".sleepcoder"
+MAX_CONFIG_BYTES = 1_000_000
 
 DEFAULT_VENDORED_DIRS = (
     "vendor",
@@ -37,6 +40,44 @@ _RETIRED = {
     "allowed_associations": "allowed_associations is no longer used: labels and comments both "
                             "need the repository permission in min_permission (default write)",
 }
+
+
+MAX_BUDGET = 100_000_000  # tokens; beyond this a number is a typo, not a budget
+MAX_STEPS = 100_000
+MAX_WORKERS = 1024
+MAX_SECONDS = 7 * 86_400  # a week: any longer wait or timeout is a typo
+
+# The allowed values of every number in the file, (least, most), both included (a NaN is
+# never allowed). Where 0 has a meaning (no limit, one per CPU, automatic) it is allowed; where
+# it would stall or skip everything (no file per batch, no byte per file) it is not.
+RANGES: dict[str, dict[str, tuple[float, float]]] = {
+    "map": {"max_file_bytes": (1, 1 << 30), "history_max_files_per_commit": (1, 1_000_000),
+            "history_max_commits": (0, 1_000_000_000), "workers": (0, MAX_WORKERS),
+            "lock_timeout": (0, MAX_SECONDS)},
+    "llm": {"max_concurrency": (0, 256), "timeout": (1, MAX_SECONDS), "retries": (0, 100)},
+    "sleep": {"budget": (0, MAX_BUDGET), "batch_files": (1, 100),
+              "batch_prompt_tokens": (1, 1_000_000), "subsystems": (0, 1000),
+              "requests_per_subsystem": (1, 100)},
+    "solve": {"test_timeout": (1, MAX_SECONDS), "test_rounds": (0, 100),
+              "budget": (0, MAX_BUDGET), "max_steps": (0, MAX_STEPS), "edit_attempts": (1, 100),
+              "model_drop_below": (0, 1), "model_may_add": (0, 1000)},
+    "bot": {"budget": (0, MAX_BUDGET), "max_steps": (0, MAX_STEPS),
+            "setup_timeout": (1, MAX_SECONDS)},
+}
+
+
+def range_problem(name: str, value: float, least: float, most: float) -> str:
+    """Why `value` is not an allowed `name` ('' when it is): below `least`, above `most`, or
+    not a number at all (NaN). One wording for the configuration and the command line."""
+    if least <= value <= most:
+        return ""
+    return f"{name} must be between {_number(least)} and {_number(most)}, got {_number(value)}"
+
+
+def _number(value: float) -> str:
+    if isinstance(value, float) and not value.is_integer():
+        return f"{value:g}"
+    return f"{int(value):,}" if abs(value) != float("inf") else str(value)
 
 
 def valid_protocol(value: str) -> bool:
@@ -167,11 +208,16 @@ class Config:
 
 
 def load_config(root: Path) -> Config:
-    """Read `.sleepcoder.toml` under `root` (defaults when absent)."""
+    """Read `.sleepcoder.toml` under `root` (defaults when absent); a file that is not a
+    regular file of UTF-8 text (TOML's encoding) is a ConfigError."""
     path = root / CONFIG_FILE
-    if not path.is_file():
+    if not os.path.lexists(path):
         return Config()
-    return parse_config(path.read_text(encoding="utf-8", errors="replace"), str(path))
+    try:
+        text = read_user_text(path, "the configuration file", MAX_CONFIG_BYTES)
+    except UserFileError as exc:
+        raise ConfigError(str(exc)) from None
+    return parse_config(text, str(path))
 
 
 def parse_config(text: str, where: str) -> Config:
@@ -183,7 +229,8 @@ def parse_config(text: str, where: str) -> Config:
     sections = {}
     for name, default in (("map", MapConfig()), ("llm", LLMConfig()), ("sleep", SleepConfig()),
                           ("solve", SolveConfig()), ("bot", BotConfig())):
-        sections[name] = _section(default, data.get(name, {}), f"{where} [{name}]", warnings)
+        sections[name] = _section(default, data.get(name, {}), f"{where} [{name}]", warnings,
+                                  RANGES.get(name, {}))
     warnings.extend(f"{where}: unknown section [{name}]" for name in data
                     if name not in sections)
     if sections["solve"].test_sandbox not in SANDBOX_MODES:
@@ -207,7 +254,8 @@ def parse_config(text: str, where: str) -> Config:
     return Config(**sections, warnings=tuple(warnings))
 
 
-def _section(default, table: dict, where: str, warnings: list[str]):
+def _section(default, table: dict, where: str, warnings: list[str],
+             ranges: dict[str, tuple[float, float]]):
     if not isinstance(table, dict):
         raise ConfigError(f"{where}: expected a table")
     values = {}
@@ -228,5 +276,9 @@ def _section(default, table: dict, where: str, warnings: list[str]):
                 value = float(value)
             else:
                 raise ConfigError(f"{where}: {key} must be {type(current).__name__}, got {value!r}")
+        if key in ranges:
+            problem = range_problem(key, value, *ranges[key])
+            if problem:
+                raise ConfigError(f"{where}: {problem}")
         values[key] = value
     return replace(default, **values)

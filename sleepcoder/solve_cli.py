@@ -34,7 +34,8 @@ def run_solve_command(*, request, repo, issue_file, model, budget, max_steps, no
     from tools.store import StoreError, damage_in, explain_failure
     from tools.store_location import prepare_store_dir, why_unwritable
 
-    problem = check_inputs(budget=budget, max_steps=max_steps, issue_file=issue_file, out=out)
+    problem = check_inputs(budget=budget, max_steps=max_steps, issue_file=issue_file, out=out,
+                           resume=resume)
     from sleepcoder.config import EDIT_FORMATS
 
     if edit_format is not None and edit_format not in EDIT_FORMATS:
@@ -83,7 +84,7 @@ def run_solve_command(*, request, repo, issue_file, model, budget, max_steps, no
                 answer = _review(result.interrupt)
                 result = resume_solve(root, result.thread, answer, config=config,
                                       progress=progress)
-    except SolveError as exc:
+    except (SolveError, ScanError) as exc:  # ScanError: the map's refresh met bad input
         return _fail(str(exc), EXIT_BAD_INPUT)
     except (ModelUnavailable, WeightsMismatch) as exc:
         return _fail(str(exc), EXIT_MODEL)
@@ -134,13 +135,13 @@ def run_solve_command(*, request, repo, issue_file, model, budget, max_steps, no
     return EXIT_INCOMPLETE if result.patch else EXIT_NO_PATCH
 
 
-MAX_BUDGET = 100_000_000  # tokens; beyond this a number is a typo, not a budget
-MAX_STEPS = 100_000
-
-
 def check_inputs(*, budget: int, max_steps: int, issue_file: Path | None,
-                 out: Path | None) -> str:
+                 out: Path | None, resume: str | None = None) -> str:
     """Why the command line cannot work ('' when it can), found before any token is spent."""
+    from sleepcoder.config import MAX_BUDGET, MAX_STEPS
+
+    if resume is not None and not resume.strip():
+        return "--resume needs the id of a run (`sleepcoder runs` lists them)"
     if budget < 0 or budget > MAX_BUDGET:
         return f"--budget must be between 0 (no limit) and {MAX_BUDGET:,} tokens, got {budget:,}"
     if max_steps < 0 or max_steps > MAX_STEPS:

@@ -16,11 +16,22 @@ _out = Console(highlight=False)
 _err = Console(stderr=True, highlight=False)
 EXIT_FAILURE = 1  # every task of a repository failed
 EXIT_BAD_INPUT = 2
+MAX_COUNT = 10_000_000  # tasks, lines, files: beyond this a number is a typo
 
 
 def _fail(message: str, code: int = EXIT_BAD_INPUT) -> None:
     _err.print(f"sleepcoder: {message}", markup=False, soft_wrap=True)
     raise typer.Exit(code)
+
+
+def _check_ranges(*options: tuple[str, float, float, float]) -> None:
+    """Fail (exit 2) on the first (name, value, least, most) out of range, before any work."""
+    from sleepcoder.config import range_problem
+
+    for name, value, least, most in options:
+        problem = range_problem(name, value, least, most)
+        if problem:
+            _fail(problem)
 
 
 def _warn(message: str) -> None:
@@ -79,14 +90,19 @@ def build(
         help="Also ask this model whether each PR adds new functionality.")] = None,
 ) -> None:
     """Mine merged feature PRs from a repository's history."""
-    from swe_features.builder import BuildFilters, ask_model_is_feature
+    from swe_features.builder import BuildFilters, ask_model_is_feature, since_problem
     from swe_features.builder import build as mine
     from swe_features.dataset import CODE_SUFFIXES, write_dataset
 
+    _check_ranges(("--min-code-files", min_code_files, 0, MAX_COUNT),
+                  ("--max-lines", max_lines, 1, MAX_COUNT),
+                  ("--max-files", max_files, 1, MAX_COUNT), ("--limit", limit, 0, MAX_COUNT))
     if not repo.exists():
         _fail(f"path does not exist: {repo}")
     if not repo.is_dir():
         _fail(f"--repo {repo}: not a folder (give a checkout or a bare mirror)")
+    if since and (problem := since_problem(repo, since)):
+        _fail(problem)
     repo_name = name or _repo_name(repo)
     decide = None
     if model_filter:
@@ -203,10 +219,18 @@ def run(
         help="Edit format of the solve conditions: auto, symbols, blocks, whole.")] = "auto",
 ) -> None:
     """Run conditions x budgets over a dataset; finished cells are skipped on a rerun."""
-    from sleepcoder.config import EDIT_FORMATS
-    from swe_features.runner import CONDITIONS, NEEDS_MODEL, RunSettings
+    from sleepcoder.config import EDIT_FORMATS, MAX_BUDGET, MAX_STEPS, MAX_WORKERS
+    from swe_features.runner import CONDITIONS, NEEDS_MODEL, RunSettings, SchedulerError
     from swe_features.runner import run as evaluate
 
+    _check_ranges(("--workers", workers, 1, MAX_WORKERS), ("--limit", limit, 0, MAX_COUNT),
+                  ("--max-steps", max_steps, 0, MAX_STEPS),
+                  *(("--budget", b, 0, MAX_BUDGET) for b in budget or []))
+    if scheduler is not None:
+        try:
+            import dask.distributed  # noqa: F401
+        except ImportError:
+            _fail("--scheduler needs Dask: pip install 'sleepcoder[eval]'")
     if edit_format not in EDIT_FORMATS:
         _fail(f"--edit-format must be one of {', '.join(EDIT_FORMATS)}, got {edit_format!r}")
     unknown = [c for c in condition if c not in CONDITIONS]
@@ -255,7 +279,11 @@ def run(
             if workers > 1 or scheduler:
                 progress.update(task, advance=cells, description=f"done {repo}")
 
-        summary = evaluate(instances, settings, workers, scheduler, on_cell, on_job)
+        try:
+            summary = evaluate(instances, settings, workers, scheduler, on_cell, on_job)
+        except SchedulerError as exc:
+            progress.stop()
+            _fail(str(exc))
     from swe_features.report import markdown
 
     _out.print(markdown(summary), markup=False)

@@ -66,6 +66,22 @@ def _clean_body(lines: list[str]) -> str:
     return "\n".join(kept).strip()
 
 
+def since_problem(repo: Path, since: str) -> str:
+    """Why `since` cannot select merges of `repo` ('' when it can). Git reads almost any text
+    as a date and what it cannot read as now, so a typo would silently select nothing: a date
+    that git places now or later is refused."""
+    import time
+
+    before = int(time.time())
+    result = subprocess.run(["git", "-C", str(repo), "rev-parse", f"--since={since}"],
+                            capture_output=True, text=True, errors="replace")
+    stamp = result.stdout.strip().removeprefix("--max-age=")
+    if result.returncode == 0 and stamp.isdigit() and int(stamp) < before:
+        return ""
+    return (f"--since {since!r} is not a date in the past as git reads it (e.g. 2024-01-31, "
+            "'6 months ago')")
+
+
 def candidate_prs(repo: Path, since: str = "") -> list[dict]:
     """Merged PRs found in the history of HEAD, newest first."""
     args = ["log", "--format=%H%x00%P%x00%cI%x00%an%x00%B%x01"]

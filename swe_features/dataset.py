@@ -14,8 +14,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tools.userfiles import UserFileError, read_user_bytes
+
 STATUSES = ("modified", "added", "removed", "renamed")
 CODE_SUFFIXES = (".py", ".js")
+# a dataset or predictions file is parsed whole in memory: ~10x its size once parsed
+MAX_RECORDS_BYTES = 512 * 1024 * 1024
 
 
 class DatasetError(ValueError):
@@ -78,7 +82,7 @@ class Dataset:
 def read_dataset(path: Path) -> Dataset:
     """Read JSONL, or a JSON list, of paper-format or SWE-bench-format records. A record whose
     instance id repeats an earlier one is dropped with a warning (the first is kept)."""
-    records = read_records(path)
+    records = read_records(path, "the dataset")
     instances: list[Instance] = []
     first: dict[str, str] = {}
     repeats: list[str] = []
@@ -105,14 +109,14 @@ def repeats_warning(path: Path, repeats: list[str]) -> str:
             f"(the first is kept): {shown}")
 
 
-def read_records(path: Path) -> list[tuple[str, Any]]:
+def read_records(path: Path, what: str) -> list[tuple[str, Any]]:
     """(where, JSON value) of each record of a JSONL file or a JSON list; `where` names the
-    file and the line (or the record's number in a list). Anything unreadable is a
-    DatasetError that says where."""
+    file and the line (or the record's number in a list); `what` names the file's role in the
+    errors about the file itself. Anything unreadable is a DatasetError that says where."""
     try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise DatasetError(f"cannot read {path}: {exc.strerror or exc}") from None
+        data = read_user_bytes(path, what, MAX_RECORDS_BYTES)
+    except UserFileError as exc:
+        raise DatasetError(str(exc)) from None
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

@@ -6,6 +6,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from tools.userfiles import UserFileError, read_user_text
+
+MAX_SUMMARY_BYTES = 256 * 1024 * 1024
+
 
 def _fmt(value, digits: int = 3) -> str:
     if value is None:
@@ -88,10 +92,10 @@ def write_report(out: Path) -> tuple[Path, Path]:
     not_a_summary = ReportError(f"{summary_path} is not a summary written by `swe-features "
                                 "run` (rerun it to write a new one)")
     try:
-        summary = json.loads(summary_path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ReportError(f"cannot read {summary_path}: {exc.strerror or exc}") from None
-    except ValueError:
+        summary = json.loads(read_user_text(summary_path, "the summary", MAX_SUMMARY_BYTES))
+    except UserFileError as exc:
+        raise ReportError(str(exc)) from None
+    except (ValueError, RecursionError):
         raise not_a_summary from None
     if not isinstance(summary, dict) or not isinstance(summary.get("cells"), list):
         raise not_a_summary

@@ -323,12 +323,20 @@ def _run_processes(jobs, settings, keys, workers, on_job) -> None:
                 on_job(futures[future], len(rows))
 
 
+class SchedulerError(RuntimeError):
+    """The Dask scheduler cannot be used (Dask missing, nothing answers at the address)."""
+
+
 def _run_dask(jobs, settings, keys, scheduler, on_job) -> None:
     try:
         from dask.distributed import Client, as_completed
     except ImportError as exc:
-        raise RuntimeError("--scheduler needs Dask: pip install 'sleepcoder[eval]'") from exc
-    client = Client(scheduler) if isinstance(scheduler, str) else scheduler
+        raise SchedulerError("--scheduler needs Dask: pip install 'sleepcoder[eval]'") from exc
+    try:
+        client = Client(scheduler) if isinstance(scheduler, str) else scheduler
+    except OSError as exc:  # nothing listens there, or it does not answer in time
+        raise SchedulerError(f"cannot connect to the Dask scheduler {scheduler}: {exc}; is "
+                             "`dask scheduler` running there?") from None
     try:
         futures = {client.submit(run_repository, repo, records, settings, keys, pure=False):
                    repo for repo, records in jobs.items()}

@@ -70,7 +70,7 @@ def read_predictions(path: Path) -> PredictionFile:
     first: dict[str, str] = {}
     repeats: list[str] = []
     bad_patches: list[str] = []
-    for where, record in read_records(path):
+    for where, record in read_records(path, "the predictions file"):
         if not isinstance(record, dict) or not isinstance(record.get("instance_id"), str):
             raise DatasetError(f"{where}: missing field 'instance_id'")
         instance_id = record["instance_id"]

@@ -19,7 +19,15 @@ from typing import Any
 
 from sleepcoder.config import CONFIG_FILE, Config, ConfigError, parse_config
 from tasks.credentials import auth_environment, held_credentials
-from tasks.github import ROLES, EventError, GitHub, IssueEvent, PullRequest, read_event
+from tasks.github import (
+    ROLES,
+    EventError,
+    GitHub,
+    IssueEvent,
+    PermissionUnknown,
+    PullRequest,
+    read_event,
+)
 from tasks.markdown import fenced, inert
 from tasks.task import MAX_REQUEST_CHARS
 from tools.patch_check import check_patch
@@ -116,7 +124,13 @@ def run_bot(env: BotEnv, progress: Any = None, github: GitHub | None = None) -> 
         return BotOutcome("skipped", "not a sleepcoder trigger")
     if event.is_pull_request:
         return BotOutcome("skipped", "comments on pull requests do not trigger the bot")
-    refusal = _untrusted(event, config, gh)
+    try:
+        refusal = _untrusted(event, config, gh)
+    except PermissionUnknown as exc:  # unknown is not allowed: nothing starts
+        reason = f"{exc}; nothing was done: start it again later"
+        if not event.locked:
+            _report_failure(gh, event, env, reason, "")
+        return BotOutcome("failed", gh.scrub(reason))
     if refusal:
         if event.name == "issue_comment" and not event.locked and not any(
                 UNTRUSTED_MARK in body for body in gh.comments(event.number)):

@@ -7,16 +7,22 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 from urllib.parse import quote
 
+from tools.errors import clip
 from tools.secrets import scrub
+from tools.userfiles import UserFileError, read_user_text
 
 ROLES = ("none", "read", "triage", "write", "maintain", "admin")  # in increasing order
 
 
 class EventError(ValueError):
     """The event file is missing or is not an issue or issue-comment event."""
+
+
+class PermissionUnknown(RuntimeError):
+    """The permissions API did not say what the user may do: nothing may start."""
 
 
 @dataclass(frozen=True)
@@ -37,27 +43,80 @@ class IssueEvent:
     is_pull_request: bool = False
 
 
+MAX_EVENT_BYTES = 25 * 1024 * 1024  # GitHub's cap on a webhook payload
+EVENT_FILE = "the event file"
+
+
 def read_event(name: str, path: Path, repo: str) -> IssueEvent:
+    """The issue or issue-comment event in the event file; EventError when the file cannot be
+    read, is not JSON, or holds a value of the wrong type where the bot reads one."""
     try:
-        payload = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise EventError(f"cannot read the event file {path}: {exc}") from exc
-    issue = payload.get("issue")
-    if name not in ("issues", "issue_comment") or not isinstance(issue, dict):
+        payload = json.loads(read_user_text(path, EVENT_FILE, MAX_EVENT_BYTES))
+    except UserFileError as exc:
+        raise EventError(str(exc)) from None
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError, a 5,000-digit number
+        raise EventError(f"cannot read {EVENT_FILE} {path}: not valid JSON: "
+                         f"{clip(str(exc) or 'too deeply nested', 200)}") from None
+    fields = _Fields(path)
+    if not isinstance(payload, dict):
+        fields.wrong("the event", "an object", payload)
+    if name not in ("issues", "issue_comment") or not isinstance(payload.get("issue"), dict):
         raise EventError(f"event {name!r} is not an issue or an issue comment: nothing to do")
-    comment = payload.get("comment") or {}
-    sender = (payload.get("sender") or {}).get("login", "")
+    issue = payload["issue"]
+    comment = fields.object(payload, "comment")
+    sender = fields.text(fields.object(payload, "sender"), "login", "sender")
+    labels = issue.get("labels", [])
+    if not isinstance(labels, list):
+        fields.wrong("issue.labels", "a list", labels)
+    locked = issue.get("locked", False)
+    if not isinstance(locked, bool | None):
+        fields.wrong("issue.locked", "true or false", locked)
+    number = issue.get("number")
+    if not isinstance(number, int) or isinstance(number, bool) or number <= 0:
+        fields.wrong("issue.number", "a positive whole number", number)
+    commenter = fields.text(fields.object(comment, "user", "comment"), "login", "comment.user")
     return IssueEvent(
-        name=name, action=payload.get("action", ""),
-        repo=repo or (payload.get("repository") or {}).get("full_name", ""),
-        number=int(issue["number"]), title=issue.get("title") or "",
-        body=issue.get("body") or "", state=issue.get("state", "open"),
-        locked=bool(issue.get("locked")),
-        labels=tuple(label.get("name", "") for label in issue.get("labels", [])),
-        actor=(comment.get("user") or {}).get("login", sender) if comment else sender,
-        association=comment.get("author_association", "") if comment else "",
-        label=(payload.get("label") or {}).get("name", ""),
-        comment=comment.get("body") or "", is_pull_request="pull_request" in issue)
+        name=name, action=fields.text(payload, "action", ""),
+        repo=repo or fields.text(fields.object(payload, "repository"), "full_name",
+                                 "repository"),
+        number=number, title=fields.text(issue, "title", "issue"),
+        body=fields.text(issue, "body", "issue"),
+        state=fields.text(issue, "state", "issue") or "open", locked=bool(locked),
+        labels=tuple(fields.text(fields.item(label, f"issue.labels[{i}]"), "name",
+                                 f"issue.labels[{i}]") for i, label in enumerate(labels)),
+        actor=(commenter or sender) if comment else sender,
+        association=fields.text(comment, "author_association", "comment"),
+        label=fields.text(fields.object(payload, "label"), "name", "label"),
+        comment=fields.text(comment, "body", "comment"), is_pull_request="pull_request" in issue)
+
+
+@dataclass(frozen=True)
+class _Fields:
+    """Typed reads of the event's JSON: an absent field reads as empty, a field of the wrong
+    type (a null where an object belongs, a number where text belongs) is an EventError."""
+
+    path: Path
+
+    def wrong(self, where: str, expected: str, value: Any) -> NoReturn:
+        shown = "null" if value is None else clip(json.dumps(value), 40)
+        raise EventError(f"{EVENT_FILE} {self.path}: {where} must be {expected}, got {shown}")
+
+    def object(self, data: dict, key: str, parent: str = "") -> dict:
+        value = data.get(key, {})
+        return self.item(value, f"{parent}.{key}" if parent else key)
+
+    def item(self, value: Any, where: str) -> dict:
+        if not isinstance(value, dict):
+            self.wrong(where, "an object", value)
+        return value
+
+    def text(self, data: dict, key: str, parent: str) -> str:
+        value = data.get(key)
+        if value is None:  # GitHub sends a null body for an issue without text
+            return ""
+        if not isinstance(value, str):
+            self.wrong(f"{parent}.{key}" if parent else key, "text", value)
+        return value
 
 
 @dataclass
@@ -101,14 +160,21 @@ class GitHub:
         `role_name` keeps them (a custom role falls back to the folded permission)."""
         from github import GithubException
 
-        repo = self._repository()
         try:
+            repo = self._repository()
             _headers, data = repo._requester.requestJsonAndCheck(
                 "GET", f"{repo.url}/collaborators/{quote(login, safe='')}/permission")
         except GithubException as exc:
             if exc.status == 404:  # not a collaborator
                 return "none"
-            raise
+            raise PermissionUnknown(f"could not check the repository permission of @{login}: "
+                                    f"the permissions API answered {exc.status}") from None
+        except Exception as exc:  # no answer at all (connection, timeout)
+            raise PermissionUnknown(f"could not check the repository permission of @{login}: "
+                                    f"{type(exc).__name__}: {clip(str(exc), 200)}") from None
+        if not isinstance(data, dict):
+            raise PermissionUnknown(f"could not check the repository permission of @{login}: "
+                                    "the permissions API answered no object")
         role = str(data.get("role_name") or "")
         return role if role in ROLES else str(data.get("permission") or "none")
 

@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from tools.secrets import scrub
+from tools.userfiles import UserFileError, read_user_bytes, user_file_problem
 
 MAX_REQUEST_CHARS = 20_000
 
@@ -61,34 +62,21 @@ def from_text(text: str, repo: Path, base: str, source: str = "request") -> Task
 
 
 MAX_ISSUE_FILE_BYTES = 1_000_000
+ISSUE_FILE = "the issue file"
 
 
 def issue_file_problem(path: Path) -> str:
     """Why `path` cannot be an issue file ('' when it can): it must be a regular file (a
     device such as /dev/zero never ends) of reasonable size."""
-    try:
-        info = path.stat()
-    except OSError as exc:
-        return f"cannot read the issue file {path}: {exc.strerror or exc}"
-    import stat
-
-    if not stat.S_ISREG(info.st_mode):
-        return f"the issue file {path} is not a regular file"
-    if info.st_size > MAX_ISSUE_FILE_BYTES:
-        return (f"the issue file {path} has {info.st_size:,} bytes; an issue is at most "
-                f"{MAX_ISSUE_FILE_BYTES:,}")
-    return ""
+    return user_file_problem(path, ISSUE_FILE, MAX_ISSUE_FILE_BYTES)
 
 
 def from_issue_file(path: Path, repo: Path, base: str) -> Task:
-    problem = issue_file_problem(path)
-    if problem:
-        raise TaskError(problem)
     try:
-        with path.open("rb") as handle:  # at most the limit, even if the file grew
-            text = handle.read(MAX_ISSUE_FILE_BYTES).decode("utf-8", errors="replace")
-    except OSError as exc:
-        raise TaskError(f"cannot read the issue file {path}: {exc.strerror or exc}") from exc
+        data = read_user_bytes(path, ISSUE_FILE, MAX_ISSUE_FILE_BYTES)
+    except UserFileError as exc:
+        raise TaskError(str(exc)) from None
+    text = data.decode("utf-8", errors="replace")
     if "\0" in text:
         raise TaskError(f"the issue file {path} is binary (it contains NUL bytes)")
     return from_text(text, repo, base, source="issue-file")

@@ -30,6 +30,8 @@ def _solve(repo, *args: str):
     (("--issue-file", "/nonexistent/issue.md"), "cannot read the issue file"),
     (("--out", "/nonexistent-dir/x.patch"), "does not exist"),
     (("--out", "/"), "is a directory"),
+    (("--resume", ""), "--resume needs the id of a run"),
+    (("--resume", " \t"), "--resume needs the id of a run"),
 ])
 def test_bad_options_are_refused_before_any_model_call(inventory, args, message):  # noqa: F811
     result = _solve(inventory, *args)
@@ -43,7 +45,8 @@ def test_huge_or_binary_issue_files_are_refused(inventory, tmp_path):  # noqa: F
         handle.truncate(5_000_000)
     binary = tmp_path / "binary.md"
     binary.write_bytes(b"Title\n\0\0\0")
-    for path, message in ((huge, "an issue is at most"), (binary, "contains NUL bytes")):
+    for path, message in ((huge, "has 5,000,000 bytes; at most 1,000,000"),
+                          (binary, "contains NUL bytes")):
         result = run_cli("solve", "--issue-file", str(path), "--repo", str(inventory.root),
                          "--localize-only", "--no-llm")
         assert result.returncode == 2 and message in result.stderr

@@ -67,7 +67,7 @@ def test_malformed_predictions_name_the_file_and_line(tmp_path, content, message
 
 def test_unreadable_paths_are_one_line(tmp_path):
     data = dataset_file(tmp_path, [record()])
-    assert "cannot read" in one_error_line(score_cli(data, tmp_path))  # a folder
+    assert "is a directory" in one_error_line(score_cli(data, tmp_path))
     assert "No such file" in one_error_line(score_cli(tmp_path / "none.jsonl", data))
 
 
@@ -125,7 +125,7 @@ def test_path_arguments_that_are_missing_or_the_wrong_kind_are_one_line(tmp_path
     cases = [
         ((*run, "--dataset", str(tmp_path / "none"), "--out", str(tmp_path / "o")),
          "No such file or directory"),
-        ((*run, "--dataset", str(tmp_path), "--out", str(tmp_path / "o")), "Is a directory"),
+        ((*run, "--dataset", str(tmp_path), "--out", str(tmp_path / "o")), "is a directory"),
         ((*run, "--dataset", str(data), "--out", str(a_file)), "--out"),
         ((*run, "--dataset", str(data), "--out", str(a_file / "sub")), "cannot create it"),
         ((*run, "--dataset", str(data), "--out", str(tmp_path / "o"), "--repos-dir",

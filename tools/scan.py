@@ -20,8 +20,10 @@ from sleepcoder.config import MapConfig
 from tools import gitutil
 from tools.errors import git_error
 from tools.languages import language_for_path
+from tools.userfiles import UserFileError, read_user_bytes
 
 IGNORE_FILE = ".sleepcoderignore"
+MAX_IGNORE_FILE_BYTES = 1_000_000
 
 # Never worth reading: decided from the extension alone.
 BINARY_EXTENSIONS = frozenset(
@@ -290,8 +292,12 @@ def _apply_rules(result: ScanResult, config: MapConfig, store_dir: Path) -> list
     root = result.root
     patterns = list(config.exclude)
     ignore_file = root / IGNORE_FILE
-    if ignore_file.is_file():
-        patterns.extend(ignore_file.read_text(encoding="utf-8", errors="replace").splitlines())
+    if os.path.lexists(ignore_file):
+        try:
+            data = read_user_bytes(ignore_file, "the ignore file", MAX_IGNORE_FILE_BYTES)
+        except UserFileError as exc:
+            raise ScanError(str(exc)) from None
+        patterns.extend(data.decode("utf-8", errors="replace").splitlines())
     user_spec = pathspec.GitIgnoreSpec.from_lines(patterns) if patterns else None
     store_rel = _relative_or_none(store_dir, root)
     vendored = frozenset(config.vendored_dirs)

@@ -4,6 +4,7 @@ user's working tree; and the one `git` runner, which reads every path as a liter
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -53,10 +54,16 @@ class Worktree:
         return cls(repo, path, base)
 
     def remove(self) -> None:
+        """Remove the worktree, git's record of it, and the folder holding the worktrees when
+        this was the last one in it (no empty `worktrees/` is left behind)."""
         git(self.repo, "worktree", "remove", "--force", str(self.path), check=False)
-        if self.path.exists():
+        if self.path.is_dir() and not self.path.is_symlink():
             shutil.rmtree(self.path, ignore_errors=True)
+        elif self.path.exists() or self.path.is_symlink():
+            self.path.unlink(missing_ok=True)
         git(self.repo, "worktree", "prune", check=False)
+        with contextlib.suppress(OSError):  # not empty (other runs' worktrees): kept
+            self.path.parent.rmdir()
 
     def reset(self) -> None:
         """Back to the base commit, discarding every edit."""

@@ -104,6 +104,7 @@ class SleepContext:
             node["seconds"] = round(node["seconds"] + r.seconds, 3)
             if r.error:
                 totals["failed"] += 1
+                totals.setdefault("first_error", r.error)  # why, when every request failed
             elif r.cached:
                 totals["cached"] += 1
             else:

@@ -86,6 +86,15 @@ def _run(store: MapStore, store_dir: Path, root: Path, config: Config, llm: LLM 
     return report
 
 
+def every_request_failed(report: dict[str, Any]) -> str:
+    """The first error when the model failed on every request of the pass (and there were
+    requests), else '': every file then stays unsummarized, which is a failure, not a pass."""
+    usage = report["llm"]
+    if report["mode"] != "llm" or not usage["failed"] or usage["calls"] or usage["cached"]:
+        return ""
+    return usage.get("first_error") or "no error was recorded"
+
+
 def _same_settings(store_dir: Path, thread: str, report: dict[str, Any]) -> bool:
     saver, conn = open_checkpointer(store_dir)
     try:

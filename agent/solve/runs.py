@@ -61,6 +61,7 @@ class RunInfo:
 class CleanReport:
     removed: list[str] = field(default_factory=list)
     kept: list[str] = field(default_factory=list)  # unfinished runs left alone
+    failed: list[str] = field(default_factory=list)  # "<run>: why", runs that could not go
     freed_bytes: int = 0
 
     def to_dict(self) -> dict:
@@ -210,7 +211,8 @@ def list_runs(store_dir: Path) -> list[RunInfo]:
     if runs_dir.is_dir():
         ids |= {p.name[:-5] for p in runs_dir.glob(f"{PREFIX}*.json")}
         ids |= {p.name[:-5] for p in runs_dir.glob(f"{PREFIX}*.lock")}
-        ids |= {p.name for p in runs_dir.glob(f"{PREFIX}*") if p.is_dir()}
+        ids |= {p.name for p in runs_dir.glob(f"{PREFIX}*")  # a record that is a folder:
+                if p.is_dir() and p.suffix not in (".json", ".lock")}  # counted above
     if worktrees.is_dir():
         ids |= {p.name for p in worktrees.iterdir() if p.name.startswith(PREFIX)}
     found = [_info(store_dir, run, checkpoints.get(run, 0)) for run in ids]
@@ -317,10 +319,13 @@ def clean_runs(root: Path, store_dir: Path, *, older_than_days: float | None = N
             with hold_run(store_dir, run.id):  # a resume that started meanwhile wins
                 _delete_checkpoints(store_dir, run.id)
                 _remove_worktree(root, store_dir / "worktrees" / run.id)
-                record_path(store_dir, run.id).unlink(missing_ok=True)
-                shutil.rmtree(run_dir(store_dir, run.id), ignore_errors=True)
+                _remove_path(record_path(store_dir, run.id))
+                _remove_path(run_dir(store_dir, run.id))
         except RunBusy:
             report.kept.append(run.id)
+            continue
+        except OSError as exc:  # the others are still cleaned; the command says which failed
+            report.failed.append(f"{run.id}: {exc.strerror or exc} ({exc.filename})")
             continue
         report.removed.append(run.id)
         report.freed_bytes += run.disk_bytes
@@ -329,6 +334,15 @@ def clean_runs(root: Path, store_dir: Path, *, older_than_days: float | None = N
     if (root / ".git").exists():
         git(root, "worktree", "prune", check=False)  # metadata of worktrees deleted by hand
     return report
+
+
+def _remove_path(path: Path) -> None:
+    """Remove what is at `path` under the store, whatever it became: a file or a link (never
+    followed), or a folder (a record path that is a folder is damage, not a record)."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        path.unlink(missing_ok=True)
 
 
 def _remove_worktree(root: Path, path: Path) -> None:
