@@ -4,7 +4,9 @@
 # examples/requests.json (default: low-stock) with the example's own tests as the test command,
 # printing the plan, the diff, whether the tests pass with it, and the token use.
 #   examples/run_example.sh [REQUEST_ID] [extra `sleepcoder solve` options, e.g. --no-map]
-# The model is the embedded local one unless SLEEPCODER_MODEL names another.
+# The model is the embedded local one unless SLEEPCODER_MODEL names another. The copy goes to
+# SLEEPCODER_EXAMPLE_DIR (default $TMPDIR/sleepcoder-example) and replaces an earlier copy there,
+# but never a folder this script did not make.
 # A run the model could not finish (solve's exit codes 6 and 9: no valid patch, or a partial
 # one) is reported as such and still counts as a completed demonstration (exit 0); any other
 # failure (installation, bad input, no usable model) is passed on as solve's exit code.
