@@ -196,3 +196,25 @@ def test_protocol_sequences_are_checked_in_the_configuration():
     for bad in ("decomposed+nope", "auto+blocks", "symbols"):
         with pytest.raises(ConfigError, match="edit_protocol"):
             parse_config(f'[solve]\nedit_protocol = "{bad}"\n', "t")
+
+
+def test_a_decomposed_header_may_gain_a_multiline_decorator(inventory, scripted):  # noqa: F811
+    script_plan(scripted, "EDIT inventory/report.py: money\n  CHANGE format_money: cache it\n")
+    scripted.on(node="edit", reply="```python\n@functools.lru_cache(\n    maxsize=None,\n)\n"
+                                   "def format_money(amount: float) -> str:\n```", times=1)
+    scripted.on(node="edit", reply="NONE", times=1)
+    result = start_solve(inventory.root, "money", options(edit_protocol="decomposed"))
+    assert result.status == "done", result.record["events"]
+    assert "+@functools.lru_cache(\n+    maxsize=None,\n+)\n def format_money" in result.patch
+
+
+def test_a_decomposed_header_that_runs_into_the_body_is_refused(inventory, scripted):  # noqa: F811
+    script_plan(scripted, "EDIT inventory/report.py: money\n  CHANGE format_money: dollars\n")
+    scripted.on(node="edit", reply="```python\ndef format_money(amount: float) -> str:\n"
+                                   "    return f\"${amount:,.2f}\"\n\n"
+                                   "def format_money(amount: float) -> str:\n"
+                                   "    return f\"${amount:,.2f}\"\n```")
+    result = start_solve(inventory.root, "money", options(edit_protocol="decomposed"))
+    assert "the first answer must be only the decorator lines and the signature line of " \
+           "`format_money`" in scripted.calls[-1].prompt
+    assert "format_money(amount: float) -> str:\n+" not in (result.patch or "")

@@ -165,5 +165,7 @@ def test_every_grammar_compiles():
     for text in (grammars.code_block("python"), grammars.code_block_or_none(),
                  grammars.choice(["0", "1"]), grammars.votes(["a.py", 'we"ird.py']),
                  grammars.search_replace(), grammars.insertions("python"),
-                 grammars.plan(["a.py"], ["f", "C.m"]), grammars.plan([], [])):
+                 grammars.plan(["a.py"], ["f", "C.m"]), grammars.plan([], []),
+                 grammars.header_or_none("python", "f", 1),
+                 grammars.header_or_none("typescript", 'we"ird', 3)):
         LlamaGrammar.from_string(text, verbose=False)

@@ -232,19 +232,24 @@ def _decomposed(ctx: SolveContext, work: UnitWork, attempts: int) -> UnitOutcome
     statements = body_statements(work.content, work.language, work.span)
     header_last = statements[0].start_line - 1 if statements and \
         statements[0].start_line > work.span.header_line else work.span.header_line
+    # answer limits sized from the definition: a header is its current size and a little
+    # more (a new decorator or parameter); new body lines are at most about the body again
+    header_now = "\n".join(work.content.splitlines()[work.span.start_line - 1:header_last])
+    header_tokens = min(600, 2 * tokens_of(header_now) + 80)
+    body_tokens = min(1500, max(300, tokens_of(work.code) + 150))
     error, requests = "", 0
     for attempt in range(1, attempts + 1):
         note = f"\n(Your previous answer could not be used: {error})" if error else ""
         base = ctx.messages(f"{work.context}\n" + prompt("sym_header").format(
             name=work.unit.name, status=ctx.budget.status_line()) + note)
         warmth = 0.0 if attempt == 1 else RETRY_TEMPERATURE
-        header, used = ask_whole(ctx, base, 300, grammars.code_block_or_none(work.fence),
-                                 warmth)
+        header, used = ask_whole(ctx, base, header_tokens, grammars.header_or_none(
+            work.fence, work.tail, header_last - work.span.header_line + 1), warmth)
         requests += used
         body_q = ctx.messages(f"{work.context}\n" + prompt("sym_body").format(
             name=work.unit.name, status=ctx.budget.status_line()) + note)
-        body, used = ask_whole(ctx, body_q, 700, grammars.code_block_or_none(work.fence),
-                               warmth)
+        body, used = ask_whole(ctx, body_q, body_tokens,
+                               grammars.code_block_or_none(work.fence), warmth)
         requests += used
         new_header = _block_or_none(header.text)
         new_body = _block_or_none(body.text)
@@ -274,13 +279,7 @@ def _splice_decomposed(ctx: SolveContext, work: UnitWork, statements, header_las
     assert span is not None
     existing = {line.strip() for line in work.code.splitlines() if line.strip()}
     if new_header:
-        lines = [line.strip() for line in new_header.splitlines() if line.strip()]
-        defining = [line for line in lines if not line.startswith("@")]
-        if not defining or work.tail not in defining[0] or len(defining) > 4 or any(
-                line.startswith(("def ", "class ", "function ", "return")) and
-                work.tail not in line for line in defining):
-            raise UnitRejected(f"the first answer must be only the decorator lines and the "
-                               f"signature line of `{work.tail}` (or NONE), not other code")
+        _check_header(work, new_header, header_last - span.header_line)
     body_lines = {line.strip() for line in new_body.splitlines() if line.strip()}
     if body_lines and body_lines <= existing:
         raise UnitRejected(f"the new body lines are already in `{work.tail}`: write only lines "
@@ -300,6 +299,20 @@ def _splice_decomposed(ctx: SolveContext, work: UnitWork, statements, header_las
             content = replace_lines(content, span.start_line, header_last, new_header,
                                     span.indent)
     return content
+
+
+def _check_header(work: UnitWork, header: str, continuation: int) -> None:
+    """The first answer of the decomposed protocol holds decorators and the line that defines
+    the unit, and no more lines after it than its current header has (plus two): not the body,
+    not another definition."""
+    lines = [line.strip() for line in header.splitlines() if line.strip()]
+    opens = ("def ", "async def ", "class ", "function ", "export ")
+    found = [i for i, line in enumerate(lines)
+             if work.tail in line and (line.startswith(opens) or work.language != "python")]
+    if not found or len(lines) - found[0] - 1 > continuation + 2 or any(
+            line.startswith(opens + ("return",)) for line in lines[found[0] + 1:]):
+        raise UnitRejected(f"the first answer must be only the decorator lines and the "
+                           f"signature line of `{work.tail}` (or NONE), not other code")
 
 
 def _ask_place(ctx: SolveContext, work: UnitWork, statements, new_body: str) -> int:
