@@ -116,7 +116,7 @@ def test_a_block_defining_another_name_is_refused(inventory, scripted):  # noqa:
 @pytest.mark.parametrize("protocol,answers", [
     ("blocks", ["<<<<<<< SEARCH\n    return f\"{amount:,.2f}\"\n=======\n    return "
                 "f\"${amount:,.2f}\"\n>>>>>>> REPLACE\n"]),
-    ("decomposed", ["NONE", "```python\nif amount < 0:\n    return \"-\" + format_money(-amount)\n"
+    ("decomposed", ["```python\nif amount < 0:\n    return \"-\" + format_money(-amount)\n"
                     "```", "0"]),
 ])
 def test_other_protocols_splice_into_the_definition(inventory, scripted, protocol,  # noqa: F811
@@ -199,7 +199,8 @@ def test_protocol_sequences_are_checked_in_the_configuration():
 
 
 def test_a_decomposed_header_may_gain_a_multiline_decorator(inventory, scripted):  # noqa: F811
-    script_plan(scripted, "EDIT inventory/report.py: money\n  CHANGE format_money: cache it\n")
+    script_plan(scripted, "EDIT inventory/report.py: money\n"
+                          "  CHANGE format_money: decorate it with a cache\n")
     scripted.on(node="edit", reply="```python\n@functools.lru_cache(\n    maxsize=None,\n)\n"
                                    "def format_money(amount: float) -> str:\n```", times=1)
     scripted.on(node="edit", reply="NONE", times=1)
@@ -209,7 +210,8 @@ def test_a_decomposed_header_may_gain_a_multiline_decorator(inventory, scripted)
 
 
 def test_a_decomposed_header_that_runs_into_the_body_is_refused(inventory, scripted):  # noqa: F811
-    script_plan(scripted, "EDIT inventory/report.py: money\n  CHANGE format_money: dollars\n")
+    script_plan(scripted, "EDIT inventory/report.py: money\n  CHANGE format_money: a currency "
+                  "parameter\n")
     scripted.on(node="edit", reply="```python\ndef format_money(amount: float) -> str:\n"
                                    "    return f\"${amount:,.2f}\"\n\n"
                                    "def format_money(amount: float) -> str:\n"
@@ -218,3 +220,14 @@ def test_a_decomposed_header_that_runs_into_the_body_is_refused(inventory, scrip
     assert "the first answer must be only the decorator lines and the signature line of " \
            "`format_money`" in scripted.calls[-1].prompt
     assert "format_money(amount: float) -> str:\n+" not in (result.patch or "")
+
+
+def test_decomposed_asks_for_a_header_only_when_the_plan_points_at_one(inventory,  # noqa: F811
+                                                                       scripted):
+    script_plan(scripted, "EDIT inventory/report.py: money\n  CHANGE format_money: dollars\n")
+    scripted.on(node="edit", reply="```python\nif amount < 0:\n    return \"-\"\n```", times=1)
+    scripted.on(node="edit", reply="0", times=1)
+    result = start_solve(inventory.root, "money", options(edit_protocol="decomposed"))
+    assert result.status == "done", result.record["events"]
+    edit_prompts = [call.prompt for call in scripted.calls if "signature line" in call.prompt]
+    assert edit_prompts == []  # "dollars" names no parameter, decorator or signature

@@ -36,16 +36,22 @@ def code_block_or_none(language: str = "", max_lines: int = 200) -> str:
 def header_or_none(language: str, name: str, header_lines: int) -> str:
     """NONE, or one block holding only a definition's header: decorator lines, then the line
     that defines `name` (Python: `def`/`async def`/`class`; others: any line naming it), then
-    at most as many continuation lines as the current header has, plus two. A small model asked
-    for the header alone otherwise goes on into the body, or repeats one definition until the
-    token limit."""
+    at most as many continuation lines as the current header has, plus two (none for a
+    one-line Python header, whose line must end with its colon). A small model asked for the
+    header alone otherwise goes on into the body, or repeats one definition until the token
+    limit."""
     fence = literal("```" + language + "\n")
     opener = '("async ")? ("def " | "class ") ' if language == "python" else '[^`\\n]* '
-    more = max(0, header_lines - 1) + 2
-    return (f"root ::= \"NONE\" | {fence} deco{{0,8}} sig cont{{0,{more}}} \"```\"\n"
+    # a one-line Python header stays one line, ending with its colon: the 1.5B otherwise goes
+    # on into the body
+    one_line = language == "python" and header_lines <= 1
+    more = 0 if one_line else header_lines + 1
+    end = '[^\\n]* ":" [ \\t]* "\\n"' if one_line else '[^\\n]* "\\n"'
+    tail = f" cont{{0,{more}}}" if more else ""
+    return (f"root ::= \"NONE\" | {fence} deco{{0,8}} sig{tail} \"```\"\n"
             "deco ::= [ \\t]* \"@\" [^\\n]* \"\\n\" deco-more{0,8}\n"
             "deco-more ::= ([ \\t]+ [^@`\\n] | [)\\]}]) [^\\n]* \"\\n\"\n"
-            f"sig ::= [ \\t]* {opener}{literal(name)} [^\\n]* \"\\n\"\n"
+            f"sig ::= [ \\t]* {opener}{literal(name)} {end}\n"
             "cont ::= [ \\t]+ [^@`\\n] [^\\n]* \"\\n\"\n")
 
 

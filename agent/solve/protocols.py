@@ -16,6 +16,7 @@ no-op, no new syntax errors) and a refusal goes back to the model with the preci
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -243,15 +244,18 @@ def _decomposed(ctx: SolveContext, work: UnitWork, attempts: int) -> UnitOutcome
         base = ctx.messages(f"{work.context}\n" + prompt("sym_header").format(
             name=work.unit.name, status=ctx.budget.status_line()) + note)
         warmth = 0.0 if attempt == 1 else RETRY_TEMPERATURE
-        header, used = ask_whole(ctx, base, header_tokens, grammars.header_or_none(
-            work.fence, work.tail, header_last - work.span.header_line + 1), warmth)
+        header, used = "NONE", 0
+        if _header_may_change(work):
+            answer, used = ask_whole(ctx, base, header_tokens, grammars.header_or_none(
+                work.fence, work.tail, header_last - work.span.header_line + 1), warmth)
+            header = answer.text
         requests += used
         body_q = ctx.messages(f"{work.context}\n" + prompt("sym_body").format(
             name=work.unit.name, status=ctx.budget.status_line()) + note)
         body, used = ask_whole(ctx, body_q, body_tokens,
                                grammars.code_block_or_none(work.fence), warmth)
         requests += used
-        new_header = _block_or_none(header.text)
+        new_header = _block_or_none(header)
         new_body = _block_or_none(body.text)
         try:
             new = _splice_decomposed(ctx, work, statements, header_last, new_header, new_body)
@@ -262,6 +266,18 @@ def _decomposed(ctx: SolveContext, work: UnitWork, attempts: int) -> UnitOutcome
             error = str(exc)
             ctx.trajectory.outcome("edit", f"rejected: {error}")
     return UnitOutcome(None, attempts, error, requests)
+
+
+# words of a plan line that point at the header: without one, the decomposed protocol does not
+# ask for new decorator and signature lines (the 1.5B, asked anyway, invented decorators such
+# as `@typing.overload` on most definitions of the edit benchmark)
+_HEADER_WORDS = re.compile(r"param|argument|\barg|option|flag|decorat|signature|keyword|"
+                           r"\bkwarg|default|return type|annotat|rename|async|overload|route",
+                           re.IGNORECASE)
+
+
+def _header_may_change(work: UnitWork) -> bool:
+    return bool(_HEADER_WORDS.search(work.unit.what or ""))
 
 
 def _block_or_none(text: str) -> str:
