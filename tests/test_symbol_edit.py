@@ -231,3 +231,14 @@ def test_decomposed_asks_for_a_header_only_when_the_plan_points_at_one(inventory
     assert result.status == "done", result.record["events"]
     edit_prompts = [call.prompt for call in scripted.calls if "signature line" in call.prompt]
     assert edit_prompts == []  # "dollars" names no parameter, decorator or signature
+
+
+def test_a_header_word_inside_a_quoted_name_does_not_count():
+    from agent.solve.protocols import _header_may_change
+
+    class Work:
+        def __init__(self, what: str) -> None:
+            self.unit = type("Unit", (), {"what": what})()
+
+    assert not _header_may_change(Work("change the function `_dump_arg_defaults` as needed"))
+    assert _header_may_change(Work("give `dump` a `sort` keyword argument"))

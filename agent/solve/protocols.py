@@ -277,7 +277,8 @@ _HEADER_WORDS = re.compile(r"param|argument|\barg|option|flag|decorat|signature|
 
 
 def _header_may_change(work: UnitWork) -> bool:
-    return bool(_HEADER_WORDS.search(work.unit.what or ""))
+    words = re.sub(r"`[^`]*`", " ", work.unit.what or "")  # not the names it quotes
+    return bool(_HEADER_WORDS.search(words))
 
 
 def _block_or_none(text: str) -> str:
