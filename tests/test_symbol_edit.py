@@ -242,3 +242,41 @@ def test_a_header_word_inside_a_quoted_name_does_not_count():
 
     assert not _header_may_change(Work("change the function `_dump_arg_defaults` as needed"))
     assert _header_may_change(Work("give `dump` a `sort` keyword argument"))
+
+
+def test_new_lines_among_repeated_ones_replace_the_lines_they_span(inventory,  # noqa: F811
+                                                                   scripted):
+    script_plan(scripted, "EDIT inventory/report.py: skip empty\n"
+                          "  CHANGE stock_table: skip items out of stock\n")
+    scripted.on(node="edit", reply="```python\nfor item in inventory.items():\n"
+                                   "    if item.quantity == 0:\n        continue\n"
+                                   "    lines.append(f\"{item.sku:<10} {item.name:<20} "
+                                   "{item.quantity:>5} \"\n```", times=1)
+    result = start_solve(inventory.root, "skip", options(edit_protocol="decomposed"))
+    assert result.status == "done", result.record["events"]
+    assert ("     for item in inventory.items():\n+        if item.quantity == 0:\n"
+            "+            continue\n         lines.append(") in result.patch
+    assert not any("numbered statement" in call.prompt for call in scripted.calls)
+
+
+def test_an_echo_region_always_lies_inside_the_body():
+    from types import SimpleNamespace
+
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from agent.solve.protocols import _echo_region
+
+    line = st.sampled_from(["x = 1", "y = 2", "if x:", "    return y", "", "pass", "z()"])
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.lists(line, min_size=1, max_size=12), st.lists(line, max_size=12))
+    def check(body, answer):
+        content = "def f():\n" + "".join(f"    {b}\n" for b in body) + "\nafter = 1\n"
+        work = SimpleNamespace(content=content, span=SimpleNamespace(end_line=1 + len(body)))
+        region = _echo_region(work, 1, "\n".join(answer))
+        if region is not None:
+            first, last, _indent = region
+            assert 2 <= first <= last <= 1 + len(body)
+
+    check()

@@ -302,7 +302,13 @@ def _splice_decomposed(ctx: SolveContext, work: UnitWork, statements, header_las
         raise UnitRejected(f"the new body lines are already in `{work.tail}`: write only lines "
                            f"that are not there yet, the ones the change adds: "
                            f"{work.unit.what}")
-    if new_body:
+    region = _echo_region(work, header_last, new_body) if new_body else None
+    if region is not None:  # old lines with new ones among them: a rewrite of those lines
+        first, last, indent = region
+        content = replace_lines(content, first, last, new_body, indent)
+        ctx.trajectory.outcome("edit", f"the new lines repeat lines {first}-{last} of "
+                                       f"`{work.tail}` with changes: they replace them")
+    elif new_body:
         after = _ask_place(ctx, work, statements, new_body) if statements else header_last
         indent = work.content.splitlines()[statements[0].start_line - 1] if statements else ""
         indent = indent[: len(indent) - len(indent.lstrip())] or span.indent + "    "
@@ -316,6 +322,44 @@ def _splice_decomposed(ctx: SolveContext, work: UnitWork, statements, header_las
             content = replace_lines(content, span.start_line, header_last, new_header,
                                     span.indent)
     return content
+
+
+def _echo_region(work: UnitWork, header_last: int, answer: str) -> tuple[int, int, str] | None:
+    """Where an answer that repeats body lines of the definition (in their order, at least
+    two) with new lines among them fits: the file lines from the first repeated line to the
+    last, and the indentation its least indented line gets. None when the answer repeats
+    fewer lines, adds none, or leaves out more than a third of the lines it spans (then it
+    is not a rewrite of them but a fragment)."""
+    assert work.span is not None
+    lines = work.content.splitlines()
+    body = range(header_last + 1, work.span.end_line + 1)  # 1-based
+    matched: list[tuple[int, str]] = []  # (file line, answer line)
+    fresh = 0
+    position = header_last
+    for raw in answer.splitlines():
+        text = raw.strip()
+        if not text:
+            continue
+        found = next((n for n in body if n > position and lines[n - 1].strip() == text), 0)
+        if found:
+            matched.append((found, raw))
+            position = found
+        else:
+            fresh += 1
+    if len(matched) < 2 or not fresh:
+        return None
+    first, last = matched[0][0], matched[-1][0]
+    spanned = [n for n in range(first, last + 1) if lines[n - 1].strip()]
+    if len(spanned) - len(matched) > len(spanned) // 3:
+        return None
+    line, raw = matched[0]
+    own = len(raw) - len(raw.lstrip())
+    least = min(len(r) - len(r.lstrip()) for r in answer.splitlines() if r.strip())
+    file_indent = lines[line - 1][: len(lines[line - 1]) - len(lines[line - 1].lstrip())]
+    shift = own - least
+    indent = file_indent[: len(file_indent) - shift] if 0 < shift <= len(file_indent) \
+        else file_indent
+    return first, last, indent
 
 
 def _check_header(work: UnitWork, header: str, continuation: int) -> None:
