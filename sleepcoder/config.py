@@ -53,7 +53,7 @@ MAX_SECONDS = 7 * 86_400  # a week: any longer wait or timeout is a typo
 RANGES: dict[str, dict[str, tuple[float, float]]] = {
     "map": {"max_file_bytes": (1, 1 << 30), "history_max_files_per_commit": (1, 1_000_000),
             "history_max_commits": (0, 1_000_000_000), "workers": (0, MAX_WORKERS),
-            "lock_timeout": (0, MAX_SECONDS)},
+            "lock_timeout": (0, MAX_SECONDS), "calibration_tasks": (0, 10_000)},
     "llm": {"max_concurrency": (0, 256), "timeout": (1, MAX_SECONDS), "retries": (0, 100)},
     "sleep": {"budget": (0, MAX_BUDGET), "batch_files": (1, 100),
               "batch_prompt_tokens": (1, 1_000_000), "subsystems": (0, 1000),
@@ -75,9 +75,9 @@ def range_problem(name: str, value: float, least: float, most: float) -> str:
 
 
 def _number(value: float) -> str:
-    if isinstance(value, float) and not value.is_integer():
-        return f"{value:g}"
-    return f"{int(value):,}" if abs(value) != float("inf") else str(value)
+    if isinstance(value, float) and (not value.is_integer() or abs(value) >= 1e16):
+        return f"{value:g}"  # 1e+308, not its 309 digits
+    return f"{int(value):,}"
 
 
 def valid_protocol(value: str) -> bool:
