@@ -39,14 +39,17 @@ def test_bad_options_are_refused_before_any_model_call(inventory, args, message)
     assert len(result.stderr.strip().splitlines()) == 1
 
 
-def test_huge_or_binary_issue_files_are_refused(inventory, tmp_path):  # noqa: F811
+def test_huge_binary_or_non_utf8_issue_files_are_refused(inventory, tmp_path):  # noqa: F811
     huge = tmp_path / "huge.md"
     with huge.open("wb") as handle:
         handle.truncate(5_000_000)
     binary = tmp_path / "binary.md"
     binary.write_bytes(b"Title\n\0\0\0")
+    latin1 = tmp_path / "latin1.md"
+    latin1.write_bytes("Title\nCaf\u00e9 cr\u00e8me".encode("latin-1"))
     for path, message in ((huge, "has 5,000,000 bytes; at most 1,000,000"),
-                          (binary, "contains NUL bytes")):
+                          (binary, "contains NUL bytes"),
+                          (latin1, "is not UTF-8 text (byte 0xe9 on line 2)")):
         result = run_cli("solve", "--issue-file", str(path), "--repo", str(inventory.root),
                          "--localize-only", "--no-llm")
         assert result.returncode == 2 and message in result.stderr
