@@ -63,6 +63,18 @@ def test_git_extraheader_credentials_are_learned(tmp_path):
         assert leaked not in scrubber.scrub(f"[http] extraheader = {leaked}")
 
 
+def test_tokens_in_git_remote_urls_are_learned(tmp_path):
+    git(tmp_path, "init", "-q")
+    git(tmp_path, "remote", "add", "origin",
+        "https://gitlab-ci-token:glcbt-RemoteT0ken0123456789@gitlab.example/x.git")
+    git(tmp_path, "config", "url.https://me:ghp_Inst34dOfT0ken0123456789@github.com/.insteadOf",
+        "https://github.com/")
+    scrubber = Scrubber()
+    scrubber.add_git_credentials(tmp_path)
+    text = scrubber.scrub("glcbt-RemoteT0ken0123456789 ghp_Inst34dOfT0ken0123456789")
+    assert "T0ken" not in text and text.count("[REDACTED:a git remote URL]") == 2
+
+
 def test_a_value_removed_from_the_environment_stays_known():
     scrubber = Scrubber()
     environ = {"GITHUB_TOKEN": KEY}

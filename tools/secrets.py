@@ -176,6 +176,15 @@ class Scrubber:
                 if decoded:
                     self.add(decoded, "git http.extraheader")
                     self.add(decoded.rpartition(":")[2], "git http.extraheader")
+        # a token written into a remote's URL (`git clone https://user:TOKEN@host/...`, GitLab
+        # CI's remote) or into an insteadOf rewrite
+        urls = subprocess.run(
+            ["git", "config", "--includes", "--get-regexp",
+             r"^(remote\..*\.(url|pushurl)|url\..*\.(insteadof|pushinsteadof))$"],
+            cwd=repo, capture_output=True, text=True)
+        for match in _URL_CREDENTIALS.finditer(urls.stdout):
+            self.add(match.group(1), "a git remote URL")
+            self.add(unquote(match.group(1)), "a git remote URL")
         return headers
 
     def _compiled(self) -> re.Pattern[str] | None:
