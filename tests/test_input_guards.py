@@ -257,6 +257,8 @@ def test_scheduler_without_dask_says_what_to_install(dataset, tmp_path, monkeypa
 
 def test_an_unreachable_scheduler_is_one_line(dataset, tmp_path):
     import dask
+    import dask.distributed  # noqa: F401  (its defaults first: set() below would otherwise
+    # drop the whole "distributed" section on exit, and a later LocalCluster fails)
 
     with dask.config.set({"distributed.comm.timeouts.connect": "1s"}):
         result = invoke("swe-features", "run", "--dataset", dataset, "--out", tmp_path / "out",
