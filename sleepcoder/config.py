@@ -75,9 +75,9 @@ def range_problem(name: str, value: float, least: float, most: float) -> str:
 
 
 def _number(value: float) -> str:
-    if isinstance(value, float) and not value.is_integer():
-        return f"{value:g}"
-    return f"{int(value):,}" if abs(value) != float("inf") else str(value)
+    if isinstance(value, float) and (not value.is_integer() or abs(value) >= 1e16):
+        return f"{value:g}"  # 1e+308, not its 309 digits
+    return f"{int(value):,}"
 
 
 def valid_protocol(value: str) -> bool:

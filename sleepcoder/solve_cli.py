@@ -107,13 +107,14 @@ def run_solve_command(*, request, repo, issue_file, model, budget, max_steps, no
                    "id was printed when the run started)")
         return 130
     record = result.record
+    unwritten = False
     if out and result.patch:
         try:
             out.write_text(result.patch)
         except OSError as exc:  # checked before the run; the folder changed since
             _fail(f"cannot write {out}: {exc.strerror or exc}; the patch is in the run record "
                   f".sleepcoder/runs/{result.thread}.json and printed below", EXIT_BAD_INPUT)
-            out = None
+            out, unwritten = None, True
     if as_json:
         typer.echo(json.dumps({**record, "patch": result.patch}, indent=2))
     elif result.status == "localized":
@@ -122,6 +123,8 @@ def run_solve_command(*, request, repo, issue_file, model, budget, max_steps, no
         _print_run(record, result.patch, out)
     if result.status == "aborted":
         return EXIT_ABORTED
+    if unwritten:  # the file asked for is not there: a script must not take it as done
+        return EXIT_BAD_INPUT
     if apply and result.patch:
         from tools.diffs import apply_to_tree, parse_patch
 
@@ -173,6 +176,16 @@ def _unwritable(out: Path) -> str:
             return f"--out {out} is not writable"
     elif not os.access(parent, os.W_OK | os.X_OK):
         return f"--out {out}: the folder {parent} is not writable"
+    # access() answers yes for root everywhere and knows nothing of /proc or a read-only
+    # mount: open the file for real (appending, so nothing is lost; a new one is removed)
+    existed = out.exists()
+    flags = os.O_WRONLY | os.O_APPEND | (0 if existed else os.O_CREAT | os.O_EXCL)
+    try:
+        os.close(os.open(out, flags, 0o644))
+    except OSError as exc:
+        return f"--out {out} cannot be written: {exc.strerror or exc}"
+    if not existed:
+        out.unlink()
     return ""
 
 

@@ -132,8 +132,8 @@ def run_bot(env: BotEnv, progress: Any = None, github: GitHub | None = None) -> 
             _report_failure(gh, event, env, reason, "")
         return BotOutcome("failed", gh.scrub(reason))
     if refusal:
-        if event.name == "issue_comment" and not event.locked and not any(
-                UNTRUSTED_MARK in body for body in gh.comments(event.number)):
+        if event.name == "issue_comment" and not event.locked and not gh.posted_by_us(
+                event.number, UNTRUSTED_MARK):
             # one polite reply per issue, however many comments follow
             gh.comment(event.number, f"@{event.actor} {refusal}\n\n{UNTRUSTED_MARK}")
         return BotOutcome("refused", refusal)

@@ -136,13 +136,15 @@ class GitHub:
     sent: list[str] = field(default_factory=list)
     _repo: Any = None
 
+    _client: Any = None
+
     def _repository(self):
         if self._repo is None:
             from github import Auth, Github
 
-            client = Github(auth=Auth.Token(self.token), base_url=self.api_url.rstrip("/"),
-                            retry=None)
-            self._repo = client.get_repo(self.repo)
+            self._client = Github(auth=Auth.Token(self.token),
+                                  base_url=self.api_url.rstrip("/"), retry=None)
+            self._repo = self._client.get_repo(self.repo)
         return self._repo
 
     def scrub(self, text: str) -> str:
@@ -178,9 +180,31 @@ class GitHub:
         role = str(data.get("role_name") or "")
         return role if role in ROLES else str(data.get("permission") or "none")
 
-    def comments(self, number: int) -> list[str]:
-        """The bodies of the issue's comments, oldest first."""
-        return [c.body or "" for c in self._repository().get_issue(number).get_comments()]
+    def posted_by_us(self, number: int, mark: str) -> bool:
+        """Whether the bot already left a comment holding `mark` on the issue: written by a
+        bot account (GITHUB_TOKEN and GitHub Apps comment as one) or by the token's own user
+        (a personal token). The same text in anyone else's comment does not count."""
+        own = ""
+        for comment in self._repository().get_issue(number).get_comments():
+            user = comment.user
+            if mark not in (comment.body or "") or user is None:
+                continue
+            if user.type == "Bot":
+                return True
+            own = own or self._own_login()
+            if own and user.login == own:
+                return True
+        return False
+
+    def _own_login(self) -> str:
+        """The token's user ('' for an installation token, which GitHub does not let ask)."""
+        from github import GithubException
+
+        self._repository()
+        try:
+            return self._client.get_user().login or ""
+        except GithubException:
+            return ""
 
     def issue(self, number: int):
         return self._repository().get_issue(number)

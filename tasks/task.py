@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from tools.secrets import scrub
-from tools.userfiles import UserFileError, read_user_bytes, user_file_problem
+from tools.userfiles import UserFileError, read_user_text, user_file_problem
 
 MAX_REQUEST_CHARS = 20_000
 
@@ -72,11 +72,10 @@ def issue_file_problem(path: Path) -> str:
 
 
 def from_issue_file(path: Path, repo: Path, base: str) -> Task:
-    try:
-        data = read_user_bytes(path, ISSUE_FILE, MAX_ISSUE_FILE_BYTES)
+    try:  # UTF-8 or an error naming the line: a replaced byte would reach the model unseen
+        text = read_user_text(path, ISSUE_FILE, MAX_ISSUE_FILE_BYTES)
     except UserFileError as exc:
         raise TaskError(str(exc)) from None
-    text = data.decode("utf-8", errors="replace")
     if "\0" in text:
         raise TaskError(f"the issue file {path} is binary (it contains NUL bytes)")
     return from_text(text, repo, base, source="issue-file")

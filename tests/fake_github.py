@@ -28,6 +28,9 @@ class FakeGitHub:
     comments: dict[int, list[dict]] = field(default_factory=dict)
     pulls: list[dict] = field(default_factory=list)
     permissions: dict[str, str] = field(default_factory=dict)
+    # the user a personal token belongs to; "" acts as GITHUB_TOKEN (an installation token,
+    # which comments as a bot account and may not read /user)
+    token_user: str = ""
     requests: list[Recorded] = field(default_factory=list)
     url: str = ""
 
@@ -104,6 +107,10 @@ class FakeGitHub:
         prefix = f"/repos/{self.repo}"
         if method == "GET" and path == prefix:
             return 200, self._repo_json()
+        if method == "GET" and path == "/user":
+            if not self.token_user:
+                return 403, {"message": "Resource not accessible by integration"}
+            return 200, {"login": self.token_user, "id": 8, "type": "User"}
         match = re.fullmatch(prefix + r"/issues/(\d+)", path)
         if match and method == "GET":
             issue = self.issues.get(int(match.group(1)))
@@ -114,7 +121,9 @@ class FakeGitHub:
             items = self.comments.setdefault(number, [])
             comment_id = 5000 + len(items) + 100 * number
             comment = {"id": comment_id, "body": body.get("body", ""),
-                       "user": {"login": "sleepcoder[bot]", "id": 9},
+                       "user": ({"login": self.token_user, "id": 8, "type": "User"}
+                                if self.token_user else
+                                {"login": "sleepcoder[bot]", "id": 9, "type": "Bot"}),
                        "url": f"{self.url}{prefix}/issues/comments/{comment_id}",
                        "html_url": f"https://github.example/{self.repo}/issues/{number}"
                                    f"#issuecomment-{comment_id}"}

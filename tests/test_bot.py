@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tasks.bot import BotEnv, run_bot
+from tasks.bot import UNTRUSTED_MARK, BotEnv, run_bot
 from tasks.github import EventError, GitHub
 from tests.conftest import GIT_ENV, git
 from tests.fake_github import FakeGitHub
@@ -163,6 +163,25 @@ def test_untrusted_commenter_gets_one_reply_per_issue_and_no_run(world, scripted
     assert len(replies) == 1  # not one reply per comment: that would be a spam amplifier
     assert replies[0]["body"].startswith("@stranger") and "write access" in replies[0]["body"]
     assert scripted.calls == [] and world["fake"].pulls == []
+
+
+def test_a_marker_planted_by_a_stranger_does_not_silence_the_reply(world, scripted):
+    world["fake"].add_issue(5, "t", "b", labels=("sleepcoder",))
+    world["fake"].comments[5] = [{"id": 1, "body": f"hi {UNTRUSTED_MARK}",
+                                  "user": {"login": "prankster", "id": 3, "type": "User"}}]
+    outcome = run_bot(commented(world, "/sleepcoder please", association="NONE",
+                                login="stranger"), github=github(world))
+    assert outcome.action == "refused"
+    replies = world["fake"].comments[5][1:]
+    assert len(replies) == 1 and replies[0]["body"].startswith("@stranger")
+
+
+def test_with_a_personal_token_the_bot_still_replies_once_per_issue(world, scripted):
+    world["fake"].token_user = "maintainer-bot"
+    for _ in range(2):
+        run_bot(commented(world, "/sleepcoder please", association="NONE", login="stranger"),
+                github=github(world))
+    assert len(world["fake"].comments[5]) == 1
 
 
 def test_comment_from_a_read_only_member_is_refused_whatever_its_association(world, scripted):

@@ -92,3 +92,9 @@ def test_zero_is_accepted_where_it_means_automatic_or_no_limit(py_repo):
                           "max_steps = 0\ntest_rounds = 0\n[sleep]\nbudget = 0\nsubsystems = 0\n",
                           "x.toml")
     assert (config.map.workers, config.llm.max_concurrency, config.solve.budget) == (0, 0, 0)
+
+
+def test_a_huge_number_is_shown_in_short_form_in_the_error():
+    with pytest.raises(ConfigError) as info:
+        parse_config("[solve]\ntest_timeout = 1e308\n", "x.toml")
+    assert "got 1e+308" in str(info.value) and len(str(info.value)) < 150

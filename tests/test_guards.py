@@ -123,6 +123,36 @@ def test_text_that_is_not_a_git_diff_is_refused_as_a_whole():
     assert refused[0].path == "(patch)"
 
 
+def test_a_plain_diff_appended_after_a_git_entry_is_refused(py_repo):
+    root = py_repo.root
+    (root / "app" / "util.py").write_text("changed\n")
+    smuggled = _diff_of(root) + ("--- /dev/null\n+++ b/.github/workflows/pwn.yml\n"
+                                 "@@ -0,0 +1 @@\n+on: push\n")
+    git(root, "reset", "-q", "--hard")
+    # git would apply the appended part as a second patch ...
+    numstat = git(root, "apply", "--numstat", "-", input=smuggled).stdout
+    assert ".github/workflows/pwn.yml" in numstat
+    # ... so the check that did not see it refuses the whole text
+    entries, refused = check_patch(smuggled, PathRules(), {"app/util.py"})
+    assert entries == [] and refused[0].path == "(patch)"
+    assert "outside the hunks" in refused[0].reason
+
+
+def test_a_hunk_longer_than_its_header_counts_is_refused():
+    text = ("diff --git a/x.py b/x.py\n--- a/x.py\n+++ b/x.py\n@@ -1 +1 @@\n-a\n+b\n"
+            "+c\n")
+    _, refused = check_patch(text, PathRules(), {"x.py"})
+    assert refused and refused[0].path == "(patch)"
+
+
+def test_form_feeds_and_line_separators_in_content_are_not_line_breaks(py_repo):
+    root = py_repo.root
+    (root / "app" / "util.py").write_text(
+        "a = 1\n\x0cdiff --git a/.github/x b/.github/x\nb = '\u2028+++ b/.github/y'\n\r\n")
+    entries, refused = check_patch(_diff_of(root), PathRules(), {"app/util.py"})
+    assert [e.path for e in entries] == ["app/util.py"] and refused == []
+
+
 def test_quoted_paths_unquote_like_git():
     assert unquote('"a/tab\\there"') == "a/tab\there"
     assert unquote('"\\303\\251.py"') == "é.py"

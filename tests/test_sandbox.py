@@ -162,6 +162,19 @@ def test_secret_locations_cover_home_credentials_and_runner_temp(tmp_path):
     assert set(found) == {home / ".config" / "gh", home / ".git-credentials", runner}
 
 
+def test_registry_and_secret_store_credentials_in_home_are_hidden(tmp_path):
+    home = tmp_path / "home"
+    files = [".cargo/credentials.toml", ".config/pip/pip.conf", ".vault-token",
+             ".m2/settings.xml", ".config/containers/auth.json", ".gem/credentials",
+             ".terraform.d/credentials.tfrc.json", ".cache/huggingface/token", ".bash_history"]
+    for name in files:
+        (home / name).parent.mkdir(parents=True, exist_ok=True)
+        (home / name).write_text("secret\n")
+    found = secret_locations(None, None, {"HOME": str(home)})
+    for name in files:
+        assert any((home / name).is_relative_to(place) for place in found), name
+
+
 def test_git_in_the_scratch_clone_sees_no_user_config(credentialed, monkeypatch):
     force(monkeypatch, "none")
     clone = scratch.create(credentialed.root, credentialed.git("rev-parse", "HEAD"), "")

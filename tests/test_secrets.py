@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import io
+import re
 from urllib.parse import quote, quote_plus
 
 from hypothesis import given, settings
@@ -62,6 +63,18 @@ def test_git_extraheader_credentials_are_learned(tmp_path):
         assert leaked not in scrubber.scrub(f"[http] extraheader = {leaked}")
 
 
+def test_tokens_in_git_remote_urls_are_learned(tmp_path):
+    git(tmp_path, "init", "-q")
+    git(tmp_path, "remote", "add", "origin",
+        "https://gitlab-ci-token:glcbt-RemoteT0ken0123456789@gitlab.example/x.git")
+    git(tmp_path, "config", "url.https://me:ghp_Inst34dOfT0ken0123456789@github.com/.insteadOf",
+        "https://github.com/")
+    scrubber = Scrubber()
+    scrubber.add_git_credentials(tmp_path)
+    text = scrubber.scrub("glcbt-RemoteT0ken0123456789 ghp_Inst34dOfT0ken0123456789")
+    assert "T0ken" not in text and text.count("[REDACTED:a git remote URL]") == 2
+
+
 def test_a_value_removed_from_the_environment_stays_known():
     scrubber = Scrubber()
     environ = {"GITHUB_TOKEN": KEY}
@@ -90,9 +103,12 @@ def test_no_encoding_of_a_secret_survives(secret, before, after, prefix):
     if not scrubber.found(secret):
         return  # too short, a number, a path: deliberately not treated as a secret
     raw = base64.b64encode(prefix + secret.encode()).decode()
-    for leaked in (secret, quote(secret, safe=""), quote_plus(secret), raw):
+    lower_hex = re.sub("%[0-9A-F]{2}", lambda m: m.group(0).lower(), quote(secret, safe=""))
+    for leaked in (secret, quote(secret, safe=""), quote_plus(secret), raw, quote(secret),
+                   lower_hex):
         text = scrubber.scrub(before + leaked + after)
         assert not [form for form in encoded_forms(secret) if form in text], leaked
+        assert leaked not in text, leaked
 
 
 def test_the_command_line_never_prints_a_secret(tmp_path):
@@ -127,3 +143,34 @@ def test_more_credential_shapes_are_learned(tmp_path):
         assert secret not in text
     # a weak word value protects nothing and would break ordinary text: left alone
     assert scrubber.scrub("connect to postgres") == "connect to postgres"
+
+
+def test_every_url_encoding_of_a_secret_is_removed():
+    secret = "ghp_A1b2/C3d4+E5f6=G7h8!(x) é"
+    scrubber = Scrubber()
+    scrubber.add(secret, "DEPLOY_TOKEN")
+    lower_hex = re.sub("%[0-9A-F]{2}", lambda m: m.group(0).lower(), quote(secret, safe=""))
+    for leaked in (quote(secret),  # Python's default keeps "/"
+                   quote(secret, safe="!*'()~"),  # JavaScript's encodeURIComponent
+                   lower_hex, quote_plus(secret)):
+        assert scrubber.scrub(f"url?t={leaked}&x") == "url?t=[REDACTED:DEPLOY_TOKEN]&x", leaked
+
+
+def test_a_private_key_printed_with_escaped_newlines_or_line_by_line_is_removed():
+    lines = ["b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW",
+             "QyNTUxOQAAACDqDwb8EVMHmBGpQ3pG0aVqbS6Y4qoo2uGzN2x6DdV1nwAAAJgMFkTZDBZE"]
+    key = "-----BEGIN OPENSSH PRIVATE KEY-----\n" + "\n".join(lines) + \
+        "\n-----END OPENSSH PRIVATE KEY-----\n"
+    scrubber = Scrubber()
+    scrubber.add_environment({"DEPLOY_SSH_PRIVATE_KEY": key})
+    # what a test printing dict(os.environ), /proc/<pid>/environ as bytes, or one line shows
+    for shown in (repr({"DEPLOY_SSH_PRIVATE_KEY": key}), repr(key.encode()), lines[1],
+                  key.replace("\n", "\r\n")):
+        text = scrubber.scrub(shown)
+        assert not any(line in text for line in lines), shown
+    assert scrubber.scrub("-----BEGIN OPENSSH PRIVATE KEY-----") == \
+        "-----BEGIN OPENSSH PRIVATE KEY-----"  # the marker alone is not the secret
+
+
+def test_pw_abbreviation_marks_a_credential_name():
+    assert is_secret_name("DEPLOY_PW") and is_secret_name("DB_PW")

@@ -39,14 +39,17 @@ def test_bad_options_are_refused_before_any_model_call(inventory, args, message)
     assert len(result.stderr.strip().splitlines()) == 1
 
 
-def test_huge_or_binary_issue_files_are_refused(inventory, tmp_path):  # noqa: F811
+def test_huge_binary_or_non_utf8_issue_files_are_refused(inventory, tmp_path):  # noqa: F811
     huge = tmp_path / "huge.md"
     with huge.open("wb") as handle:
         handle.truncate(5_000_000)
     binary = tmp_path / "binary.md"
     binary.write_bytes(b"Title\n\0\0\0")
+    latin1 = tmp_path / "latin1.md"
+    latin1.write_bytes("Title\nCaf\u00e9 cr\u00e8me".encode("latin-1"))
     for path, message in ((huge, "has 5,000,000 bytes; at most 1,000,000"),
-                          (binary, "contains NUL bytes")):
+                          (binary, "contains NUL bytes"),
+                          (latin1, "is not UTF-8 text (byte 0xe9 on line 2)")):
         result = run_cli("solve", "--issue-file", str(path), "--repo", str(inventory.root),
                          "--localize-only", "--no-llm")
         assert result.returncode == 2 and message in result.stderr
@@ -59,6 +62,37 @@ def test_unwritable_out_is_refused(inventory, tmp_path):  # noqa: F811
     locked.chmod(0o500)
     result = _solve(inventory, "--out", str(locked / "x.patch"))
     assert result.returncode == 2 and "not writable" in result.stderr
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs Linux /proc")
+def test_out_that_cannot_be_created_is_refused_before_any_model_call_even_for_root(
+        inventory):  # noqa: F811
+    # access() says yes to root for /proc; only opening the file tells
+    result = _solve(inventory, "--out", "/proc/sleepcoder-x.patch")
+    assert result.returncode == 2 and "cannot be written" in result.stderr, result.stderr
+
+
+def test_patch_that_cannot_be_written_after_the_run_exits_non_zero(inventory, scripted,  # noqa: F811
+                                                                    tmp_path):
+    from sleepcoder.solve_cli import run_solve_command
+
+    folder = tmp_path / "out"
+    folder.mkdir()
+
+    def edit_and_remove_the_folder(prompt: str) -> str:
+        if folder.exists():
+            folder.rmdir()
+        return REPORT_EDIT
+
+    scripted.on(node="localize", reply="inventory/report.py: YES")
+    scripted.on(node="plan", reply=PLAN.splitlines()[0] + "\n")
+    scripted.on(node="edit", reply=edit_and_remove_the_folder)
+    code = run_solve_command(
+        request=REQUEST, repo=inventory.root, issue_file=None, model=MODEL, budget=0,
+        max_steps=0, no_map=False, localize_only=False, no_llm=False, review=False,
+        test_cmd=None, out=folder / "x.patch", apply=False, force=False, resume=None,
+        as_json=True)
+    assert code == 2 and not (folder / "x.patch").exists()
 
 
 def test_plan_paths_with_nul_or_huge_names_are_dropped(inventory, scripted):  # noqa: F811

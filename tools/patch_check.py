@@ -14,6 +14,7 @@ from tools.pathguard import EditRefused, PathRules, check_path
 from tools.secrets import scrubber
 
 _QUOTED = re.compile(r'"((?:[^"\\]|\\.)*)"')
+_HUNK = re.compile(r"^@@ -\d+(?:,(\d+))? \+\d+(?:,(\d+))? @@")
 _ESCAPES = {"a": 7, "b": 8, "t": 9, "n": 10, "v": 11, "f": 12, "r": 13, '"': 34, "\\": 92}
 
 
@@ -109,7 +110,7 @@ def parse_entries(text: str) -> list[PatchEntry]:
     if not text.strip():
         return []
     sections: list[list[str]] = []
-    for line in text.splitlines(keepends=True):
+    for line in _git_lines(text):
         if line.startswith("diff --git "):
             sections.append([line])
         elif sections:
@@ -119,10 +120,47 @@ def parse_entries(text: str) -> list[PatchEntry]:
     return [_entry(lines) for lines in sections]
 
 
+def _git_lines(text: str) -> list[str]:
+    """`text` cut into lines where git cuts it: at newlines only (a form feed or a U+2028 in
+    a file's content does not start a line for git, so it must not start one here)."""
+    parts = text.split("\n")
+    return [part + "\n" for part in parts[:-1]] + ([parts[-1]] if parts[-1] else [])
+
+
+def _check_hunks(lines: list[str], path: str) -> None:
+    """Every line after the first hunk header belongs to a hunk, counted as git counts it:
+    anything else (a plain `--- a/x` / `+++ b/y` diff appended after the last hunk, say) is a
+    patch `git apply` would apply without this check having seen it."""
+    index = 0
+    while index < len(lines):
+        match = _HUNK.match(lines[index])
+        if match is None:
+            raise PatchFormatError(f"text outside the hunks of {path!r}: "
+                                   f"{lines[index].rstrip()[:80]!r}")
+        old = int(match.group(1) if match.group(1) is not None else 1)
+        new = int(match.group(2) if match.group(2) is not None else 1)
+        index += 1
+        while index < len(lines) and (old > 0 or new > 0 or lines[index].startswith("\\")):
+            mark = lines[index][:1]
+            if mark in (" ", "\n", ""):
+                old, new = old - 1, new - 1
+            elif mark == "-":
+                old -= 1
+            elif mark == "+":
+                new -= 1
+            elif mark != "\\":
+                break
+            index += 1
+        if old != 0 or new != 0:
+            raise PatchFormatError(f"a hunk of {path!r} does not have the lines its header "
+                                   "counts")
+
+
 def _entry(lines: list[str]) -> PatchEntry:
     old, new = _header_paths(lines[0].rstrip("\n"))
     status, old_mode, new_mode, binary = "modified", "", "", False
-    for raw in lines[1:]:
+    hunks: list[str] = []
+    for number, raw in enumerate(lines[1:], 1):
         line = raw.rstrip("\n")
         if line.startswith(("@@", "--- ", "+++ ")):
             # git ends these names with a tab when they contain a space
@@ -132,6 +170,7 @@ def _entry(lines: list[str]) -> PatchEntry:
             elif line.startswith("+++ ") and name != "/dev/null":
                 new = _strip_prefix(unquote(name), "b/")
             if line.startswith("@@"):
+                hunks = lines[number:]
                 break
             continue
         if line.startswith("new file mode "):
@@ -156,6 +195,8 @@ def _entry(lines: list[str]) -> PatchEntry:
         elif line.startswith(("GIT binary patch", "Binary files ")):
             binary = True
     path = old if status == "removed" else new
+    if hunks and not binary:
+        _check_hunks(hunks, path)
     return PatchEntry(path, old, status, old_mode, new_mode or old_mode, binary, "".join(lines))
 
 

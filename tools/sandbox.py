@@ -31,7 +31,19 @@ GOROOT GOPATH CARGO_HOME RUSTUP_HOME NODE_PATH""".split())
 # credential stores in a home folder: hidden from the test command when namespaces allow
 _HOME_SECRETS = (".git-credentials", ".gitconfig", ".config/git", ".config/gh", ".netrc",
                  ".ssh", ".aws", ".azure", ".config/gcloud", ".kube", ".docker/config.json",
-                 ".npmrc", ".pypirc", ".config/hub", ".gnupg")
+                 ".npmrc", ".pypirc", ".config/hub", ".gnupg",
+                 # package registries, secret stores and cloud tools keep tokens here too
+                 ".cargo/credentials", ".cargo/credentials.toml", ".config/pip", ".pip",
+                 ".gem/credentials", ".m2/settings.xml", ".m2/settings-security.xml",
+                 ".gradle/gradle.properties", ".yarnrc.yml", ".composer/auth.json",
+                 ".config/composer/auth.json", ".nuget/NuGet/NuGet.Config",
+                 ".config/NuGet/NuGet.Config", ".config/containers/auth.json",
+                 ".vault-token", ".terraformrc", ".terraform.d/credentials.tfrc.json",
+                 ".pulumi/credentials.json", ".huggingface/token", ".cache/huggingface/token",
+                 ".config/rclone", ".s3cfg", ".boto", ".databrickscfg", ".config/helm",
+                 ".password-store", ".local/share/keyrings",
+                 # shell histories hold pasted `export TOKEN=...` lines
+                 ".bash_history", ".zsh_history", ".python_history")
 OUTPUT_KEEP = 64_000  # bytes of output read back (the tail); the rest stays unread
 
 

@@ -13,12 +13,12 @@ import re
 import subprocess
 import threading
 from pathlib import Path
-from urllib.parse import quote, quote_plus
+from urllib.parse import quote, quote_plus, unquote, unquote_plus
 
 MIN_SECRET_CHARS = 8  # shorter values ("1", "true", a username) would redact ordinary text
 _SECRET_WORDS = frozenset("""TOKEN TOKENS SECRET SECRETS PASSWORD PASSWD PASS PASSPHRASE PWD
 APIKEY KEY KEYS CREDENTIAL CREDENTIALS CREDS AUTH AUTHORIZATION COOKIE PRIVATE PAT DSN
-SIGNATURE CERT WEBHOOK JWT BEARER SALT OTP""".split())
+SIGNATURE CERT WEBHOOK JWT BEARER SALT OTP PW""".split())
 _SECRET_PARTS = ("TOKEN", "SECRET", "PASSWORD", "PASSWD", "PASS", "APIKEY", "PRIVATEKEY",
                  "CREDENTIAL", "JWT", "BEARER")
 _NOT_SECRET_NAMES = frozenset({"PWD", "OLDPWD"})  # the working directory, not a password
@@ -27,6 +27,8 @@ _URL_CREDENTIALS = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^/\s:@]*:([^/\s@]+)@"
 _URL_QUERY = re.compile(r"[?&]([A-Za-z0-9_.-]*(?:key|token|secret|password|passwd|auth|sig|"
                         r"signature|credential|code)[A-Za-z0-9_.-]*)=([^&#\s]+)", re.I)
 _BASIC = re.compile(r"(?i)\b(?:basic|bearer|token)\s+([A-Za-z0-9+/=._~-]{8,})")
+_URL_SAFE = re.compile(r"[A-Za-z0-9._~-]")  # what every URL encoder leaves as it is
+MIN_LINE_CHARS = 16  # a line of a multi-line secret (a private key) hidden on its own
 
 
 def is_secret_name(name: str) -> bool:
@@ -70,11 +72,42 @@ def encoded_forms(secret: str) -> set[str]:
     return {f for f in forms if len(f) >= MIN_SECRET_CHARS}
 
 
+def url_encoded_pattern(secret: str) -> str:
+    """A pattern for `secret` URL-encoded by any encoder: each character that is not
+    unreserved as it is or percent-encoded (upper- or lower-case hex), a space also as `+`
+    (Python's `quote` keeps `/`, JavaScript's `encodeURIComponent` keeps `!*'()`...)."""
+    parts = []
+    for char in secret:
+        if _URL_SAFE.fullmatch(char):
+            parts.append(re.escape(char))
+            continue
+        encoded = "".join(f"%{byte:02X}" for byte in char.encode("utf-8"))
+        either_case = "".join(f"[{c}{c.lower()}]" if c.isalpha() else re.escape(c)
+                              for c in encoded)
+        plus = "|\\+" if char == " " else ""
+        parts.append(f"(?:{re.escape(char)}|{either_case}{plus})")
+    return "".join(parts)
+
+
+def _pieces(value: str) -> set[str]:
+    """The value, and for a multi-line value (a private key) each long line and the value as
+    a string literal or JSON shows it (`\\n` for each newline): `print(os.environ)` does not
+    print the newlines of a key, and a line printed alone is still the key."""
+    pieces = {value, value.strip()}
+    if "\n" in value.strip():
+        pieces.add(value.strip().replace("\r", "\\r").replace("\n", "\\n"))
+        pieces.update(line.strip() for line in value.splitlines()
+                      if len(line.strip()) >= MIN_LINE_CHARS
+                      and not line.strip().startswith("-----"))  # BEGIN/END markers
+    return pieces
+
+
 class Scrubber:
     """Known secrets and their forms, replaced by `[REDACTED:<where it came from>]`."""
 
     def __init__(self) -> None:
         self._names: dict[str, str] = {}  # form -> name of its source
+        self._urls: dict[str, str] = {}  # URL-encoding pattern of a value -> its source
         self._pattern: re.Pattern[str] | None = None
         self._seen_env: frozenset[tuple[str, str]] = frozenset()
         self._lock = threading.Lock()
@@ -84,9 +117,11 @@ class Scrubber:
         if not value or not _worth_hiding(value):
             return
         with self._lock:
-            for candidate in {value, value.strip()}:
+            for candidate in _pieces(value):
                 for form in encoded_forms(candidate):
                     self._names.setdefault(form, name)
+                if any(not _URL_SAFE.fullmatch(char) for char in candidate):
+                    self._urls.setdefault(url_encoded_pattern(candidate), name)
             self._pattern = None
 
     def add_environment(self, environ: dict[str, str] | os._Environ | None = None) -> None:
@@ -141,21 +176,37 @@ class Scrubber:
                 if decoded:
                     self.add(decoded, "git http.extraheader")
                     self.add(decoded.rpartition(":")[2], "git http.extraheader")
+        # a token written into a remote's URL (`git clone https://user:TOKEN@host/...`, GitLab
+        # CI's remote) or into an insteadOf rewrite
+        urls = subprocess.run(
+            ["git", "config", "--includes", "--get-regexp",
+             r"^(remote\..*\.(url|pushurl)|url\..*\.(insteadof|pushinsteadof))$"],
+            cwd=repo, capture_output=True, text=True)
+        for match in _URL_CREDENTIALS.finditer(urls.stdout):
+            self.add(match.group(1), "a git remote URL")
+            self.add(unquote(match.group(1)), "a git remote URL")
         return headers
 
     def _compiled(self) -> re.Pattern[str] | None:
         with self._lock:
             if self._pattern is None and self._names:
                 forms = sorted(self._names, key=len, reverse=True)  # longest match first
-                self._pattern = re.compile("|".join(re.escape(f) for f in forms))
+                self._pattern = re.compile("|".join([*(re.escape(f) for f in forms),
+                                                     *self._urls]))
             return self._pattern
+
+    def _source(self, match: str) -> str:
+        for form in (match, unquote(match), unquote_plus(match)):
+            if form in self._names:
+                return self._names[form]
+        return "a secret"
 
     def scrub(self, text: str) -> str:
         self.add_environment()
         pattern = self._compiled()
         if pattern is None or not text:
             return text
-        return pattern.sub(lambda m: f"[REDACTED:{self._names[m.group(0)]}]", text)
+        return pattern.sub(lambda m: f"[REDACTED:{self._source(m.group(0))}]", text)
 
     def found(self, text: str) -> list[str]:
         """Names of the secrets `text` contains (empty: none)."""
@@ -163,7 +214,7 @@ class Scrubber:
         pattern = self._compiled()
         if pattern is None or not text:
             return []
-        return sorted({self._names[m.group(0)] for m in pattern.finditer(text)})
+        return sorted({self._source(m.group(0)) for m in pattern.finditer(text)})
 
 
 def _b64(text: str) -> str:
