@@ -180,7 +180,9 @@ def default_branch_config(workspace: Path, gh: GitHub) -> Config:
 
 def _trigger(event: IssueEvent, config: Config) -> str | None:
     """The extra instruction ('' for a label) when the event starts a run, else None."""
-    if event.name == "issues" and event.action == "labeled" and event.label == config.bot.label:
+    # GitHub treats label names case-insensitively (one `SleepCoder` label per repository)
+    if event.name == "issues" and event.action == "labeled" and \
+            event.label.casefold() == config.bot.label.casefold():
         return ""
     if event.name == "issue_comment" and event.action == "created":
         text = event.comment.strip()
@@ -318,8 +320,8 @@ def _run_setup(workspace: Path, config: Config) -> None:
     except subprocess.TimeoutExpired:
         raise BotFailure(f"the setup script {script} timed out") from None
     if result.returncode != 0:
-        raise BotFailure(f"the setup script {script} failed (exit {result.returncode}):\n\n```\n"
-                         + (result.stdout + result.stderr)[-1500:] + "\n```")
+        raise BotFailure(f"the setup script {script} failed (exit {result.returncode}):\n\n"
+                         + fenced((result.stdout + result.stderr)[-1500:]))
 
 
 def _base_commit(workspace: Path, branch: str, auth: dict[str, str]) -> str:

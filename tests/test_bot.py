@@ -296,10 +296,12 @@ def test_refused_push_is_reported(world, scripted):
 
 def test_failing_setup_script_is_reported(world, scripted):
     _commit_config(world, CONFIG + 'setup_script = "setup.sh"\n',
-                   {"setup.sh": "echo installing; exit 4\n"})
+                   {"setup.sh": "echo installing; echo '```'; echo '# @owner'; exit 4\n"})
     outcome = run_bot(labeled(world), github=github(world))
     assert outcome.action == "failed"
-    assert "setup script setup.sh failed (exit 4)" in world["fake"].comments[5][-1]["body"]
+    body = world["fake"].comments[5][-1]["body"]
+    assert "setup script setup.sh failed (exit 4)" in body
+    assert "\n````\ninstalling\n```\n# @owner\n````" in body  # its output cannot close the fence
     assert scripted.calls == []
 
 
@@ -422,3 +424,13 @@ def test_a_tag_named_like_the_default_branch_does_not_supply_the_configuration(w
     happy_script(scripted)
     run_bot(labeled(world), github=github(world))
     assert not marker.exists()
+
+
+def test_the_trigger_label_matches_whatever_its_case(world):
+    from sleepcoder.config import Config
+    from tasks.bot import _trigger
+    from tasks.github import read_event
+
+    env = event(world, "issues", {"action": "labeled", "label": {"name": "SleepCoder"},
+                                  "issue": issue_payload(world), "sender": {"login": "m"}})
+    assert _trigger(read_event(env.event_name, env.event_path, env.repo), Config()) == ""

@@ -161,8 +161,10 @@ def test_quoted_paths_unquote_like_git():
 
 @pytest.mark.parametrize("path", [".gitea/workflows/x.yml", ".forgejo/workflows/x.yml",
                                   ".cirrus.yml", ".semaphore/semaphore.yml", "buildspec.yml",
-                                  "cloudbuild.yaml", ".tekton/run.yaml", "bitrise.yml"])
-def test_other_forges_ci_files_are_refused(path):
+                                  "cloudbuild.yaml", ".tekton/run.yaml", "bitrise.yml",
+                                  ".pre-commit-config.yaml", ".husky/pre-commit",
+                                  ".VSCode/tasks.json", ".devcontainer/devcontainer.json"])
+def test_other_forges_ci_files_and_self_running_files_are_refused(path):
     with pytest.raises(EditRefused, match="CI configuration"):
         check_path(path, PathRules())
 

@@ -21,14 +21,17 @@ class EditRefused(ValueError):
 
 
 # CI configuration runs with the repository's secrets; sleepcoder's configuration holds the
-# test command. Folded forms; a trailing "/" means the folder and everything in it.
+# test command; git hook managers, editor tasks and dev containers run commands on a
+# developer's machine without a review of their own. Folded forms; a trailing "/" means the
+# folder and everything in it.
 CI_PATHS = (".github/", ".gitlab-ci.yml", ".gitlab/", ".circleci/", ".travis.yml",
             ".buildkite/", "azure-pipelines.yml", "azure-pipelines.yaml", ".azure-pipelines/",
             "jenkinsfile", ".drone.yml", ".drone.star", "appveyor.yml", ".appveyor.yml",
             "bitbucket-pipelines.yml", ".woodpecker/", ".woodpecker.yml", ".gitea/",
             ".forgejo/", ".cirrus.yml", ".cirrus.star", ".semaphore/", "buildspec.yml",
             "cloudbuild.yaml", "cloudbuild.yml", ".tekton/", "bitrise.yml", "codemagic.yaml",
-            ".sleepcoder.toml")
+            ".pre-commit-config.yaml", ".husky/", ".vscode/tasks.json", ".devcontainer/",
+            ".devcontainer.json", ".sleepcoder.toml")
 MAX_COMPONENT_BYTES = 255
 MAX_PATH_BYTES = 4096
 _WINDOWS_RESERVED = re.compile(r"^(con|prn|aux|nul|com\d|lpt\d)(\..*)?$")
@@ -91,8 +94,9 @@ def rule_violation(normal: str, rules: PathRules) -> str:
     if ".git" in parts:
         return "inside .git/"
     if not rules.allow_ci and any(_covers(rule, folded) for rule in CI_PATHS):
-        return ("CI configuration and sleepcoder's configuration may not be edited (allow "
-                "with [solve] allow_ci_edits = true)")
+        return ("CI configuration, files that run commands by themselves (git hooks, editor "
+                "tasks, dev containers) and sleepcoder's configuration may not be edited "
+                "(allow with [solve] allow_ci_edits = true)")
     for prefix in rules.protected:
         rule = fold(prefix.strip().strip("/"))
         if rule and _covers(rule, folded):
