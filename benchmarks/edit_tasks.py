@@ -18,6 +18,7 @@ import sys
 import tempfile
 from collections import Counter
 from dataclasses import asdict, dataclass, field
+from itertools import zip_longest
 from pathlib import Path, PurePosixPath
 
 if __package__ in (None, ""):  # run as a script: make `benchmarks.` importable
@@ -250,8 +251,10 @@ def _anchor(unit: Unit, base: ParsedFile, head: ParsedFile) -> Anchor:
 
 def sample_tasks(tasks: list[EditTask], per_repo: int = 8, seed: int = 0) -> list[EditTask]:
     """Up to `per_repo` tasks of each repository, alternating changes and adds, drawing each
-    time from the instance used least so far (ties in a seeded random order)."""
-    chosen: list[EditTask] = []
+    time from the instance used least so far (ties in a seeded random order); returned
+    interleaved, one task of each repository in turn, so that the first N (`bench_edit
+    --limit N`) are a subset balanced across repositories."""
+    chosen: list[list[EditTask]] = []
     for repo in sorted({t.repo for t in tasks}):
         rng = random.Random(f"{seed}:{repo}")
         pools = {}
@@ -271,8 +274,8 @@ def sample_tasks(tasks: list[EditTask], per_repo: int = 8, seed: int = 0) -> lis
                 task = pool.pop(best)
                 used[task.instance_id] += 1
                 picked.append(task)
-        chosen.extend(picked)
-    return chosen
+        chosen.append(picked)
+    return [task for turn in zip_longest(*chosen) for task in turn if task is not None]
 
 
 def cut_tasks(dataset: Path | list[Instance], mirrors_dir: Path, per_repo: int = 8,

@@ -197,6 +197,15 @@ def test_sample_alternates_kinds_and_is_reproducible(mirrors):
     assert len(sample_tasks(tasks, per_repo=10)) == 4
 
 
+def test_sample_takes_one_task_of_each_repository_in_turn(mirrors):
+    from dataclasses import replace
+
+    tasks = collect(*mirrors).tasks
+    both = tasks + [replace(t, repo="zz/other", task_id="other:" + t.task_id) for t in tasks]
+    repos = [t.repo for t in sample_tasks(both, per_repo=3, seed=1)]
+    assert repos[:4] == [repos[0], "zz/other", repos[0], "zz/other"] and repos[0] != "zz/other"
+
+
 def test_cli_writes_tasks_outside_the_work_tree_and_refuses_inside(mirrors, tmp_path, capsys):
     dataset, mirrors_dir = mirrors
     out = tmp_path / "derived" / "tasks.jsonl"
