@@ -240,6 +240,17 @@ def test_budget_exhaustion_stops_cleanly_and_emits_what_was_validated(inventory,
     assert any("step limit reached" in e for e in result.record["events"])
 
 
+def test_a_spent_budget_still_runs_the_tests_on_what_was_made(inventory, scripted):
+    script_happy_path(scripted)
+    failing = f"{sys.executable} -c \"import sys; print('1 failed'); sys.exit(1)\""
+    result = start_solve(inventory.root, REQUEST, options(max_steps=3, test_cmd=failing))
+    assert result.status == "budget_exhausted"
+    assert result.record["files"]["modified"] == ["inventory/report.py"]
+    assert result.record["test"]["status"] == "failed"
+    assert result.record["test"].get("rounds", 0) == 0  # no fix round without budget
+    assert any("no fix round: the budget is spent" in e for e in result.record["events"])
+
+
 def test_a_failing_file_does_not_starve_the_other_planned_files(inventory, scripted):
     scripted.on(node="localize", reply="inventory/report.py: YES\ninventory/cli.py: YES")
     scripted.on(node="plan", reply=PLAN)

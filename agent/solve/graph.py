@@ -94,8 +94,11 @@ def build_graph(ctx: SolveContext):
         ["edit", "plan", "emit"])
     graph.add_conditional_edges("edit", lambda s: "edit" if s.get("queue") and not _stopped(s)
                                 else "check", ["edit", "check"])
+    # a spent budget still gets its tests run (they cost no tokens): the user learns whether
+    # the validated part passes; only the fix rounds need budget
     graph.add_conditional_edges("check", lambda s: "test" if ctx.options.test_cmd and
-                                not _stopped(s) and s.get("patch") else "emit", ["test", "emit"])
+                                s.get("status") not in ("aborted", "failed") and s.get("patch")
+                                else "emit", ["test", "emit"])
     graph.add_conditional_edges("test", lambda s: "edit" if s.get("queue") and not _stopped(s)
                                 else "emit", ["edit", "emit"])
     graph.add_edge("emit", END)
@@ -343,6 +346,10 @@ def _test(ctx: SolveContext, state: SolveState, events: list[str]) -> SolveState
         return {"test": test}
     if test["status"] == "error":
         events.append(f"tests could not run: {test['output'][:300]}")
+        return {"test": test}
+    if state.get("status") == "budget_exhausted":
+        events.append("tests fail with the part of the plan that was made; no fix round: the "
+                      "budget is spent")
         return {"test": test}
     if rounds >= ctx.options.test_rounds or ctx.llm is None:
         events.append(f"tests still fail after {rounds} fix round(s)")
