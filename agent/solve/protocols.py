@@ -154,6 +154,11 @@ def _apply_blocks(work: UnitWork, text: str) -> str:
     return apply_change(work, new_code)
 
 
+def _line_set(text: str) -> set[str]:
+    """The non-blank lines of `text`, stripped: what an echo of existing code is told by."""
+    return {line.strip() for line in text.splitlines() if line.strip()}
+
+
 def _apply_insertions(work: UnitWork, text: str) -> str:
     """Each `AFTER: <line>` + code block: the new lines go after that line of the definition,
     indented like it (one level deeper after a line that opens a block)."""
@@ -162,13 +167,13 @@ def _apply_insertions(work: UnitWork, text: str) -> str:
     if not places:
         raise UnitRejected("no `AFTER:` line: name the existing line the new lines follow")
     lines = code.splitlines()
-    existing = {line.strip() for line in lines if line.strip()}
+    existing = _line_set(code)
     for place in places:
         anchor, _, rest = place.partition("\n")
         blocks = code_blocks(rest)
         if not blocks:
             raise UnitRejected(f"no code block after `AFTER: {anchor.strip()}`")
-        new_lines = {line.strip() for line in blocks[0].splitlines() if line.strip()}
+        new_lines = _line_set(blocks[0])
         if new_lines and new_lines <= existing:
             raise UnitRejected("the lines in your code blocks are already in the definition; "
                                "write only lines that are not there yet, the ones the change "
@@ -294,10 +299,10 @@ def _splice_decomposed(ctx: SolveContext, work: UnitWork, statements, header_las
     content = work.content
     span = work.span
     assert span is not None
-    existing = {line.strip() for line in work.code.splitlines() if line.strip()}
+    existing = _line_set(work.code)
     if new_header:
         _check_header(work, new_header, header_last - span.header_line)
-    body_lines = {line.strip() for line in new_body.splitlines() if line.strip()}
+    body_lines = _line_set(new_body)
     if body_lines and body_lines <= existing:
         raise UnitRejected(f"the new body lines are already in `{work.tail}`: write only lines "
                            f"that are not there yet, the ones the change adds: "
