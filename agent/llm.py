@@ -18,11 +18,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agent.cache import ResponseCache
-from agent.local_model import DEFAULT_LOCAL
-from agent.local_model import PROVIDER as LOCAL_PROVIDER
-from sleepcoder.config import LLMConfig
-from tools.secrets import scrub
+from sleepcoder.agent.cache import ResponseCache
+from sleepcoder.agent.local_model import DEFAULT_LOCAL
+from sleepcoder.agent.local_model import PROVIDER as LOCAL_PROVIDER
+from sleepcoder.tools.config import LLMConfig
+from sleepcoder.tools.secrets import scrub
 
 DEFAULT_MODEL = f"{LOCAL_PROVIDER}/{DEFAULT_LOCAL}"
 PHASES = ("sleep", "test")
@@ -151,7 +151,7 @@ def _lazy_litellm() -> Any:
 def _ensure_provider(litellm: Any, model: str) -> None:
     prefix = model.split("/", 1)[0]
     if prefix == LOCAL_PROVIDER and prefix not in _PROVIDERS:
-        from agent.local_model import make_provider
+        from sleepcoder.agent.local_model import make_provider
 
         _PROVIDERS[LOCAL_PROVIDER] = make_provider
     if prefix not in _PROVIDERS:
@@ -185,7 +185,7 @@ class LLM:
     def check_available(self) -> None:
         """The pre-flight: raise ModelUnavailable (with a hint) or WeightsMismatch now, rather
         than at the first request of a run (see agent/preflight.py)."""
-        from agent.preflight import preflight
+        from sleepcoder.agent.preflight import preflight
 
         preflight(self)
 
@@ -266,7 +266,7 @@ class LLM:
                     raise ContextTooLong(f"{self.model}: prompt too long: {_short(exc)}") from exc
                 if isinstance(exc, LLMError):
                     raise
-                from agent.local_model import ModelUnavailable, WeightsMismatch
+                from sleepcoder.agent.local_model import ModelUnavailable, WeightsMismatch
 
                 if isinstance(exc, ModelUnavailable | WeightsMismatch):
                     raise

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import importlib.util
 
-from agent.llm import resolve_model
-from agent.local_model import LOCAL_MODELS, cache_dir, runtime_available
-from sleepcoder.config import LLMConfig
+from sleepcoder.agent.llm import resolve_model
+from sleepcoder.agent.local_model import LOCAL_MODELS, cache_dir, runtime_available
+from sleepcoder.tools.config import LLMConfig
 
 OTHER_MODELS = (
     "Any litellm model string also works, with its usual credentials in the environment: "

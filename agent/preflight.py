@@ -17,10 +17,10 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any
 
-from agent.local_model import ModelUnavailable
+from sleepcoder.agent.local_model import ModelUnavailable
 
 if TYPE_CHECKING:
-    from agent.llm import LLM
+    from sleepcoder.agent.llm import LLM
 
 _PROBE = [{"role": "user", "content": "Reply with OK."}]
 _PASSED: set[tuple[str, str]] = set()  # (model, api_base) that answered in this process
@@ -29,10 +29,10 @@ _DEFAULT_BASES = {"ollama": "http://localhost:11434", "ollama_chat": "http://loc
 
 def preflight(llm: LLM) -> None:
     """Raise ModelUnavailable (or WeightsMismatch) with a hint when `llm` cannot answer."""
-    from agent import llm as llm_module
+    from sleepcoder.agent import llm as llm_module
 
     if llm.is_local:
-        from agent.local_model import engine
+        from sleepcoder.agent.local_model import engine
 
         engine(llm.model)
         return
@@ -85,8 +85,7 @@ def _check_environment(litellm: Any, llm: LLM, provider: str) -> None:
 def _diagnose(litellm: Any, llm: LLM, provider: str, base: str, exc: BaseException) -> str:
     """What is wrong, with a hint; '' when the error does not mean the model is unusable."""
     import httpx
-
-    from agent.llm import _short, caused_by, connection_refused
+    from sleepcoder.agent.llm import _short, caused_by, connection_refused
 
     where = base or f"{provider}'s API"
     name = llm.model.split("/", 1)[1] if "/" in llm.model else llm.model

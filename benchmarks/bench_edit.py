@@ -86,7 +86,7 @@ def run_cell(llm: Any, protocol: str, task: EditTask) -> dict:
 def run(tasks: list[EditTask], protocols: list[str], models: list[str], out: Path,
         retry_errors: bool = False, say: Callable[[str], None] | None = None) -> int:
     """Run every missing cell; return how many ran."""
-    from agent.llm import LLM
+    from sleepcoder.agent.llm import LLM
 
     say = say or (lambda line: print(line, file=sys.stderr, flush=True))
     out.mkdir(parents=True, exist_ok=True)
@@ -178,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--report", action="store_true",
                         help="print the Markdown tables of the results in --out")
     args = parser.parse_args(argv)
-    from agent.local_model import ModelUnavailable, WeightsMismatch
+    from sleepcoder.agent.local_model import ModelUnavailable, WeightsMismatch
 
     try:
         out = check_outside_work_tree(args.out)

@@ -152,8 +152,7 @@ def parsed_files(repo: Path) -> list[tuple[str, str]]:
 def floor_seconds(repo: Path, files: list[tuple[str, str]]) -> float:
     """Bare tree-sitter parse + shipped tags query over `files`, in this one process."""
     import tree_sitter
-
-    from tools import languages
+    from sleepcoder.tools import languages
 
     queries = {}
     for _path, lang in files:

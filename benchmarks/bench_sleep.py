@@ -45,7 +45,7 @@ def scratch_clone(source: Path, rev: str, work: Path) -> Path:
 
 
 def one_file_change(repo: Path) -> str:
-    from tools.store import MapStore
+    from sleepcoder.tools.store import MapStore
 
     store, _ = MapStore.open(repo / ".sleepcoder", create=False)
     path = store.conn.execute(
@@ -61,7 +61,7 @@ def one_file_change(repo: Path) -> str:
 
 
 def summary_tokens_per_line(repo: Path) -> float:
-    from tools.store import MapStore
+    from sleepcoder.tools.store import MapStore
 
     store, _ = MapStore.open(repo / ".sleepcoder", create=False)
     chars = sum(len(text) for text, _src in store.file_summaries().values())
@@ -74,9 +74,9 @@ def summary_tokens_per_line(repo: Path) -> float:
 
 def raw_anchor(repo: Path, model: str, count: int) -> float:
     """Seconds per file when a file is summarized from its raw text (the naive prompt)."""
-    from agent.llm import LLM
-    from agent.sleep.summaries import messages_for
-    from tools.store import MapStore
+    from sleepcoder.agent.llm import LLM
+    from sleepcoder.agent.sleep.summaries import messages_for
+    from sleepcoder.tools.store import MapStore
 
     store, _ = MapStore.open(repo / ".sleepcoder", create=False)
     paths = [row[0] for row in store.conn.execute(
@@ -94,7 +94,7 @@ def raw_anchor(repo: Path, model: str, count: int) -> float:
 
 
 def run_pass(repo: Path, model: str, label: str) -> dict:
-    from agent.sleep.run import run_sleep
+    from sleepcoder.agent.sleep.run import run_sleep
 
     started = time.perf_counter()
     report = run_sleep(repo, model=model)

@@ -51,9 +51,9 @@ def scratch(work: Path) -> Path:
 
 
 def main() -> None:
-    from agent.sleep.run import run_sleep
-    from agent.solve.context import SolveOptions
-    from agent.solve.run import start_solve
+    from sleepcoder.agent.sleep.run import run_sleep
+    from sleepcoder.agent.solve.context import SolveOptions
+    from sleepcoder.agent.solve.run import start_solve
 
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -33,12 +33,12 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def collect_repo(repo: str, items: list, repos_dir: Path, cache: Path, limit: int,
                  use_history: bool = True) -> list[dict]:
-    from sleepcoder.config import Config, MapConfig
-    from swe_features.repos import Snapshot, locate
-    from tools.localize_features import build_index, request_features
-    from tools.pseudo_tasks import contents_before, created_at, replay, select_tasks
-    from tools.repomap import build_map
-    from tools.store import MapStore
+    from sleepcoder.swe_features.repos import Snapshot, locate
+    from sleepcoder.tools.config import Config, MapConfig
+    from sleepcoder.tools.localize_features import build_index, request_features
+    from sleepcoder.tools.pseudo_tasks import contents_before, created_at, replay, select_tasks
+    from sleepcoder.tools.repomap import build_map
+    from sleepcoder.tools.store import MapStore
 
     source = locate(repo, repos_dir, {}, cache)
     snapshot = Snapshot(source, cache / "worktrees" / repo.replace("/", "+"))
@@ -94,7 +94,7 @@ def _packed(item, names: tuple[str, ...]) -> dict:
 def _as_pseudo_task(store, index, instance, root: Path):
     """The earlier task `instance` as a pseudo-task of this later map (None if its commit
     is not in this map's first-parent history)."""
-    from tools.pseudo_tasks import PseudoTask, _pull_request_commits
+    from sleepcoder.tools.pseudo_tasks import PseudoTask, _pull_request_commits
 
     sha = instance.extra.get("merge_commit", "")
     row = store.conn.execute("SELECT seq, skipped FROM commits WHERE sha=?", (sha,)).fetchone()
@@ -116,7 +116,7 @@ def _as_pseudo_task(store, index, instance, root: Path):
 
 
 def main() -> None:
-    from swe_features.dataset import load_dataset
+    from sleepcoder.swe_features.dataset import load_dataset
 
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -70,7 +70,7 @@ def columns(x: np.ndarray, have: tuple[str, ...], names: tuple[str, ...]) -> np.
 
 
 def chosen_files(paths: list[str], x: np.ndarray, model, names) -> list[str]:
-    from tools.localize import Candidate, choose
+    from sleepcoder.tools.localize import Candidate, choose
 
     weights = np.array([model.weights.get(n, 0.0) for n in names])
     p = 1 / (1 + np.exp(-np.clip(model.bias + x @ weights, -30, 30)))
@@ -122,7 +122,7 @@ def fit(rows: list[dict], names: tuple[str, ...], l2: float) -> tuple[np.ndarray
 
 
 def train_model(rows: list[dict], names: tuple[str, ...], l2: float):
-    from tools.localize import LocalizeModel
+    from sleepcoder.tools.localize import LocalizeModel
 
     weights, bias = fit(rows, names, l2)
     return LocalizeModel({n: float(w) for n, w in zip(names, weights, strict=True)}, bias,
@@ -130,7 +130,7 @@ def train_model(rows: list[dict], names: tuple[str, ...], l2: float):
 
 
 def replays_of(pseudo: list[dict], names: tuple[str, ...]) -> list:
-    from tools.pseudo_tasks import PseudoTask, Replay
+    from sleepcoder.tools.pseudo_tasks import PseudoTask, Replay
 
     return [Replay(PseudoTask(p["seq"], p["sha"], p["title"], p["title"], (), frozenset(),
                               frozenset()), p["paths"],
@@ -143,7 +143,7 @@ def with_reference(model, rows: list[dict], names: tuple[str, ...], settings):
     repository's past features once, as replayed at the first map that had them)."""
     from dataclasses import replace
 
-    from tools.calibrate import fit_reference
+    from sleepcoder.tools.calibrate import fit_reference
 
     seen, pseudo = set(), []
     for row in rows:
@@ -157,7 +157,7 @@ def with_reference(model, rows: list[dict], names: tuple[str, ...], settings):
 
 def calibrated(row: dict, model, names: tuple[str, ...], settings):
     """`model` adjusted by the calibration fitted on the task's own pseudo-tasks."""
-    from tools.calibrate import fit_calibration
+    from sleepcoder.tools.calibrate import fit_calibration
 
     calibration = fit_calibration(replays_of(row["pseudo"], names), model, names, settings)
     return (calibration.apply(model) if calibration.active else model), calibration
@@ -168,7 +168,12 @@ def predict(row: dict, model, names) -> list[str]:
 
 
 def main() -> None:
-    from tools.localize import FEATURES, HISTORY_FEATURES, LocalizeModel, default_young_model
+    from sleepcoder.tools.localize import (
+        FEATURES,
+        HISTORY_FEATURES,
+        LocalizeModel,
+        default_young_model,
+    )
 
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -248,7 +253,7 @@ def main() -> None:
 def calibration_settings(args):
     from dataclasses import replace
 
-    from tools.calibrate import DEFAULT_SETTINGS
+    from sleepcoder.tools.calibrate import DEFAULT_SETTINGS
 
     settings = DEFAULT_SETTINGS
     if args.prior_tasks is not None:

@@ -92,11 +92,11 @@ class _Tree:
 
 @register("file-blocks")
 def file_blocks(llm: Any, task: EditTask) -> tuple[str | None, dict]:
-    from agent.solve.context import SolveContext, SolveOptions
-    from agent.solve.edit import edit_file
-    from agent.solve.plan import Plan, Step
-    from sleepcoder.config import Config
-    from tasks.task import Task
+    from sleepcoder.agent.solve.context import SolveContext, SolveOptions
+    from sleepcoder.agent.solve.edit import edit_file
+    from sleepcoder.agent.solve.plan import Plan, Step
+    from sleepcoder.tasks.task import Task
+    from sleepcoder.tools.config import Config
 
     recorder = _Recorder(llm)
     title, _, body = task.request.partition("\n\n")
@@ -121,13 +121,13 @@ def _symbols_protocol(protocol: str) -> Protocol:
     task's definition as a CHANGE unit, or an ADD unit at the task's anchor."""
 
     def run(llm: Any, task: EditTask) -> tuple[str | None, dict]:
-        from agent.solve.context import SolveContext, SolveOptions
-        from agent.solve.plan import Plan, Step, Unit
-        from agent.solve.protocols import edit_unit
-        from agent.solve.units import prepare
-        from sleepcoder.config import Config
-        from tasks.task import Task
-        from tools.symbols import SymbolError, definitions
+        from sleepcoder.agent.solve.context import SolveContext, SolveOptions
+        from sleepcoder.agent.solve.plan import Plan, Step, Unit
+        from sleepcoder.agent.solve.protocols import edit_unit
+        from sleepcoder.agent.solve.units import prepare
+        from sleepcoder.tasks.task import Task
+        from sleepcoder.tools.config import Config
+        from sleepcoder.tools.symbols import SymbolError, definitions
 
         recorder = _Recorder(llm)
         title, _, body = task.request.partition("\n\n")

@@ -8,9 +8,10 @@ import difflib
 import re
 from dataclasses import asdict, dataclass, field
 
+from sleepcoder.tools.parse import syntax_errors
+
 from benchmarks.edit_tasks import EditTask
 from benchmarks.edit_units import parse_units, same_code, unit_changes, within
-from tools.parse import syntax_errors
 
 _WORD = re.compile(r"\w+")
 

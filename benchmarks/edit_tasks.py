@@ -24,6 +24,9 @@ from pathlib import Path, PurePosixPath
 if __package__ in (None, ""):  # run as a script: make `benchmarks.` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from sleepcoder.swe_features.builder import candidate_prs  # noqa: E402
+from sleepcoder.swe_features.dataset import DatasetError, Instance, load_dataset  # noqa: E402
+
 from benchmarks.edit_units import (  # noqa: E402
     ParsedFile,
     Unit,
@@ -31,8 +34,6 @@ from benchmarks.edit_units import (  # noqa: E402
     split_lines,
     unit_changes,
 )
-from swe_features.builder import candidate_prs  # noqa: E402
-from swe_features.dataset import DatasetError, Instance, load_dataset  # noqa: E402
 
 DEFAULT_OUT = Path(tempfile.gettempdir()) / "sleepcoder-edit-tasks" / "tasks.jsonl"
 _TEST_DIRS = frozenset({"test", "tests", "testing", "testsuite"})

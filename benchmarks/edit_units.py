@@ -10,8 +10,8 @@ import tokenize
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from tools import languages
-from tools.parse import extract_facts
+from sleepcoder.tools import languages
+from sleepcoder.tools.parse import extract_facts
 
 MODULE = "<module>"  # the lines outside every unit: imports, module docstring, statements
 _IGNORED = frozenset({tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT,

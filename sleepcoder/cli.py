@@ -78,7 +78,7 @@ def _err(message: str) -> None:
 def _check_ranges(*options: tuple[str, float | None, float, float]) -> None:
     """Exit 2 on the first (name, value, least, most) whose value is out of range (None: the
     option was not given), before any work; the same rule as the configuration's numbers."""
-    from sleepcoder.config import range_problem
+    from sleepcoder.tools.config import range_problem
 
     for name, value, least, most in options:
         problem = "" if value is None else range_problem(name, value, least, most)
@@ -94,11 +94,11 @@ def _exit_codes(interrupted: str, store_dir: Path | None = None):
     busy, ...): the queries are spread over many modules, the explanation is here."""
     import sqlite3
 
-    from agent.llm import LLMError
-    from agent.local_model import ModelUnavailable, WeightsMismatch
-    from tools.lock import MapBusy
-    from tools.scan import ScanError
-    from tools.store import StoreError, damage_in, explain_failure
+    from sleepcoder.agent.llm import LLMError
+    from sleepcoder.agent.local_model import ModelUnavailable, WeightsMismatch
+    from sleepcoder.tools.lock import MapBusy
+    from sleepcoder.tools.scan import ScanError
+    from sleepcoder.tools.store import StoreError, damage_in, explain_failure
 
     codes = ((ScanError, EXIT_BAD_INPUT, ""), (StoreError, EXIT_STORE, ""),
              (MapBusy, EXIT_BUSY, ""), (ModelUnavailable, EXIT_MODEL, ""),
@@ -122,8 +122,8 @@ def _exit_codes(interrupted: str, store_dir: Path | None = None):
 
 def _load(path: Path, store: Path | None):
     """Resolve the repository root and its configuration (with --store applied)."""
-    from sleepcoder.config import ConfigError, load_config
-    from tools.scan import ScanError, resolve_root
+    from sleepcoder.tools.config import ConfigError, load_config
+    from sleepcoder.tools.scan import ScanError, resolve_root
 
     try:
         root, _repo = resolve_root(path)
@@ -136,7 +136,7 @@ def _load(path: Path, store: Path | None):
 
 def _read_map(path: Path, store: Path | None, read):
     """`read(store)` on the map of PATH, opened for reading; its errors mapped to exit codes."""
-    from tools.store import MapStore
+    from sleepcoder.tools.store import MapStore
 
     root, config = _load(path, store)
     store_dir = config.map.store_path(root)
@@ -161,9 +161,9 @@ def map_build(
     as_json: JsonOpt = False,
 ) -> None:
     """Build the map of PATH, or refresh it: only new or changed files are parsed."""
-    from sleepcoder.config import MAX_SECONDS, MAX_WORKERS
     from sleepcoder.progress import RichProgress, print_report
-    from tools.repomap import build_map
+    from sleepcoder.tools.config import MAX_SECONDS, MAX_WORKERS
+    from sleepcoder.tools.repomap import build_map
 
     _check_ranges(("--workers", workers, 0, MAX_WORKERS), ("--wait", wait, 0, MAX_SECONDS))
     root, config = _load(path, store)
@@ -188,8 +188,8 @@ def map_show(
     as_json: JsonOpt = False,
 ) -> None:
     """Print the map within a token budget, most relevant files first."""
-    from sleepcoder.config import MAX_BUDGET
-    from tools.render import render_map
+    from sleepcoder.tools.config import MAX_BUDGET
+    from sleepcoder.tools.render import render_map
 
     _check_ranges(("--budget", budget, 1, MAX_BUDGET))
     rendered = _read_map(path, store, lambda opened: render_map(opened, budget=budget,
@@ -205,7 +205,7 @@ def map_stats(path: PathArg = Path("."), store: StoreOpt = None, as_json: JsonOp
               ) -> None:
     """Print what the stored map holds and how its last build went."""
     from sleepcoder.progress import print_stats
-    from tools.stats import map_stats as collect
+    from sleepcoder.tools.stats import map_stats as collect
 
     stats = _read_map(path, store, collect)
     if as_json:
@@ -236,9 +236,9 @@ def sleep(
 ) -> None:
     """Sleep-time pass: refresh the map, then summarize files and directories and write
     likely-change notes. Incremental (only what changed) and resumable (Ctrl-C, then rerun)."""
-    from agent.sleep.run import every_request_failed, run_sleep
-    from sleepcoder.config import MAX_BUDGET
+    from sleepcoder.agent.sleep.run import every_request_failed, run_sleep
     from sleepcoder.progress import RichProgress, print_sleep_report
+    from sleepcoder.tools.config import MAX_BUDGET
 
     _check_ranges(("--budget", budget, 0, MAX_BUDGET))
     root, config = _load(path, store)
@@ -255,7 +255,7 @@ def sleep(
         print_sleep_report(report)
     failure = every_request_failed(report)
     if failure:
-        from tools.errors import clip
+        from sleepcoder.tools.errors import clip
 
         _err(f"the model failed on every request of this pass (all {report['llm']['failed']}"
              f"): {clip(failure)}; what was stored is kept")
@@ -315,7 +315,7 @@ def solve(
 def runs_list(path: PathArg = Path("."), store: StoreOpt = None, as_json: JsonOpt = False
               ) -> None:
     """List the solve runs: status, start, request, resumable, worktree, disk used."""
-    from agent.solve.runs import list_runs
+    from sleepcoder.agent.solve.runs import list_runs
     from sleepcoder.progress import print_runs
 
     root, config = _load(path, store)
@@ -341,7 +341,7 @@ def runs_show(
 ) -> None:
     """Show a run: request, model, status, tokens, plan, per-file outcomes, then each model
     request with its answer and what became of it."""
-    from agent.solve.runs import UnknownRun, show_run
+    from sleepcoder.agent.solve.runs import UnknownRun, show_run
     from sleepcoder.progress import print_run_detail
 
     root, config = _load(path, store)
@@ -372,7 +372,7 @@ def runs_clean(
     as_json: JsonOpt = False,
 ) -> None:
     """Remove finished runs and leftover worktrees (never the map or the model cache)."""
-    from agent.solve.runs import clean_runs
+    from sleepcoder.agent.solve.runs import clean_runs
     from sleepcoder.progress import human_bytes
 
     _check_ranges(("--older-than", older_than, 0, MAX_DAYS))
@@ -400,10 +400,10 @@ def bot() -> None:
     """GitHub Actions entry point: a labelled issue or a `/sleepcoder` comment becomes a draft
     pull request (reads GITHUB_EVENT_PATH, GITHUB_EVENT_NAME, GITHUB_REPOSITORY,
     GITHUB_TOKEN, GITHUB_API_URL). See docs/ci-bot.md."""
-    from sleepcoder.config import ConfigError
     from sleepcoder.progress import RichProgress
-    from tasks.bot import BotEnv, run_bot
-    from tasks.github import EventError
+    from sleepcoder.tasks.bot import BotEnv, run_bot
+    from sleepcoder.tasks.github import EventError
+    from sleepcoder.tools.config import ConfigError
 
     try:
         env = BotEnv.from_environ()
@@ -421,7 +421,7 @@ def bot() -> None:
 @app.command()
 def models(as_json: JsonOpt = False) -> None:
     """List the embedded local models, whether they can run here, and the default model."""
-    from agent.models import list_models
+    from sleepcoder.agent.models import list_models
     from sleepcoder.progress import print_models
 
     root_config = _load(Path("."), None)[1] if Path(".").is_dir() else None
@@ -445,7 +445,7 @@ def _terminated(_signum, _frame) -> None:
 
 
 def main() -> None:
-    from tools.secrets import ScrubbedStream, scrubber
+    from sleepcoder.tools.secrets import ScrubbedStream, scrubber
 
     scrubber()  # learn the environment's secrets before anything removes them
     # SIGTERM (a CI job cancelled, `kill`) ends the run like Ctrl-C: the cleanup runs (the

@@ -35,7 +35,7 @@ def write_crash_log(exc: BaseException, argv: list[str]) -> Path | None:
     """Write the traceback of `exc` with what is needed to reproduce it; the file's path, or
     None when no directory could take it."""
     from sleepcoder import __version__
-    from tools.secrets import scrub
+    from sleepcoder.tools.secrets import scrub
 
     stamp = time.strftime("%Y%m%d-%H%M%S")
     text = "".join([

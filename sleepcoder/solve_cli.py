@@ -22,21 +22,21 @@ EXIT_NO_PATCH, EXIT_DIRTY, EXIT_ABORTED, EXIT_INCOMPLETE = 6, 7, 8, 9
 def run_solve_command(*, request, repo, issue_file, model, budget, max_steps, no_map,
                       localize_only, no_llm, review, test_cmd, out, apply, force, resume,
                       as_json, store=None, edit_format=None) -> int:
-    from agent.llm import LLMError
-    from agent.local_model import ModelUnavailable, WeightsMismatch
-    from agent.solve.context import SolveOptions
-    from agent.solve.run import SolveError, resume_solve, start_solve
-    from sleepcoder.config import ConfigError, load_config
+    from sleepcoder.agent.llm import LLMError
+    from sleepcoder.agent.local_model import ModelUnavailable, WeightsMismatch
+    from sleepcoder.agent.solve.context import SolveOptions
+    from sleepcoder.agent.solve.run import SolveError, resume_solve, start_solve
     from sleepcoder.progress import RichProgress
-    from tools.diffs import dirty_paths
-    from tools.lock import MapBusy
-    from tools.scan import ScanError, resolve_root
-    from tools.store import StoreError, damage_in, explain_failure
-    from tools.store_location import prepare_store_dir, why_unwritable
+    from sleepcoder.tools.config import ConfigError, load_config
+    from sleepcoder.tools.diffs import dirty_paths
+    from sleepcoder.tools.lock import MapBusy
+    from sleepcoder.tools.scan import ScanError, resolve_root
+    from sleepcoder.tools.store import StoreError, damage_in, explain_failure
+    from sleepcoder.tools.store_location import prepare_store_dir, why_unwritable
 
     problem = check_inputs(budget=budget, max_steps=max_steps, issue_file=issue_file, out=out,
                            resume=resume)
-    from sleepcoder.config import EDIT_FORMATS
+    from sleepcoder.tools.config import EDIT_FORMATS
 
     if edit_format is not None and edit_format not in EDIT_FORMATS:
         problem = f"--edit-format must be one of {', '.join(EDIT_FORMATS)}, got {edit_format!r}"
@@ -126,7 +126,7 @@ def run_solve_command(*, request, repo, issue_file, model, budget, max_steps, no
     if unwritten:  # the file asked for is not there: a script must not take it as done
         return EXIT_BAD_INPUT
     if apply and result.patch:
-        from tools.diffs import apply_to_tree, parse_patch
+        from sleepcoder.tools.diffs import apply_to_tree, parse_patch
 
         try:
             apply_to_tree(root, parse_patch(result.patch))
@@ -141,7 +141,7 @@ def run_solve_command(*, request, repo, issue_file, model, budget, max_steps, no
 def check_inputs(*, budget: int, max_steps: int, issue_file: Path | None,
                  out: Path | None, resume: str | None = None) -> str:
     """Why the command line cannot work ('' when it can), found before any token is spent."""
-    from sleepcoder.config import MAX_BUDGET, MAX_STEPS
+    from sleepcoder.tools.config import MAX_BUDGET, MAX_STEPS
 
     if resume is not None and not resume.strip():
         return "--resume needs the id of a run (`sleepcoder runs` lists them)"
@@ -150,7 +150,7 @@ def check_inputs(*, budget: int, max_steps: int, issue_file: Path | None,
     if max_steps < 0 or max_steps > MAX_STEPS:
         return f"--max-steps must be between 0 (no limit) and {MAX_STEPS:,}, got {max_steps:,}"
     if issue_file is not None:
-        from tasks.task import issue_file_problem
+        from sleepcoder.tasks.task import issue_file_problem
 
         problem = issue_file_problem(issue_file)
         if problem:

@@ -26,7 +26,7 @@ def _fail(message: str, code: int = EXIT_BAD_INPUT) -> None:
 
 def _check_ranges(*options: tuple[str, float, float, float]) -> None:
     """Fail (exit 2) on the first (name, value, least, most) out of range, before any work."""
-    from sleepcoder.config import range_problem
+    from sleepcoder.tools.config import range_problem
 
     for name, value, least, most in options:
         problem = range_problem(name, value, least, most)
@@ -39,7 +39,7 @@ def _warn(message: str) -> None:
 
 
 def _dataset(path: Path):
-    from swe_features.dataset import DatasetError, read_dataset
+    from sleepcoder.swe_features.dataset import DatasetError, read_dataset
 
     try:
         dataset = read_dataset(path)
@@ -90,9 +90,9 @@ def build(
         help="Also ask this model whether each PR adds new functionality.")] = None,
 ) -> None:
     """Mine merged feature PRs from a repository's history."""
-    from swe_features.builder import BuildFilters, ask_model_is_feature, since_problem
-    from swe_features.builder import build as mine
-    from swe_features.dataset import CODE_SUFFIXES, write_dataset
+    from sleepcoder.swe_features.builder import BuildFilters, ask_model_is_feature, since_problem
+    from sleepcoder.swe_features.builder import build as mine
+    from sleepcoder.swe_features.dataset import CODE_SUFFIXES, write_dataset
 
     _check_ranges(("--min-code-files", min_code_files, 0, MAX_COUNT),
                   ("--max-lines", max_lines, 1, MAX_COUNT),
@@ -106,7 +106,7 @@ def build(
     repo_name = name or _repo_name(repo)
     decide = None
     if model_filter:
-        from agent.llm import LLM
+        from sleepcoder.agent.llm import LLM
 
         decide = ask_model_is_feature(LLM(model_filter))
     unreadable: list[str] = []
@@ -164,9 +164,9 @@ def score(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Per-task and mean precision, recall and F1 of predictions."""
-    from swe_features.dataset import DatasetError
-    from swe_features.scorer import coverage_warnings, read_predictions
-    from swe_features.scorer import score as compute
+    from sleepcoder.swe_features.dataset import DatasetError
+    from sleepcoder.swe_features.scorer import coverage_warnings, read_predictions
+    from sleepcoder.swe_features.scorer import score as compute
 
     instances = _dataset(dataset)
     try:
@@ -219,9 +219,9 @@ def run(
         help="Edit format of the solve conditions: auto, symbols, blocks, whole.")] = "auto",
 ) -> None:
     """Run conditions x budgets over a dataset; finished cells are skipped on a rerun."""
-    from sleepcoder.config import EDIT_FORMATS, MAX_BUDGET, MAX_STEPS, MAX_WORKERS
-    from swe_features.runner import CONDITIONS, NEEDS_MODEL, RunSettings, SchedulerError
-    from swe_features.runner import run as evaluate
+    from sleepcoder.swe_features.runner import CONDITIONS, NEEDS_MODEL, RunSettings, SchedulerError
+    from sleepcoder.swe_features.runner import run as evaluate
+    from sleepcoder.tools.config import EDIT_FORMATS, MAX_BUDGET, MAX_STEPS, MAX_WORKERS
 
     _check_ranges(("--workers", workers, 1, MAX_WORKERS), ("--limit", limit, 0, MAX_COUNT),
                   ("--max-steps", max_steps, 0, MAX_STEPS),
@@ -251,9 +251,9 @@ def run(
     if limit:
         instances = instances[:limit]
     if any(c in NEEDS_MODEL for c in condition):
-        from agent.llm import LLM, resolve_model
-        from agent.local_model import ModelUnavailable, WeightsMismatch
-        from sleepcoder.config import LLMConfig
+        from sleepcoder.agent.llm import LLM, resolve_model
+        from sleepcoder.agent.local_model import ModelUnavailable, WeightsMismatch
+        from sleepcoder.tools.config import LLMConfig
 
         model = resolve_model(model, LLMConfig())[0]
         try:
@@ -284,7 +284,7 @@ def run(
         except SchedulerError as exc:
             progress.stop()
             _fail(str(exc))
-    from swe_features.report import markdown
+    from sleepcoder.swe_features.report import markdown
 
     _out.print(markdown(summary), markup=False)
     _err.print(f"results in {out}: results.jsonl, predictions/, summary.json "
@@ -309,7 +309,7 @@ def _health(summary: dict, out: Path) -> None:
 @app.command()
 def report(out: Annotated[Path, typer.Argument(help="An evaluation output folder.")]) -> None:
     """Write report.md (condition x budget table) and f1_vs_tokens.png into the folder."""
-    from swe_features.report import write_report
+    from sleepcoder.swe_features.report import write_report
 
     try:
         table, figure = write_report(out)

@@ -20,8 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from swe_features.dataset import CODE_SUFFIXES, ChangedFile, Instance
-from tools.titles import CHORE_TITLES, reads_like_feature
+from sleepcoder.swe_features.dataset import CODE_SUFFIXES, ChangedFile, Instance
+from sleepcoder.tools.titles import CHORE_TITLES, reads_like_feature
 
 _MERGE = re.compile(r"^Merge pull request #(\d+) from (\S+)")
 _SQUASH = re.compile(r"^(.*?)\s*\(#(\d+)\)\s*$")

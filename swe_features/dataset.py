@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tools.userfiles import UserFileError, read_user_bytes
+from sleepcoder.tools.userfiles import UserFileError, read_user_bytes
 
 STATUSES = ("modified", "added", "removed", "renamed")
 CODE_SUFFIXES = (".py", ".js")

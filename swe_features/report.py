@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tools.userfiles import UserFileError, read_user_text
+from sleepcoder.tools.userfiles import UserFileError, read_user_text
 
 MAX_SUMMARY_BYTES = 256 * 1024 * 1024
 

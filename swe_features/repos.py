@@ -8,10 +8,9 @@ import subprocess
 from pathlib import Path
 
 import git as gitpython
-
-from tools import gitutil
-from tools.errors import clip, git_error
-from tools.worktree import GitError, git
+from sleepcoder.tools import gitutil
+from sleepcoder.tools.errors import clip, git_error
+from sleepcoder.tools.worktree import GitError, git
 
 _NO_PROMPT = {"GIT_TERMINAL_PROMPT": "0"}  # a remote must not wait for a password
 

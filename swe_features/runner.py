@@ -20,11 +20,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from swe_features.dataset import Instance, is_code, parse_record
-from swe_features.repos import Snapshot, locate
-from swe_features.scorer import Prediction, modified_in_patch, score_task
-from tools.errors import clip
-from tools.secrets import scrub
+from sleepcoder.swe_features.dataset import Instance, is_code, parse_record
+from sleepcoder.swe_features.repos import Snapshot, locate
+from sleepcoder.swe_features.scorer import Prediction, modified_in_patch, score_task
+from sleepcoder.tools.errors import clip
+from sleepcoder.tools.secrets import scrub
 
 CONDITIONS = ("map", "no-map", "map-localize", "map-localize-no-llm", "bm25")
 BUDGETED = ("map", "no-map")
@@ -159,7 +159,7 @@ class RunLog:
 
 
 def _config(store_dir: Path):
-    from sleepcoder.config import Config, MapConfig
+    from sleepcoder.tools.config import Config, MapConfig
 
     return Config(map=MapConfig(store_dir=str(store_dir)))
 
@@ -167,12 +167,12 @@ def _config(store_dir: Path):
 def _prepare(root: Path, config, settings: RunSettings, conditions: set[str]) -> int:
     """Refresh the map (and run the sleep pass) for this base commit; sleep tokens spent."""
     if conditions & set(NEEDS_SLEEP) and settings.sleep:
-        from agent.sleep.run import run_sleep
+        from sleepcoder.agent.sleep.run import run_sleep
 
         report = run_sleep(root, config, model=settings.model)
         return report["llm"]["prompt_tokens"] + report["llm"]["completion_tokens"]
     if conditions & set(NEEDS_MAP):
-        from tools.repomap import build_map
+        from sleepcoder.tools.repomap import build_map
 
         build_map(root, config, calibrate=True)  # as `sleepcoder map` does
     return 0
@@ -205,7 +205,7 @@ def _run_facts(instance: Instance, record: dict) -> dict:
     the files it planned, and how many of those got a validated edit (the landing rate)."""
     if not record:
         return {}
-    from swe_features.scorer import prf
+    from sleepcoder.swe_features.scorer import prf
 
     localized = sorted(record.get("localization", {}).get("files", []))
     planned = [s["path"] for s in (record.get("plan") or {}).get("steps", [])]
@@ -224,8 +224,8 @@ def _predict(instance: Instance, condition: str, budget: int, root: Path, config
     if condition == "bm25":
         return bm25_files(root, instance.text), "", "localized", {}, {}
     if condition == "map-localize-no-llm":
-        from tools.localize import localize
-        from tools.store import MapStore
+        from sleepcoder.tools.localize import localize
+        from sleepcoder.tools.store import MapStore
 
         store, _ = MapStore.open(config.map.store_path(root), create=False)
         try:
@@ -233,8 +233,8 @@ def _predict(instance: Instance, condition: str, budget: int, root: Path, config
         finally:
             store.close()
         return sorted(files), "", "localized", {}, {}
-    from agent.solve.context import SolveOptions
-    from agent.solve.run import start_solve
+    from sleepcoder.agent.solve.context import SolveOptions
+    from sleepcoder.agent.solve.run import start_solve
 
     options = SolveOptions(model=settings.model or "", no_map=condition == "no-map",
                            localize_only=condition == "map-localize", budget=budget,
@@ -252,8 +252,8 @@ def bm25_files(root: Path, text: str, top: int = BM25_TOP) -> list[str]:
     """The floor: BM25 over tracked .py/.js files (path and content), the top `top`."""
     from collections import Counter as Count
 
-    from tools.search import BM25, tokenize
-    from tools.worktree import git
+    from sleepcoder.tools.search import BM25, tokenize
+    from sleepcoder.tools.worktree import git
 
     documents = {}
     for path in git(root, "ls-files").stdout.splitlines():

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from swe_features.dataset import (
+from sleepcoder.swe_features.dataset import (
     DatasetError,
     Instance,
     files_from_patch,

@@ -17,9 +17,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from sleepcoder.config import CONFIG_FILE, Config, ConfigError, parse_config
-from tasks.credentials import auth_environment, held_credentials
-from tasks.github import (
+from sleepcoder.tasks.credentials import auth_environment, held_credentials
+from sleepcoder.tasks.github import (
     ROLES,
     EventError,
     GitHub,
@@ -28,12 +27,13 @@ from tasks.github import (
     PullRequest,
     read_event,
 )
-from tasks.markdown import fenced, inert
-from tasks.task import MAX_REQUEST_CHARS
-from tools.patch_check import check_patch
-from tools.pathguard import PathRules
-from tools.secrets import is_secret_name, register_secret, scrub, scrubber
-from tools.worktree import GitError, git
+from sleepcoder.tasks.markdown import fenced, inert
+from sleepcoder.tasks.task import MAX_REQUEST_CHARS
+from sleepcoder.tools.config import CONFIG_FILE, Config, ConfigError, parse_config
+from sleepcoder.tools.patch_check import check_patch
+from sleepcoder.tools.pathguard import PathRules
+from sleepcoder.tools.secrets import is_secret_name, register_secret, scrub, scrubber
+from sleepcoder.tools.worktree import GitError, git
 
 BOT_NAME = "sleepcoder[bot]"
 BOT_EMAIL = "sleepcoder-bot@users.noreply.github.com"
@@ -112,7 +112,7 @@ def safe_env() -> dict[str, str]:
 def run_bot(env: BotEnv, progress: Any = None, github: GitHub | None = None) -> BotOutcome:
     register_secret(env.token, "the GitHub token")
     scrubber().add_git_credentials(env.workspace)
-    from agent.solve.testing import nested_git_dirs
+    from sleepcoder.agent.solve.testing import nested_git_dirs
 
     for nested in nested_git_dirs(env.workspace):  # other checkouts (actions/checkout path:)
         scrubber().add_git_credentials(nested.parent)
@@ -219,14 +219,14 @@ def _deliver(env: BotEnv, event: IssueEvent, config: Config, gh: GitHub, branch:
 def _solve_and_deliver(env: BotEnv, event: IssueEvent, config: Config, gh: GitHub,
                        branch: str, existing: PullRequest | None, instruction: str,
                        progress: Any, auth: dict[str, str]) -> BotOutcome:
-    from agent.solve.context import SolveOptions
-    from agent.solve.run import SolveError, start_solve
+    from sleepcoder.agent.solve.context import SolveOptions
+    from sleepcoder.agent.solve.run import SolveError, start_solve
 
     workspace = env.workspace
     _run_setup(workspace, config)
     base = _base_commit(workspace, branch if existing else "", auth)
     if config.bot.sleep_first:
-        from agent.sleep.run import run_sleep
+        from sleepcoder.agent.sleep.run import run_sleep
 
         run_sleep(workspace, config, model=config.bot.model or None, progress=progress)
     request = build_request(event, instruction)

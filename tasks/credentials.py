@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from tools.worktree import git
+from sleepcoder.tools.worktree import git
 
 _KEY = r"^http\..*\.extraheader$"
 

@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any, NoReturn
 from urllib.parse import quote
 
-from tools.errors import clip
-from tools.secrets import scrub
-from tools.userfiles import UserFileError, read_user_text
+from sleepcoder.tools.errors import clip
+from sleepcoder.tools.secrets import scrub
+from sleepcoder.tools.userfiles import UserFileError, read_user_text
 
 ROLES = ("none", "read", "triage", "write", "maintain", "admin")  # in increasing order
 

@@ -12,8 +12,8 @@ import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from tools.secrets import scrub
-from tools.userfiles import UserFileError, read_user_text, user_file_problem
+from sleepcoder.tools.secrets import scrub
+from sleepcoder.tools.userfiles import UserFileError, read_user_text, user_file_problem
 
 MAX_REQUEST_CHARS = 20_000
 

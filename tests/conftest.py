@@ -100,7 +100,7 @@ def py_repo(repo: Repo) -> Repo:
 @pytest.fixture
 def count_parses(monkeypatch) -> Callable[[], list[str]]:
     """Record every file the parser reads (in-process: small builds do not use workers)."""
-    import tools.extract as extract
+    import sleepcoder.tools.extract as extract
 
     seen: list[str] = []
     original = extract.extract_file
@@ -110,7 +110,7 @@ def count_parses(monkeypatch) -> Callable[[], list[str]]:
         return original(root, job)
 
     monkeypatch.setattr(extract, "extract_file", counting)
-    import tools.repomap as repomap
+    import sleepcoder.tools.repomap as repomap
 
     monkeypatch.setattr(repomap, "extract_file", counting)
     return lambda: seen
@@ -127,7 +127,8 @@ def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
 @pytest.fixture
 def scripted():
     """A fresh scripted model, served as `scripted/test`; fails the test on unmatched calls."""
-    from agent.llm import register_provider
+    from sleepcoder.agent.llm import register_provider
+
     from tests.scripted_model import Script, make_provider
 
     script = Script()

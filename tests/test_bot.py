@@ -9,9 +9,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from sleepcoder.tasks.bot import UNTRUSTED_MARK, BotEnv, run_bot
+from sleepcoder.tasks.github import EventError, GitHub
 
-from tasks.bot import UNTRUSTED_MARK, BotEnv, run_bot
-from tasks.github import EventError, GitHub
 from tests.conftest import GIT_ENV, git
 from tests.fake_github import FakeGitHub
 
@@ -427,9 +427,9 @@ def test_a_tag_named_like_the_default_branch_does_not_supply_the_configuration(w
 
 
 def test_the_trigger_label_matches_whatever_its_case(world):
-    from sleepcoder.config import Config
-    from tasks.bot import _trigger
-    from tasks.github import read_event
+    from sleepcoder.tasks.bot import _trigger
+    from sleepcoder.tasks.github import read_event
+    from sleepcoder.tools.config import Config
 
     env = event(world, "issues", {"action": "labeled", "label": {"name": "SleepCoder"},
                                   "issue": issue_payload(world), "sender": {"login": "m"}})

@@ -9,9 +9,7 @@ import json
 import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
-
-from tests.conftest import Repo, run_cli
-from tools.calibrate import (
+from sleepcoder.tools.calibrate import (
     MIN_TASKS,
     Calibration,
     Settings,
@@ -19,12 +17,14 @@ from tools.calibrate import (
     fit_reference,
     refresh,
 )
-from tools.history import HistoryView
-from tools.localize import LocalizeModel, localize
-from tools.pseudo_tasks import PseudoTask, Replay, contents_before, select_tasks
-from tools.repomap import build_map
-from tools.store import MapStore
-from tools.titles import is_chore, reads_like_feature
+from sleepcoder.tools.history import HistoryView
+from sleepcoder.tools.localize import LocalizeModel, localize
+from sleepcoder.tools.pseudo_tasks import PseudoTask, Replay, contents_before, select_tasks
+from sleepcoder.tools.repomap import build_map
+from sleepcoder.tools.store import MapStore
+from sleepcoder.tools.titles import is_chore, reads_like_feature
+
+from tests.conftest import Repo, run_cli
 
 AREAS = ["billing", "shipping", "catalog", "orders", "users", "search", "reports", "audit"]
 

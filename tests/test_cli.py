@@ -7,9 +7,10 @@ import sqlite3
 import subprocess
 import sys
 
+from sleepcoder.tools.lock import map_lock
+from sleepcoder.tools.store import SCHEMA_VERSION
+
 from tests.conftest import run_cli, write
-from tools.lock import map_lock
-from tools.store import SCHEMA_VERSION
 
 
 def test_map_builds_and_reports_summary(py_repo):

@@ -9,8 +9,7 @@ from dataclasses import fields
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
-from sleepcoder.config import (
+from sleepcoder.tools.config import (
     RANGES,
     BotConfig,
     ConfigError,
@@ -20,6 +19,7 @@ from sleepcoder.config import (
     SolveConfig,
     parse_config,
 )
+
 from tests.test_store_robustness import assert_fails, invoke
 
 SECTIONS = {"map": MapConfig, "llm": LLMConfig, "sleep": SleepConfig, "solve": SolveConfig,

@@ -7,8 +7,7 @@ without running it.
 from __future__ import annotations
 
 import pytest
-
-from agent.sleep.run import run_sleep
+from sleepcoder.agent.sleep.run import run_sleep
 
 pytestmark = pytest.mark.e2e
 
@@ -56,11 +55,11 @@ def test_local_model_plans_and_lands_the_low_stock_feature(repo):
     import subprocess
     from pathlib import Path
 
-    from agent.solve.context import SolveOptions
-    from agent.solve.run import start_solve
-    from tools.languages import language_for_path
-    from tools.patch_check import parse_entries
-    from tools.samecode import same_code
+    from sleepcoder.agent.solve.context import SolveOptions
+    from sleepcoder.agent.solve.run import start_solve
+    from sleepcoder.tools.languages import language_for_path
+    from sleepcoder.tools.patch_check import parse_entries
+    from sleepcoder.tools.samecode import same_code
 
     examples = Path(__file__).resolve().parent.parent / "examples"
     shutil.copytree(examples / "inventory", repo.root, dirs_exist_ok=True)

@@ -6,8 +6,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
-
-from tools.edits import (
+from sleepcoder.tools.edits import (
     ApplyError,
     EditBlock,
     EditFormatError,

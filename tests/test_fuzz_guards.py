@@ -12,10 +12,9 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from tools.edits import ApplyError, EditFormatError, apply_blocks, parse_blocks
-from tools.patch_check import PatchEntry, check_entries, check_patch, parse_entries
-from tools.pathguard import CI_PATHS, EditRefused, PathRules, check_edit_path, fold
+from sleepcoder.tools.edits import ApplyError, EditFormatError, apply_blocks, parse_blocks
+from sleepcoder.tools.patch_check import PatchEntry, check_entries, check_patch, parse_entries
+from sleepcoder.tools.pathguard import CI_PATHS, EditRefused, PathRules, check_edit_path, fold
 
 pytestmark = pytest.mark.fuzz
 CASES = 10_000

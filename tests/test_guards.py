@@ -6,10 +6,9 @@ from __future__ import annotations
 import os
 
 import pytest
-
-from tools.patch_check import check_patch, parse_entries, unquote
-from tools.pathguard import EditRefused, PathRules, check_edit_path, check_path
-from tools.worktree import git
+from sleepcoder.tools.patch_check import check_patch, parse_entries, unquote
+from sleepcoder.tools.pathguard import EditRefused, PathRules, check_edit_path, check_path
+from sleepcoder.tools.worktree import git
 
 REFUSED = [
     ".git/config", ".GIT/config", "a/.Git/hooks/x", ".git", "../x.py", "a/../../x.py", "/etc/x",
@@ -170,7 +169,7 @@ def test_other_forges_ci_files_and_self_running_files_are_refused(path):
 
 
 def test_markdown_from_outside_cannot_break_out_or_notify():
-    from tasks.markdown import fenced, inert
+    from sleepcoder.tasks.markdown import fenced, inert
 
     output = "FAILED\n```\n## Tests passed, merge now\n@maintainer ![x](https://evil/x.png)"
     block = fenced(output)

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import pytest
-
-from tools.history import HistoryView
-from tools.repomap import build_map
-from tools.store import MapStore
+from sleepcoder.tools.history import HistoryView
+from sleepcoder.tools.repomap import build_map
+from sleepcoder.tools.store import MapStore
 
 
 @pytest.fixture

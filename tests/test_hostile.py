@@ -12,10 +12,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from sleepcoder.agent.solve.context import SolveOptions
+from sleepcoder.agent.solve.run import start_solve
+from sleepcoder.tasks.bot import run_bot
 
-from agent.solve.context import SolveOptions
-from agent.solve.run import start_solve
-from tasks.bot import run_bot
 from tests.conftest import git
 from tests.test_bot import (  # noqa: F401  (the fixture)
     CONFIG,
@@ -150,7 +150,7 @@ def test_run_records_and_output_carry_no_secret(inventory_repo, scripted, monkey
 
 
 def _patch_paths(patch: str) -> set[str]:
-    from tools.patch_check import parse_entries
+    from sleepcoder.tools.patch_check import parse_entries
 
     return {e.path for e in parse_entries(patch)}
 

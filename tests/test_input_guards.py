@@ -12,12 +12,17 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from sleepcoder.tasks.github import EventError, read_event
+from sleepcoder.tools.userfiles import (
+    UserFileError,
+    read_user_bytes,
+    read_user_text,
+    user_file_problem,
+)
 
-from tasks.github import EventError, read_event
 from tests.conftest import write
 from tests.test_bot import labeled, world  # noqa: F401  (the fixture)
 from tests.test_store_robustness import assert_fails, invoke
-from tools.userfiles import UserFileError, read_user_bytes, read_user_text, user_file_problem
 
 EXIT_FAILURE, EXIT_BAD_INPUT, EXIT_STORE, EXIT_MODEL = 1, 2, 3, 5
 
@@ -206,7 +211,7 @@ def test_out_of_range_options_are_refused_before_any_work(py_repo, dataset, tmp_
 
 
 def test_since_that_git_reads_as_a_past_date_is_accepted(py_repo):
-    from swe_features.builder import since_problem
+    from sleepcoder.swe_features.builder import since_problem
 
     assert since_problem(py_repo.root, "2020-01-31") == ""
     assert since_problem(py_repo.root, "6 months ago") == ""
@@ -216,7 +221,7 @@ def test_since_that_git_reads_as_a_past_date_is_accepted(py_repo):
 # --- F14: damaged state, an unusable cache, a missing or unreachable scheduler -------------
 
 def test_an_unusable_model_cache_folder_is_no_usable_model(py_repo, tmp_path, monkeypatch):
-    import agent.local_model as local_model
+    import sleepcoder.agent.local_model as local_model
 
     part = tmp_path / "part01.bin"
     part.write_bytes(b"weights")
@@ -269,7 +274,7 @@ def test_an_unreachable_scheduler_is_one_line(dataset, tmp_path):
 # --- a model that answers nothing usable ----------------------------------------------------
 
 def test_a_server_answering_no_choices_is_a_model_error(py_repo):
-    from agent.llm import LLM, LLMError, _lazy_litellm, register_provider
+    from sleepcoder.agent.llm import LLM, LLMError, _lazy_litellm, register_provider
 
     litellm = _lazy_litellm()
 
@@ -288,7 +293,7 @@ def test_a_server_answering_no_choices_is_a_model_error(py_repo):
 
 def test_sleep_with_a_model_that_fails_every_request_exits_1_and_keeps_the_map(py_repo,
                                                                                scripted):
-    from agent.llm import _lazy_litellm
+    from sleepcoder.agent.llm import _lazy_litellm
 
     litellm = _lazy_litellm()
     scripted.on(reply=litellm.RateLimitError("429 slow down", "scripted", "test"))

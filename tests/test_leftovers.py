@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tools.worktree import Worktree
+from sleepcoder.tools.worktree import Worktree
 
 EXAMPLE_SCRIPT = Path(__file__).resolve().parent.parent / "examples" / "run_example.sh"
 
@@ -67,7 +67,7 @@ def test_loaded_engines_are_closed_before_the_interpreter_shuts_down():
     # a stand-in for llama_cpp.Llama whose __del__ fails at shutdown, as the real one does
     # (its module globals are gone by then) unless close() ran first
     program = '''
-import agent.local_model as local_model
+import sleepcoder.agent.local_model as local_model
 
 class Llama:
     closed = False

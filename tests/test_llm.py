@@ -8,11 +8,10 @@ import threading
 from dataclasses import replace
 
 import pytest
-
-import agent.llm as llm_module
-from agent.llm import LLM, ContextTooLong, LLMError, resolve_model
-from agent.local_model import LocalModel, ModelUnavailable, WeightsMismatch, weights_path
-from sleepcoder.config import LLMConfig
+import sleepcoder.agent.llm as llm_module
+from sleepcoder.agent.llm import LLM, ContextTooLong, LLMError, resolve_model
+from sleepcoder.agent.local_model import LocalModel, ModelUnavailable, WeightsMismatch, weights_path
+from sleepcoder.tools.config import LLMConfig
 
 MESSAGES = [{"role": "user", "content": "hello"}]
 
@@ -186,7 +185,7 @@ def test_missing_weight_packages_say_how_to_install(tmp_path, monkeypatch):
 
 
 def test_local_model_without_runtime_names_the_options(monkeypatch):
-    import agent.local_model as local
+    import sleepcoder.agent.local_model as local
 
     monkeypatch.setattr(local, "runtime_available", lambda: False)
     monkeypatch.setattr(local, "_ENGINES", {})

@@ -3,10 +3,11 @@ changed) lift a file only together with the request's own pointers to it."""
 
 from __future__ import annotations
 
+from sleepcoder.tools.localize import LABELS, localize
+from sleepcoder.tools.localize_features import compute_features
+from sleepcoder.tools.repomap import build_map
+
 from tests.test_calibrate import grow, open_store
-from tools.localize import LABELS, localize
-from tools.localize_features import compute_features
-from tools.repomap import build_map
 
 
 def test_a_recent_change_alone_does_not_lift_an_unrelated_file(repo):

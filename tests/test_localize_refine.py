@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import replace
 from types import SimpleNamespace
 
-from agent.solve import localize
-from sleepcoder.config import Config
-from tools.localize import Candidate, Localization
+from sleepcoder.agent.solve import localize
+from sleepcoder.tools.config import Config
+from sleepcoder.tools.localize import Candidate, Localization
 
 RANKING = Localization(
     candidates=[Candidate("a.py", 0.9), Candidate("b.py", 0.6), Candidate("c.py", 0.4),

@@ -6,10 +6,10 @@ import os
 from pathlib import Path
 
 import pytest
+from sleepcoder.tools.repomap import build_map
+from sleepcoder.tools.store import MapStore
 
 from tests.conftest import write
-from tools.repomap import build_map
-from tools.store import MapStore
 
 
 def open_store(root: Path) -> MapStore:
@@ -156,7 +156,7 @@ def test_unreadable_file_is_skipped_with_reason(py_repo, monkeypatch):
             raise PermissionError(13, "Permission denied", str(path))
         return real_open(path, *args, **kwargs)
 
-    monkeypatch.setattr("tools.extract.open", guarded_open, raising=False)
+    monkeypatch.setattr("sleepcoder.tools.extract.open", guarded_open, raising=False)
     report = build_map(py_repo.root, workers=1)
     assert statuses(py_repo.root)["app/util.py"] == "unreadable"
     assert report.skipped == {"unreadable": 1}

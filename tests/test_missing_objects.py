@@ -10,9 +10,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from sleepcoder.swe_features.dataset import load_dataset
+from sleepcoder.swe_features.runner import RunSettings, load_done, run
 
-from swe_features.dataset import load_dataset
-from swe_features.runner import RunSettings, load_done, run
 from tests.conftest import Repo, git, run_cli
 from tests.test_swe_features import EXAMPLE, dataset_file, script_for_runner
 
@@ -252,7 +252,7 @@ def test_partial_clone_fetches_what_a_snapshot_lacks_from_its_remote(partial_clo
 
 def test_failed_cells_keep_a_short_reason_and_the_full_text_in_the_log(inventory, tmp_path,
                                                                       monkeypatch):
-    import swe_features.runner as runner
+    import sleepcoder.swe_features.runner as runner
 
     repo, bases = inventory
     noise = "fatal: unable to read " + "0123456789abcdef" * 50_000  # 800 KB

@@ -26,8 +26,8 @@ DRIVER = '''
 import json, sys
 from pathlib import Path
 
-import agent
-from agent.llm import register_provider
+import sleepcoder.agent as agent
+from sleepcoder.agent.llm import register_provider
 from scripted_model import Script, make_provider
 
 here = Path(__file__).parent
@@ -47,19 +47,23 @@ finally:
 
 
 def _packages() -> list[str]:
+    """The source folders that become the installed `sleepcoder.*` packages."""
     found = tomllib.loads((SOURCE / "pyproject.toml").read_text())
-    return [name.rstrip("*") for name in found["tool"]["setuptools"]["packages"]["find"]
-            ["include"]]
+    return sorted(set(found["tool"]["setuptools"]["package-dir"].values()))
 
 
 def _data_files() -> set[str]:
-    """Every file of the packages that is not Python source: what the code reads at run time."""
+    """Every file of the packages that is not Python source (what the code reads at run time),
+    named where the wheel puts it: `agent/solve/prompts/x.txt` is
+    `sleepcoder/agent/solve/prompts/x.txt`."""
+    found = tomllib.loads((SOURCE / "pyproject.toml").read_text())
     out = set()
-    for package in _packages():
-        for path in (SOURCE / package).rglob("*"):
+    for package, folder in found["tool"]["setuptools"]["package-dir"].items():
+        for path in (SOURCE / folder).rglob("*"):
             if path.is_file() and path.suffix not in (".py", ".pyc") and \
                     "__pycache__" not in path.parts:
-                out.add(path.relative_to(SOURCE).as_posix())
+                inside = path.relative_to(SOURCE / folder).as_posix()
+                out.add(f"{package.replace('.', '/')}/{inside}")
     return out
 
 
@@ -138,3 +142,28 @@ def test_wheel_install_solves_with_the_scripted_model(inventory, tmp_path):
     version = subprocess.run([str(venv / "bin" / "sleepcoder"), "version"], env=env, cwd=driver,
                              capture_output=True, text=True)
     assert version.stdout.strip() == "sleepcoder 0.1.0", version.stderr
+
+
+@pytest.mark.packaging
+def test_wheel_installs_only_the_sleepcoder_namespace(tmp_path):
+    """The wheel puts no generic top-level package (`agent`, `tools`, `tasks`,
+    `swe_features`) into site-packages: in a fresh virtualenv `import tools` fails while
+    `sleepcoder.tools` and the command line work."""
+    wheel = _build_wheel(tmp_path)
+    tops = {name.split("/")[0] for name in zipfile.ZipFile(wheel).namelist()}
+    assert {t for t in tops if not t.endswith((".dist-info", ".data"))} == {"sleepcoder"}, tops
+    venv = _fresh_venv(tmp_path, wheel)
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
+    probe = ("import importlib.util, sleepcoder.tools.config, sleepcoder.agent.llm; "
+             "print(sleepcoder.tools.config.__file__); "
+             "print([n for n in ('agent', 'tools', 'tasks', 'swe_features') "
+             "if importlib.util.find_spec(n) is not None])")
+    out = subprocess.run([str(venv / "bin" / "python"), "-c", probe], cwd=tmp_path, env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    where, generic = out.stdout.splitlines()
+    assert Path(where).is_relative_to(venv), where
+    assert generic == "[]"
+    failed = subprocess.run([str(venv / "bin" / "python"), "-c", "import tools"], cwd=tmp_path,
+                            env=env, capture_output=True, text=True)
+    assert failed.returncode != 0 and "No module named 'tools'" in failed.stderr

@@ -11,10 +11,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from tools.facts import Definition, Import, Reference
-from tools.languages import LANGUAGES, language_for_path
-from tools.parse import extract_facts
+from sleepcoder.tools.facts import Definition, Import, Reference
+from sleepcoder.tools.languages import LANGUAGES, language_for_path
+from sleepcoder.tools.parse import extract_facts
 
 FIXTURES = Path(__file__).parent / "fixtures" / "languages"
 

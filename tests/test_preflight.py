@@ -11,15 +11,15 @@ import threading
 from collections.abc import Iterator
 
 import pytest
+import sleepcoder.agent.llm as llm_module
 from hypothesis import given
 from hypothesis import strategies as st
+from sleepcoder.agent.llm import LLM, LLMError, connection_refused
+from sleepcoder.agent.local_model import ModelUnavailable
+from sleepcoder.tools.config import LLMConfig
 from typer.testing import CliRunner
 
-import agent.llm as llm_module
-from agent.llm import LLM, LLMError, connection_refused
-from agent.local_model import ModelUnavailable
 from sleepcoder.cli import app
-from sleepcoder.config import LLMConfig
 from tests.conftest import run_cli
 
 REQUEST = "add a --verbose flag"
@@ -263,7 +263,7 @@ def test_cli_user_sees_the_hint_and_no_traceback(py_repo):
 
 
 def test_local_model_preflight_is_the_weights_check(monkeypatch):
-    import agent.local_model as local_model
+    import sleepcoder.agent.local_model as local_model
 
     loaded: list[str] = []
     monkeypatch.setattr(local_model, "engine", lambda model: loaded.append(model))

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from sleepcoder.tools.repomap import build_map
+from sleepcoder.tools.store import MapStore
 
 from tests.conftest import write
-from tools.repomap import build_map
-from tools.store import MapStore
 
 
 def edges(root, table="call_edges"):
@@ -107,7 +107,7 @@ def test_added_module_resolves_a_previously_unresolved_import(repo):
 
 def test_interrupted_build_resumes_without_reparsing_stored_files(repo, monkeypatch,
                                                                    count_parses):
-    import tools.repomap as repomap
+    import sleepcoder.tools.repomap as repomap
 
     repo.commit("twenty files", {f"m{i}.py": f"def f{i}():\n    return {i}\n" for i in range(20)})
     monkeypatch.setattr(repomap, "_COMMIT_EVERY", 5)

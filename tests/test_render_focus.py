@@ -3,12 +3,13 @@ are about the focus first, each under its class."""
 
 from __future__ import annotations
 
+from sleepcoder.tools.localize import localize
+from sleepcoder.tools.render import render_map
+from sleepcoder.tools.repomap import build_map
+from sleepcoder.tools.store import MapStore
+
 from tests.conftest import run_cli
 from tests.test_calibrate import grow
-from tools.localize import localize
-from tools.render import render_map
-from tools.repomap import build_map
-from tools.store import MapStore
 
 WIDGETS = '''"""Widgets."""
 

@@ -7,11 +7,10 @@ parser, so each case runs the same pipeline as tools/graphs.py, minus the store.
 from __future__ import annotations
 
 import pytest
-
-from tools.callgraph import MAX_CANDIDATES, FileDefs, SymbolTable, resolve_file_calls
-from tools.import_graph import Binding, ModuleIndex, read_go_module, resolve_file_imports
-from tools.languages import language_for_path
-from tools.parse import extract_facts
+from sleepcoder.tools.callgraph import MAX_CANDIDATES, FileDefs, SymbolTable, resolve_file_calls
+from sleepcoder.tools.import_graph import Binding, ModuleIndex, read_go_module, resolve_file_imports
+from sleepcoder.tools.languages import language_for_path
+from sleepcoder.tools.parse import extract_facts
 
 
 def resolve_imports(paths, path: str, source: str, go_module: str | None = None):

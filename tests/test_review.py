@@ -3,8 +3,9 @@
 
 from __future__ import annotations
 
-from agent.solve.plan import Plan, Step, restrict_plan
-from agent.solve.run import resume_solve, start_solve
+from sleepcoder.agent.solve.plan import Plan, Step, restrict_plan
+from sleepcoder.agent.solve.run import resume_solve, start_solve
+
 from tests import test_solve
 from tests.test_solve import REPORT_EDIT, REQUEST, options
 

@@ -7,9 +7,9 @@ import json
 import subprocess
 
 import pytest
+from sleepcoder.agent.solve.run import SolveError, resume_solve, start_solve
+from sleepcoder.agent.solve.runs import RunBusy, clean_runs, hold_run, list_runs
 
-from agent.solve.run import SolveError, resume_solve, start_solve
-from agent.solve.runs import RunBusy, clean_runs, hold_run, list_runs
 from tests import test_solve
 from tests.conftest import run_cli
 from tests.test_solve import REQUEST, options, script_happy_path
@@ -229,7 +229,7 @@ def _threads(store) -> set[str]:
 
 
 def test_solve_while_another_process_updates_the_map_exits_4(inventory):
-    from tools.lock import map_lock
+    from sleepcoder.tools.lock import map_lock
 
     (inventory.root / ".sleepcoder.toml").write_text("[map]\nlock_timeout = 0\n")
     with map_lock(inventory.root / ".sleepcoder", 0):
@@ -240,7 +240,7 @@ def test_solve_while_another_process_updates_the_map_exits_4(inventory):
 
 
 def test_same_request_twice_within_a_second_gets_two_runs(inventory, scripted, monkeypatch):
-    import agent.solve.run as run_module
+    import sleepcoder.agent.solve.run as run_module
 
     script_happy_path(scripted)
     monkeypatch.setattr(run_module.time, "time", lambda: 1_800_000_000.0)

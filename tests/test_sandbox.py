@@ -9,17 +9,17 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from tests.conftest import git
-from tools import sandbox, scratch
-from tools.sandbox import (
+from sleepcoder.tools import sandbox, scratch
+from sleepcoder.tools.sandbox import (
     SandboxUnavailable,
     allowed_environment,
     command_environment,
     run_command,
     secret_locations,
 )
-from tools.worktree import git as run_git
+from sleepcoder.tools.worktree import git as run_git
+
+from tests.conftest import git
 
 TOKEN = "ghs_SandboxT0kenValue0123456789abcd"
 
@@ -243,7 +243,7 @@ def test_without_namespaces_planted_files_are_reported(credentialed, monkeypatch
 
 
 def test_nested_checkouts_are_hidden_too(credentialed):
-    from agent.solve.testing import nested_git_dirs
+    from sleepcoder.agent.solve.testing import nested_git_dirs
 
     (credentialed.root / "other").mkdir()
     git(credentialed.root / "other", "init", "-q")

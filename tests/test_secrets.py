@@ -10,9 +10,15 @@ from urllib.parse import quote, quote_plus
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sleepcoder.tools.secrets import (
+    ScrubbedStream,
+    Scrubber,
+    encoded_forms,
+    is_secret_name,
+    scrub_tree,
+)
 
 from tests.conftest import git
-from tools.secrets import ScrubbedStream, Scrubber, encoded_forms, is_secret_name, scrub_tree
 
 KEY = "sk-proj-Abc123def456GHI789jkl"
 

@@ -6,8 +6,8 @@ import json
 import sqlite3
 
 import pytest
+from sleepcoder.agent.sleep.run import run_sleep
 
-from agent.sleep.run import run_sleep
 from tests.conftest import write
 
 MODEL = "scripted/test"
@@ -162,7 +162,7 @@ def test_model_errors_are_retried_then_reported_per_file(py_repo, scripted):
         message="overloaded", llm_provider="scripted", model="test"))
     scripted.on(node="summarize_dirs", reply="Holds the application code.")
     scripted.on(node="anticipate", reply=ANTICIPATION)
-    from sleepcoder.config import Config, LLMConfig, load_config
+    from sleepcoder.tools.config import Config, LLMConfig, load_config
 
     config = load_config(py_repo.root)
     config = Config(map=config.map, llm=LLMConfig(retries=1, cache=False), sleep=config.sleep)
@@ -253,7 +253,7 @@ def test_interrupted_pass_resumes_without_redoing_finished_files(repo, scripted)
 
 
 def test_unknown_model_gives_clear_error_before_any_work(py_repo):
-    from agent.local_model import ModelUnavailable
+    from sleepcoder.agent.local_model import ModelUnavailable
 
     with pytest.raises(ModelUnavailable, match="unknown local model"):
         run_sleep(py_repo.root, model="local/no-such-model")

@@ -5,15 +5,15 @@ from __future__ import annotations
 import json
 
 import pytest
-
-from agent.budget import BudgetExhausted, TaskBudget
-from agent.sleep.briefs import FileBrief, fallback_summary
-from agent.sleep.notes import PathChecker, choose_subsystems, parse_requests
-from agent.sleep.summaries import (
+from sleepcoder.agent.budget import BudgetExhausted, TaskBudget
+from sleepcoder.agent.sleep.briefs import FileBrief, fallback_summary
+from sleepcoder.agent.sleep.notes import PathChecker, choose_subsystems, parse_requests
+from sleepcoder.agent.sleep.summaries import (
     batch_files,
     clean_sentence,
     parse_by_path,
 )
+
 from tests.conftest import run_cli
 
 PATHS = ["pkg/a.py", "pkg/b.py", "pkg/sub/a.py"]

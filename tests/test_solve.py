@@ -8,9 +8,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from sleepcoder.agent.solve.context import SolveOptions
+from sleepcoder.agent.solve.run import SolveError, resume_solve, start_solve
 
-from agent.solve.context import SolveOptions
-from agent.solve.run import SolveError, resume_solve, start_solve
 from tests.conftest import run_cli, write
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "inventory"
@@ -129,10 +129,10 @@ def test_non_matching_block_is_repaired_with_the_precise_error(inventory, script
 
 def test_plan_prompt_leaves_out_anticipated_requests(inventory, scripted):
     # the sleep pass's anticipated requests read like tasks; the 1.5B planned them instead
-    from agent.sleep.knowledge import replace_notes
-    from agent.sleep.notes import Note
-    from tools.repomap import build_map
-    from tools.store import MapStore
+    from sleepcoder.agent.sleep.knowledge import replace_notes
+    from sleepcoder.agent.sleep.notes import Note
+    from sleepcoder.tools.repomap import build_map
+    from sleepcoder.tools.store import MapStore
 
     build_map(inventory.root)
     store, _ = MapStore.open(inventory.root / ".sleepcoder", create=False)
@@ -174,8 +174,8 @@ def test_syntax_breaking_edit_goes_back_to_the_model(inventory, scripted):
 
 
 def test_syntax_error_report_points_at_the_changed_lines():
-    from agent.solve.syntax import EditRejected
-    from agent.solve.syntax import check_syntax as _check_syntax
+    from sleepcoder.agent.solve.syntax import EditRejected
+    from sleepcoder.agent.solve.syntax import check_syntax as _check_syntax
 
     original = (EXAMPLE / "inventory" / "cli.py").read_text()
     lines = original.splitlines()

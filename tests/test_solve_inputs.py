@@ -8,9 +8,9 @@ import os
 import sys
 
 import pytest
+from sleepcoder.agent.solve.context import SolveOptions
+from sleepcoder.agent.solve.run import resume_solve, start_solve
 
-from agent.solve.context import SolveOptions
-from agent.solve.run import resume_solve, start_solve
 from tests.conftest import run_cli
 from tests.test_solve import MODEL, PLAN, REPORT_EDIT, REQUEST, inventory  # noqa: F401
 
@@ -136,10 +136,10 @@ def test_review_answer_with_hostile_paths_keeps_only_safe_ones(inventory, script
 
 def test_require_sandbox_without_namespaces_fails_before_spending(inventory, monkeypatch,  # noqa: F811
                                                                   scripted):
-    from tools import sandbox
+    from sleepcoder.tools import sandbox
 
     monkeypatch.setattr(sandbox, "available_backend", lambda: "none")
-    from agent.solve.run import SolveError
+    from sleepcoder.agent.solve.run import SolveError
 
     with pytest.raises(SolveError, match="must run isolated"):
         start_solve(inventory.root, REQUEST, SolveOptions(
@@ -159,7 +159,7 @@ def test_a_planned_file_under_an_ignored_folder_still_lands(inventory, scripted)
 
 
 def test_a_key_pasted_into_a_request_is_not_kept(inventory, monkeypatch):  # noqa: F811
-    from tasks.task import from_text
+    from sleepcoder.tasks.task import from_text
 
     monkeypatch.setenv("SOME_API_KEY", "sk-pasted-Key0123456789abcdef")
     task = from_text("Use sk-pasted-Key0123456789abcdef for the client", inventory.root, "x")

@@ -308,8 +308,8 @@ def sqlite_error(conn: sqlite3.Connection, statement: str) -> sqlite3.DatabaseEr
 
 
 def test_sqlite_failures_that_are_not_damage_are_named_as_what_they_are(py_repo):
-    from tools.lock import MapBusy
-    from tools.store import StoreError, explain_failure
+    from sleepcoder.tools.lock import MapBusy
+    from sleepcoder.tools.store import StoreError, explain_failure
 
     build(py_repo.root)
     store, db = py_repo.root / ".sleepcoder", map_db(py_repo.root)
@@ -354,7 +354,7 @@ def test_dropped_table_is_reported_and_rebuild_repairs_it(py_repo, name):
 
 @pytest.mark.parametrize("stage", ["_plan", "update_graphs"])
 def test_store_deleted_during_a_build_is_not_reported_as_success(py_repo, monkeypatch, stage):
-    import tools.repomap as repomap
+    import sleepcoder.tools.repomap as repomap
 
     store = py_repo.root / ".sleepcoder"
     original = getattr(repomap, stage)
@@ -376,7 +376,7 @@ def test_store_deleted_during_a_build_is_not_reported_as_success(py_repo, monkey
 
 
 def test_transaction_refuses_to_commit_into_a_deleted_store(py_repo):
-    from tools.store import MapStore, StoreError
+    from sleepcoder.tools.store import MapStore, StoreError
 
     build(py_repo.root)
     store, _notice = MapStore.open(py_repo.root / ".sleepcoder", create=True)
@@ -433,7 +433,8 @@ def test_symlinked_store_named_with_store_option_is_followed(py_repo, tmp_path):
 
 def test_unexpected_error_is_one_line_and_its_traceback_goes_to_a_crash_log(
         py_repo, tmp_path, monkeypatch, capsys):
-    import tools.stats
+    import sleepcoder.tools.stats as stats_module
+
     from sleepcoder.cli import main
 
     build(py_repo.root)
@@ -441,7 +442,7 @@ def test_unexpected_error_is_one_line_and_its_traceback_goes_to_a_crash_log(
     def broken(store):
         raise RuntimeError("boom at stage two\nsecond line of the message")
 
-    monkeypatch.setattr(tools.stats, "map_stats", broken)
+    monkeypatch.setattr(stats_module, "map_stats", broken)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.setattr(sys, "argv", ["sleepcoder", "map", "stats", str(py_repo.root)])
     with pytest.raises(SystemExit) as exited:

@@ -8,11 +8,11 @@ import shutil
 from pathlib import Path
 
 import pytest
+from sleepcoder.swe_features.builder import BuildFilters, build
+from sleepcoder.swe_features.dataset import DatasetError, load_dataset
+from sleepcoder.swe_features.runner import RunSettings, load_done, run
+from sleepcoder.swe_features.scorer import Prediction, load_predictions, score, score_task
 
-from swe_features.builder import BuildFilters, build
-from swe_features.dataset import DatasetError, load_dataset
-from swe_features.runner import RunSettings, load_done, run
-from swe_features.scorer import Prediction, load_predictions, score, score_task
 from tests.conftest import run_cli
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "inventory"
@@ -81,7 +81,7 @@ def instance():
 
 
 def load_dataset_single(data):
-    from swe_features.dataset import parse_record
+    from sleepcoder.swe_features.dataset import parse_record
 
     return parse_record("test", data)
 

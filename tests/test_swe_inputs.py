@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sleepcoder.swe_features.dataset import DatasetError, read_dataset
+from sleepcoder.swe_features.scorer import read_predictions
 
-from swe_features.dataset import DatasetError, read_dataset
-from swe_features.scorer import read_predictions
 from tests.conftest import run_cli
 from tests.test_swe_features import dataset_file, record
 

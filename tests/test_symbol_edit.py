@@ -5,9 +5,9 @@ without a model, and every bad answer sent back with the precise reason."""
 from __future__ import annotations
 
 import pytest
+from sleepcoder.agent.solve.context import SolveOptions
+from sleepcoder.agent.solve.run import start_solve
 
-from agent.solve.context import SolveOptions
-from agent.solve.run import start_solve
 from tests.test_solve import MODEL, REQUEST, inventory  # noqa: F401
 
 PLAN = """EDIT inventory/cli.py: add the low-stock command
@@ -190,7 +190,7 @@ def test_a_protocol_sequence_falls_back_to_the_next_protocol(inventory, scripted
 
 
 def test_protocol_sequences_are_checked_in_the_configuration():
-    from sleepcoder.config import ConfigError, parse_config
+    from sleepcoder.tools.config import ConfigError, parse_config
 
     assert parse_config('[solve]\nedit_protocol = "decomposed+blocks"\n', "t").solve
     for bad in ("decomposed+nope", "auto+blocks", "symbols"):
@@ -234,7 +234,7 @@ def test_decomposed_asks_for_a_header_only_when_the_plan_points_at_one(inventory
 
 
 def test_a_header_word_inside_a_quoted_name_does_not_count():
-    from agent.solve.protocols import _header_may_change
+    from sleepcoder.agent.solve.protocols import _header_may_change
 
     class Work:
         def __init__(self, what: str) -> None:
@@ -264,8 +264,7 @@ def test_an_echo_region_always_lies_inside_the_body():
 
     from hypothesis import given, settings
     from hypothesis import strategies as st
-
-    from agent.solve.protocols import _echo_region
+    from sleepcoder.agent.solve.protocols import _echo_region
 
     line = st.sampled_from(["x = 1", "y = 2", "if x:", "    return y", "", "pass", "z()"])
 

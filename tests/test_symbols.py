@@ -8,10 +8,9 @@ import importlib.util
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
-from tools import pyimports
-from tools.samecode import same_code
-from tools.symbols import (
+from sleepcoder.tools import pyimports
+from sleepcoder.tools.samecode import same_code
+from sleepcoder.tools.symbols import (
     Anchor,
     SymbolError,
     body_statements,
@@ -159,8 +158,7 @@ def test_inserted_definition_is_found_where_it_was_put(body):
 @pytest.mark.skipif(importlib.util.find_spec("llama_cpp") is None, reason="no llama.cpp")
 def test_every_grammar_compiles():
     from llama_cpp import LlamaGrammar
-
-    from agent.solve import grammars
+    from sleepcoder.agent.solve import grammars
 
     for text in (grammars.code_block("python"), grammars.code_block_or_none(),
                  grammars.choice(["0", "1"]), grammars.votes(["a.py", 'we"ird.py']),

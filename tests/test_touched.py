@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from hypothesis import given
 from hypothesis import strategies as st
+from sleepcoder.tools.parse import extract_facts
+from sleepcoder.tools.touched import touched_definitions
 
 from sleepcoder.progress import file_outcomes, model_hint
-from tools.parse import extract_facts
-from tools.touched import touched_definitions
 
 PY = '''import os
 

@@ -8,11 +8,11 @@ import json
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from sleepcoder.agent.solve.run import resume_solve, start_solve
+from sleepcoder.agent.solve.runs import clean_runs
+from sleepcoder.agent.solve.trajectory import Step, Trajectory, read_trajectory
 from typer.testing import CliRunner
 
-from agent.solve.run import resume_solve, start_solve
-from agent.solve.runs import clean_runs
-from agent.solve.trajectory import Step, Trajectory, read_trajectory
 from sleepcoder.cli import app
 from tests import test_solve
 from tests.test_runs import interrupt_second_edit

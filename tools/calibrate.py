@@ -22,11 +22,10 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
-
-from tools.localize import Candidate, LocalizeModel, choose, usable_commits
-from tools.localize_features import build_index
-from tools.pseudo_tasks import Replay, contents_before, created_at, replay, select_tasks
-from tools.store import MapStore
+from sleepcoder.tools.localize import Candidate, LocalizeModel, choose, usable_commits
+from sleepcoder.tools.localize_features import build_index
+from sleepcoder.tools.pseudo_tasks import Replay, contents_before, created_at, replay, select_tasks
+from sleepcoder.tools.store import MapStore
 
 META_KEY = "calibration"
 VERSION = 1

@@ -19,8 +19,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from tools.facts import Reference
-from tools.import_graph import Binding
+from sleepcoder.tools.facts import Reference
+from sleepcoder.tools.import_graph import Binding
 
 MAX_CANDIDATES = 5
 _SELF = frozenset({"self", "this", "cls", "Self"})

@@ -9,7 +9,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from tools.worktree import git
+from sleepcoder.tools.worktree import git
 
 STORE_DIR_NAME = ".sleepcoder"
 

@@ -7,7 +7,7 @@ import os
 import re
 from pathlib import Path
 
-from tools.worktree import EditRefused, check_edit_path
+from sleepcoder.tools.worktree import EditRefused, check_edit_path
 
 _MAX_FILE = 1_000_000
 _SKIP_DIRS = frozenset({".git", ".sleepcoder", "__pycache__", "node_modules", ".venv", "venv",

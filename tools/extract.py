@@ -10,9 +10,9 @@ import os
 import signal
 from typing import NamedTuple
 
-from tools.facts import FileFacts, PackedFacts, pack
-from tools.gitutil import blob_hash
-from tools.parse import count_lines, extract_facts
+from sleepcoder.tools.facts import FileFacts, PackedFacts, pack
+from sleepcoder.tools.gitutil import blob_hash
+from sleepcoder.tools.parse import count_lines, extract_facts
 
 # Content-based reasons to skip a file (stored per blob so a refresh does not re-read it).
 BINARY = "binary"

@@ -113,7 +113,7 @@ def make_store_dir(store_dir: Path, root: Path, repo: git.Repo | None,
     """Create sleepcoder's store directory (map, runs, checkpoints, worktrees, cache). Inside
     the work tree it is also listed in .git/info/exclude, so `git status` never shows it:
     every command that writes to the store starts here."""
-    from tools.store_location import prepare_store_dir
+    from sleepcoder.tools.store_location import prepare_store_dir
 
     prepare_store_dir(store_dir)  # a symlink, a file or an unwritable place: a StoreError
     resolved = store_dir.resolve()

@@ -14,11 +14,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from tools.callgraph import FileDefs, SymbolTable, names_needed, resolve_file_calls
-from tools.facts import unpack_names
-from tools.import_graph import Binding, ModuleIndex, read_go_module, resolve_file_imports
-from tools.rank import call_weight, pagerank
-from tools.store import MapStore
+from sleepcoder.tools.callgraph import FileDefs, SymbolTable, names_needed, resolve_file_calls
+from sleepcoder.tools.facts import unpack_names
+from sleepcoder.tools.import_graph import Binding, ModuleIndex, read_go_module, resolve_file_imports
+from sleepcoder.tools.rank import call_weight, pagerank
+from sleepcoder.tools.store import MapStore
 
 _BATCH = 500
 

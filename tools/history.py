@@ -11,7 +11,7 @@ import sqlite3
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
-from sleepcoder.config import MapConfig
+from sleepcoder.tools.config import MapConfig
 
 
 @dataclass(slots=True)

@@ -9,12 +9,11 @@ import threading
 from dataclasses import dataclass, field
 
 import git
-
-from sleepcoder.config import Config
-from tools import gitutil, history
-from tools.errors import git_error
-from tools.history import CommitRecord
-from tools.store import MapStore
+from sleepcoder.tools import gitutil, history
+from sleepcoder.tools.config import Config
+from sleepcoder.tools.errors import git_error
+from sleepcoder.tools.history import CommitRecord
+from sleepcoder.tools.store import MapStore
 
 _MESSAGE_CHARS = 600
 _BATCH = 400  # commits per `git log --no-walk` call when the history must be read piecemeal

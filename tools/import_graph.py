@@ -13,7 +13,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from tools.facts import Import
+from sleepcoder.tools.facts import Import
 
 _JS_EXTENSIONS = (".ts", ".tsx", ".js", ".jsx", ".mjs", ".cjs", ".d.ts")
 _JS_INDEX = tuple(f"index{ext}" for ext in (".ts", ".tsx", ".js", ".jsx", ".mjs"))

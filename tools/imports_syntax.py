@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 
-from tools.facts import Import
+from sleepcoder.tools.facts import Import
 
 Names = tuple[tuple[str, str | None], ...]
 

@@ -99,7 +99,8 @@ def query_source(name: str) -> str:
     for module in spec.tag_modules:
         parts.append(resources.files(module).joinpath("queries", "tags.scm").read_text())
     extra = _EXTRA_QUERY_FILE.get(name, name)
-    parts.append(resources.files("tools").joinpath("queries", f"{extra}.scm").read_text())
+    queries = resources.files("sleepcoder.tools").joinpath("queries")
+    parts.append(queries.joinpath(f"{extra}.scm").read_text())
     return "\n".join(parts)
 
 

@@ -17,13 +17,13 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tools.localize_features import (  # noqa: F401 - compute_features, is_test re-exported
+from sleepcoder.tools.localize_features import (  # noqa: F401 - compute_features, is_test re-exported
     build_index,
     compute_features,
     is_test,
     request_features,
 )
-from tools.store import MapStore
+from sleepcoder.tools.store import MapStore
 
 # Recency and churn fire on most files of an active repository: they count only through
 # how directly the request points at a file (`*_relevant` = value x relevance).
@@ -183,7 +183,7 @@ def localize(store: MapStore, root: Path, request: str, *, limit: int = 30,
 
 
 def _calibrated(store: MapStore, model: LocalizeModel) -> tuple[LocalizeModel, dict]:
-    from tools.calibrate import load, model_key
+    from sleepcoder.tools.calibrate import load, model_key
 
     stored = load(store)
     if stored is None:

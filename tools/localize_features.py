@@ -16,11 +16,11 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from tools.history import HistoryView
-from tools.rank import pagerank
-from tools.search import BM25, tokenize
-from tools.search_index import terms_by_path
-from tools.store import MapStore
+from sleepcoder.tools.history import HistoryView
+from sleepcoder.tools.rank import pagerank
+from sleepcoder.tools.search import BM25, tokenize
+from sleepcoder.tools.search_index import terms_by_path
+from sleepcoder.tools.store import MapStore
 
 _TEST = re.compile(r"(^|/)(tests?|testing|spec)(/|$)|(^|/)test_[^/]*$|_test\.[a-z]+$|"
                    r"(^|/)conftest\.py$|\.(test|spec)\.[jt]sx?$")

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from tools.store_location import prepare_store_dir
+from sleepcoder.tools.store_location import prepare_store_dir
 
 LOCK_NAME = "map.lock"
 

@@ -10,9 +10,9 @@ import bisect
 import builtins
 import re
 
-from tools import languages
-from tools.facts import Definition, FileFacts, Import, Reference
-from tools.imports_syntax import extract_imports
+from sleepcoder.tools import languages
+from sleepcoder.tools.facts import Definition, FileFacts, Import, Reference
+from sleepcoder.tools.imports_syntax import extract_imports
 
 _CLASS_KINDS = frozenset({"class", "interface", "struct", "enum", "trait"})
 _COMMENT_TYPES = frozenset({"comment", "line_comment", "block_comment"})

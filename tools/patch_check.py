@@ -10,8 +10,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from tools.pathguard import EditRefused, PathRules, check_path
-from tools.secrets import scrubber
+from sleepcoder.tools.pathguard import EditRefused, PathRules, check_path
+from sleepcoder.tools.secrets import scrubber
 
 _QUOTED = re.compile(r'"((?:[^"\\]|\\.)*)"')
 _HUNK = re.compile(r"^@@ -\d+(?:,(\d+))? \+\d+(?:,(\d+))? @@")

@@ -20,13 +20,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-
-from tools.history import HistoryView
-from tools.localize_features import RepoIndex, request_features
-from tools.search import tokenize
-from tools.store import MapStore
-from tools.titles import NOT_FEATURE_TITLES, is_chore, reads_like_feature
-from tools.worktree import git
+from sleepcoder.tools.history import HistoryView
+from sleepcoder.tools.localize_features import RepoIndex, request_features
+from sleepcoder.tools.search import tokenize
+from sleepcoder.tools.store import MapStore
+from sleepcoder.tools.titles import NOT_FEATURE_TITLES, is_chore, reads_like_feature
+from sleepcoder.tools.worktree import git
 
 _SUFFIX = re.compile(r"\s*\(#\d+\)\s*$")  # a squash commit's "(#123)"
 _MAX_BYTES = 1_000_000  # as tools/search_index.py reads files

@@ -15,7 +15,7 @@ import symtable
 from collections import Counter
 from pathlib import PurePosixPath
 
-from tools.symbols import import_block
+from sleepcoder.tools.symbols import import_block
 
 _BUILTINS = frozenset(dir(builtins)) | {"__file__", "__name__", "__doc__", "__spec__",
                                          "__package__", "__loader__", "__builtins__",

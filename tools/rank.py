@@ -10,9 +10,8 @@ import math
 from collections.abc import Iterable, Mapping
 
 import numpy as np
-
-from tools.callgraph import EDGE_WEIGHTS
-from tools.search import split_identifier, tokenize
+from sleepcoder.tools.callgraph import EDGE_WEIGHTS
+from sleepcoder.tools.search import split_identifier, tokenize
 
 # request boilerplate that says nothing about which files matter
 _FOCUS_NOISE = frozenset({"add", "new", "support", "get", "set", "test", "tests", "py", "js",

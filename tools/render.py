@@ -12,10 +12,10 @@ from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from tools.history import HistoryView
-from tools.rank import focus_tokens
-from tools.search import split_identifier, tokenize
-from tools.store import MapStore
+from sleepcoder.tools.history import HistoryView
+from sleepcoder.tools.rank import focus_tokens
+from sleepcoder.tools.search import split_identifier, tokenize
+from sleepcoder.tools.store import MapStore
 
 _TOP_LEVEL = frozenset({"class", "interface", "struct", "enum", "trait", "type", "function",
                         "module", "macro"})
@@ -77,7 +77,7 @@ def ranked_files(store: MapStore, focus: str = "") -> list[tuple[str, float]]:
     rows = store.conn.execute("SELECT path, rank FROM files WHERE status='ok'").fetchall()
     if not focus.strip() or not rows:
         return sorted(rows, key=lambda r: (-r[1], r[0]))
-    from tools.localize import localize
+    from sleepcoder.tools.localize import localize
 
     root = Path(store.get_meta("root") or ".")
     ranking = localize(store, root, focus, limit=len(rows))

@@ -16,14 +16,20 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from sleepcoder.config import Config, load_config
-from tools import gitutil
-from tools.extract import ExtractJob, ExtractResult, extract_chunk, extract_file, init_worker
-from tools.graphs import update_graphs
-from tools.history_log import HistoryJob
-from tools.lock import map_lock
-from tools.scan import ScanResult, resolve_root, scan
-from tools.store import MapStore
+from sleepcoder.tools import gitutil
+from sleepcoder.tools.config import Config, load_config
+from sleepcoder.tools.extract import (
+    ExtractJob,
+    ExtractResult,
+    extract_chunk,
+    extract_file,
+    init_worker,
+)
+from sleepcoder.tools.graphs import update_graphs
+from sleepcoder.tools.history_log import HistoryJob
+from sleepcoder.tools.lock import map_lock
+from sleepcoder.tools.scan import ScanResult, resolve_root, scan
+from sleepcoder.tools.store import MapStore
 
 _PARALLEL_MIN_JOBS = 48  # below this, starting worker processes costs more than it saves
 _COMMIT_EVERY = 400  # parsed files per transaction: the unit of resumable progress
@@ -184,7 +190,7 @@ def _build(
 
 
 def _calibrate(store: MapStore, root: Path, config: Config, report: BuildReport) -> dict:
-    from tools.calibrate import refresh
+    from sleepcoder.tools.calibrate import refresh
 
     mark = time.perf_counter()
     calibration, redone = refresh(store, root, config.map.calibration_tasks)

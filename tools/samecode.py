@@ -7,7 +7,7 @@ from __future__ import annotations
 import io
 import tokenize
 
-from tools import languages
+from sleepcoder.tools import languages
 
 _LAYOUT = {tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT,
            tokenize.ENCODING, tokenize.ENDMARKER}

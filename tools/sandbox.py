@@ -20,9 +20,9 @@ from dataclasses import asdict, dataclass, field
 from functools import cache
 from pathlib import Path
 
-from tools import namespaces, tamper
-from tools.scratch import scratch_root
-from tools.secrets import is_secret_name, scrub
+from sleepcoder.tools import namespaces, tamper
+from sleepcoder.tools.scratch import scratch_root
+from sleepcoder.tools.secrets import is_secret_name, scrub
 
 SANDBOX_MODES = ("auto", "require", "off")
 _ALLOWED_NAMES = frozenset("""PATH LANG LANGUAGE TERM TZ USER LOGNAME SHELL CI PYTHONPATH

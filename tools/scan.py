@@ -15,12 +15,11 @@ from pathlib import Path, PurePosixPath
 
 import git
 import pathspec
-
-from sleepcoder.config import MapConfig
-from tools import gitutil
-from tools.errors import git_error
-from tools.languages import language_for_path
-from tools.userfiles import UserFileError, read_user_bytes
+from sleepcoder.tools import gitutil
+from sleepcoder.tools.config import MapConfig
+from sleepcoder.tools.errors import git_error
+from sleepcoder.tools.languages import language_for_path
+from sleepcoder.tools.userfiles import UserFileError, read_user_bytes
 
 IGNORE_FILE = ".sleepcoderignore"
 MAX_IGNORE_FILE_BYTES = 1_000_000

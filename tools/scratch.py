@@ -18,7 +18,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from tools.worktree import GitError
+from sleepcoder.tools.worktree import GitError
 
 _IDENTITY = {"GIT_AUTHOR_NAME": "sleepcoder", "GIT_AUTHOR_EMAIL": "sleepcoder@localhost",
              "GIT_COMMITTER_NAME": "sleepcoder", "GIT_COMMITTER_EMAIL": "sleepcoder@localhost"}

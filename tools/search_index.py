@@ -11,8 +11,8 @@ import sqlite3
 from collections import Counter
 from pathlib import Path
 
-from tools.search import tokenize
-from tools.store import MapStore
+from sleepcoder.tools.search import tokenize
+from sleepcoder.tools.store import MapStore
 
 _MAX_BYTES = 1_000_000
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 
-from tools.history import HistoryView
-from tools.store import MapStore
+from sleepcoder.tools.history import HistoryView
+from sleepcoder.tools.store import MapStore
 
 
 def map_stats(store: MapStore, top: int = 10) -> dict:
@@ -59,7 +59,7 @@ def map_stats(store: MapStore, top: int = 10) -> dict:
 def _calibration(store: MapStore) -> dict:
     """The localizer's calibration for this repository, with its evidence (the pseudo-tasks),
     or why there is none."""
-    from tools.calibrate import load
+    from sleepcoder.tools.calibrate import load
 
     stored = load(store)
     if stored is None:

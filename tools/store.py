@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
-from tools.facts import (
+from sleepcoder.tools.facts import (
     Definition,
     FileFacts,
     Import,
@@ -25,7 +25,7 @@ from tools.facts import (
     pack,
     unpack_refs,
 )
-from tools.store_health import (
+from sleepcoder.tools.store_health import (
     damage_behind,
     damaged,
     deleted,
@@ -33,7 +33,7 @@ from tools.store_health import (
     missing_detail,
     missing_tables,
 )
-from tools.store_location import (  # noqa: F401 - StoreError and MapMissing are re-exported
+from sleepcoder.tools.store_location import (  # noqa: F401 - StoreError and MapMissing are re-exported
     MapMissing,
     StoreError,
     check_location,

@@ -7,8 +7,8 @@ import sqlite3
 from collections.abc import Iterable
 from pathlib import Path
 
-from tools.lock import MapBusy
-from tools.store_location import ELSEWHERE, StoreError
+from sleepcoder.tools.lock import MapBusy
+from sleepcoder.tools.store_location import ELSEWHERE, StoreError
 
 REBUILD = "run `sleepcoder map --rebuild`"
 _DETAIL_CHARS = 160

@@ -12,8 +12,8 @@ from __future__ import annotations
 import textwrap
 from dataclasses import dataclass
 
-from tools import languages
-from tools.parse import extract_facts
+from sleepcoder.tools import languages
+from sleepcoder.tools.parse import extract_facts
 
 _WRAPPERS = frozenset({"decorated_definition", "export_statement"})
 _IMPORT_TYPES = {

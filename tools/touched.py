@@ -9,10 +9,10 @@ import difflib
 from collections.abc import Iterable
 from pathlib import Path
 
-from tools.facts import Definition
-from tools.languages import language_for_path
-from tools.parse import extract_facts
-from tools.worktree import GitError, git
+from sleepcoder.tools.facts import Definition
+from sleepcoder.tools.languages import language_for_path
+from sleepcoder.tools.parse import extract_facts
+from sleepcoder.tools.worktree import GitError, git
 
 
 def touched_definitions(old_text: str, new_text: str, language: str | None) -> list[str]:

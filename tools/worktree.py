@@ -11,7 +11,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from tools.pathguard import EditRefused, check_edit_path
+from sleepcoder.tools.pathguard import EditRefused, check_edit_path
 
 __all__ = ["EditRefused", "GitError", "Worktree", "check_edit_path", "git", "LITERAL"]
 

@@ -11,7 +11,7 @@ import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from tools.store import MapStore
+from sleepcoder.tools.store import MapStore
 
 _MAX_DEFS = 10
 _MAX_LINKS = 4

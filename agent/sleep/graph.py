@@ -20,29 +20,29 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypedDict
 
-from agent.budget import BudgetExhausted, TaskBudget
-from agent.llm import LLM
-from agent.sleep import knowledge
-from agent.sleep.briefs import load_briefs
-from agent.sleep.notes import (
+from sleepcoder.agent.budget import BudgetExhausted, TaskBudget
+from sleepcoder.agent.llm import LLM
+from sleepcoder.agent.sleep import knowledge
+from sleepcoder.agent.sleep.briefs import load_briefs
+from sleepcoder.agent.sleep.notes import (
     PathChecker,
     Subsystem,
     anticipate,
     choose_subsystems,
     history_notes,
 )
-from agent.sleep.summaries import (
+from sleepcoder.agent.sleep.summaries import (
     DirInput,
     FileSummarizer,
     batch_files,
     fallback_outcome,
     summarize_dir,
 )
-from sleepcoder.config import Config
-from tools.history import HistoryView
-from tools.repomap import build_map
-from tools.search_index import ensure_terms
-from tools.store import MapStore
+from sleepcoder.tools.config import Config
+from sleepcoder.tools.history import HistoryView
+from sleepcoder.tools.repomap import build_map
+from sleepcoder.tools.search_index import ensure_terms
+from sleepcoder.tools.store import MapStore
 
 _BATCHES_PER_STEP = 4  # a checkpoint every few requests
 

@@ -6,9 +6,9 @@ import json
 import time
 from collections.abc import Iterable
 
-from agent.sleep.notes import Note
-from agent.sleep.summaries import Outcome
-from tools.store import MapStore
+from sleepcoder.agent.sleep.notes import Note
+from sleepcoder.agent.sleep.summaries import Outcome
+from sleepcoder.tools.store import MapStore
 
 
 def stored_summaries(store: MapStore, kind: str) -> dict[str, tuple[str, str, str]]:

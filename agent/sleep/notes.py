@@ -14,10 +14,10 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from agent.budget import TaskBudget
-from agent.llm import LLM, LLMError
-from agent.sleep.summaries import messages_for, prompt
-from tools.history import HistoryView
+from sleepcoder.agent.budget import TaskBudget
+from sleepcoder.agent.llm import LLM, LLMError
+from sleepcoder.agent.sleep.summaries import messages_for, prompt
+from sleepcoder.tools.history import HistoryView
 
 _BLOCK_FIELD = re.compile(r"^\s*[-*]?\s*\**(REQUEST|FILES|WHY)\**\s*:\s*\**\s*(.*)$",
                           re.IGNORECASE)

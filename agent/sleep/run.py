@@ -7,8 +7,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from agent.llm import LLM, resolve_model
-from agent.sleep.graph import (
+from sleepcoder.agent.llm import LLM, resolve_model
+from sleepcoder.agent.sleep.graph import (
     SleepContext,
     SleepProgress,
     new_report,
@@ -17,11 +17,11 @@ from agent.sleep.graph import (
     pending_thread,
     run_graph,
 )
-from sleepcoder.config import Config, load_config
-from tools import gitutil
-from tools.lock import map_lock
-from tools.scan import resolve_root
-from tools.store import MapStore
+from sleepcoder.tools import gitutil
+from sleepcoder.tools.config import Config, load_config
+from sleepcoder.tools.lock import map_lock
+from sleepcoder.tools.scan import resolve_root
+from sleepcoder.tools.store import MapStore
 
 
 def run_sleep(path: Path, config: Config | None = None, *, model: str | None = None,

@@ -14,9 +14,9 @@ import re
 from dataclasses import dataclass
 from importlib import resources
 
-from agent.budget import TaskBudget
-from agent.llm import LLM, ContextTooLong, LLMError
-from agent.sleep.briefs import FileBrief, fallback_summary
+from sleepcoder.agent.budget import TaskBudget
+from sleepcoder.agent.llm import LLM, ContextTooLong, LLMError
+from sleepcoder.agent.sleep.briefs import FileBrief, fallback_summary
 
 _LINE_PREFIX = re.compile(r"^(?:[-*•]|\d+[.)]|\[\d+\])\s*")
 _SELF_REFERENCE = re.compile(r"^(?:is|this file|the file|file)\b[\s:,-]*", re.IGNORECASE)
@@ -25,7 +25,7 @@ _WORDS_PER_SENTENCE = 40
 
 
 def prompt(name: str) -> str:
-    return resources.files("agent.sleep").joinpath("prompts", f"{name}.txt").read_text()
+    return resources.files("sleepcoder.agent.sleep").joinpath("prompts", f"{name}.txt").read_text()
 
 
 @dataclass(frozen=True)

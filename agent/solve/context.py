@@ -8,14 +8,14 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from agent.budget import TaskBudget
-from agent.llm import LLM, Completion
-from agent.solve.trajectory import Trajectory
-from sleepcoder.config import Config
-from tasks.task import Task
-from tools.pathguard import PathRules
-from tools.store import MapStore
-from tools.worktree import Worktree
+from sleepcoder.agent.budget import TaskBudget
+from sleepcoder.agent.llm import LLM, Completion
+from sleepcoder.agent.solve.trajectory import Trajectory
+from sleepcoder.tasks.task import Task
+from sleepcoder.tools.config import Config
+from sleepcoder.tools.pathguard import PathRules
+from sleepcoder.tools.store import MapStore
+from sleepcoder.tools.worktree import Worktree
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,7 @@ class SolveOptions:
 
 
 def prompt(name: str) -> str:
-    return resources.files("agent.solve").joinpath("prompts", f"{name}.txt").read_text()
+    return resources.files("sleepcoder.agent.solve").joinpath("prompts", f"{name}.txt").read_text()
 
 
 @dataclass

@@ -8,16 +8,22 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass, field
 
-from agent.solve import grammars
-from agent.solve.context import SolveContext, prompt
-from agent.solve.plan import Plan, Step
-from agent.solve.syntax import EditRejected, check_syntax
-from agent.solve.units import FENCE_NAMES
-from tools.edits import ApplyError, EditFormatError, apply_blocks, parse_blocks, whole_file
-from tools.languages import language_for_path
-from tools.parse import extract_facts
-from tools.search import tokenize
-from tools.worktree import check_edit_path
+from sleepcoder.agent.solve import grammars
+from sleepcoder.agent.solve.context import SolveContext, prompt
+from sleepcoder.agent.solve.plan import Plan, Step
+from sleepcoder.agent.solve.syntax import EditRejected, check_syntax
+from sleepcoder.agent.solve.units import FENCE_NAMES
+from sleepcoder.tools.edits import (
+    ApplyError,
+    EditFormatError,
+    apply_blocks,
+    parse_blocks,
+    whole_file,
+)
+from sleepcoder.tools.languages import language_for_path
+from sleepcoder.tools.parse import extract_facts
+from sleepcoder.tools.search import tokenize
+from sleepcoder.tools.worktree import check_edit_path
 
 MAX_SHOWN_CHARS = 9000  # larger files are shown as windows around the relevant definitions
 REWRITE_MAX_LINES = 150  # files this small may be rewritten whole when blocks keep failing

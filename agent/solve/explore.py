@@ -11,11 +11,11 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 
-from agent.budget import BudgetExhausted
-from agent.llm import LLMError
-from agent.solve.context import SolveContext, prompt
-from tools.explore import RepoTools
-from tools.worktree import EditRefused, check_edit_path
+from sleepcoder.agent.budget import BudgetExhausted
+from sleepcoder.agent.llm import LLMError
+from sleepcoder.agent.solve.context import SolveContext, prompt
+from sleepcoder.tools.explore import RepoTools
+from sleepcoder.tools.worktree import EditRefused, check_edit_path
 
 _ACTION = re.compile(r"ACTION:\s*(list|grep|read|find)\b\s*(.*)", re.IGNORECASE)
 _FILES = re.compile(r"FILES:\s*(.+)", re.IGNORECASE)

@@ -14,21 +14,21 @@ from __future__ import annotations
 import copy
 from typing import Any, TypedDict
 
-from agent.budget import BudgetExhausted
-from agent.solve import localize as model_localize
-from agent.solve.context import SolveContext
-from agent.solve.edit import REWRITE_MAX_LINES, FileResult, edit_file
-from agent.solve.explore import explore
-from agent.solve.plan import Plan, fallback_plan, make_plan, restrict_plan
-from agent.solve.plan import render as render_plan
-from agent.solve.symbol_edit import edit_symbols
-from agent.solve.testing import run_tests
-from tools.diffs import check_applies, parse_patch, worktree_diff
-from tools.localize import localize as rank_files
-from tools.patch_check import check_patch
-from tools.render import render_map
-from tools.sandbox import Isolation
-from tools.worktree import EditRefused, check_edit_path
+from sleepcoder.agent.budget import BudgetExhausted
+from sleepcoder.agent.solve import localize as model_localize
+from sleepcoder.agent.solve.context import SolveContext
+from sleepcoder.agent.solve.edit import REWRITE_MAX_LINES, FileResult, edit_file
+from sleepcoder.agent.solve.explore import explore
+from sleepcoder.agent.solve.plan import Plan, fallback_plan, make_plan, restrict_plan
+from sleepcoder.agent.solve.plan import render as render_plan
+from sleepcoder.agent.solve.symbol_edit import edit_symbols
+from sleepcoder.agent.solve.testing import run_tests
+from sleepcoder.tools.diffs import check_applies, parse_patch, worktree_diff
+from sleepcoder.tools.localize import localize as rank_files
+from sleepcoder.tools.patch_check import check_patch
+from sleepcoder.tools.render import render_map
+from sleepcoder.tools.sandbox import Isolation
+from sleepcoder.tools.worktree import EditRefused, check_edit_path
 
 
 class SolveState(TypedDict, total=False):

@@ -19,11 +19,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from agent.budget import BudgetExhausted
-from agent.llm import LLMError
-from agent.solve import grammars
-from agent.solve.context import SolveContext, prompt
-from tools.localize import Localization
+from sleepcoder.agent.budget import BudgetExhausted
+from sleepcoder.agent.llm import LLMError
+from sleepcoder.agent.solve import grammars
+from sleepcoder.agent.solve.context import SolveContext, prompt
+from sleepcoder.tools.localize import Localization
 
 _ANSWER = re.compile(r"\b(YES|NO)\b", re.IGNORECASE)
 RUNNERS_UP = 3

@@ -13,11 +13,11 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass, field
 
-from agent.solve.context import SolveContext, prompt
-from agent.solve.localize import describe
-from tools.languages import language_for_path
-from tools.symbols import definitions
-from tools.worktree import EditRefused, check_edit_path
+from sleepcoder.agent.solve.context import SolveContext, prompt
+from sleepcoder.agent.solve.localize import describe
+from sleepcoder.tools.languages import language_for_path
+from sleepcoder.tools.symbols import definitions
+from sleepcoder.tools.worktree import EditRefused, check_edit_path
 
 _LINE = re.compile(r"^\s*[-*]?\s*\**(EDIT|CREATE)\**\s+`?([^\s:`]+)`?\s*:?\s*(.*)$",
                    re.IGNORECASE)
@@ -85,7 +85,7 @@ class Plan:
 
 def make_plan(ctx: SolveContext, files: list[str], context: str,
               runners_up: list[str] | None = None, symbols: bool = False) -> Plan:
-    from agent.solve import grammars
+    from sleepcoder.agent.solve import grammars
 
     notes = describe(ctx, files, symbols=False)
     grammar = None
@@ -114,7 +114,7 @@ def make_plan(ctx: SolveContext, files: list[str], context: str,
 def _definition_listing(ctx: SolveContext, files: list[str]) -> tuple[str, list[str]]:
     """Per file its description and definitions with signatures (the most relevant first
     when there are many), and every listed name (for the grammar)."""
-    from tools.search import tokenize
+    from sleepcoder.tools.search import tokenize
 
     notes = describe(ctx, files, symbols=False)
     wanted = set(tokenize(ctx.task.text))

@@ -20,11 +20,11 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from agent.llm import Completion
-from agent.solve import grammars
-from agent.solve.context import SolveContext, prompt
-from agent.solve.syntax import EditRejected, check_syntax
-from agent.solve.units import (
+from sleepcoder.agent.llm import Completion
+from sleepcoder.agent.solve import grammars
+from sleepcoder.agent.solve.context import SolveContext, prompt
+from sleepcoder.agent.solve.syntax import EditRejected, check_syntax
+from sleepcoder.agent.solve.units import (
     UnitRejected,
     UnitWork,
     apply_addition,
@@ -33,8 +33,8 @@ from agent.solve.units import (
     one_block,
     place_text,
 )
-from tools.edits import ApplyError, EditFormatError, apply_blocks, parse_blocks
-from tools.symbols import body_statements, insert_lines, normalise, replace_lines
+from sleepcoder.tools.edits import ApplyError, EditFormatError, apply_blocks, parse_blocks
+from sleepcoder.tools.symbols import body_statements, insert_lines, normalise, replace_lines
 
 PROTOCOLS = ("rewrite", "blocks", "insert", "decomposed")
 CONTINUATIONS = 2  # extra requests for an answer cut off by the length limit

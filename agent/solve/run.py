@@ -8,22 +8,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from agent.llm import LLM, resolve_model
-from agent.solve.context import SolveContext, SolveOptions
-from agent.solve.graph import run_graph
-from agent.solve.runs import RunBusy, hold_run, new_run_id, read_record, write_record
-from agent.solve.trajectory import Trajectory, relative_path
-from sleepcoder.config import Config, load_config
-from tasks.task import Task, TaskError, from_issue_file, from_text
-from tools import gitutil
-from tools.diffs import parse_patch
-from tools.repomap import build_map
-from tools.sandbox import SandboxUnavailable, choose_isolation
-from tools.scan import resolve_root
-from tools.secrets import scrub_tree
-from tools.store import MapStore
-from tools.touched import touched_in_worktree
-from tools.worktree import GitError, Worktree, git
+from sleepcoder.agent.llm import LLM, resolve_model
+from sleepcoder.agent.solve.context import SolveContext, SolveOptions
+from sleepcoder.agent.solve.graph import run_graph
+from sleepcoder.agent.solve.runs import RunBusy, hold_run, new_run_id, read_record, write_record
+from sleepcoder.agent.solve.trajectory import Trajectory, relative_path
+from sleepcoder.tasks.task import Task, TaskError, from_issue_file, from_text
+from sleepcoder.tools import gitutil
+from sleepcoder.tools.config import Config, load_config
+from sleepcoder.tools.diffs import parse_patch
+from sleepcoder.tools.repomap import build_map
+from sleepcoder.tools.sandbox import SandboxUnavailable, choose_isolation
+from sleepcoder.tools.scan import resolve_root
+from sleepcoder.tools.secrets import scrub_tree
+from sleepcoder.tools.store import MapStore
+from sleepcoder.tools.touched import touched_in_worktree
+from sleepcoder.tools.worktree import GitError, Worktree, git
 
 
 class SolveError(ValueError):

@@ -22,9 +22,9 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from agent.solve.trajectory import FILE_NAME, Step, read_trajectory, run_dir
-from tools.secrets import scrub_tree
-from tools.worktree import Worktree, git
+from sleepcoder.agent.solve.trajectory import FILE_NAME, Step, read_trajectory, run_dir
+from sleepcoder.tools.secrets import scrub_tree
+from sleepcoder.tools.worktree import Worktree, git
 
 PREFIX = "solve-"  # sleep passes keep their checkpoints in the same database: never touched
 UNFINISHED = ("running", "interrupted", "awaiting_review")

@@ -8,19 +8,19 @@ from __future__ import annotations
 
 from collections import Counter
 
-from agent.budget import BudgetExhausted
-from agent.solve import grammars
-from agent.solve.context import SolveContext
-from agent.solve.edit import FileResult
-from agent.solve.plan import Plan, Step, Unit
-from agent.solve.protocols import UnitOutcome, edit_unit
-from agent.solve.syntax import EditRejected, check_syntax
-from agent.solve.units import UnitRejected, UnitWork, one_block, prepare
-from tools import pyimports
-from tools.languages import language_for_path
-from tools.parse import syntax_errors
-from tools.symbols import SymbolError, definitions, import_block, replace_lines
-from tools.worktree import check_edit_path
+from sleepcoder.agent.budget import BudgetExhausted
+from sleepcoder.agent.solve import grammars
+from sleepcoder.agent.solve.context import SolveContext
+from sleepcoder.agent.solve.edit import FileResult
+from sleepcoder.agent.solve.plan import Plan, Step, Unit
+from sleepcoder.agent.solve.protocols import UnitOutcome, edit_unit
+from sleepcoder.agent.solve.syntax import EditRejected, check_syntax
+from sleepcoder.agent.solve.units import UnitRejected, UnitWork, one_block, prepare
+from sleepcoder.tools import pyimports
+from sleepcoder.tools.languages import language_for_path
+from sleepcoder.tools.parse import syntax_errors
+from sleepcoder.tools.symbols import SymbolError, definitions, import_block, replace_lines
+from sleepcoder.tools.worktree import check_edit_path
 
 # The protocol each model is asked with when `[solve] edit_protocol = "auto"`: measured with
 # benchmarks/bench_edit.py (docs/benchmarks.md, "Edit benchmark"). For the 1.5B on 12 real

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import difflib
 
-from tools.languages import language_for_path
-from tools.parse import syntax_errors
+from sleepcoder.tools.languages import language_for_path
+from sleepcoder.tools.parse import syntax_errors
 
 
 class EditRejected(ValueError):

@@ -8,16 +8,16 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from agent.solve.context import SolveContext
-from tools import scratch
-from tools.sandbox import (
+from sleepcoder.agent.solve.context import SolveContext
+from sleepcoder.tools import scratch
+from sleepcoder.tools.sandbox import (
     SandboxUnavailable,
     command_environment,
     run_command,
     secret_locations,
 )
-from tools.secrets import scrub
-from tools.worktree import GitError, git
+from sleepcoder.tools.secrets import scrub
+from sleepcoder.tools.worktree import GitError, git
 
 
 def git_common_dir(repo: Path) -> Path | None:

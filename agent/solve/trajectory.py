@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from tools.secrets import scrub
+from sleepcoder.tools.secrets import scrub
 
 FILE_NAME = "trajectory.jsonl"
 

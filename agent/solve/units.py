@@ -8,11 +8,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from agent.solve.context import SolveContext, prompt
-from agent.solve.plan import Plan, Step, Unit
-from tools.parse import syntax_errors
-from tools.samecode import same_code
-from tools.symbols import (
+from sleepcoder.agent.solve.context import SolveContext, prompt
+from sleepcoder.agent.solve.plan import Plan, Step, Unit
+from sleepcoder.tools.parse import syntax_errors
+from sleepcoder.tools.samecode import same_code
+from sleepcoder.tools.symbols import (
     Anchor,
     DefinitionSpan,
     SymbolError,

@@ -10,7 +10,7 @@ import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
-from tools.userfiles import UserFileError, read_user_text
+from sleepcoder.tools.userfiles import UserFileError, read_user_text
 
 CONFIG_FILE = ".sleepcoder.toml"
 DEFAULT_STORE_DIR = ".sleepcoder"
