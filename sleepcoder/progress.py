@@ -266,6 +266,26 @@ def file_outcomes(record: dict) -> list[str]:
                                                "no definition touched (top-level lines)"))
         else:
             lines.append(f"{path}: {verb}")
+    return lines + _budget_left_out(record)
+
+
+def _budget_left_out(record: dict) -> list[str]:
+    """The planned changes cut before editing to fit the budget (agent/solve/fit.py), one line
+    per file."""
+    plan = record.get("plan") or {}
+    kept = {s["path"] for s in plan.get("steps", [])}
+    by_path: dict[str, list[str]] = {}
+    for entry in plan.get("left_out", []):
+        path, _, unit = entry.partition(": ")
+        by_path.setdefault(path, []).append(unit)
+    lines = []
+    for path, units in by_path.items():
+        named = ", ".join(u for u in units if u)
+        if path in kept:
+            lines.append(f"{path}: also planned, left out to fit the token budget: {named}")
+        else:
+            lines.append(f"{path}: not edited: left out to fit the token budget"
+                         + (f" ({named})" if named else ""))
     return lines
 
 

@@ -19,6 +19,7 @@ from sleepcoder.agent.solve import localize as model_localize
 from sleepcoder.agent.solve.context import SolveContext
 from sleepcoder.agent.solve.edit import REWRITE_MAX_LINES, FileResult, edit_file
 from sleepcoder.agent.solve.explore import explore
+from sleepcoder.agent.solve.fit import RESERVE, fit_plan, measure
 from sleepcoder.agent.solve.plan import Plan, fallback_plan, make_plan, restrict_plan
 from sleepcoder.agent.solve.plan import render as render_plan
 from sleepcoder.agent.solve.symbol_edit import edit_symbols
@@ -190,12 +191,17 @@ def _plan(ctx: SolveContext, state: SolveState, events: list[str]) -> SolveState
         fallback_plan(files, "no model")
     if narrowed is not None:
         plan = restrict_plan(plan, narrowed)
-    ctx.trajectory.outcome("plan", "; ".join(filter(None, [render_plan(plan), plan.note])))
-    if plan.note:
-        events.append(f"plan: {plan.note}")
     # files that add definitions first: later files then call what really exists
     order = sorted(range(len(plan.steps)), key=lambda i: not any(
         u.kind == "add" for u in plan.steps[i].units))
+    if ctx.llm is not None and ctx.options.budget:
+        sizes, file_tokens = measure(ctx.root, plan)
+        available = ctx.options.budget - ctx.tokens() - int(RESERVE * ctx.options.budget)
+        fitted = fit_plan(plan, order, available, sizes, file_tokens)
+        plan, order = fitted.plan, fitted.queue
+    ctx.trajectory.outcome("plan", "; ".join(filter(None, [render_plan(plan), plan.note])))
+    if plan.note:
+        events.append(f"plan: {plan.note}")
     return {"plan": plan.to_dict(), "queue": order, "results": []}
 
 

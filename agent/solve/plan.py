@@ -72,15 +72,16 @@ class Plan:
     steps: list[Step]
     note: str = ""  # why the plan is a fallback, or what was dropped
     dropped_units: int = 0  # definitions the model named that do not exist
+    left_out: list[str] = field(default_factory=list)  # cut to fit the budget (fit.py)
 
     def to_dict(self) -> dict:
         return {"steps": [s.to_dict() for s in self.steps], "note": self.note,
-                "dropped_units": self.dropped_units}
+                "dropped_units": self.dropped_units, "left_out": list(self.left_out)}
 
     @classmethod
     def from_dict(cls, data: dict) -> Plan:
         return cls([Step.from_dict(s) for s in data.get("steps", [])], data.get("note", ""),
-                   data.get("dropped_units", 0))
+                   data.get("dropped_units", 0), list(data.get("left_out", [])))
 
 
 def make_plan(ctx: SolveContext, files: list[str], context: str,
