@@ -159,6 +159,29 @@ def test_a_pre_commit_framework_hook_is_chained(repo):
     assert (repo.root / "legacy-ran").exists()
 
 
+def test_pre_commit_installed_over_our_hook_keeps_it_as_legacy_and_uninstall_finds_it(repo):
+    repo.commit("first", {"a.py": "x = 1\n"})
+    hooks = repo.root / ".git" / "hooks"
+    put_hook(hooks, "post-commit", "#!/bin/sh\necho before\n")
+    install_hooks(hooks, sys.executable)
+    os.rename(hooks / "post-commit", hooks / "post-commit.legacy")  # what `pre-commit install`
+    put_hook(hooks, "post-commit", PRE_COMMIT_HOOK)                  # does to a foreign hook
+    changes = {c.name: c for c in install_hooks(hooks, sys.executable)}
+    assert changes["post-commit"].action == "unchanged"
+    assert (hooks / "post-commit").read_text() == PRE_COMMIT_HOOK
+    uninstall_hooks(hooks)
+    assert (hooks / "post-commit.legacy").read_text() == "#!/bin/sh\necho before\n"
+    assert (hooks / "post-commit").read_text() == PRE_COMMIT_HOOK
+
+
+def test_a_linked_worktree_installs_into_the_shared_hooks(repo, tmp_path):
+    repo.commit("first", {"a.py": "x = 1\n"})
+    repo.git("worktree", "add", "-q", str(tmp_path / "wt"))
+    result = run_cli("hooks", "install", "--repo", str(tmp_path / "wt"))
+    assert result.returncode == 0, result.stderr
+    assert MARKER in (repo.root / ".git" / "hooks" / "post-checkout").read_text()
+
+
 def test_core_hooks_path_is_honoured_and_a_husky_hook_still_finds_its_script(repo):
     repo.commit("first", {"a.py": "x = 1\n"})
     repo.git("config", "core.hooksPath", ".husky/_")

@@ -17,6 +17,8 @@ from pathlib import Path
 HOOK_NAMES = ("post-commit", "post-merge", "post-checkout", "post-rewrite")
 MARKER = "# sleepcoder-hook: written by `sleepcoder hooks install`"
 ORIG_SUFFIX = ".sleepcoder-orig"
+# `pre-commit install` renames a hook it finds to NAME.legacy and runs it from its own hook
+LEGACY_SUFFIX = ".legacy"
 LOG_NAME = "hooks.log"
 LOG_LINES = 200  # the hooks log keeps the newest lines only
 
@@ -128,6 +130,15 @@ def is_ours(path: Path) -> bool:
     return MARKER.encode() in head.splitlines()
 
 
+def our_hook(directory: Path, name: str) -> Path | None:
+    """Where our hook `name` is: NAME, or NAME.legacy once the pre-commit framework has been
+    installed over it (its hook then runs ours); None when neither is ours."""
+    for path in (directory / name, directory / (name + LEGACY_SUFFIX)):
+        if is_ours(path):
+            return path
+    return None
+
+
 def install_hooks(directory: Path, python: str) -> list[HookChange]:
     """Write our hooks into `directory`, chaining those that are there. Running it again only
     updates the recorded interpreter."""
@@ -138,7 +149,8 @@ def install_hooks(directory: Path, python: str) -> list[HookChange]:
                         ) from None
     for name in HOOK_NAMES:  # check everything before changing anything
         path, orig = directory / name, directory / (name + ORIG_SUFFIX)
-        if os.path.lexists(path) and not is_ours(path) and os.path.lexists(orig):
+        if our_hook(directory, name) is None and os.path.lexists(path) and \
+                os.path.lexists(orig):
             raise HookError(f"{orig} is left from an earlier install and {path} is not ours: "
                             f"move one of them away, then install again")
     return [_install_one(directory, name, python) for name in HOOK_NAMES]
@@ -147,12 +159,14 @@ def install_hooks(directory: Path, python: str) -> list[HookChange]:
 def _install_one(directory: Path, name: str, python: str) -> HookChange:
     path, orig = directory / name, directory / (name + ORIG_SUFFIX)
     text = render_hook(name, python)
+    ours = our_hook(directory, name)
     try:
-        if is_ours(path):
-            if path.read_text() == text:
-                return HookChange(name, str(path), "unchanged")
-            _write_hook(path, text)
-            return HookChange(name, str(path), "updated")
+        if ours is not None:
+            detail = "" if ours == path else f"run by the pre-commit hook as {ours.name}"
+            if ours.read_text() == text:
+                return HookChange(name, str(ours), "unchanged", detail)
+            _write_hook(ours, text)
+            return HookChange(name, str(ours), "updated", detail)
         if os.path.lexists(path):
             os.rename(path, orig)
             _write_hook(path, text)
@@ -179,14 +193,15 @@ def uninstall_hooks(directory: Path) -> list[HookChange]:
     changes = []
     for name in HOOK_NAMES:
         path, orig = directory / name, directory / (name + ORIG_SUFFIX)
+        ours = our_hook(directory, name)
         try:
-            if is_ours(path):
+            if ours is not None:
                 if os.path.lexists(orig):
-                    os.replace(orig, path)
-                    changes.append(HookChange(name, str(path), "restored"))
+                    os.replace(orig, ours)
+                    changes.append(HookChange(name, str(ours), "restored"))
                 else:
-                    path.unlink()
-                    changes.append(HookChange(name, str(path), "removed"))
+                    ours.unlink()
+                    changes.append(HookChange(name, str(ours), "removed"))
             elif os.path.lexists(path):
                 detail = (f"not ours; {orig.name} is kept" if os.path.lexists(orig)
                           else "not ours")
