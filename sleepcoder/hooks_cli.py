@@ -200,8 +200,8 @@ def sleep_pass(root: Path, config: Config, *, budget: int | None, model: str | N
     failure = every_request_failed(report)
     if failure:
         return f"sleep pass: the model failed on every request: {failure}"
-    return (f"sleep pass: {report['summarized']} files summarized, "
-            f"{report['reused']} reused, {report['skipped']} skipped")
+    return (f"sleep pass: {report['summarized']} files summarized, {report['fallback']} "
+            f"fallback, {report['reused']} reused, {report['skipped']} skipped")
 
 
 def watch_and_refresh(root: Path, interval: float, refresh: Callable[[], str],
