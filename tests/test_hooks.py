@@ -3,6 +3,7 @@ the hooks already there, removed without a trace, quiet when the map is busy."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -349,6 +350,34 @@ def test_watch_rejects_an_interval_out_of_range(py_repo):
     result = run_cli("map", str(py_repo.root), "--watch", "--interval", "0")
     assert result.returncode == 2
     assert "--interval must be between 0.1 and" in result.stderr
+
+
+def test_hooks_run_the_sleep_pass_within_its_budget_when_configured(py_repo, scripted):
+    from tests.test_sleep import standard_script, summaries
+
+    standard_script(scripted)
+    py_repo.commit("configure", {".sleepcoder.toml": '[llm]\nmodel = "scripted/test"\n'
+                                                     "[hooks]\nsleep = true\n"
+                                                     "sleep_budget = 50000\n"})
+    build_map(py_repo.root)
+    py_repo.commit("add extra", NEW_FILE)
+    run_hook_job(py_repo.root, "post-commit")
+    log = (py_repo.root / ".sleepcoder" / "hooks.log").read_text()
+    assert "post-commit: map refreshed: 1 files parsed" in log and "sleep pass: 6 files" in log
+    assert summaries(py_repo.root)[("file", "app/extra.py")][1] == "llm"
+    store, _ = MapStore.open(py_repo.root / ".sleepcoder", create=False)
+    try:
+        assert json.loads(store.get_meta("last_sleep"))["budget"] == 50_000
+    finally:
+        store.close()
+
+
+def test_hooks_do_not_run_the_sleep_pass_by_default(py_repo):
+    build_map(py_repo.root)
+    py_repo.commit("add extra", NEW_FILE)
+    run_hook_job(py_repo.root, "post-commit")
+    log = (py_repo.root / ".sleepcoder" / "hooks.log").read_text()
+    assert "map refreshed" in log and "sleep pass" not in log
 
 
 def test_hooks_sleep_is_off_by_default_and_its_budget_is_checked(tmp_path):

@@ -57,8 +57,9 @@ elif [ ! -x "$sleepcoder_python" ]; then
     fi
 else
     (
-        # a commit's hooks see the temporary index of `git commit -a` and the like
-        unset GIT_INDEX_FILE GIT_DIR GIT_WORK_TREE GIT_PREFIX
+        # a commit's hooks see the temporary index of `git commit -a` and the like, gone
+        # (or half-written) by the time the refresh reads it
+        unset GIT_INDEX_FILE
         set -- "$sleepcoder_python" -m sleepcoder.cli hooks run "$sleepcoder_hook"
         if command -v ionice >/dev/null 2>&1 && ionice -c 3 true >/dev/null 2>&1; then
             set -- ionice -c 3 "$@"
@@ -89,8 +90,7 @@ class HookChange:
 def hooks_dir(root: Path) -> Path:
     """The directory git runs hooks from for the work tree at `root`: core.hooksPath when set
     (husky and the like), else the hooks of the repository (shared by its worktrees)."""
-    env = {k: v for k, v in os.environ.items() if k not in ("GIT_DIR", "GIT_INDEX_FILE")}
-    result = subprocess.run(["git", "rev-parse", "--git-path", "hooks"], cwd=root, env=env,
+    result = subprocess.run(["git", "rev-parse", "--git-path", "hooks"], cwd=root,
                             capture_output=True, text=True)
     if result.returncode != 0:
         raise HookError(f"{root} is not in a git repository: {result.stderr.strip()}")
@@ -163,7 +163,7 @@ def _install_one(directory: Path, name: str, python: str) -> HookChange:
     try:
         if ours is not None:
             detail = "" if ours == path else f"run by the pre-commit hook as {ours.name}"
-            if ours.read_text() == text:
+            if ours.read_bytes() == _encoded(text):
                 return HookChange(name, str(ours), "unchanged", detail)
             _write_hook(ours, text)
             return HookChange(name, str(ours), "updated", detail)
@@ -182,9 +182,14 @@ def _install_one(directory: Path, name: str, python: str) -> HookChange:
 def _write_hook(path: Path, text: str) -> None:
     """Write `path` whole or not at all: git may run the hook at any moment."""
     tmp = path.with_name(f".{path.name}.sleepcoder-tmp")
-    tmp.write_text(text)
+    tmp.write_bytes(_encoded(text))
     tmp.chmod(0o755)
     os.replace(tmp, path)
+
+
+def _encoded(text: str) -> bytes:
+    """The hook's bytes: an interpreter path that is not UTF-8 keeps its bytes."""
+    return text.encode("utf-8", "surrogateescape")
 
 
 def uninstall_hooks(directory: Path) -> list[HookChange]:

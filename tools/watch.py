@@ -16,8 +16,7 @@ class WatchError(Exception):
 
 
 def _git(root: Path, *args: str) -> bytes:
-    env = {k: v for k, v in os.environ.items() if k not in ("GIT_DIR", "GIT_INDEX_FILE")}
-    result = subprocess.run(["git", *args], cwd=root, env=env, capture_output=True)
+    result = subprocess.run(["git", *args], cwd=root, capture_output=True)
     if result.returncode != 0:
         raise WatchError(f"git {args[0]} failed in {root}: "
                          f"{result.stderr.decode(errors='replace').strip()}")
