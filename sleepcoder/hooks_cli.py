@@ -57,8 +57,21 @@ def install(repo: RepoOpt = Path(".")) -> None:
     for change in changes:
         detail = f" ({change.detail})" if change.detail else ""
         typer.echo(f"{change.name}: {change.action}{detail}")
-    typer.echo(f"hooks in {directory}; they refresh an existing map (run `sleepcoder map` once "
-               f"first); notes go to .sleepcoder/{LOG_NAME}")
+    typer.echo(f"hooks in {directory}; notes go to .sleepcoder/{LOG_NAME}")
+    if not _has_map(repo):
+        typer.echo("there is no map yet: run `sleepcoder map` once, the hooks keep it fresh")
+
+
+def _has_map(repo: Path) -> bool:
+    from sleepcoder.tools.config import ConfigError, load_config
+    from sleepcoder.tools.scan import ScanError, resolve_root
+    from sleepcoder.tools.store import DB_NAME
+
+    try:
+        root, _repo = resolve_root(repo)
+        return (load_config(root).map.store_path(root) / DB_NAME).is_file()
+    except (ScanError, ConfigError):
+        return False
 
 
 @hooks_app.command("uninstall")

@@ -86,6 +86,7 @@ def test_install_writes_the_four_hooks(repo):
         assert MARKER in hook.read_text().splitlines()
         assert recorded_python(hook.read_text()) == os.path.abspath(sys.executable)
         assert f"{name}: installed" in result.stdout
+    assert "there is no map yet: run `sleepcoder map` once" in result.stdout
 
 
 def test_a_commit_after_install_refreshes_the_map_in_the_background(py_repo):
@@ -350,6 +351,14 @@ def test_watch_rejects_an_interval_out_of_range(py_repo):
     result = run_cli("map", str(py_repo.root), "--watch", "--interval", "0")
     assert result.returncode == 2
     assert "--interval must be between 0.1 and" in result.stderr
+
+
+def test_watch_outside_a_git_repository_is_a_clear_error(tmp_path):
+    (tmp_path / "a.py").write_text("x = 1\n")
+    result = run_cli("map", str(tmp_path), "--watch")
+    assert result.returncode == 2
+    assert result.stderr.strip().endswith("--watch needs a git repository: "
+                                          f"{tmp_path} is not in one")
 
 
 def test_hooks_run_the_sleep_pass_within_its_budget_when_configured(py_repo, scripted):

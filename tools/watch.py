@@ -17,6 +17,8 @@ class WatchError(Exception):
 
 def _git(root: Path, *args: str) -> bytes:
     result = subprocess.run(["git", *args], cwd=root, capture_output=True)
+    if result.returncode != 0 and b"not a git repository" in result.stderr:
+        raise WatchError(f"--watch needs a git repository: {root} is not in one")
     if result.returncode != 0:
         raise WatchError(f"git {args[0]} failed in {root}: "
                          f"{result.stderr.decode(errors='replace').strip()}")
