@@ -15,13 +15,17 @@ from __future__ import annotations
 import contextlib
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from typer.core import TyperGroup
 
 from sleepcoder import __version__
+
+if TYPE_CHECKING:
+    from sleepcoder.tools.config import Config
 
 EXIT_FAILURE, EXIT_BAD_INPUT, EXIT_STORE, EXIT_BUSY, EXIT_MODEL = 1, 2, 3, 4, 5
 EXIT_NO_PATCH, EXIT_DIRTY, EXIT_ABORTED = 6, 7, 8
@@ -188,8 +192,9 @@ def map_build(
         from sleepcoder.hooks_cli import refresh_map
 
         _watch(root, config, interval, as_json, rebuild,
-               lambda quick: refresh_map(root, quick))
+               lambda quick: refresh_map(root, quick, workers=workers or None))
         return
+    _without_watch(interval)
     with _exit_codes("the files parsed so far are stored; run the same command to resume",
                      config.map.store_path(root)), \
             RichProgress(enabled=not as_json) as progress:
@@ -274,6 +279,7 @@ def sleep(
                lambda quick: sleep_pass(root, quick, budget=budget, model=model,
                                         no_llm=no_llm))
         return
+    _without_watch(interval)
     with _exit_codes("finished summaries are stored; run the same command to resume",
                      config.map.store_path(root)), \
             RichProgress(enabled=not as_json) as progress:
@@ -294,8 +300,14 @@ def sleep(
         raise typer.Exit(EXIT_FAILURE)
 
 
-def _watch(root: Path, config, interval: float | None, as_json: bool, one_off: bool,
-           refresh) -> None:
+def _without_watch(interval: float | None) -> None:
+    if interval is not None:
+        _err("--interval is the pace of --watch: give --watch too")
+        raise typer.Exit(EXIT_BAD_INPUT)
+
+
+def _watch(root: Path, config: Config, interval: float | None, as_json: bool, one_off: bool,
+           refresh: Callable[[Config], str]) -> None:
     """`--watch` of map and sleep: `refresh(config)` now and after every change, the map lock
     not waited for (a busy map is retried at the next change)."""
     from dataclasses import replace

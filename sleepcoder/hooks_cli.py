@@ -195,11 +195,11 @@ def _one_line(exc: BaseException) -> str:
     return clip(text)
 
 
-def refresh_map(root: Path, config: Config) -> str:
+def refresh_map(root: Path, config: Config, workers: int | None = None) -> str:
     """The refresh of `sleepcoder map` on an existing map; a one-line summary."""
     from sleepcoder.tools.repomap import build_map
 
-    report = build_map(root, config, calibrate=True)
+    report = build_map(root, config, workers=workers, calibrate=True)
     return (f"map refreshed: {report.parsed} files parsed, {report.reused} reused, "
             f"{report.removed} removed")
 

@@ -389,6 +389,13 @@ def test_hooks_do_not_run_the_sleep_pass_by_default(py_repo):
     assert "map refreshed" in log and "sleep pass" not in log
 
 
+def test_interval_without_watch_is_refused(py_repo):
+    result = run_cli("map", str(py_repo.root), "--interval", "5")
+    assert result.returncode == 2
+    assert "--interval is the pace of --watch: give --watch too" in result.stderr
+    assert not (py_repo.root / ".sleepcoder").exists()
+
+
 def test_hooks_sleep_is_off_by_default_and_its_budget_is_checked(tmp_path):
     from sleepcoder.tools.config import ConfigError, parse_config
 
