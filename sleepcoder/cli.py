@@ -15,13 +15,17 @@ from __future__ import annotations
 import contextlib
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from typer.core import TyperGroup
 
 from sleepcoder import __version__
+
+if TYPE_CHECKING:
+    from sleepcoder.tools.config import Config
 
 EXIT_FAILURE, EXIT_BAD_INPUT, EXIT_STORE, EXIT_BUSY, EXIT_MODEL = 1, 2, 3, 4, 5
 EXIT_NO_PATCH, EXIT_DIRTY, EXIT_ABORTED = 6, 7, 8
@@ -65,10 +69,25 @@ def _swe_features_app():
 
 app.add_typer(_swe_features_app(), name="swe-features")
 
+
+def _hooks_app():
+    from sleepcoder.hooks_cli import hooks_app
+
+    return hooks_app
+
+
+app.add_typer(_hooks_app(), name="hooks")
+
 PathArg = Annotated[Path, typer.Argument(help="Repository or directory (default: here).")]
 StoreOpt = Annotated[Path | None, typer.Option(
     "--store", help="Map store directory (default: .sleepcoder/ in the repository).")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+WatchOpt = Annotated[bool, typer.Option(
+    "--watch", help="Keep running: refresh again whenever HEAD, the index or the working tree "
+    "changes (Ctrl-C stops). See docs/hooks.md.")]
+IntervalOpt = Annotated[float | None, typer.Option(
+    help="With --watch: seconds between two looks for changes (default: [hooks] "
+    "watch_interval, 2).")]
 
 
 def _err(message: str) -> None:
@@ -159,6 +178,8 @@ def map_build(
         help="Seconds to wait if another run is updating this map (default: config).")] = None,
     store: StoreOpt = None,
     as_json: JsonOpt = False,
+    watch: WatchOpt = False,
+    interval: IntervalOpt = None,
 ) -> None:
     """Build the map of PATH, or refresh it: only new or changed files are parsed."""
     from sleepcoder.progress import RichProgress, print_report
@@ -167,6 +188,13 @@ def map_build(
 
     _check_ranges(("--workers", workers, 0, MAX_WORKERS), ("--wait", wait, 0, MAX_SECONDS))
     root, config = _load(path, store)
+    if watch:
+        from sleepcoder.hooks_cli import refresh_map
+
+        _watch(root, config, interval, as_json, rebuild,
+               lambda quick: refresh_map(root, quick, workers=workers or None))
+        return
+    _without_watch(interval)
     with _exit_codes("the files parsed so far are stored; run the same command to resume",
                      config.map.store_path(root)), \
             RichProgress(enabled=not as_json) as progress:
@@ -233,6 +261,8 @@ def sleep(
         "--retry-skipped", help="Ask the model again for files it failed on before.")] = False,
     store: StoreOpt = None,
     as_json: JsonOpt = False,
+    watch: WatchOpt = False,
+    interval: IntervalOpt = None,
 ) -> None:
     """Sleep-time pass: refresh the map, then summarize files and directories and write
     likely-change notes. Incremental (only what changed) and resumable (Ctrl-C, then rerun)."""
@@ -242,6 +272,14 @@ def sleep(
 
     _check_ranges(("--budget", budget, 0, MAX_BUDGET))
     root, config = _load(path, store)
+    if watch:
+        from sleepcoder.hooks_cli import sleep_pass
+
+        _watch(root, config, interval, as_json, fresh or retry_skipped,
+               lambda quick: sleep_pass(root, quick, budget=budget, model=model,
+                                        no_llm=no_llm))
+        return
+    _without_watch(interval)
     with _exit_codes("finished summaries are stored; run the same command to resume",
                      config.map.store_path(root)), \
             RichProgress(enabled=not as_json) as progress:
@@ -260,6 +298,32 @@ def sleep(
         _err(f"the model failed on every request of this pass (all {report['llm']['failed']}"
              f"): {clip(failure)}; what was stored is kept")
         raise typer.Exit(EXIT_FAILURE)
+
+
+def _without_watch(interval: float | None) -> None:
+    if interval is not None:
+        _err("--interval is the pace of --watch: give --watch too")
+        raise typer.Exit(EXIT_BAD_INPUT)
+
+
+def _watch(root: Path, config: Config, interval: float | None, as_json: bool, one_off: bool,
+           refresh: Callable[[Config], str]) -> None:
+    """`--watch` of map and sleep: `refresh(config)` now and after every change, the map lock
+    not waited for (a busy map is retried at the next change)."""
+    from dataclasses import replace
+
+    from sleepcoder.hooks_cli import watch_and_refresh
+    from sleepcoder.tools.config import RANGES
+
+    if as_json or one_off:
+        _err("--watch prints a line per refresh: it does not take --json, --rebuild, --fresh "
+             "or --retry-skipped")
+        raise typer.Exit(EXIT_BAD_INPUT)
+    _check_ranges(("--interval", interval, *RANGES["hooks"]["watch_interval"]))
+    quick = replace(config, map=replace(config.map, lock_timeout=0))
+    with _exit_codes("what was refreshed is stored", config.map.store_path(root)):
+        watch_and_refresh(root, interval or config.hooks.watch_interval,
+                          lambda: refresh(quick))
 
 
 @app.command()
