@@ -31,7 +31,6 @@ DEFAULT_MAP_BUDGET = 2048
 MAX_LOCALIZE_LIMIT = 50
 MAX_COCHANGE_LIMIT = 50
 MAX_ANSWER_CHARS = 80_000  # every answer; a cut one says so
-MAX_LISTED = 50  # definitions sites and callers listed per symbol
 
 
 class QueryRefused(ValueError):

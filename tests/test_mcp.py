@@ -211,6 +211,26 @@ def test_likely_changes_are_listed_when_the_map_has_them(mcp_repo: Repo):
     _run(scenario)
 
 
+def test_damaged_map_is_a_tool_error_not_a_crash(mcp_repo: Repo):
+    from sleepcoder.tools.config import load_config
+    from sleepcoder.tools.repomap import build_map
+
+    build_map(mcp_repo.root)
+    store_dir = load_config(mcp_repo.root).map.store_path(mcp_repo.root)
+    (store_dir / "map.db").write_bytes(b"this is not a database" * 100)
+    mcp_repo.commit("Touch", {"app/extra.py": "X = 1\n"})  # stale: the server must open it
+
+    async def scenario():
+        async with _session(mcp_repo.root) as session:
+            text, error = await _call(session, "file_info", path="app/core.py")
+            assert error and "map --rebuild" in text, text
+            text, error = await _call(session, "symbol", name="helper")  # still serving
+            assert error
+
+    _run(scenario)
+    assert "Traceback" not in (mcp_repo.root.parent / "server-stderr.log").read_text()
+
+
 def test_mcp_without_the_sdk_exits_with_one_line_naming_the_extra(py_repo: Repo):
     import subprocess
 
