@@ -499,6 +499,22 @@ def models(as_json: JsonOpt = False) -> None:
 
 
 @app.command()
+def mcp(repo: Annotated[Path, typer.Option(help="Repository (default: here).")] = Path(".")
+        ) -> None:
+    """Serve the map to a coding agent over stdio (Model Context Protocol); see docs/mcp.md."""
+    try:
+        from sleepcoder.mcp_server import serve
+    except ImportError as exc:
+        if (exc.name or "").partition(".")[0] != "mcp":
+            raise
+        _err("the MCP server needs the MCP SDK: pip install 'sleepcoder[mcp]'")
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    root, config = _load(repo, None)
+    with _exit_codes("the server stopped", config.map.store_path(root)):
+        serve(root, config)
+
+
+@app.command()
 def version() -> None:
     """Print the version."""
     typer.echo(f"sleepcoder {__version__}")
