@@ -29,7 +29,12 @@ from sleepcoder.tasks.github import (
     read_event,
 )
 from sleepcoder.tasks.markdown import fenced, inert
-from sleepcoder.tasks.model_key import bot_model, install_model_key, without_model_key
+from sleepcoder.tasks.model_key import (
+    bot_model,
+    install_model_key,
+    model_key_names,
+    without_model_key,
+)
 from sleepcoder.tasks.task import MAX_REQUEST_CHARS
 from sleepcoder.tools.config import CONFIG_FILE, Config, ConfigError, parse_config
 from sleepcoder.tools.patch_check import check_patch
@@ -317,8 +322,9 @@ def build_request(event: IssueEvent, instruction: str, context: str = "",
 
 def _with_safe_env(action):
     """Run `action` with the tokens removed from os.environ (tests and setup inherit it)."""
+    keep = model_key_names()  # the model layer reads its key during the run (HF_TOKEN)
     saved = {k: os.environ.pop(k) for k in list(os.environ)
-             if k in _SECRET_ENV or "TOKEN" in k.upper()}
+             if (k in _SECRET_ENV or "TOKEN" in k.upper()) and k not in keep}
     try:
         return action()
     finally:

@@ -63,6 +63,11 @@ def install_model_key(model: str) -> str:
     return name
 
 
+def model_key_names() -> frozenset[str]:
+    """The variables holding a key this process installed for the model layer."""
+    return frozenset(_installed)
+
+
 def without_model_key(test_env: tuple[str, ...], model: str) -> tuple[str, ...]:
     """`test_env` without the variables holding the model's key: the test command runs code
     the model wrote, and the key pays for the model."""

@@ -250,6 +250,23 @@ def test_the_api_key_reaches_the_model_but_no_test_command_and_no_comment(world,
     assert API_KEY not in everything_sent(world)
 
 
+def test_a_key_in_a_token_named_variable_stays_readable_by_the_model(world, scripted,
+                                                                     monkeypatch):
+    # the bot hides *TOKEN* variables while it solves; the model's own key must stay
+    monkeypatch.setenv("SCRIPTED_TOKEN", "placeholder")  # undone after the test
+    monkeypatch.setenv("SLEEPCODER_API_KEY", API_KEY)
+    monkeypatch.setenv("SLEEPCODER_API_KEY_ENV", "SCRIPTED_TOKEN")
+    model_saw = []
+    scripted.on(node="localize", reply="inventory/report.py: YES")
+    scripted.on(node="plan", reply=lambda _p: model_saw.append(
+        (os.environ.get("SCRIPTED_TOKEN"), os.environ.get("GITHUB_TOKEN")))
+        or "EDIT inventory/report.py: add low_stock\n")
+    scripted.on(node="edit", reply=REPORT_EDIT)
+    assert run_bot(labeled(world), github=github(world)).action == "opened"
+    assert model_saw == [(API_KEY, None)]
+    assert API_KEY not in everything_sent(world)
+
+
 def test_the_api_key_variable_follows_the_model_prefix():
     assert key_variable("openai/gpt-4o-mini") == "OPENAI_API_KEY"
     assert key_variable("anthropic/claude-3-5-haiku") == "ANTHROPIC_API_KEY"
@@ -340,3 +357,17 @@ def test_the_action_installs_the_local_model_only_when_no_model_is_given(extras,
                          env={"EXTRAS": extras, "MODEL": model, "ACTION_PATH": "/action",
                               "PATH": os.environ["PATH"]})
     assert out.stdout.split() == ["install", installed]
+
+
+def test_sleep_stops_with_one_line_when_it_cannot_tell_where_the_key_goes(py_repo,
+                                                                          monkeypatch):
+    from typer.testing import CliRunner
+
+    from sleepcoder.cli import app
+
+    monkeypatch.setenv("SLEEPCODER_API_KEY", API_KEY)
+    result = CliRunner().invoke(app, ["sleep", str(py_repo.root), "--model", "mystery"])
+    assert result.exit_code == 2, result.output
+    assert "set `api-key-env`" in result.stderr and len(result.stderr.splitlines()) == 1
+    assert API_KEY not in result.output + result.stderr
+    assert not (py_repo.root / ".sleepcoder").exists()  # nothing was started
