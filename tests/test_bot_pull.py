@@ -4,6 +4,7 @@ and the model's API key reaches the model layer only."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from pathlib import Path
@@ -371,3 +372,28 @@ def test_sleep_stops_with_one_line_when_it_cannot_tell_where_the_key_goes(py_rep
     assert "set `api-key-env`" in result.stderr and len(result.stderr.splitlines()) == 1
     assert API_KEY not in result.output + result.stderr
     assert not (py_repo.root / ".sleepcoder").exists()  # nothing was started
+
+
+_JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=5),
+                     lambda inner: st.lists(inner, max_size=3)
+                     | st.dictionaries(st.sampled_from(["number", "pull_request", "issue", "line",
+                                                        "path", "type", "comment", "user",
+                                                        "login", "body", "locked", "sender"]),
+                                       inner, max_size=4), max_leaves=12)
+
+
+@given(payload=_JSON)
+def test_any_review_comment_event_is_read_or_refused_with_an_event_error(tmp_path_factory,
+                                                                         payload):
+    from sleepcoder.tasks.github import EventError
+
+    path = tmp_path_factory.mktemp("ev") / "event.json"
+    path.write_text(json.dumps(payload))
+    try:
+        read = read_event("pull_request_review_comment", path, REPO)
+    except EventError as exc:
+        assert "\n" not in str(exc)
+    else:
+        assert read.is_pull_request and isinstance(read.number, int) and read.number > 0
+        assert read.line is None or isinstance(read.line, int)
+        assert isinstance(read.path, str) and isinstance(read.actor_type, str)
