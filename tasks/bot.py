@@ -283,7 +283,10 @@ def _solve_and_deliver(env: BotEnv, event: IssueEvent, config: Config, gh: GitHu
         raise BotFailure(("the tests could not run" if could_not else "the tests fail with the "
                           "change") + " (`" + options.test_cmd + "`):\n\n"
                          + fenced(_tail(record)), result.patch)
-    commit = _commit(workspace, base, result.patch, event, options.rules)
+    note = (f"Draft implementation of #{event.number}." if reply_to == event.number else
+            f"Follow-up on #{event.number}, asked for in #{reply_to}.")
+    commit = _commit(workspace, base, result.patch, f"sleepcoder: {event.title}\n\n{note}",
+                     options.rules)
     try:
         _push(workspace, commit, branch, auth)
     except BotFailure as exc:  # the patch goes with the reason: nothing is lost
@@ -364,8 +367,7 @@ def _base_commit(workspace: Path, branch: str, auth: dict[str, str]) -> str:
     return git(workspace, "rev-parse", "--verify", f"{tracking}^{{commit}}").stdout.strip()
 
 
-def _commit(workspace: Path, base: str, patch: str, event: IssueEvent,
-            rules: PathRules) -> str:
+def _commit(workspace: Path, base: str, patch: str, message: str, rules: PathRules) -> str:
     """A commit of `patch` on top of `base`, made in a throwaway worktree, after checking the
     patch once more (paths, modes, secrets) exactly as it will be committed."""
     _entries, refused = check_patch(patch, rules)
@@ -380,8 +382,7 @@ def _commit(workspace: Path, base: str, patch: str, event: IssueEvent,
             if applied.returncode != 0:
                 raise BotFailure(f"the patch does not apply: {applied.stderr.strip()[:300]}",
                                  patch)
-            message = scrub(f"sleepcoder: {event.title}\n\nDraft implementation of "
-                            f"#{event.number}.")
+            message = scrub(message)
             identity = {"GIT_AUTHOR_NAME": BOT_NAME, "GIT_AUTHOR_EMAIL": BOT_EMAIL,
                         "GIT_COMMITTER_NAME": BOT_NAME, "GIT_COMMITTER_EMAIL": BOT_EMAIL}
             git(tree, "commit", "-q", "--no-verify", "-m", message, env=identity)

@@ -126,6 +126,8 @@ def test_trusted_comment_on_our_pull_request_pushes_a_follow_up_commit(opened, s
     assert outcome.action == "updated", outcome.reason
     assert git(world["origin"], "rev-parse", f"{head(world)}^") == world["first"]
     assert git(world["origin"], "log", "-1", "--format=%an", BRANCH) == "sleepcoder[bot]"
+    assert "Follow-up on #5, asked for in #100." in git(world["origin"], "log", "-1",
+                                                         "--format=%B", BRANCH)
     plan_prompt = next(c.prompt for c in scripted.calls if c.node == "plan")
     assert "Add a low-stock report" in plan_prompt  # the original issue's title
     assert "say strictly below" in plan_prompt and "pull request #100" in plan_prompt
