@@ -13,6 +13,7 @@ found a missing key, an unreachable server or an unknown model), 6 solve produce
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import sys
 from collections.abc import Callable
@@ -272,6 +273,7 @@ def sleep(
 
     _check_ranges(("--budget", budget, 0, MAX_BUDGET))
     root, config = _load(path, store)
+    _install_model_key(model or os.environ.get("SLEEPCODER_MODEL", "") or config.llm.model)
     if watch:
         from sleepcoder.hooks_cli import sleep_pass
 
@@ -457,6 +459,17 @@ def runs_clean(
     if report.failed:
         _err(f"could not remove {len(report.failed)} runs: {report.failed[0]}")
         raise typer.Exit(EXIT_STORE)
+
+
+def _install_model_key(model: str) -> None:
+    """The action's `api-key` input, moved to the variable the model's provider reads."""
+    from sleepcoder.tasks.model_key import ModelKeyError, install_model_key
+
+    try:
+        install_model_key(model)
+    except ModelKeyError as exc:
+        _err(str(exc))
+        raise typer.Exit(EXIT_BAD_INPUT) from None
 
 
 @app.command()
