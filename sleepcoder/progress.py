@@ -8,6 +8,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from sleepcoder.agent.tokens import ESTIMATE
+
 _err = Console(stderr=True)
 _out = Console()
 
@@ -166,7 +168,12 @@ def print_sleep_report(report: dict) -> None:
         cost = f"${llm['cost']:.4f}" if llm["cost_known"] else "cost unknown"
         table.add_row("model", f"{llm['calls']} calls ({llm['cached']} cached, {llm['failed']} "
                                f"failed), {llm['prompt_tokens']:,} prompt + "
-                               f"{llm['completion_tokens']:,} completion tokens, {cost}")
+                               f"{llm['completion_tokens']:,} completion tokens, {cost}"
+                               + (f" (counted by {llm['token_count']})"
+                                  if llm.get("token_count") else ""))
+        note = estimate_note(llm, bool(report.get("budget")))
+        if note:
+            table.add_row("tokens", note)
     per_file = ""
     file_seconds = llm.get("by_node", {}).get("summarize_files", {}).get("seconds", 0.0)
     if report["summarized"] and file_seconds:
@@ -336,7 +343,8 @@ def print_run_detail(detail: Any, full: bool = False) -> None:
         say(f"Tokens: {usage['tokens']:,} ({usage['prompt_tokens']:,} prompt + "
             f"{usage['completion_tokens']:,} completion) in {usage['steps']} model calls"
             + (f", {usage['cached_calls']} answered from the cache" if usage.get("cached_calls")
-               else ""))
+               else "")
+            + (f"; counted by {usage['token_count']}" if usage.get("token_count") else ""))
     else:
         say(f"Tokens so far: {sum(s.tokens for s in steps):,} in {len(steps)} model requests")
     plan = (record.get("plan") or {}).get("steps", [])
@@ -359,11 +367,24 @@ def print_run_detail(detail: Any, full: bool = False) -> None:
         _err.print(f"event: {event}", markup=False, highlight=False, soft_wrap=True)
 
 
+def estimate_note(usage: dict, budgeted: bool) -> str:
+    """What a user must know when tokens were estimated from characters, not counted; "" when
+    they were counted (agent/tokens.py)."""
+    if usage.get("token_count") == ESTIMATE:
+        return ("token counts are estimates (len/4): the model reported no usage and no "
+                "tokenizer is available offline for it")
+    if budgeted and usage.get("budget_check") == ESTIMATE:
+        return ("the token budget was checked with estimated request sizes (len/4): no "
+                "tokenizer is available offline for this model")
+    return ""
+
+
 def _print_step(step: Any, full: bool) -> None:
     cached = ", from the cache" if step.cached else ""
     resumed = f", session {step.session}" if step.session > 1 else ""
-    _say(f"#{step.step} {step.node}: {step.prompt_tokens:,} + {step.completion_tokens:,} tokens, "
-         f"{step.seconds:.2f} s{cached}{resumed}", bold=True)
+    estimated = f" ({ESTIMATE})" if getattr(step, "counted", "") == ESTIMATE else ""
+    _say(f"#{step.step} {step.node}: {step.prompt_tokens:,} + {step.completion_tokens:,} "
+         f"tokens{estimated}, {step.seconds:.2f} s{cached}{resumed}", bold=True)
     if full:
         for message in step.messages:
             _say(f"  [{message['role']}]")

@@ -234,7 +234,7 @@ def _print_localization(record: dict) -> None:
 
 
 def _print_run(record: dict, patch: str, out: Path | None) -> None:
-    from sleepcoder.progress import file_outcomes, model_hint
+    from sleepcoder.progress import estimate_note, file_outcomes, model_hint
 
     plan = record.get("plan") or {}
     if plan.get("steps"):
@@ -265,6 +265,9 @@ def _print_run(record: dict, patch: str, out: Path | None) -> None:
                f"calls, {usage['tokens']:,} tokens ({usage['prompt_tokens']:,} prompt + "
                f"{usage['completion_tokens']:,} completion), {cost}, {record['seconds']} s",
                highlight=False)
+    estimated = estimate_note(usage, bool(record.get("options", {}).get("budget")))
+    if estimated:
+        _err.print(f"note: {estimated}", markup=False, soft_wrap=True)
     _out.print(f"run record: .sleepcoder/runs/{record['id']}.json (every model request: "
                f"`sleepcoder runs show {record['id']}`)", markup=False, soft_wrap=True)
     for event in record.get("events", []):

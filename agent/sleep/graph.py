@@ -38,6 +38,7 @@ from sleepcoder.agent.sleep.summaries import (
     fallback_outcome,
     summarize_dir,
 )
+from sleepcoder.agent.tokens import weakest
 from sleepcoder.tools.config import Config
 from sleepcoder.tools.history import HistoryView
 from sleepcoder.tools.repomap import build_map
@@ -116,6 +117,13 @@ class SleepContext:
                 totals["cost_known"] = False
             elif not r.cached:
                 totals["cost"] += r.cost
+            if r.counted:
+                counted = totals.setdefault("token_count_calls", {})
+                counted[r.counted] = counted.get(r.counted, 0) + 1
+        checks = set(totals.get("budget_checks", [])) | self.llm.ledger.check_methods()
+        totals["budget_checks"] = sorted(checks)
+        totals["token_count"] = weakest(totals.get("token_count_calls", {}))
+        totals["budget_check"] = weakest(checks)
 
     def spent(self) -> int:
         self.account()

@@ -100,6 +100,12 @@ class SolveContext:
             node = by_node.setdefault(r.node, {"calls": 0, "tokens": 0})
             node["calls"] += 1
             node["tokens"] += r.prompt_tokens + r.completion_tokens
+            if r.counted:
+                counted = self.usage.setdefault("token_count_calls", {})
+                counted[r.counted] = counted.get(r.counted, 0) + 1
+        # how requests were counted before sending (kept across a resume, like the rest)
+        self.usage["budget_checks"] = sorted(set(self.usage.get("budget_checks", []))
+                                             | self.llm.ledger.check_methods())
 
     def tokens(self) -> int:
         self.account()
@@ -118,7 +124,7 @@ class SolveContext:
         """One model request within the budget (BudgetExhausted if it would not fit);
         `grammar` constrains the embedded model's answer (agent/solve/grammars.py)."""
         assert self.llm is not None
-        self.budget.check(self.estimate(messages, max_tokens))
+        self.budget.check_request(self.llm, messages, max_tokens)
         self.trajectory.sending(node, messages)
         answer = self.llm.complete(messages, phase="test", node=node, max_tokens=max_tokens,
                                    grammar=grammar, temperature=temperature)
@@ -126,10 +132,11 @@ class SolveContext:
         self.account()
         return answer
 
-    @staticmethod
-    def estimate(messages: list[dict[str, str]], max_tokens: int) -> int:
-        """Tokens a request may use: its prompt (about 4 characters a token) and answer."""
-        return sum(len(m["content"]) for m in messages) // 4 + max_tokens
+    def estimate(self, messages: list[dict[str, str]], max_tokens: int) -> int:
+        """Tokens a request may use: its prompt (counted by the model's tokenizer when there
+        is one, agent/tokens.py) and a full answer."""
+        assert self.llm is not None
+        return self.llm.request_tokens(messages, max_tokens)
 
     def messages(self, user: str, example: str = "") -> list[dict[str, str]]:
         """System prompt, an optional worked example (`<example>.txt` and its answer, a fixed

@@ -13,6 +13,7 @@ from sleepcoder.agent.solve.context import SolveContext, SolveOptions
 from sleepcoder.agent.solve.graph import run_graph
 from sleepcoder.agent.solve.runs import RunBusy, hold_run, new_run_id, read_record, write_record
 from sleepcoder.agent.solve.trajectory import Trajectory, relative_path
+from sleepcoder.agent.tokens import weakest
 from sleepcoder.tasks.task import Task, TaskError, from_issue_file, from_text
 from sleepcoder.tools import gitutil
 from sleepcoder.tools.config import Config, load_config
@@ -278,7 +279,11 @@ def run_record(ctx: SolveContext, thread: str, state: dict) -> dict:
                      "failed_calls": usage.get("failed", 0),
                      "cost": round(usage.get("cost", 0.0), 6)
                      if usage.get("cost_known", True) else None,
-                     "by_node": usage.get("by_node", {})},
+                     "by_node": usage.get("by_node", {}),
+                     # how the tokens were counted (agent/tokens.py): the least exact way used
+                     "token_count": weakest(usage.get("token_count_calls", {})),
+                     "token_count_calls": usage.get("token_count_calls", {}),
+                     "budget_check": weakest(usage.get("budget_checks", []))},
             "sleep": {"tokens_of_last_pass": sleep_tokens},
         },
         "seconds": round(time.time() - started, 2),
