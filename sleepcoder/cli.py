@@ -49,11 +49,18 @@ class _DefaultToList(_DefaultToBuild):
     default = "list"
 
 
+# Markdown, not Typer's default "rich" markup: help strings wrapped in the source flow as one
+# paragraph (rich mode keeps the line breaks in the command list), and a `[solve]` in a help
+# string stays text (rich mode takes it for a style tag and drops it).
+HELP_MARKUP = "markdown"
 app = typer.Typer(help="sleepcoder: a coding agent that maps repositories at sleep time.",
-                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
-map_app = typer.Typer(cls=_DefaultToBuild, help="Build, refresh and inspect the static map.")
+                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+                  rich_markup_mode=HELP_MARKUP)
+map_app = typer.Typer(cls=_DefaultToBuild, help="Build, refresh and inspect the static map.",
+                      rich_markup_mode=HELP_MARKUP)
 app.add_typer(map_app, name="map")
-runs_app = typer.Typer(cls=_DefaultToList, help="List, show and clean up solve runs.")
+runs_app = typer.Typer(cls=_DefaultToList, help="List, show and clean up solve runs.",
+                       rich_markup_mode=HELP_MARKUP)
 app.add_typer(runs_app, name="runs")
 
 
@@ -64,6 +71,22 @@ def _swe_features_app():
 
 
 app.add_typer(_swe_features_app(), name="swe-features")
+
+
+def _print_version(given: bool) -> None:
+    if given:
+        typer.echo(f"sleepcoder {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _options(
+    _version: Annotated[bool, typer.Option(
+        "--version", help="Print the version and exit.", callback=_print_version,
+        is_eager=True)] = False,
+) -> None:
+    pass  # the help is the Typer's; this callback only carries --version
+
 
 PathArg = Annotated[Path, typer.Argument(help="Repository or directory (default: here).")]
 StoreOpt = Annotated[Path | None, typer.Option(

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 app = typer.Typer(help="SWE-Features: build a dataset, run the conditions, score, report.",
-                  no_args_is_help=True)
+                  no_args_is_help=True, rich_markup_mode="markdown")  # see cli.HELP_MARKUP
 _out = Console(highlight=False)
 _err = Console(stderr=True, highlight=False)
 EXIT_FAILURE = 1  # every task of a repository failed
