@@ -145,6 +145,7 @@ def _exit_codes(interrupted: str, store_dir: Path | None = None):
 
 def _load(path: Path, store: Path | None):
     """Resolve the repository root and its configuration (with --store applied)."""
+    from sleepcoder.progress import warn_config
     from sleepcoder.tools.config import ConfigError, load_config
     from sleepcoder.tools.scan import ScanError, resolve_root
 
@@ -154,6 +155,7 @@ def _load(path: Path, store: Path | None):
     except (ScanError, ConfigError) as exc:
         _err(str(exc))
         raise typer.Exit(EXIT_BAD_INPUT) from None
+    warn_config(config)
     return root, config.with_store(store)
 
 
@@ -423,7 +425,7 @@ def bot() -> None:
     """GitHub Actions entry point: a labelled issue or a `/sleepcoder` comment becomes a draft
     pull request (reads GITHUB_EVENT_PATH, GITHUB_EVENT_NAME, GITHUB_REPOSITORY,
     GITHUB_TOKEN, GITHUB_API_URL). See docs/ci-bot.md."""
-    from sleepcoder.progress import RichProgress
+    from sleepcoder.progress import RichProgress, warn_config
     from sleepcoder.tasks.bot import BotEnv, run_bot
     from sleepcoder.tasks.github import EventError
     from sleepcoder.tools.config import ConfigError
@@ -431,7 +433,7 @@ def bot() -> None:
     try:
         env = BotEnv.from_environ()
         with RichProgress(enabled=False) as progress:
-            outcome = run_bot(env, progress)
+            outcome = run_bot(env, progress, on_config=warn_config)
     except (EventError, ConfigError) as exc:
         _err(str(exc))
         raise typer.Exit(EXIT_BAD_INPUT) from None
