@@ -6,10 +6,10 @@ import re
 
 import pytest
 import typer
-from sleepcoder import __version__
-from sleepcoder.cli import app
 from typer.testing import CliRunner
 
+from sleepcoder import __version__
+from sleepcoder.cli import app
 from tests.conftest import run_cli
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")  # colours, when the environment forces a terminal
