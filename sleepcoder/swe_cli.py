@@ -315,11 +315,16 @@ def _health(summary: dict, out: Path) -> None:
 
 @app.command()
 def report(out: Annotated[Path, typer.Argument(help="An evaluation output folder.")]) -> None:
-    """Write report.md (condition x budget table) and f1_vs_tokens.png into the folder."""
-    from sleepcoder.swe_features.report import write_report
+    """Write report.md (condition x budget table) and f1_vs_tokens.png (needs matplotlib)
+    into the folder."""
+    from sleepcoder.swe_features.report import PLOT_MISSING, write_report
 
     try:
         table, figure = write_report(out)
     except RuntimeError as exc:
         _fail(str(exc))
-    _out.print(f"wrote {table} and {figure}", markup=False)
+    if figure is None:
+        _out.print(f"wrote {table}", markup=False)
+        _warn(PLOT_MISSING)
+    else:
+        _out.print(f"wrote {table} and {figure}", markup=False)
