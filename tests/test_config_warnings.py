@@ -71,7 +71,7 @@ def test_bot_warns_about_unknown_keys_of_the_default_branch(world):  # noqa: F81
     assert result.returncode == 0, result.stderr
     assert "skipped" in result.stdout
     found = warnings_in(result.stderr)
-    assert found == [f"warning: .sleepcoder.toml on main [map]: unknown key 'max_file_byte' "
+    assert found == ["warning: .sleepcoder.toml on main [map]: unknown key 'max_file_byte' "
                      "(ignored)", "warning: .sleepcoder.toml on main: unknown section [sleeep]"]
 
 
