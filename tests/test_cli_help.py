@@ -59,6 +59,15 @@ def test_help_sentences_wrapped_in_the_source_flow_at_a_wide_terminal():
     assert "auto (default: [solve] edit_format)." in solve
 
 
+def test_every_command_group_renders_help_as_markdown():
+    """A group left in Typer's default "rich" markup would keep the source's line breaks in its
+    command list and swallow bracketed words (see cli.HELP_MARKUP)."""
+    from sleepcoder.cli import HELP_MARKUP
+
+    groups = [app] + [group.typer_instance for group in app.registered_groups]
+    assert [g.rich_markup_mode for g in groups] == [HELP_MARKUP] * len(groups)
+
+
 def test_version_option_prints_the_version():
     result = run_cli("--version")
     assert result.returncode == 0, result.stderr
