@@ -54,11 +54,18 @@ class _DefaultToList(_DefaultToBuild):
     default = "list"
 
 
+# Markdown, not Typer's default "rich" markup: help strings wrapped in the source flow as one
+# paragraph (rich mode keeps the line breaks in the command list), and a `[solve]` in a help
+# string stays text (rich mode takes it for a style tag and drops it).
+HELP_MARKUP = "markdown"
 app = typer.Typer(help="sleepcoder: a coding agent that maps repositories at sleep time.",
-                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
-map_app = typer.Typer(cls=_DefaultToBuild, help="Build, refresh and inspect the static map.")
+                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+                  rich_markup_mode=HELP_MARKUP)
+map_app = typer.Typer(cls=_DefaultToBuild, help="Build, refresh and inspect the static map.",
+                      rich_markup_mode=HELP_MARKUP)
 app.add_typer(map_app, name="map")
-runs_app = typer.Typer(cls=_DefaultToList, help="List, show and clean up solve runs.")
+runs_app = typer.Typer(cls=_DefaultToList, help="List, show and clean up solve runs.",
+                       rich_markup_mode=HELP_MARKUP)
 app.add_typer(runs_app, name="runs")
 
 
@@ -78,6 +85,22 @@ def _hooks_app():
 
 
 app.add_typer(_hooks_app(), name="hooks")
+
+
+def _print_version(given: bool) -> None:
+    if given:
+        typer.echo(f"sleepcoder {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _options(
+    _version: Annotated[bool, typer.Option(
+        "--version", help="Print the version and exit.", callback=_print_version,
+        is_eager=True)] = False,
+) -> None:
+    pass  # the help is the Typer's; this callback only carries --version
+
 
 PathArg = Annotated[Path, typer.Argument(help="Repository or directory (default: here).")]
 StoreOpt = Annotated[Path | None, typer.Option(
@@ -142,6 +165,7 @@ def _exit_codes(interrupted: str, store_dir: Path | None = None):
 
 def _load(path: Path, store: Path | None):
     """Resolve the repository root and its configuration (with --store applied)."""
+    from sleepcoder.progress import warn_config
     from sleepcoder.tools.config import ConfigError, load_config
     from sleepcoder.tools.scan import ScanError, resolve_root
 
@@ -151,6 +175,7 @@ def _load(path: Path, store: Path | None):
     except (ScanError, ConfigError) as exc:
         _err(str(exc))
         raise typer.Exit(EXIT_BAD_INPUT) from None
+    warn_config(config)
     return root, config.with_store(store)
 
 
@@ -477,7 +502,7 @@ def bot() -> None:
     """GitHub Actions entry point: a labelled issue or a `/sleepcoder` comment becomes a draft
     pull request (reads GITHUB_EVENT_PATH, GITHUB_EVENT_NAME, GITHUB_REPOSITORY,
     GITHUB_TOKEN, GITHUB_API_URL). See docs/ci-bot.md."""
-    from sleepcoder.progress import RichProgress
+    from sleepcoder.progress import RichProgress, warn_config
     from sleepcoder.tasks.bot import BotEnv, run_bot
     from sleepcoder.tasks.github import EventError
     from sleepcoder.tools.config import ConfigError
@@ -485,7 +510,7 @@ def bot() -> None:
     try:
         env = BotEnv.from_environ()
         with RichProgress(enabled=False) as progress:
-            outcome = run_bot(env, progress)
+            outcome = run_bot(env, progress, on_config=warn_config)
     except (EventError, ConfigError) as exc:
         _err(str(exc))
         raise typer.Exit(EXIT_BAD_INPUT) from None

@@ -20,7 +20,7 @@ PENDING_NAME = "hooks.pending"  # a hook asked for a refresh that has not starte
 EXIT_BAD_INPUT = 2
 
 hooks_app = typer.Typer(help="Git hooks that refresh the map in the background as you work.",
-                        no_args_is_help=True)
+                        no_args_is_help=True, rich_markup_mode="markdown")
 RepoOpt = Annotated[Path, typer.Option("--repo", help="Repository (default: here).")]
 
 
@@ -67,11 +67,15 @@ def _has_map(repo: Path) -> bool:
     from sleepcoder.tools.scan import ScanError, resolve_root
     from sleepcoder.tools.store import DB_NAME
 
+    from sleepcoder.progress import warn_config
+
     try:
         root, _repo = resolve_root(repo)
-        return (load_config(root).map.store_path(root) / DB_NAME).is_file()
+        config = load_config(root)
     except (ScanError, ConfigError):
         return False
+    warn_config(config)
+    return (config.map.store_path(root) / DB_NAME).is_file()
 
 
 @hooks_app.command("uninstall")
@@ -150,6 +154,8 @@ def run_hook_job(cwd: Path, hook: str) -> None:
                 f"{hook}: skipped: there is no map yet (run `sleepcoder map` once)")
         return
     log = HookLog(store_dir / LOG_NAME)
+    for message in config.warnings:  # the hooks never print: the log is where they are said
+        log.write(f"{hook}: warning: {message}")
     pending = store_dir / PENDING_NAME
     pending.touch()
     while pending.exists():

@@ -50,6 +50,13 @@ class RichProgress:
             _err.print(f"notice: {message}", highlight=False, markup=False, soft_wrap=True)
 
 
+def warn_config(config: Any) -> None:
+    """Say on stderr what `.sleepcoder.toml` holds that is not used (unknown sections and keys,
+    retired settings). Every command that reads the configuration calls this, once."""
+    for message in config.warnings:
+        _err.print(f"warning: {message}", highlight=False, markup=False, soft_wrap=True)
+
+
 def print_report(report: Any, already_printed: set[str] = frozenset()) -> None:
     """The summary after `sleepcoder map` (notices not yet shown go to stderr)."""
     where = f"{report.root}" + (f" @ {report.commit[:10]}" if report.commit else "")

@@ -13,6 +13,7 @@ import contextlib
 import os
 import subprocess
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -117,7 +118,10 @@ def safe_env() -> dict[str, str]:
             if k not in _SECRET_ENV and not is_secret_name(k)}
 
 
-def run_bot(env: BotEnv, progress: Any = None, github: GitHub | None = None) -> BotOutcome:
+def run_bot(env: BotEnv, progress: Any = None, github: GitHub | None = None,
+            on_config: Callable[[Config], None] | None = None) -> BotOutcome:
+    """Handle one GitHub event; `on_config` is shown the configuration read from the default
+    branch (the CLI warns there about keys it does not know)."""
     register_secret(env.token, "the GitHub token")
     scrubber().add_git_credentials(env.workspace)
     from sleepcoder.agent.solve.testing import nested_git_dirs
@@ -127,6 +131,8 @@ def run_bot(env: BotEnv, progress: Any = None, github: GitHub | None = None) -> 
     event = read_event(env.event_name, env.event_path, env.repo)
     gh = github or GitHub(env.token, event.repo, env.api_url)
     config = default_branch_config(env.workspace, gh)
+    if on_config is not None:
+        on_config(config)
     install_model_key(bot_model(config))
     trigger = _trigger(event, config)
     if trigger is None:

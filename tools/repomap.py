@@ -117,7 +117,6 @@ def build_map(
             store.close()
     if notice:
         report.notices.insert(0, notice)
-    report.notices.extend(config.warnings)
     report.seconds["total"] = time.perf_counter() - started
     return report
 
