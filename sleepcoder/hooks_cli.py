@@ -63,11 +63,10 @@ def install(repo: RepoOpt = Path(".")) -> None:
 
 
 def _has_map(repo: Path) -> bool:
+    from sleepcoder.progress import warn_config
     from sleepcoder.tools.config import ConfigError, load_config
     from sleepcoder.tools.scan import ScanError, resolve_root
     from sleepcoder.tools.store import DB_NAME
-
-    from sleepcoder.progress import warn_config
 
     try:
         root, _repo = resolve_root(repo)
