@@ -65,6 +65,19 @@ class BM25:
         self.avg = (sum(self.length.values()) / self.n) if self.n else 0.0
         self.idf = {t: math.log(1 + (self.n - d + 0.5) / (d + 0.5)) for t, d in df.items()}
 
+    @classmethod
+    def from_stats(cls, tf: dict[str, Counter[str]], length: dict[str, int],
+                   df: Mapping[str, int], k1: float = 1.5, b: float = 0.75) -> BM25:
+        """The index of documents whose lengths and document frequencies were counted
+        before (stored in the map): the same as BM25(tf) without counting them again."""
+        index = object.__new__(cls)
+        index.k1, index.b, index.tf, index.length = k1, b, tf, length
+        index.n = len(tf)
+        index.avg = (sum(length.values()) / index.n) if index.n else 0.0
+        n = index.n
+        index.idf = {t: math.log(1 + (n - d + 0.5) / (d + 0.5)) for t, d in df.items()}
+        return index
+
     def scores(self, query: Iterable[str]) -> dict[str, float]:
         terms = Counter(t for t in query if t in self.idf)
         out: dict[str, float] = {}
