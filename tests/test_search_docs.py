@@ -9,12 +9,14 @@ import sqlite3
 from collections import Counter
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sleepcoder.agent.sleep import knowledge
 from sleepcoder.agent.sleep.summaries import Outcome
 from sleepcoder.tools import search_docs
 from sleepcoder.tools.localize import localize
 from sleepcoder.tools.repomap import build_map
-from sleepcoder.tools.search import BM25, tokenize
+from sleepcoder.tools.search import BM25, token_counts, tokenize
 from sleepcoder.tools.search_docs import (
     SearchIndex,
     path_words,
@@ -213,3 +215,9 @@ def test_map_command_says_it_migrated_a_schema_5_map(repo):
     assert result.returncode == 0, result.stderr
     assert "older sleepcoder (schema 5): adding its stored search documents" in \
         result.stdout + result.stderr
+
+
+@settings(max_examples=200)
+@given(st.text(alphabet=st.sampled_from("aAbB_zZ09 \n.:-éx"), max_size=200))
+def test_token_counts_equal_the_counted_tokens(text):
+    assert token_counts(text) == Counter(tokenize(text))

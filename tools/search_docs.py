@@ -14,6 +14,7 @@ import marshal
 import posixpath
 import sqlite3
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -117,11 +118,10 @@ def load_index(store: MapStore, root: Path, files: list[str]) -> SearchIndex:
         stale, _gone = _stale(store)
         pending, _unreadable = _build(store, root, stale)
     stored = {path: row for path, *row in store.conn.execute(
-        "SELECT path, text, text_length, symbols, symbols_length, path_words, stem_words "
-        "FROM search_docs")}
-    text_tf: dict[str, Counter[str]] = {}
+        "SELECT path, text, text_length, symbols, symbols_length, path_words FROM search_docs")}
+    text_tf: dict[str, Mapping[str, int]] = {}
     text_length: dict[str, int] = {}
-    symbol_tf: dict[str, Counter[str]] = {}
+    symbol_tf: dict[str, Mapping[str, int]] = {}
     symbol_length: dict[str, int] = {}
     words: dict[str, tuple[frozenset[str], frozenset[str]]] = {}
     for path in files:
@@ -132,18 +132,19 @@ def load_index(store: MapStore, root: Path, files: list[str]) -> SearchIndex:
                 symbol_tf[path], symbol_length[path] = docs.symbols, docs.symbols.total()
             words[path] = (docs.path_words, docs.stem_words)
             continue
-        text, text_len, symbols, symbols_len, path_w, stem_w = stored[path]
-        text_tf[path], text_length[path] = Counter(marshal.loads(text)), text_len
+        # plain dicts: scoring only looks words up, and a Counter copy costs a tenth of a query
+        text, text_len, symbols, symbols_len, both_words = stored[path]
+        text_tf[path], text_length[path] = marshal.loads(text), text_len
         if symbols is not None:
-            symbol_tf[path], symbol_length[path] = Counter(marshal.loads(symbols)), symbols_len
-        words[path] = (frozenset(marshal.loads(path_w)), frozenset(marshal.loads(stem_w)))
+            symbol_tf[path], symbol_length[path] = marshal.loads(symbols), symbols_len
+        words[path] = marshal.loads(both_words)
     if pending:  # the stored frequencies do not count the documents rebuilt in memory
         return SearchIndex(BM25(text_tf, k1=TEXT_K1), BM25(symbol_tf), words)
     return SearchIndex(_from_stats(store, "text", text_tf, text_length, TEXT_K1),
                        _from_stats(store, "symbols", symbol_tf, symbol_length, 1.5), words)
 
 
-def _from_stats(store: MapStore, name: str, tf: dict[str, Counter[str]],
+def _from_stats(store: MapStore, name: str, tf: dict[str, Mapping[str, int]],
                 length: dict[str, int], k1: float) -> BM25:
     row = store.conn.execute("SELECT n, df FROM search_stats WHERE name=?", (name,)).fetchone()
     if row is None or row[0] != len(tf):
@@ -210,9 +211,8 @@ def _write(store: MapStore, built: dict[str, FileDocuments], gone: list[str]) ->
                      docs.text.total(),
                      None if docs.symbols is None else marshal.dumps(dict(docs.symbols)),
                      0 if docs.symbols is None else docs.symbols.total(),
-                     marshal.dumps(sorted(docs.path_words)),
-                     marshal.dumps(sorted(docs.stem_words))))
-    store.conn.executemany("INSERT OR REPLACE INTO search_docs VALUES (?,?,?,?,?,?,?,?,?,?)",
+                     marshal.dumps((docs.path_words, docs.stem_words))))
+    store.conn.executemany("INSERT OR REPLACE INTO search_docs VALUES (?,?,?,?,?,?,?,?,?)",
                            rows)
     counts = dict(store.conn.execute(
         "SELECT 'text', COUNT(*) FROM search_docs UNION ALL "

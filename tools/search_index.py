@@ -11,7 +11,7 @@ import sqlite3
 from collections import Counter
 from pathlib import Path
 
-from sleepcoder.tools.search import tokenize
+from sleepcoder.tools.search import token_counts
 from sleepcoder.tools.store import MapStore
 
 _MAX_BYTES = 1_000_000
@@ -45,11 +45,16 @@ def _missing_terms(store: MapStore, root: Path, paths: list[str] | None
     for path, fid in rows:
         if fid not in have and fid not in todo and (wanted is None or path in wanted):
             todo[fid] = path
-    new = {}
-    for fid, path in todo.items():
+    return dict(_read_terms(str(root), list(todo.items())))
+
+
+def _read_terms(root: str, items: list[tuple[int, str]]) -> list[tuple[int, Counter[str]]]:
+    """(fid, terms) of the readable files among `items` (fid, path)."""
+    out = []
+    for fid, path in items:
         try:
-            data = (root / path).read_bytes()[:_MAX_BYTES]
+            data = (Path(root) / path).read_bytes()[:_MAX_BYTES]
         except OSError:
             continue
-        new[fid] = Counter(tokenize(data.decode("utf-8", "replace")))
-    return new
+        out.append((fid, token_counts(data.decode("utf-8", "replace"))))
+    return out

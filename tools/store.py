@@ -139,7 +139,7 @@ CREATE TABLE search_docs (
     fid INTEGER, blob TEXT, summary TEXT NOT NULL,  -- what the documents were built from
     text BLOB NOT NULL, text_length INTEGER NOT NULL,  -- marshalled word counts
     symbols BLOB, symbols_length INTEGER NOT NULL,     -- NULL: no definitions
-    path_words BLOB NOT NULL, stem_words BLOB NOT NULL
+    path_words BLOB NOT NULL  -- marshalled (words of the path, of the file name's stem)
 );
 CREATE TABLE search_stats (name TEXT PRIMARY KEY, n INTEGER NOT NULL, df BLOB NOT NULL);
 """
