@@ -31,7 +31,7 @@ SELECT f.path, f.fid, b.blob, COALESCE(s.text, '') FROM files f
 LEFT JOIN blobs b ON b.id = f.fid
 LEFT JOIN summaries s ON s.kind = 'file' AND s.path = f.path AND s.content_key = b.blob
                       AND s.text != ''
-LEFT JOIN search_docs d ON d.path = f.path
+LEFT JOIN search_docs d INDEXED BY search_docs_inputs ON d.path = f.path
 WHERE f.status = 'ok' AND (d.path IS NULL OR d.fid IS NOT f.fid OR d.blob IS NOT b.blob
                            OR d.summary != COALESCE(s.text, ''))
 """
@@ -191,22 +191,23 @@ def _build(store: MapStore, root: Path, stale: list[tuple[str, int | None, str |
 
 
 def _write(store: MapStore, built: dict[str, FileDocuments], gone: list[str]) -> None:
-    """Replace the documents of `built` and drop those of `gone`, moving the document
-    frequencies by the difference."""
-    text_df, symbol_df = _load_df(store, "text"), _load_df(store, "symbols")
+    """Replace the documents of `built` and drop those of `gone`, moving the document counts
+    and frequencies by the difference (in place: a refresh touches a few documents' words of
+    a map's many)."""
+    stats = {name: _load_stats(store, name) for name in ("text", "symbols")}
     for path in [*built, *gone]:
         old = store.conn.execute("SELECT text, symbols FROM search_docs WHERE path=?",
                                  (path,)).fetchone()
         if old is not None:
-            text_df.subtract(marshal.loads(old[0]).keys())
-            if old[1] is not None:
-                symbol_df.subtract(marshal.loads(old[1]).keys())
+            for name, raw in zip(("text", "symbols"), old, strict=True):
+                if raw is not None:
+                    _count(stats[name], marshal.loads(raw), -1)
     store.conn.executemany("DELETE FROM search_docs WHERE path=?", [(p,) for p in gone])
     rows = []
     for path, docs in built.items():
-        text_df.update(docs.text.keys())
+        _count(stats["text"], docs.text, 1)
         if docs.symbols is not None:
-            symbol_df.update(docs.symbols.keys())
+            _count(stats["symbols"], docs.symbols, 1)
         rows.append((path, docs.fid, docs.blob, docs.summary, marshal.dumps(dict(docs.text)),
                      docs.text.total(),
                      None if docs.symbols is None else marshal.dumps(dict(docs.symbols)),
@@ -214,14 +215,25 @@ def _write(store: MapStore, built: dict[str, FileDocuments], gone: list[str]) ->
                      marshal.dumps((docs.path_words, docs.stem_words))))
     store.conn.executemany("INSERT OR REPLACE INTO search_docs VALUES (?,?,?,?,?,?,?,?,?)",
                            rows)
-    counts = dict(store.conn.execute(
-        "SELECT 'text', COUNT(*) FROM search_docs UNION ALL "
-        "SELECT 'symbols', COUNT(*) FROM search_docs WHERE symbols IS NOT NULL"))
-    for name, df in (("text", text_df), ("symbols", symbol_df)):
+    for name, (n, df) in stats.items():
         store.conn.execute("INSERT OR REPLACE INTO search_stats VALUES (?,?,?)",
-                           (name, counts[name], marshal.dumps(dict(+df))))  # + drops zeros
+                           (name, n[0], marshal.dumps(df)))
 
 
-def _load_df(store: MapStore, name: str) -> Counter[str]:
-    row = store.conn.execute("SELECT df FROM search_stats WHERE name=?", (name,)).fetchone()
-    return Counter(marshal.loads(row[0])) if row else Counter()
+def _count(stats: tuple[list[int], dict[str, int]], document: Mapping[str, int],
+           sign: int) -> None:
+    """Add (sign 1) or remove (-1) one document to the count and the frequencies."""
+    n, df = stats
+    n[0] += sign
+    for word in document:
+        left = df.get(word, 0) + sign
+        if left:
+            df[word] = left
+        else:
+            del df[word]
+
+
+def _load_stats(store: MapStore, name: str) -> tuple[list[int], dict[str, int]]:
+    """([number of documents], document frequency by word) as stored."""
+    row = store.conn.execute("SELECT n, df FROM search_stats WHERE name=?", (name,)).fetchone()
+    return ([row[0]], marshal.loads(row[1])) if row else ([0], {})

@@ -37,15 +37,17 @@ def store_missing_terms(store: MapStore, root: Path, paths: list[str] | None = N
 
 def _missing_terms(store: MapStore, root: Path, paths: list[str] | None
                    ) -> dict[int, Counter[str]]:
-    have = {row[0] for row in store.conn.execute("SELECT fid FROM blob_terms")}
     rows = store.conn.execute(
         "SELECT path, fid FROM files WHERE status='ok' AND fid IS NOT NULL").fetchall()
     wanted = set(paths) if paths is not None else None
     todo: dict[int, str] = {}
     for path, fid in rows:
-        if fid not in have and fid not in todo and (wanted is None or path in wanted):
+        if fid not in todo and (wanted is None or path in wanted):
             todo[fid] = path
-    return dict(_read_terms(str(root), list(todo.items())))
+    # by key, not by reading the table: its rows are large
+    have = {fid for fid in todo if store.conn.execute(
+        "SELECT 1 FROM blob_terms WHERE fid=?", (fid,)).fetchone() is not None}
+    return dict(_read_terms(str(root), [(f, p) for f, p in todo.items() if f not in have]))
 
 
 def _read_terms(root: str, items: list[tuple[int, str]]) -> list[tuple[int, Counter[str]]]:

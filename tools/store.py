@@ -141,6 +141,8 @@ CREATE TABLE search_docs (
     symbols BLOB, symbols_length INTEGER NOT NULL,     -- NULL: no definitions
     path_words BLOB NOT NULL  -- marshalled (words of the path, of the file name's stem)
 );
+-- what a sync compares, without reading the documents
+CREATE INDEX search_docs_inputs ON search_docs(path, fid, blob, summary);
 CREATE TABLE search_stats (name TEXT PRIMARY KEY, n INTEGER NOT NULL, df BLOB NOT NULL);
 """
 _SCHEMA += _SEARCH_SCHEMA
