@@ -25,6 +25,7 @@ from sleepcoder.tools.search_docs import (
     text_document,
 )
 from sleepcoder.tools.store import MapStore, StoreError
+from sleepcoder.tools.store_location import connect_readonly
 
 from tests.conftest import run_cli
 from tests.test_calibrate import grow, open_store
@@ -221,3 +222,29 @@ def test_map_command_says_it_migrated_a_schema_5_map(repo):
 @given(st.text(alphabet=st.sampled_from("aAbB_zZ09 \n.:-éx"), max_size=200))
 def test_token_counts_equal_the_counted_tokens(text):
     assert token_counts(text) == Counter(tokenize(text))
+
+
+def test_a_map_that_cannot_be_written_ranks_as_one_that_can(repo):
+    grow(repo, 6)
+    build_map(repo.root)
+    store = open_store(repo)
+    blob = store.conn.execute("SELECT b.blob FROM files f JOIN blobs b ON b.id = f.fid "
+                              "WHERE f.path='shop/api.py'").fetchone()[0]
+    knowledge.put_summaries(store, "file", [(Outcome(
+        "shop/api.py", "The public api of the loyalty shop.", "llm"), blob)], "test-model")
+    store.close()  # the stored document is now stale: its summary changed
+    db = repo.root / ".sleepcoder" / "map.db"
+    read_only = MapStore(connect_readonly(db), db)
+    try:
+        unwritten = localize(read_only, repo.root, "Expose loyalty points", limit=100)
+        assert read_only.conn.execute("SELECT summary FROM search_docs WHERE "
+                                      "path='shop/api.py'").fetchone()[0] == ""
+    finally:
+        read_only.close()
+    store = open_store(repo)
+    try:
+        written = localize(store, repo.root, "Expose loyalty points", limit=100)
+    finally:
+        store.close()
+    assert unwritten.to_json() == written.to_json()
+    assert unwritten.candidates[0].path == "shop/api.py"
