@@ -10,6 +10,9 @@ measures, on the same files:
   * refreshes: nothing changed, one file changed, 1% of the files changed (each committed);
   * peak memory of the map's process tree (sum of RSS, sampled);
   * with --aider-venv, aider's RepoMap over the same files with a cold tag cache.
+With --scale, it measures a generated tree at 1x and 10x instead (benchmarks/bench_scale.py):
+full map, peak RSS, one-file refresh, localization alone; --scale-files sets the 1x size
+(default 300 modules; the issue's sizes: 7,300 for 7k files, 3,300 for 33k files at 10x).
 Targets (issue 2): map <= 1.5x floor; >= 5x faster than aider; one-file refresh <= 1 s on a
 4,000-file repository; peak RSS <= 600 MB per 1M lines.
 """
@@ -233,7 +236,20 @@ def main() -> None:
     parser.add_argument("--min-files", type=int, default=4000)
     parser.add_argument("--min-lines", type=int, default=1_000_000)
     parser.add_argument("--aider-venv", type=Path, help="virtualenv with aider-chat installed")
+    parser.add_argument("--scale", action="store_true",
+                        help="the scale run: a generated tree at 1x and --scale-factor x")
+    parser.add_argument("--scale-files", type=int, default=300, help="modules of the 1x tree")
+    parser.add_argument("--scale-factor", type=int, default=10)
     args = parser.parse_args()
+    if args.scale:
+        from bench_scale import scale_run
+
+        workdir = Path(tempfile.mkdtemp(prefix="sleepcoder-bench-scale-"))
+        try:
+            scale_run(workdir, args.scale_files, args.scale_factor, run_map, touch_files)
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+        return
 
     if args.repo is None:
         info = assemble_corpus(args.workdir, args.min_files, args.min_lines)
