@@ -31,7 +31,8 @@ class Workspace:
     def __post_init__(self) -> None:
         self.tree = BaseTree(self.repo, self.base)
         if (self.path / ".git").exists():  # a resumed run: its edits are in there
-            self.worktree = Worktree.create(self.repo, self.base, self.path, checkout=False)
+            self.worktree = Worktree.create(self.repo, self.base, self.path,
+                                            checkout=self.full)
 
     # --- reads: the edited file where there is one, else the base commit's -----------------
 
