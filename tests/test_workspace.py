@@ -151,11 +151,15 @@ def test_base_tree_reads_files_modes_and_reports_missing_blobs(repo):
         assert tree.read("app/gone.py") is None  # missing: as if absent, not an error
         assert tree.entry("app/nothing.py") is None and tree.entry("app/core.py/x") is None
         assert tree.check_edit_path("app/new/thing.py", PathRules()) == "app/new/thing.py"
+        assert tree.file_on_the_way("app/core.py/x.py") == "app/core.py"
+        assert tree.file_on_the_way("app/new/x.py") is None
         with pytest.raises(EditRefused, match="symbolic link"):
             tree.check_edit_path("link/core.py", PathRules())
         with pytest.raises(EditRefused, match="CI configuration"):
             tree.check_edit_path(".github/workflows/x.yml", PathRules())
     workspace = Workspace(repo.root, base, repo.root / ".sleepcoder" / "worktrees" / "w")
+    with pytest.raises(NotADirectoryError):  # core.py is not written out, still a file
+        workspace.editable("app/core.py/x.py", PathRules())
     path, target = workspace.editable("app/run.sh", PathRules())
     assert target.read_text() == "echo hi\n" and os.access(target, os.X_OK)
     _path, gone = workspace.editable("app/gone.py", PathRules())

@@ -99,8 +99,9 @@ class BaseTree:
         return None if data is None else data.decode("utf-8", "replace")
 
     def check_edit_path(self, relative: str, rules: PathRules) -> str:
-        """The path rules (tools/pathguard.py), and in the commit: no symbolic link (or file)
-        on the way to the path, and not a symbolic link or submodule itself."""
+        """The path rules (tools/pathguard.py), and in the commit: no symbolic link on the
+        way to the path, and not a symbolic link or submodule itself. (A file where a folder
+        is needed is left to the edit, as the file system refuses it: `file_on_the_way`.)"""
         normal = check_path(relative, rules)
         parts = PurePosixPath(normal).parts
         for depth in range(len(parts)):
@@ -111,9 +112,19 @@ class BaseTree:
                 raise EditRefused(f"{normal}: goes through a symbolic link")
             if found.mode == SUBMODULE:
                 raise EditRefused(f"{normal}: inside a submodule")
-            if depth < len(parts) - 1 and not found.is_tree:
-                raise EditRefused(f"{normal}: a file stands where a folder is needed")
         return normal
+
+    def file_on_the_way(self, path: str) -> str | None:
+        """The first folder of `path` that is a file (or link) in the commit, if any."""
+        parts = PurePosixPath(path).parts
+        for depth in range(len(parts) - 1):
+            prefix = "/".join(parts[:depth + 1])
+            found = self.entry(prefix)
+            if found is None:
+                return None
+            if not found.is_tree:
+                return prefix
+        return None
 
     # --- the object reader ---------------------------------------------------------------
 

@@ -10,6 +10,7 @@ the whole tree, asks for a full checkout instead (`full`).
 
 from __future__ import annotations
 
+import errno
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -77,6 +78,9 @@ class Workspace:
         """The clean path and where to write it: checked against the base commit and the
         worktree on disk, with the base version written there first (if it has one)."""
         normal = self.check(relative, rules)
+        blocked = self.tree.file_on_the_way(normal)
+        if blocked is not None:  # not written out yet: refuse as a full checkout would
+            raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), blocked)
         root = self.root()
         check_edit_path(root, normal, allow_ci=rules.allow_ci, protected=rules.protected)
         target = root / normal
