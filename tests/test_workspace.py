@@ -169,6 +169,23 @@ def test_base_tree_reads_files_modes_and_reports_missing_blobs(repo):
     assert git_worktrees(repo.root) == [str(repo.root)]
 
 
+def test_base_tree_of_a_partial_clone_fetches_a_blob_when_read(repo, tmp_path):
+    base = repo.commit("init", {"app/core.py": "A = 1\n", "README.md": "x\n"})
+    repo.git("config", "uploadpack.allowFilter", "true")
+    clone = tmp_path / "partial"
+    subprocess.run(["git", "clone", "-q", "--filter=blob:none", "--no-checkout",
+                    f"file://{repo.root}", str(clone)], check=True)
+    def missing() -> list[str]:
+        return [line for line in subprocess.run(
+            ["git", "rev-list", "--objects", "--missing=print", base], cwd=clone, text=True,
+            capture_output=True, check=True).stdout.splitlines() if line.startswith("?")]
+
+    assert len(missing()) == 2  # no blob fetched yet
+    with BaseTree(clone, base) as tree:  # as a checkout would, git fetches what is read
+        assert tree.read_text("app/core.py") == "A = 1\n"
+    assert len(missing()) == 1  # that one only, not the tree's other file
+
+
 _NAMES = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="/\0"),
                  min_size=1, max_size=20)
 
