@@ -8,6 +8,7 @@ measures, on the same files:
   * the floor: a bare tree-sitter parse + the shipped tags.scm query, one process;
   * the full map (`sleepcoder map --rebuild`, both cores) and its ratio to the floor;
   * refreshes: nothing changed, one file changed, 1% of the files changed (each committed);
+  * `solve --localize-only --no-llm` on the mapped tree, against a full checkout's time;
   * peak memory of the map's process tree (sum of RSS, sampled);
   * with --aider-venv, aider's RepoMap over the same files with a cold tag cache.
 With --scale, it measures a generated tree at 1x and 10x instead (benchmarks/bench_scale.py):
@@ -140,6 +141,27 @@ def run_map(repo: Path, *extra: str) -> tuple[dict, float, TreeRss]:
     if proc.returncode != 0:
         raise SystemExit(f"sleepcoder map failed:\n{err}")
     return json.loads(out), wall, memory
+
+
+def localize_only(repo: Path, request: str = "fix the parser error handling") -> str:
+    """`solve --localize-only --no-llm` on the mapped repository, next to what a full checkout
+    of its tree costs (every solve paid that before it read from git's objects)."""
+    command = [sys.executable, "-m", "sleepcoder.cli", "solve", request, "--repo", str(repo),
+               "--localize-only", "--no-llm", "--json"]
+    started = time.perf_counter()
+    proc = subprocess.run(command, capture_output=True, text=True)
+    wall = time.perf_counter() - started
+    if proc.returncode != 0:
+        raise SystemExit(f"sleepcoder solve --localize-only failed:\n{proc.stderr}")
+    with tempfile.TemporaryDirectory(prefix="sleepcoder-bench-checkout-") as tmp:
+        started = time.perf_counter()
+        subprocess.run([*GIT, "worktree", "add", "-q", "--detach", f"{tmp}/tree", "HEAD"],
+                       cwd=repo, check=True)
+        checkout = time.perf_counter() - started
+        subprocess.run([*GIT, "worktree", "remove", "--force", f"{tmp}/tree"], cwd=repo,
+                       check=True)
+    return (f"solve --localize-only --no-llm:        {wall:7.2f} s   [CLI wall, no checkout; "
+            f"a full checkout of this tree alone takes {checkout:.2f} s]")
 
 
 def parsed_files(repo: Path) -> list[tuple[str, str]]:
@@ -291,6 +313,8 @@ def main() -> None:
     print(f"refresh, 1% of files changed:          {pct['seconds']['total']:7.2f} s   "
           f"({pct['parsed']} parsed, {pct['resolved_files']} re-resolved)   "
           f"[CLI wall {pct_wall:.2f} s]")
+
+    print(localize_only(repo))
 
     if args.aider_venv:
         aider = run_aider(args.aider_venv, repo, sources)

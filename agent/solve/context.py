@@ -1,11 +1,11 @@
-"""What every solve node shares at run time: the task, the model, the scratch worktree, the
-map, the budget, and the accounting that survives a resume (kept in the graph state)."""
+"""What every solve node shares at run time: the task, the model, the workspace (the base
+commit's files, and the scratch worktree once an edit needs one), the map, the budget, and
+the accounting that survives a resume (kept in the graph state)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from importlib import resources
-from pathlib import Path
 from typing import Any
 
 from sleepcoder.agent.budget import TaskBudget
@@ -15,7 +15,7 @@ from sleepcoder.tasks.task import Task
 from sleepcoder.tools.config import Config
 from sleepcoder.tools.pathguard import PathRules
 from sleepcoder.tools.store import MapStore
-from sleepcoder.tools.worktree import Worktree
+from sleepcoder.tools.workspace import Workspace
 
 
 @dataclass(frozen=True)
@@ -66,16 +66,12 @@ class SolveContext:
     options: SolveOptions
     config: Config
     llm: LLM | None
-    worktree: Worktree
+    workspace: Workspace
     store: MapStore | None  # None in the no-map condition
     progress: Any
     usage: dict[str, Any] = field(default_factory=dict)  # checkpointed with the state
     trajectory: Trajectory = field(default_factory=Trajectory)  # records nothing until opened
     _mark: int = 0
-
-    @property
-    def root(self) -> Path:
-        return self.worktree.path
 
     def account(self) -> None:
         """Move model usage since the last call into `usage` (which the state carries)."""

@@ -16,8 +16,8 @@ from dataclasses import asdict, dataclass, field
 from sleepcoder.agent.solve.context import SolveContext, prompt
 from sleepcoder.agent.solve.localize import describe
 from sleepcoder.tools.languages import language_for_path
+from sleepcoder.tools.pathguard import EditRefused
 from sleepcoder.tools.symbols import definitions
-from sleepcoder.tools.worktree import EditRefused, check_edit_path
 
 _LINE = re.compile(r"^\s*[-*]?\s*\**(EDIT|CREATE)\**\s+`?([^\s:`]+)`?\s*:?\s*(.*)$",
                    re.IGNORECASE)
@@ -138,12 +138,13 @@ def _definition_listing(ctx: SolveContext, files: list[str]) -> tuple[str, list[
 
 def _current_definitions(ctx: SolveContext, path: str):
     language = language_for_path(path)
-    target = ctx.root / path
-    if language is None or not target.is_file():
+    if language is None:
         return []
     try:
-        content = target.read_text(encoding="utf-8", errors="replace")
+        content = ctx.workspace.read_text(path)
     except OSError:
+        return []
+    if content is None:
         return []
     return [d for d in definitions(content, language) if d.kind not in ("constant",)]
 
@@ -173,14 +174,13 @@ def parse_plan(ctx: SolveContext, text: str, files: list[str],
         current = None
         action, raw, what = match.group(1).lower(), match.group(2), match.group(3).strip()
         try:
-            path = check_edit_path(ctx.root, raw, allow_ci=ctx.options.allow_ci_edits,
-                                   protected=ctx.options.protected)
+            path = ctx.workspace.check(raw, ctx.options.rules)
         except EditRefused as exc:
             dropped.append(str(exc))
             continue
         if path in seen:
             continue
-        exists = (ctx.root / path).exists()
+        exists = ctx.workspace.exists(path)
         if action == "edit" and path not in files:
             if path in (runners_up or []) and extra < MAX_EXTRA_FILES:
                 extra += 1
