@@ -13,7 +13,6 @@ not a failure to edit.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 from sleepcoder.agent.solve.plan import Plan, Step, Unit
 from sleepcoder.tools.languages import language_for_path
@@ -100,20 +99,21 @@ def fit_plan(plan: Plan, queue: list[int], available: int, sizes: dict[str, dict
     return Fitted(fitted, list(range(len(steps))), left_out, needed, available)
 
 
-def measure(root: Path, plan: Plan) -> tuple[dict[str, dict[str, int]], dict[str, int]]:
+def measure(workspace, plan: Plan) -> tuple[dict[str, dict[str, int]], dict[str, int]]:
     """Definition sizes and file sizes (tokens, about 4 characters each) of the planned
-    files as they are now."""
+    files as they are now (`workspace`: tools/workspace.py, read without a checkout)."""
     sizes, files = {}, {}
     for step in plan.steps:
-        target = root / step.path
-        language = language_for_path(step.path)
-        if step.action != "edit" or not target.is_file():
+        if step.action != "edit":
             continue
         try:
-            content = target.read_text(encoding="utf-8", errors="replace")
+            content = workspace.read_text(step.path)
         except OSError:
             continue
+        if content is None:
+            continue
         files[step.path] = len(content) // 4
+        language = language_for_path(step.path)
         if language is None or not step.units:
             continue
         lines = content.splitlines(keepends=True)

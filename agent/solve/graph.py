@@ -194,7 +194,7 @@ def _plan(ctx: SolveContext, state: SolveState, events: list[str]) -> SolveState
     order = sorted(range(len(plan.steps)), key=lambda i: not any(
         u.kind == "add" for u in plan.steps[i].units))
     if ctx.llm is not None and ctx.options.budget:
-        sizes, file_tokens = measure(ctx.root, plan)
+        sizes, file_tokens = measure(ctx.workspace, plan)
         available = ctx.options.budget - ctx.tokens() - int(RESERVE * ctx.options.budget)
         fitted = fit_plan(plan, order, available, sizes, file_tokens)
         plan, order = fitted.plan, fitted.queue
