@@ -3,6 +3,7 @@ edits get a worktree holding only the files they touch, tests still see the whol
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from pathlib import Path
@@ -64,6 +65,29 @@ def test_localize_only_creates_no_worktree_and_ranks_as_before(inventory, monkey
     assert [f for f in files if not f.startswith("tests/")] == [
         "inventory/report.py", "inventory/cli.py"]
     assert result.record["repository_files"] == len(tracked(inventory.root))
+
+
+def test_localize_only_runs_without_the_graph_or_a_checkpoint(inventory):
+    """The localize-only path calls its two nodes directly: LangGraph is never imported (it
+    alone takes seconds to import) and no checkpoint is written, while the run record is."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, json; from pathlib import Path\n"
+        "from sleepcoder.agent.solve.context import SolveOptions\n"
+        "from sleepcoder.agent.solve.run import start_solve\n"
+        f"r = start_solve(Path({str(inventory.root)!r}), 'show a low stock threshold in the "
+        "valuation report', SolveOptions(localize_only=True, no_llm=True, model=''))\n"
+        "print(json.dumps({'status': r.status, 'record': r.record_path, 'graph': "
+        "sorted(m for m in sys.modules if m.startswith('langgraph'))}))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=300, cwd=inventory.root)
+    assert out.returncode == 0, out.stderr[-2000:]
+    seen = json.loads(out.stdout.strip().splitlines()[-1])
+    assert seen["status"] == "localized" and Path(seen["record"]).is_file()
+    assert seen["graph"] == []
+    assert not (inventory.root / ".sleepcoder" / "checkpoints.db").exists()
 
 
 def test_plan_review_pauses_without_a_worktree(inventory, scripted):

@@ -203,6 +203,12 @@ class Scrubber:
 
     def scrub(self, text: str) -> str:
         self.add_environment()
+        return self.scrub_known(text)
+
+    def scrub_known(self, text: str) -> str:
+        """`scrub` without looking at the environment again: for the many strings of one
+        record, after one `add_environment()` (comparing the environment costs more than
+        scrubbing a short string)."""
         pattern = self._compiled()
         if pattern is None or not text:
             return text
@@ -249,13 +255,19 @@ def register_secret(value: str, name: str) -> None:
 
 def scrub_tree(value):
     """`value` (JSON-like: dicts, lists, strings) with every string scrubbed."""
-    if isinstance(value, str):
-        return scrub(value)
-    if isinstance(value, dict):
-        return {scrub_tree(k): scrub_tree(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [scrub_tree(v) for v in value]
-    return value
+    found = scrubber()
+    found.add_environment()  # once for the whole tree
+
+    def walk(item):
+        if isinstance(item, str):
+            return found.scrub_known(item)
+        if isinstance(item, dict):
+            return {walk(k): walk(v) for k, v in item.items()}
+        if isinstance(item, list | tuple):
+            return [walk(v) for v in item]
+        return item
+
+    return walk(value)
 
 
 class ScrubbedStream:

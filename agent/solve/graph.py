@@ -53,26 +53,44 @@ class SolveState(TypedDict, total=False):
     started: float
 
 
+def _node(ctx: SolveContext, fn):
+    """A graph node around `fn(state, events)`: usage carried in the state, a spent budget
+    turned into a clean stop, events said as they happen."""
+    def node(state: SolveState) -> SolveState:
+        ctx.usage = copy.deepcopy(state.get("usage", {}))
+        events: list[str] = []
+        try:
+            update = fn(state, events) or {}
+        except BudgetExhausted as exc:
+            update = {"status": "budget_exhausted", "queue": []}
+            events.append(f"stopped: {exc}")
+            ctx.progress.notice(f"budget reached: {exc}")
+        ctx.account()
+        for event in events:
+            ctx.progress.notice(event)
+        return {**update, "usage": ctx.usage,
+                "events": [*state.get("events", []), *events]}
+    node.__name__ = getattr(fn, "__name__", "node")
+    return node
+
+
+def run_localize_only(ctx: SolveContext, initial: SolveState) -> dict:
+    """`--localize-only`: the localize and emit nodes called in order, without LangGraph.
+    Importing LangGraph alone takes seconds, more than the localization; a run that edits
+    nothing has nothing to checkpoint or resume, so the graph buys it nothing."""
+    state: dict = dict(initial)
+    for fn in (_localize, _emit):
+        state.update(_node(ctx, lambda s, e, fn=fn: fn(ctx, s, e))(state))
+        if fn is _localize and _after_localize(state) != "emit":
+            raise AssertionError("--localize-only went on past localization")
+    return state
+
+
 def build_graph(ctx: SolveContext):
     from langgraph.graph import END, START, StateGraph
 
     def step(fn):
-        def node(state: SolveState) -> SolveState:
-            ctx.usage = copy.deepcopy(state.get("usage", {}))
-            events: list[str] = []
-            try:
-                update = fn(state, events) or {}
-            except BudgetExhausted as exc:
-                update = {"status": "budget_exhausted", "queue": []}
-                events.append(f"stopped: {exc}")
-                ctx.progress.notice(f"budget reached: {exc}")
-            ctx.account()
-            for event in events:
-                ctx.progress.notice(event)
-            return {**update, "usage": ctx.usage,
-                    "events": [*state.get("events", []), *events]}
-        node.__name__ = fn.__name__
-        return node
+        return _node(ctx, fn)
 
     graph = StateGraph(SolveState)
     graph.add_node("localize", step(lambda s, e: _localize(ctx, s, e)))

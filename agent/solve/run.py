@@ -10,7 +10,7 @@ from typing import Any
 
 from sleepcoder.agent.llm import LLM, resolve_model
 from sleepcoder.agent.solve.context import SolveContext, SolveOptions
-from sleepcoder.agent.solve.graph import run_graph
+from sleepcoder.agent.solve.graph import run_graph, run_localize_only
 from sleepcoder.agent.solve.runs import RunBusy, hold_run, new_run_id, read_record, write_record
 from sleepcoder.agent.solve.trajectory import Trajectory, relative_path
 from sleepcoder.agent.tokens import weakest
@@ -175,6 +175,8 @@ def _run(ctx: SolveContext, store_dir: Path, thread: str, initial: dict | None,
     """Run the graph. Its worktree (if an edit made one) stays only while the run can be
     resumed: at plan review, or after an interruption (Ctrl-C) that left a checkpoint. Any
     final status, an error included, writes the run record and removes the worktree."""
+    if ctx.options.localize_only and not resume and answer is None and initial is not None:
+        return _run_localize_only(ctx, store_dir, thread, initial)
     saver, conn = _checkpointer(store_dir)
     try:
         if resume and answer is None:
@@ -205,6 +207,26 @@ def _run(ctx: SolveContext, store_dir: Path, thread: str, initial: dict | None,
         if ctx.store is not None:
             ctx.store.close()
         return SolveResult(thread, "awaiting_review", "", {}, interrupts[0].value)
+    record, path = _finish(ctx, store_dir, thread, final)
+    return SolveResult(thread, final.get("status", "failed"), final.get("patch", ""), record,
+                       None, str(path))
+
+
+def _run_localize_only(ctx: SolveContext, store_dir: Path, thread: str,
+                       initial: dict) -> SolveResult:
+    """Localization alone, with no graph and no checkpoint (agent/solve/graph.py,
+    run_localize_only): nothing to resume, so an interruption just ends it."""
+    try:
+        final = run_localize_only(ctx, initial)
+    except Exception as exc:
+        ctx.trajectory.abandon(f"{type(exc).__name__}: {exc}")
+        _finish(ctx, store_dir, thread, {**initial, "status": "error",
+                                         "error": f"{type(exc).__name__}: {exc}"[:1000]})
+        raise
+    except BaseException:
+        ctx.trajectory.abandon("interrupted")
+        _close(ctx)
+        raise
     record, path = _finish(ctx, store_dir, thread, final)
     return SolveResult(thread, final.get("status", "failed"), final.get("patch", ""), record,
                        None, str(path))
