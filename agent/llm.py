@@ -21,7 +21,7 @@ from typing import Any
 from sleepcoder.agent.cache import ResponseCache
 from sleepcoder.agent.local_model import DEFAULT_LOCAL
 from sleepcoder.agent.local_model import PROVIDER as LOCAL_PROVIDER
-from sleepcoder.agent.tokens import PROVIDER_USAGE, TokenCounter, weakest
+from sleepcoder.agent.tokens import PROVIDER_USAGE, TokenCounter, reported_tokens, weakest
 from sleepcoder.tools.config import LLMConfig
 from sleepcoder.tools.secrets import scrub
 
@@ -254,10 +254,13 @@ class LLM:
         choice = response.choices[0]
         text = choice.message.content or ""
         usage = getattr(response, "usage", None)
-        prompt_tokens = int(getattr(usage, "prompt_tokens", 0) or 0)
-        completion_tokens = int(getattr(usage, "completion_tokens", 0) or 0)
+        prompt_tokens = reported_tokens(getattr(usage, "prompt_tokens", 0))
+        completion_tokens = reported_tokens(getattr(usage, "completion_tokens", 0))
         counted = PROVIDER_USAGE
-        if not prompt_tokens and not completion_tokens:  # no usage reported: count it here
+        if prompt_tokens is None or completion_tokens is None or \
+                (not prompt_tokens and not completion_tokens):
+            # no usage reported, or one no budget can trust (negative, not a number, more
+            # than any context window): count it here
             prompt, answer = self.counter().prompt(messages), self.counter().text(text)
             prompt_tokens, completion_tokens = prompt.tokens, answer.tokens
             counted = weakest((prompt.method, answer.method))

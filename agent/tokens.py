@@ -100,3 +100,20 @@ class TokenCounter:
         if tokens is None:
             return TokenCount(estimate_text(text), ESTIMATE)
         return TokenCount(tokens, TOKENIZER)
+
+
+MAX_REPORTED = 100_000_000  # more tokens than any model's context and answer together
+
+
+def reported_tokens(value: object) -> int | None:
+    """A provider's reported token count, or None when it cannot be trusted: a negative,
+    fractional, non-numeric or absurdly large value would let a run slip past its budget or
+    wreck its accounting, so the call is then counted by the tokenizer or the estimate."""
+    if value is None:
+        return 0
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    if isinstance(value, float) and not value.is_integer():
+        return None
+    number = int(value)
+    return number if 0 <= number <= MAX_REPORTED else None

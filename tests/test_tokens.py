@@ -172,3 +172,26 @@ def test_a_total_claims_no_more_than_its_least_exact_count(methods):
 def test_unknown_labels_are_ignored(labels):
     assert weakest(labels) in ("", *labels)
     assert weakest([m for m in labels if m not in (PROVIDER_USAGE, TOKENIZER, ESTIMATE)]) == ""
+
+
+@pytest.mark.parametrize("usage", [(-1_000_000_000, 5), (10**30, 5), (5, -3)])
+def test_usage_no_budget_can_trust_is_counted_here_instead(scripted, usage):
+    """A provider reporting negative or absurd usage does not get a run past its
+    budget: the call is counted by the tokenizer (here: the estimate) and labelled so."""
+    scripted.on(node="n", reply="fine answer", usage=usage)
+    llm = LLM("scripted/test")
+    answer = llm.complete(MESSAGES, phase="test", node="n")
+    assert answer.prompt_tokens > 0 and answer.completion_tokens > 0
+    assert answer.prompt_tokens < 1_000_000
+    assert llm.ledger.records[-1].counted == ESTIMATE
+
+
+@given(st.one_of(st.integers(), st.floats(allow_nan=True), st.text(max_size=5), st.booleans(),
+                 st.none()))
+def test_a_reported_count_is_a_non_negative_whole_number_or_refused(value):
+    from sleepcoder.agent.tokens import MAX_REPORTED, reported_tokens
+
+    got = reported_tokens(value)
+    assert got is None or (isinstance(got, int) and 0 <= got <= MAX_REPORTED)
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_REPORTED:
+        assert got == value
