@@ -419,6 +419,33 @@ def test_symlinked_store_is_refused_and_nothing_is_written_through_it(py_repo, t
     assert list(target.iterdir()) == []
 
 
+@pytest.mark.parametrize("name", list(COMMANDS))
+@pytest.mark.parametrize("inside", ["map.db", "map.lock", "runs", "llm_cache.db"])
+def test_a_link_inside_the_store_is_refused_and_nothing_is_written_through_it(
+        py_repo, tmp_path, name, inside):
+    """A repository that commits `.sleepcoder/map.db -> ../../victim` must not make the map
+    (or its lock, runs or cache) write outside the repository."""
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    store = py_repo.root / ".sleepcoder"
+    store.mkdir()
+    (store / inside).symlink_to(victim / "target")
+    result = invoke(*command(name, py_repo.root))
+    assert_fails(result, EXIT_STORE, "holds a symbolic link", inside)
+    assert list(victim.iterdir()) == []
+
+
+def test_links_inside_a_runs_checkout_are_the_repositorys_own(tmp_path):
+    from sleepcoder.tools.store_location import linked_entry
+
+    store = tmp_path / "store"
+    (store / "worktrees" / "run-1").mkdir(parents=True)
+    (store / "worktrees" / "run-1" / "docs").symlink_to("README.md")
+    assert linked_entry(store) is None
+    (store / "worktrees" / "run-2").symlink_to(tmp_path)
+    assert linked_entry(store) == store / "worktrees" / "run-2"
+
+
 def test_symlinked_store_named_with_store_option_is_followed(py_repo, tmp_path):
     target = tmp_path / "elsewhere"
     target.mkdir()

@@ -37,6 +37,34 @@ def check_location(store_dir: Path) -> None:
     if store_dir.exists() and not store_dir.is_dir():
         raise StoreError(f"the map store {store_dir} is a file, not a directory: move the file "
                          "away, or pass `--store DIR` to keep the map elsewhere")
+    linked = linked_entry(store_dir)
+    if linked is not None:
+        raise StoreError(
+            f"the map store {store_dir} holds a symbolic link, {linked.relative_to(store_dir)} "
+            f"(to {os.readlink(linked)}), which sleepcoder does not follow: a link committed "
+            "there would make the map, its lock or its logs write outside the repository; "
+            "remove the link")
+
+
+CHECKOUTS = "worktrees"  # the runs' checkouts: a repository's own links belong there
+
+
+def linked_entry(store_dir: Path) -> Path | None:
+    """The first symbolic link inside `store_dir` (None: none, or no such folder), apart from
+    what the runs' checkouts hold (`worktrees/<run>/...`, the repository's own files, which
+    may be links; the folder `worktrees` itself is checked). Links are not followed."""
+    if not store_dir.is_dir():
+        return None
+    for folder, dirs, files in os.walk(store_dir, followlinks=False):
+        here = Path(folder)
+        for name in sorted(dirs + files):
+            if (here / name).is_symlink():
+                return here / name
+        if here.parent == store_dir and here.name == CHECKOUTS:
+            dirs.clear()  # each run's checkout: not ours to judge
+        elif here == store_dir:
+            dirs[:] = [d for d in dirs if not (here / d).is_symlink()]
+    return None
 
 
 def prepare_store_dir(store_dir: Path) -> None:
