@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 
 import pytest
@@ -81,6 +82,19 @@ def test_interrupted_run_keeps_its_worktree_until_resumed(inventory, scripted):
     assert resume_solve(inventory.root, thread).status == "done"
     assert worktrees(inventory.root) == []
     assert by_id(inventory.root)[thread].status == "done"
+
+
+def test_a_run_whose_checkout_was_removed_is_not_resumed_without_its_edits(inventory,
+                                                                          scripted):
+    """The edits made before an interruption live in the run's checkout: with it removed, a
+    resume would silently start from the base and drop them, so it is refused instead."""
+    interrupt_second_edit(scripted)
+    with pytest.raises(KeyboardInterrupt):
+        start_solve(inventory.root, REQUEST, options())
+    [thread] = worktrees(inventory.root)
+    shutil.rmtree(inventory.root / ".sleepcoder" / "worktrees" / thread)
+    with pytest.raises(SolveError, match="its checkout .* was removed.*inventory/report.py"):
+        resume_solve(inventory.root, thread)
 
 
 def test_run_being_worked_on_cannot_be_resumed_or_cleaned_meanwhile(inventory, scripted):

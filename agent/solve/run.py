@@ -124,6 +124,7 @@ def resume_solve(path: Path, thread: str, answer: dict | None = None, *,
         raise SolveError(f"no solve run {thread!r} to resume in {store_dir}")
     options = SolveOptions.from_dict(values["options"])
     task = Task.from_dict(values["task"])
+    _check_checkout(values, thread)
     llm = _model(options, config)
     gitutil.make_store_dir(store_dir, root, repo)
     if llm is not None:
@@ -138,6 +139,19 @@ def resume_solve(path: Path, thread: str, answer: dict | None = None, *,
             return _run(ctx, store_dir, thread, None, answer, resume=True)
     except RunBusy as exc:
         raise SolveError(str(exc)) from None
+
+
+def _check_checkout(values: dict, thread: str) -> None:
+    """Refuse to resume a run whose edits are gone: the edits made before the interruption
+    live only in the run's checkout, and a new one would silently start from the base."""
+    edited = [r["path"] for r in values.get("results", [])
+              if r.get("status") in ("done", "partial")]
+    checkout = Path(values.get("worktree", ""))
+    if edited and not (checkout / ".git").exists():
+        raise SolveError(
+            f"run {thread} cannot be resumed: its checkout {checkout} was removed, and with it "
+            f"the edits already made ({', '.join(edited)}); start the run again (the model's "
+            "answers are cached, so repeating them costs little)")
 
 
 def _model(options: SolveOptions, config: Config) -> LLM | None:
