@@ -261,6 +261,7 @@ def _solve_and_deliver(env: BotEnv, event: IssueEvent, config: Config, gh: GitHu
         test_timeout=config.solve.test_timeout, test_rounds=config.solve.test_rounds,
         edit_attempts=config.solve.edit_attempts,
         allow_ci_edits=config.bot.allow_workflow_edits, protected=protected,
+        allow_ci_setting="[bot] allow_workflow_edits = true",
         test_env=without_model_key(config.bot.test_env or config.solve.test_env,
                                    bot_model(config)),
         test_sandbox=config.bot.test_sandbox, test_network=config.solve.test_network,

@@ -336,6 +336,11 @@ def test_prompt_injection_gets_no_secrets_commands_or_workflow_edits(world, scri
     # the configured test command (and only it) ran, without the token in its environment
     assert seen_env.exists() and "PATH=" in seen_env.read_text()
     assert TOKEN not in seen_env.read_text() and "GITHUB_TOKEN" not in seen_env.read_text()
+    # the refusal (in the run record) names the bot's own setting, the one that would lift it
+    records = "\n".join(p.read_text() for p in
+                         (world["workspace"] / ".sleepcoder" / "runs").glob("*.json"))
+    assert "allow with [bot] allow_workflow_edits = true" in records
+    assert "allow with [solve]" not in records
 
 
 def test_configuration_comes_from_the_default_branch(world, scripted, tmp_path):

@@ -43,6 +43,7 @@ _FORBIDDEN_CHARS = set('<>:"|?*\\')
 class PathRules:
     allow_ci: bool = False
     protected: tuple[str, ...] = ()
+    allow_hint: str = "[solve] allow_ci_edits = true"  # the setting that lifts the CI rule here
 
 
 def fold(text: str) -> str:
@@ -96,7 +97,7 @@ def rule_violation(normal: str, rules: PathRules) -> str:
     if not rules.allow_ci and any(_covers(rule, folded) for rule in CI_PATHS):
         return ("CI configuration, files that run commands by themselves (git hooks, editor "
                 "tasks, dev containers) and sleepcoder's configuration may not be edited "
-                "(allow with [solve] allow_ci_edits = true)")
+                f"(allow with {rules.allow_hint})")
     for prefix in rules.protected:
         rule = fold(prefix.strip().strip("/"))
         if rule and _covers(rule, folded):

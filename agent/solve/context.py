@@ -32,6 +32,7 @@ class SolveOptions:
     test_rounds: int = 2  # fix rounds after failing tests
     test_timeout: float = 600.0
     allow_ci_edits: bool = False
+    allow_ci_setting: str = "[solve] allow_ci_edits = true"  # named when the rule refuses
     protected: tuple[str, ...] = ()
     test_env: tuple[str, ...] = ()  # variables passed to the test command beyond the allowlist
     test_sandbox: str = "auto"  # auto, require, off (see tools/sandbox.py)
@@ -53,7 +54,7 @@ class SolveOptions:
 
     @property
     def rules(self) -> PathRules:
-        return PathRules(self.allow_ci_edits, self.protected)
+        return PathRules(self.allow_ci_edits, self.protected, self.allow_ci_setting)
 
 
 def prompt(name: str) -> str:
