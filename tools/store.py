@@ -15,6 +15,7 @@ import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
+from typing import NamedTuple
 
 from sleepcoder.tools.facts import (
     Definition,
@@ -316,6 +317,18 @@ class MapStore:
             )
         }
 
+    def find_blob(self, blob: str, language: str) -> tuple[int, str, str] | None:
+        """(fid, skip_reason, detail) of a stored blob, None when it is not stored."""
+        return self.conn.execute(
+            "SELECT id, skip_reason, detail FROM blobs WHERE blob=? AND language=?",
+            (blob, language)).fetchone()
+
+    def stored_contents(self) -> dict[str, StoredContent]:
+        """What each listed file's stored content is, for files whose content was read."""
+        return {row[0]: StoredContent(*row[1:]) for row in self.conn.execute(
+            "SELECT f.path, f.fid, b.blob, b.language, b.skip_reason, b.detail, f.size, "
+            "f.mtime_ns FROM files f JOIN blobs b ON b.id = f.fid")}
+
     def insert_blob(self, blob: str, language: str | None, skip_reason: str, detail: str,
                     facts: PackedFacts | None) -> int:
         """Store one blob's facts; returns its fid. Facts are a function of the content, so
@@ -466,6 +479,16 @@ class MapStore:
             "SELECT COALESCE(SUM(b.ref_count), 0) FROM files f JOIN blobs b ON b.id = f.fid "
             "WHERE f.status='ok'").fetchone()[0]
         return out
+
+
+class StoredContent(NamedTuple):
+    fid: int
+    blob: str
+    language: str
+    skip_reason: str
+    detail: str
+    size: int
+    mtime_ns: int
 
 
 def _import_row(row) -> Import:
