@@ -133,6 +133,13 @@ CREATE INDEX notes_subject ON notes(kind, subject);
 CREATE TABLE blob_terms (fid INTEGER PRIMARY KEY, terms BLOB NOT NULL);
 """
 TABLES = tuple(re.findall(r"CREATE TABLE (\w+)", _SCHEMA))
+# Added without a schema bump: a writer creates them in a map that lacks them (an older map
+# then re-resolves its graphs once, see tools.graphs); readers never need them.
+_ADDED_SCHEMA = """
+CREATE TABLE IF NOT EXISTS graph_probes (key TEXT NOT NULL, path TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS graph_probes_key ON graph_probes(key);
+CREATE INDEX IF NOT EXISTS graph_probes_path ON graph_probes(path);
+"""
 
 
 def db_path(store_dir: Path) -> Path:
@@ -227,6 +234,8 @@ class MapStore:
             return store, (
                 f"the map was built by an older sleepcoder (schema {version}); rebuilding it"
             )
+        if create:
+            store._add_tables()
         if store.get_meta("extractor_version") != str(EXTRACTOR_VERSION) and create:
             store._drop_facts()
             return store, "the parser changed since this map was built: re-parsing all files"
@@ -238,6 +247,10 @@ class MapStore:
         with self.transaction():
             self.set_meta("schema_version", str(SCHEMA_VERSION))
             self.set_meta("extractor_version", str(EXTRACTOR_VERSION))
+        self._add_tables()
+
+    def _add_tables(self) -> None:
+        self.conn.executescript(f"BEGIN;\n{_ADDED_SCHEMA}\nCOMMIT;")
 
     def _reset(self) -> None:
         tables = [
@@ -260,6 +273,7 @@ class MapStore:
                 "call_edges",
                 "file_links",
                 "file_edges",
+                "graph_probes",
             ):  # summaries and notes are keyed by content and stay valid
                 self.conn.execute(f"DELETE FROM {table}")
             self.set_meta("extractor_version", str(EXTRACTOR_VERSION))
