@@ -12,6 +12,7 @@ import posixpath
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from sleepcoder.tools.facts import Import
 
@@ -54,19 +55,54 @@ class ModuleIndex:
         self.probes: set[str] = set()
         self.paths = set(paths)
         self.go_module = go_module
-        self.py_modules: dict[str, list[str]] = defaultdict(list)
-        self.by_basename: dict[str, list[str]] = defaultdict(list)
-        self.by_dir: dict[str, list[str]] = defaultdict(list)
-        package_dirs = {
-            posixpath.dirname(p) for p in self.paths if posixpath.basename(p) == "__init__.py"
-        }
-        for path in sorted(self.paths):
-            directory, base = posixpath.split(path)
-            self.by_basename[base].append(path)
-            self.by_dir[directory].append(path)
-            if base.endswith((".py", ".pyi")):
-                for name in python_module_names(path, package_dirs):
-                    self.py_modules[name].append(path)
+        self._modules: dict[str, list[str]] = {}
+
+    # The tables are built on first use: a refresh resolves a few files, often of one language.
+
+    @cached_property
+    def _sorted(self) -> list[str]:
+        return sorted(self.paths)
+
+    @cached_property
+    def by_basename(self) -> dict[str, list[str]]:
+        table: dict[str, list[str]] = defaultdict(list)
+        for path in self._sorted:
+            table[path.rpartition("/")[2]].append(path)
+        return table
+
+    @cached_property
+    def by_dir(self) -> dict[str, list[str]]:
+        table: dict[str, list[str]] = defaultdict(list)
+        for path in self._sorted:
+            table[path.rpartition("/")[0]].append(path)
+        return table
+
+    @cached_property
+    def _package_dirs(self) -> set[str]:
+        return {p.rpartition("/")[0] for p in self.paths
+                if p == "__init__.py" or p.endswith("/__init__.py")}
+
+    @cached_property
+    def _by_module_tail(self) -> dict[str, list[str]]:
+        """Python files by the last part of their module name: every dotted name a file can
+        be imported under ends with it (see python_module_names)."""
+        table: dict[str, list[str]] = defaultdict(list)
+        for path in self._sorted:
+            if path.endswith((".py", ".pyi")):
+                head, _, tail = path.rpartition(".")[0].rpartition("/")
+                if tail == "__init__":
+                    tail = head.rpartition("/")[2]
+                if tail:
+                    table[tail].append(path)
+        return table
+
+    def _python_candidates(self, dotted: str) -> list[str]:
+        found = self._modules.get(dotted)
+        if found is None:
+            found = self._modules[dotted] = [
+                path for path in self._by_module_tail.get(dotted.rpartition(".")[2], ())
+                if dotted in python_module_names(path, self._package_dirs)]
+        return found
 
     # --- Python ----------------------------------------------------------------------------
 
@@ -91,7 +127,7 @@ class ModuleIndex:
 
     def python_module(self, dotted: str, near: str) -> str | None:
         self.probes.add("m:" + dotted)
-        candidates = self.py_modules.get(dotted)
+        candidates = self._python_candidates(dotted)
         if not candidates:
             return None
         if len(candidates) == 1:

@@ -29,7 +29,7 @@ from sleepcoder.tools.gitutil import blob_hash
 from sleepcoder.tools.graphs import update_graphs
 from sleepcoder.tools.history_log import HistoryJob
 from sleepcoder.tools.lock import map_lock
-from sleepcoder.tools.scan import KnownFile, ScanResult, resolve_root, scan
+from sleepcoder.tools.scan import ScanResult, resolve_root, scan
 from sleepcoder.tools.store import MapStore, StoredContent
 
 _PARALLEL_MIN_JOBS = 48  # below this, starting worker processes costs more than it saves
@@ -135,8 +135,7 @@ def _build(
     timings: dict[str, float] = {}
     mark = time.perf_counter()
     contents = store.stored_contents()
-    known = {path: KnownFile(c.blob, c.size, c.mtime_ns) for path, c in contents.items()}
-    scanned = scan(root, repo, config.map, store_dir, known)
+    scanned = scan(root, repo, config.map, store_dir, contents)
     for message in scanned.notices:
         progress.notice(message)
     history_job = HistoryJob(store, repo, scanned.commit, config)
@@ -166,7 +165,7 @@ def _build(
     )
     with store.transaction():
         rows, old_fids, changed, removed = _file_rows(scanned, reuse, results, old_rows)
-        store.replace_files(rows)
+        store.replace_files(rows, old_rows)
         full = (
             not any(status == "ok" for status, *_ in old_rows.values())
             or store.get_meta("graphs_complete") != "1"

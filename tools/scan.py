@@ -10,8 +10,10 @@ from __future__ import annotations
 import os
 import stat
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import git
 import pathspec
@@ -169,18 +171,20 @@ def resolve_root(path: Path) -> tuple[Path, object | None]:
         raise ScanError(str(exc)) from None
 
 
-@dataclass(frozen=True, slots=True)
-class KnownFile:
-    """What the map stored for a path whose content it read: lets a refresh skip the `lstat`
-    of a tracked file git reports unchanged since (same index blob)."""
+class KnownFile(Protocol):
+    """What the map stored for a path whose content it read (tools.store.StoredContent):
+    lets a refresh skip the `lstat` of a tracked file git reports unchanged since."""
 
-    blob: str
-    size: int
-    mtime_ns: int
+    @property
+    def blob(self) -> str: ...
+    @property
+    def size(self) -> int: ...
+    @property
+    def mtime_ns(self) -> int: ...
 
 
 def scan(root: Path, repo, config: MapConfig, store_dir: Path,
-         known: dict[str, KnownFile] | None = None) -> ScanResult:
+         known: Mapping[str, KnownFile] | None = None) -> ScanResult:
     """The files to map under `root`. `known`: the stored files (a refresh); a tracked file
     git reports clean whose index blob is the stored one keeps its stored size and time."""
     if repo is not None:
@@ -298,7 +302,7 @@ def _link_detail(root: Path, link: Path) -> str:
 
 
 def _apply_rules(result: ScanResult, config: MapConfig, store_dir: Path,
-                 known: dict[str, KnownFile]) -> list[ScannedFile]:
+                 known: Mapping[str, KnownFile]) -> list[ScannedFile]:
     """Filter the listed files by ignore rules, vendoring, type and size; fill in stat data.
     Returns the listed files absent from the working tree."""
     root = result.root

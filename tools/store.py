@@ -448,8 +448,17 @@ class MapStore:
             )
         }
 
-    def replace_files(self, rows: list[tuple[str, str, str, int | None, str, int, int]]) -> None:
-        """Rewrite the file list: rows are (path, status, detail, fid, language, size, mtime)."""
+    def replace_files(self, rows: list[tuple[str, str, str, int | None, str, int, int]],
+                      old: dict[str, tuple] | None = None) -> None:
+        """Rewrite the file list: rows are (path, status, detail, fid, language, size, mtime).
+        With `old` (file_rows() before) and the same paths, only the rows that differ are
+        written, and the table keeps its order (path order)."""
+        if old is not None and len(old) == len(rows) and all(row[0] in old for row in rows):
+            self.conn.executemany(
+                "UPDATE files SET status=?, detail=?, fid=?, language=?, size=?, mtime_ns=? "
+                "WHERE path=?",
+                [(*row[1:], row[0]) for row in rows if tuple(old[row[0]]) != tuple(row[1:])])
+            return
         ranks = dict(self.conn.execute("SELECT path, rank FROM files"))
         self.conn.execute("DELETE FROM files")
         self.conn.executemany(
