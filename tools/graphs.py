@@ -71,9 +71,10 @@ def update_graphs(store: MapStore, root: Path, changed: set[str], removed: set[s
         targets &= set(mapped)
     edges = _resolve_calls(store, targets, mapped, full)
     _store_call_edges(store, targets, edges, fresh=full)
-    _store_file_edges(store, targets, edges, fresh=full)
+    edges_moved = _store_file_edges(store, targets, edges, fresh=full)
     report.resolved_files = len(targets)
-    _rank(store, mapped)
+    if edges_moved or added or removed:  # else the rank, a function of both, stands
+        _rank(store, mapped)
     store.set_meta("graph_probes", "1")
     store.set_meta("go_module", go_module or "")
     report.seconds = time.perf_counter() - started
@@ -83,20 +84,17 @@ def update_graphs(store: MapStore, root: Path, changed: set[str], removed: set[s
 def _rank(store: MapStore, mapped: dict[str, tuple[int, str]]) -> None:
     """The global file rank, from the stored file edges; writes only the ranks that moved."""
     nodes = sorted(mapped)
-    index = {node: i for i, node in enumerate(nodes)}
-    src, dst, weight = [], [], []
-    for s, d, w in store.conn.execute("SELECT src, dst, weight FROM file_edges"):
-        i, j = index.get(s), index.get(d)
-        if i is not None and j is not None:
-            src.append(i)
-            dst.append(j)
-            weight.append(w)
-    ranks = pagerank_arrays(len(nodes), np.array(src, dtype=np.int64),
-                            np.array(dst, dtype=np.int64), np.array(weight, dtype=np.float64))
+    index = {node: i for i, node in enumerate(nodes)}.get
+    rows = store.conn.execute("SELECT src, dst, weight FROM file_edges").fetchall()
+    src = np.array([index(row[0], -1) for row in rows], dtype=np.int64)
+    dst = np.array([index(row[1], -1) for row in rows], dtype=np.int64)
+    weights = np.array([row[2] for row in rows], dtype=np.float64)
+    keep = (src >= 0) & (dst >= 0)
+    ranks = pagerank_arrays(len(nodes), src[keep], dst[keep], weights[keep])
     stored = dict(store.conn.execute("SELECT path, rank FROM files"))
-    moved = [(float(ranks[i]), path) for i, path in enumerate(nodes)
-             if stored.get(path) != float(ranks[i])]
-    moved.extend((0.0, path) for path, rank in stored.items() if rank and path not in index)
+    moved = [(rank, path) for path, rank in zip(nodes, ranks.tolist(), strict=True)
+             if stored.get(path) != rank]
+    moved.extend((0.0, path) for path, rank in stored.items() if rank and path not in mapped)
     store.conn.executemany("UPDATE files SET rank=? WHERE path=?", moved)
 
 
@@ -318,8 +316,9 @@ def _store_call_edges(store: MapStore, sources: set[str], edges: list[Edge],
 
 
 def _store_file_edges(store: MapStore, sources: set[str], edges: list[Edge],
-                      fresh: bool) -> None:
-    """file -> file weights for ranking: imports plus calls (see tools.rank.call_weight)."""
+                      fresh: bool) -> bool:
+    """file -> file weights for ranking: imports plus calls (see tools.rank.call_weight).
+    Returns whether the stored weights changed."""
     weights: dict[tuple[str, str], float] = defaultdict(float)
     counts: dict[tuple[str, str, str], int] = defaultdict(int)
     for src, _sq, dst, _dq, how, count in edges:
@@ -333,9 +332,14 @@ def _store_file_edges(store: MapStore, sources: set[str], edges: list[Edge],
     for src, dst in imports:
         if src != dst:
             weights[(src, dst)] += 1.0
+    rows = [(s, d, w) for (s, d), w in weights.items() if s in sources]
     if fresh:
         store.conn.execute("DELETE FROM file_edges")
     else:
+        before = sorted(row for path in sources for row in store.conn.execute(
+            "SELECT src, dst, weight FROM file_edges WHERE src=?", (path,)))
+        if before == sorted(rows):
+            return False
         store.conn.executemany("DELETE FROM file_edges WHERE src=?", [(p,) for p in sources])
-    store.conn.executemany("INSERT INTO file_edges VALUES (?,?,?)",
-                           [(s, d, w) for (s, d), w in weights.items() if s in sources])
+    store.conn.executemany("INSERT INTO file_edges VALUES (?,?,?)", rows)
+    return True

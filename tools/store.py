@@ -339,7 +339,8 @@ class MapStore:
 
     def stored_contents(self) -> dict[str, StoredContent]:
         """What each listed file's stored content is, for files whose content was read."""
-        return {row[0]: StoredContent(*row[1:]) for row in self.conn.execute(
+        make = StoredContent._make
+        return {row[0]: make(row[1:]) for row in self.conn.execute(
             "SELECT f.path, f.fid, b.blob, b.language, b.skip_reason, b.detail, f.size, "
             "f.mtime_ns FROM files f JOIN blobs b ON b.id = f.fid")}
 
