@@ -172,3 +172,20 @@ def test_refresh_follows_a_re_export_that_changed(repo):
     assert ("main.py", "start", "pkg/other.py", "work", "import", 1) in (
         snapshot(repo.root)["call_edges"])
     assert snapshot(repo.root) == from_scratch(repo.root)
+
+
+def test_map_without_recorded_lookups_resolves_everything_once(repo):
+    """A map from before graph_probes (or one whose table was dropped) cannot tell which
+    files an added module affects: its next refresh resolves every file, then records."""
+    repo.commit("start", {"main.py": "from lib import go\n\n\ndef start():\n    go()\n",
+                          "other.py": "def unrelated():\n    return 0\n"})
+    build_map(repo.root, workers=1)
+    store, _ = MapStore.open(repo.root / ".sleepcoder", create=True)
+    store.conn.execute("DROP TABLE graph_probes")
+    store.close()
+    repo.commit("add lib", {"lib.py": "def go():\n    pass\n"})
+    report = build_map(repo.root, workers=1)
+    assert report.resolved_files == 3
+    assert snapshot(repo.root) == from_scratch(repo.root)
+    repo.commit("touch other", {"other.py": "def unrelated():\n    return 1\n"})
+    assert build_map(repo.root, workers=1).resolved_files == 1

@@ -220,7 +220,8 @@ def _plan(
             and stored.language == lang
         ):
             blob = stored.blob
-        if blob is None:  # new or modified content outside the index: key it by its hash
+        hashed = blob is None
+        if hashed:  # new or modified content outside the index: key it by its hash
             blob = _content_blob(scanned.root, item.path)
         if blob is None:
             hit = None
@@ -231,7 +232,7 @@ def _plan(
         if hit is not None:
             reuse[item.path] = hit
         else:
-            jobs.append(ExtractJob(item.path, item.language, blob))
+            jobs.append(ExtractJob(item.path, item.language, blob, hashed))
     return reuse, jobs
 
 

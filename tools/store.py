@@ -136,8 +136,8 @@ TABLES = tuple(re.findall(r"CREATE TABLE (\w+)", _SCHEMA))
 # Added without a schema bump: a writer creates them in a map that lacks them (an older map
 # then re-resolves its graphs once, see tools.graphs); readers never need them.
 _ADDED_SCHEMA = """
-CREATE TABLE IF NOT EXISTS graph_probes (key TEXT NOT NULL, path TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS graph_probes_key ON graph_probes(key);
+CREATE TABLE IF NOT EXISTS graph_probes (key TEXT NOT NULL, path TEXT NOT NULL,
+                                         PRIMARY KEY (key, path)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS graph_probes_path ON graph_probes(path);
 """
 
@@ -250,7 +250,12 @@ class MapStore:
         self._add_tables()
 
     def _add_tables(self) -> None:
+        had_probes = self.conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE name='graph_probes'").fetchone() is not None
         self.conn.executescript(f"BEGIN;\n{_ADDED_SCHEMA}\nCOMMIT;")
+        if not had_probes:  # the graphs' lookups are not recorded: the next build resolves all
+            with self.transaction():
+                self.conn.execute("DELETE FROM meta WHERE key='graph_probes'")
 
     def _reset(self) -> None:
         tables = [
