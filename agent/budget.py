@@ -1,10 +1,13 @@
 """Test-time budgets: tokens and steps (model calls). Every request is checked against what is
-left before it is sent, and the model is told what is left ("step 3/12, 2,400 tokens left")."""
+left before it is sent, and the model is told what is left ("step 3/12, 2,400 tokens left").
+What is spent is what the provider reported; a request is counted by the model's tokenizer
+before it is sent (agent/tokens.py)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 
 class BudgetExhausted(Exception):
@@ -25,6 +28,11 @@ class TaskBudget:
         if self.tokens and tokens + estimate > self.tokens:
             raise BudgetExhausted(f"token budget reached ({tokens:,} of {self.tokens:,} used; "
                                   f"the next request needs about {estimate:,})")
+
+    def check_request(self, llm: Any, messages: list[dict[str, str]], max_tokens: int) -> None:
+        """Check a request to `llm` (an agent.llm.LLM): its prompt is counted only when there
+        is a token budget to count it against."""
+        self.check(llm.request_tokens(messages, max_tokens) if self.tokens else 0)
 
     def status_line(self) -> str:
         """What the model is told before each step."""

@@ -21,6 +21,7 @@ from typing import Any
 from sleepcoder.agent.cache import ResponseCache
 from sleepcoder.agent.local_model import DEFAULT_LOCAL
 from sleepcoder.agent.local_model import PROVIDER as LOCAL_PROVIDER
+from sleepcoder.agent.tokens import PROVIDER_USAGE, TokenCounter, weakest
 from sleepcoder.tools.config import LLMConfig
 from sleepcoder.tools.secrets import scrub
 
@@ -58,6 +59,7 @@ class CallRecord:
     seconds: float
     cached: bool
     error: str = ""
+    counted: str = ""  # how the tokens were counted (agent/tokens.py); "" when nothing was sent
 
 
 @dataclass
@@ -81,6 +83,7 @@ class Ledger:
     """Every call made through an LLM object, for reports and budgets."""
 
     records: list[CallRecord] = field(default_factory=list)
+    checks: set[str] = field(default_factory=set)  # how requests were counted before sending
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def add(self, record: CallRecord) -> None:
@@ -107,6 +110,18 @@ class Ledger:
             else:
                 out.cost += r.cost
         return out
+
+    def note_check(self, method: str) -> None:
+        with self._lock:
+            self.checks.add(method)
+
+    def check_methods(self) -> set[str]:
+        with self._lock:
+            return set(self.checks)
+
+    def token_count(self) -> str:
+        """How the tokens of the calls made so far were counted (the least exact way used)."""
+        return weakest(r.counted for r in self.records)
 
 
 @dataclass(frozen=True)
@@ -140,6 +155,8 @@ def _lazy_litellm() -> Any:
     with _import_lock:
         if _litellm is None:
             os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # never the network
+            # nor for a tokenizer: token_counter would fetch Llama/Cohere ones from the HF hub
+            os.environ.setdefault("LITELLM_OFFLINE_MODE", "true")
             import litellm
 
             litellm.suppress_debug_info = True
@@ -177,6 +194,7 @@ class LLM:
         self.cache: ResponseCache | None = None
         if cache_path is not None:
             self.open_cache(cache_path)
+        self._counter: TokenCounter | None = None
 
     def open_cache(self, path: Path) -> None:
         """Keep responses in `path` from now on (unless `[llm] cache = false`)."""
@@ -188,6 +206,21 @@ class LLM:
         from sleepcoder.agent.preflight import preflight
 
         preflight(self)
+
+    def counter(self) -> TokenCounter:
+        if self._counter is None:
+            litellm = _lazy_litellm()
+            _ensure_provider(litellm, self.model)
+            self._counter = TokenCounter(litellm, self.model,
+                                         _INSTANCES.get(self.model.split("/", 1)[0]))
+        return self._counter
+
+    def request_tokens(self, messages: list[dict[str, str]], max_tokens: int) -> int:
+        """The most a request may use, for the budget check before it is sent: its prompt
+        (by the model's tokenizer when known, else estimated) and a full answer."""
+        count = self.counter().prompt(messages)
+        self.ledger.note_check(count.method)
+        return count.tokens + max_tokens
 
     def complete(self, messages: list[dict[str, str]], *, phase: str, node: str,
                  max_tokens: int = 256, temperature: float = 0.0,
@@ -223,10 +256,15 @@ class LLM:
         usage = getattr(response, "usage", None)
         prompt_tokens = int(getattr(usage, "prompt_tokens", 0) or 0)
         completion_tokens = int(getattr(usage, "completion_tokens", 0) or 0)
+        counted = PROVIDER_USAGE
+        if not prompt_tokens and not completion_tokens:  # no usage reported: count it here
+            prompt, answer = self.counter().prompt(messages), self.counter().text(text)
+            prompt_tokens, completion_tokens = prompt.tokens, answer.tokens
+            counted = weakest((prompt.method, answer.method))
         cost = 0.0 if self.is_local else (response._hidden_params or {}).get("response_cost")
         finish = choice.finish_reason or "stop"
         self.ledger.add(CallRecord(phase, node, self.model, prompt_tokens, completion_tokens,
-                                   cost, seconds, False))
+                                   cost, seconds, False, counted=counted))
         if self.cache:
             self.cache.put(key, self.model, text, finish, prompt_tokens, completion_tokens)
         return Completion(text, finish, prompt_tokens, completion_tokens, cost, False)

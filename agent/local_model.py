@@ -248,6 +248,44 @@ def compiled_grammar(text: str | None) -> Any:
     return _GRAMMARS[text]
 
 
+# what Qwen2.5's chat template puts first when a conversation has no system message
+QWEN_DEFAULT_SYSTEM = "You are Qwen, created by Alibaba Cloud. You are a helpful assistant."
+
+
+def count_prompt_tokens(model_id: str, messages: list[dict[str, str]]) -> int | None:
+    """The prompt's tokens by the model's own tokenizer, with the chat template's wrapping
+    when the template is ChatML (the Qwen models); None when the model cannot be loaded."""
+    llama = _loaded_llama(model_id)
+    if llama is None:
+        return None
+    template = (getattr(llama, "metadata", None) or {}).get("tokenizer.chat_template", "")
+    if "<|im_start|>" not in template:  # wrapping unknown: the contents alone
+        return sum(_tokens(llama, m["content"]) for m in messages)
+    if messages and messages[0]["role"] != "system" and QWEN_DEFAULT_SYSTEM in template:
+        messages = [{"role": "system", "content": QWEN_DEFAULT_SYSTEM}, *messages]
+    text = "".join(f"<|im_start|>{m['role']}\n{m['content']}<|im_end|>\n" for m in messages)
+    return len(llama.tokenize(f"{text}<|im_start|>assistant\n".encode(), add_bos=False,
+                              special=True))
+
+
+def count_text_tokens(model_id: str, text: str) -> int | None:
+    llama = _loaded_llama(model_id)
+    return None if llama is None else _tokens(llama, text)
+
+
+def _tokens(llama: Any, text: str) -> int:
+    return len(llama.tokenize(text.encode(), add_bos=False, special=False))
+
+
+def _loaded_llama(model_id: str) -> Any:
+    """The model, loaded now if need be (the request that follows needs it anyway), or None
+    when it cannot run here: the request then reports why."""
+    try:
+        return engine(model_id).llama
+    except (ModelUnavailable, WeightsMismatch):
+        return None
+
+
 def make_provider() -> Any:
     """The litellm custom provider that serves `local/<name>` models in-process."""
     import litellm
@@ -264,6 +302,12 @@ def make_provider() -> Any:
                     temperature=params.get("temperature", 0.0), stop=params.get("stop"),
                     seed=0, grammar=grammar)
             result["model"] = f"{PROVIDER}/{lookup(model).name}"
-            return litellm.ModelResponse(**result)
+            return litellm.ModelResponse(**result)  # llama.cpp's usage comes with it
+
+        def count_prompt_tokens(self, model: str, messages: list) -> int | None:
+            return count_prompt_tokens(model, messages)
+
+        def count_text_tokens(self, model: str, text: str) -> int | None:
+            return count_text_tokens(model, text)
 
     return LocalProvider()

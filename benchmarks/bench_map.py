@@ -8,8 +8,12 @@ measures, on the same files:
   * the floor: a bare tree-sitter parse + the shipped tags.scm query, one process;
   * the full map (`sleepcoder map --rebuild`, both cores) and its ratio to the floor;
   * refreshes: nothing changed, one file changed, 1% of the files changed (each committed);
+  * `solve --localize-only --no-llm` on the mapped tree, against a full checkout's time;
   * peak memory of the map's process tree (sum of RSS, sampled);
   * with --aider-venv, aider's RepoMap over the same files with a cold tag cache.
+With --scale, it measures a generated tree at 1x and 10x instead (benchmarks/bench_scale.py):
+full map, peak RSS, one-file refresh, localization alone; --scale-files sets the 1x size
+(default 300 modules; the issue's sizes: 7,300 for 7k files, 3,300 for 33k files at 10x).
 Targets (issue 2): map <= 1.5x floor; >= 5x faster than aider; one-file refresh <= 1 s on a
 4,000-file repository; peak RSS <= 600 MB per 1M lines.
 """
@@ -139,6 +143,27 @@ def run_map(repo: Path, *extra: str) -> tuple[dict, float, TreeRss]:
     return json.loads(out), wall, memory
 
 
+def localize_only(repo: Path, request: str = "fix the parser error handling") -> str:
+    """`solve --localize-only --no-llm` on the mapped repository, next to what a full checkout
+    of its tree costs (every solve paid that before it read from git's objects)."""
+    command = [sys.executable, "-m", "sleepcoder.cli", "solve", request, "--repo", str(repo),
+               "--localize-only", "--no-llm", "--json"]
+    started = time.perf_counter()
+    proc = subprocess.run(command, capture_output=True, text=True)
+    wall = time.perf_counter() - started
+    if proc.returncode != 0:
+        raise SystemExit(f"sleepcoder solve --localize-only failed:\n{proc.stderr}")
+    with tempfile.TemporaryDirectory(prefix="sleepcoder-bench-checkout-") as tmp:
+        started = time.perf_counter()
+        subprocess.run([*GIT, "worktree", "add", "-q", "--detach", f"{tmp}/tree", "HEAD"],
+                       cwd=repo, check=True)
+        checkout = time.perf_counter() - started
+        subprocess.run([*GIT, "worktree", "remove", "--force", f"{tmp}/tree"], cwd=repo,
+                       check=True)
+    return (f"solve --localize-only --no-llm:        {wall:7.2f} s   [CLI wall, no checkout; "
+            f"a full checkout of this tree alone takes {checkout:.2f} s]")
+
+
 def parsed_files(repo: Path) -> list[tuple[str, str]]:
     import sqlite3
 
@@ -233,7 +258,20 @@ def main() -> None:
     parser.add_argument("--min-files", type=int, default=4000)
     parser.add_argument("--min-lines", type=int, default=1_000_000)
     parser.add_argument("--aider-venv", type=Path, help="virtualenv with aider-chat installed")
+    parser.add_argument("--scale", action="store_true",
+                        help="the scale run: a generated tree at 1x and --scale-factor x")
+    parser.add_argument("--scale-files", type=int, default=300, help="modules of the 1x tree")
+    parser.add_argument("--scale-factor", type=int, default=10)
     args = parser.parse_args()
+    if args.scale:
+        from bench_scale import scale_run
+
+        workdir = Path(tempfile.mkdtemp(prefix="sleepcoder-bench-scale-"))
+        try:
+            scale_run(workdir, args.scale_files, args.scale_factor, run_map, touch_files)
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+        return
 
     if args.repo is None:
         info = assemble_corpus(args.workdir, args.min_files, args.min_lines)
@@ -275,6 +313,8 @@ def main() -> None:
     print(f"refresh, 1% of files changed:          {pct['seconds']['total']:7.2f} s   "
           f"({pct['parsed']} parsed, {pct['resolved_files']} re-resolved)   "
           f"[CLI wall {pct_wall:.2f} s]")
+
+    print(localize_only(repo))
 
     if args.aider_venv:
         aider = run_aider(args.aider_venv, repo, sources)

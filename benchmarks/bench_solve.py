@@ -132,6 +132,7 @@ def _row(request: str, edit_format: str, condition: str, budget: int, result, go
             "budget": budget, "status": result.status, "f1": score, "precision": p,
             "recall": r, "tests": test.get("status", "not run") if result.patch else "no patch",
             "landing_rate": len(landed) / len(planned) if planned else None,
+            "left_out": len((record.get("plan") or {}).get("left_out", [])),
             "tokens": record["usage"]["test"]["tokens"], "seconds": seconds,
             "modified": sorted(modified), "run": record["id"]}
 

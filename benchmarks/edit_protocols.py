@@ -87,7 +87,14 @@ class _Recorder:
 
 @dataclass
 class _Tree:
-    path: Path  # all the solve context asks of its worktree
+    """All the solve context's edit asks of its workspace: where the one file is written."""
+    path: Path
+
+    def editable(self, relative: str, rules: Any) -> tuple[str, Path]:
+        from sleepcoder.tools.pathguard import check_path
+
+        normal = check_path(relative, rules)
+        return normal, self.path / normal
 
 
 @register("file-blocks")
@@ -107,7 +114,7 @@ def file_blocks(llm: Any, task: EditTask) -> tuple[str | None, dict]:
         target.write_text(task.base_content, encoding="utf-8")
         ctx = SolveContext(task=Task(task.task_id, title, body, str(root), "", "edit-bench"),
                            options=SolveOptions(), config=Config(),
-                           llm=recorder, worktree=_Tree(root),  # type: ignore[arg-type]
+                           llm=recorder, workspace=_Tree(root),  # type: ignore[arg-type]
                            store=None, progress=None, _mark=len(llm.ledger.records))
         step = Step("edit", task.path, target_text(task))
         result = edit_file(ctx, step, Plan([step]))
@@ -139,7 +146,7 @@ def _symbols_protocol(protocol: str) -> Protocol:
             root = Path(tmp)
             ctx = SolveContext(task=Task(task.task_id, title, body, str(root), "", "edit-bench"),
                                options=SolveOptions(), config=Config(),
-                               llm=recorder, worktree=_Tree(root),  # type: ignore[arg-type]
+                               llm=recorder, workspace=_Tree(root),  # type: ignore[arg-type]
                                store=None, progress=None, _mark=len(llm.ledger.records))
             try:
                 work = prepare(ctx, step, Plan([step]), unit, task.base_content,

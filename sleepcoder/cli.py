@@ -13,15 +13,20 @@ found a missing key, an unreachable server or an unknown model), 6 solve produce
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from typer.core import TyperGroup
 
 from sleepcoder import __version__
+
+if TYPE_CHECKING:
+    from sleepcoder.tools.config import Config
 
 EXIT_FAILURE, EXIT_BAD_INPUT, EXIT_STORE, EXIT_BUSY, EXIT_MODEL = 1, 2, 3, 4, 5
 EXIT_NO_PATCH, EXIT_DIRTY, EXIT_ABORTED = 6, 7, 8
@@ -49,11 +54,18 @@ class _DefaultToList(_DefaultToBuild):
     default = "list"
 
 
+# Markdown, not Typer's default "rich" markup: help strings wrapped in the source flow as one
+# paragraph (rich mode keeps the line breaks in the command list), and a `[solve]` in a help
+# string stays text (rich mode takes it for a style tag and drops it).
+HELP_MARKUP = "markdown"
 app = typer.Typer(help="sleepcoder: a coding agent that maps repositories at sleep time.",
-                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
-map_app = typer.Typer(cls=_DefaultToBuild, help="Build, refresh and inspect the static map.")
+                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+                  rich_markup_mode=HELP_MARKUP)
+map_app = typer.Typer(cls=_DefaultToBuild, help="Build, refresh and inspect the static map.",
+                      rich_markup_mode=HELP_MARKUP)
 app.add_typer(map_app, name="map")
-runs_app = typer.Typer(cls=_DefaultToList, help="List, show and clean up solve runs.")
+runs_app = typer.Typer(cls=_DefaultToList, help="List, show and clean up solve runs.",
+                       rich_markup_mode=HELP_MARKUP)
 app.add_typer(runs_app, name="runs")
 
 
@@ -65,10 +77,41 @@ def _swe_features_app():
 
 app.add_typer(_swe_features_app(), name="swe-features")
 
+
+def _hooks_app():
+    from sleepcoder.hooks_cli import hooks_app
+
+    return hooks_app
+
+
+app.add_typer(_hooks_app(), name="hooks")
+
+
+def _print_version(given: bool) -> None:
+    if given:
+        typer.echo(f"sleepcoder {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _options(
+    _version: Annotated[bool, typer.Option(
+        "--version", help="Print the version and exit.", callback=_print_version,
+        is_eager=True)] = False,
+) -> None:
+    pass  # the help is the Typer's; this callback only carries --version
+
+
 PathArg = Annotated[Path, typer.Argument(help="Repository or directory (default: here).")]
 StoreOpt = Annotated[Path | None, typer.Option(
     "--store", help="Map store directory (default: .sleepcoder/ in the repository).")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+WatchOpt = Annotated[bool, typer.Option(
+    "--watch", help="Keep running: refresh again whenever HEAD, the index or the working tree "
+    "changes (Ctrl-C stops). See docs/hooks.md.")]
+IntervalOpt = Annotated[float | None, typer.Option(
+    help="With --watch: seconds between two looks for changes (default: [hooks] "
+    "watch_interval, 2).")]
 
 
 def _err(message: str) -> None:
@@ -122,6 +165,7 @@ def _exit_codes(interrupted: str, store_dir: Path | None = None):
 
 def _load(path: Path, store: Path | None):
     """Resolve the repository root and its configuration (with --store applied)."""
+    from sleepcoder.progress import warn_config
     from sleepcoder.tools.config import ConfigError, load_config
     from sleepcoder.tools.scan import ScanError, resolve_root
 
@@ -131,6 +175,7 @@ def _load(path: Path, store: Path | None):
     except (ScanError, ConfigError) as exc:
         _err(str(exc))
         raise typer.Exit(EXIT_BAD_INPUT) from None
+    warn_config(config)
     return root, config.with_store(store)
 
 
@@ -159,6 +204,8 @@ def map_build(
         help="Seconds to wait if another run is updating this map (default: config).")] = None,
     store: StoreOpt = None,
     as_json: JsonOpt = False,
+    watch: WatchOpt = False,
+    interval: IntervalOpt = None,
 ) -> None:
     """Build the map of PATH, or refresh it: only new or changed files are parsed."""
     from sleepcoder.progress import RichProgress, print_report
@@ -167,6 +214,13 @@ def map_build(
 
     _check_ranges(("--workers", workers, 0, MAX_WORKERS), ("--wait", wait, 0, MAX_SECONDS))
     root, config = _load(path, store)
+    if watch:
+        from sleepcoder.hooks_cli import refresh_map
+
+        _watch(root, config, interval, as_json, rebuild,
+               lambda quick: refresh_map(root, quick, workers=workers or None))
+        return
+    _without_watch(interval)
     with _exit_codes("the files parsed so far are stored; run the same command to resume",
                      config.map.store_path(root)), \
             RichProgress(enabled=not as_json) as progress:
@@ -233,6 +287,8 @@ def sleep(
         "--retry-skipped", help="Ask the model again for files it failed on before.")] = False,
     store: StoreOpt = None,
     as_json: JsonOpt = False,
+    watch: WatchOpt = False,
+    interval: IntervalOpt = None,
 ) -> None:
     """Sleep-time pass: refresh the map, then summarize files and directories and write
     likely-change notes. Incremental (only what changed) and resumable (Ctrl-C, then rerun)."""
@@ -242,6 +298,15 @@ def sleep(
 
     _check_ranges(("--budget", budget, 0, MAX_BUDGET))
     root, config = _load(path, store)
+    _install_model_key(model or os.environ.get("SLEEPCODER_MODEL", "") or config.llm.model)
+    if watch:
+        from sleepcoder.hooks_cli import sleep_pass
+
+        _watch(root, config, interval, as_json, fresh or retry_skipped,
+               lambda quick: sleep_pass(root, quick, budget=budget, model=model,
+                                        no_llm=no_llm))
+        return
+    _without_watch(interval)
     with _exit_codes("finished summaries are stored; run the same command to resume",
                      config.map.store_path(root)), \
             RichProgress(enabled=not as_json) as progress:
@@ -260,6 +325,32 @@ def sleep(
         _err(f"the model failed on every request of this pass (all {report['llm']['failed']}"
              f"): {clip(failure)}; what was stored is kept")
         raise typer.Exit(EXIT_FAILURE)
+
+
+def _without_watch(interval: float | None) -> None:
+    if interval is not None:
+        _err("--interval is the pace of --watch: give --watch too")
+        raise typer.Exit(EXIT_BAD_INPUT)
+
+
+def _watch(root: Path, config: Config, interval: float | None, as_json: bool, one_off: bool,
+           refresh: Callable[[Config], str]) -> None:
+    """`--watch` of map and sleep: `refresh(config)` now and after every change, the map lock
+    not waited for (a busy map is retried at the next change)."""
+    from dataclasses import replace
+
+    from sleepcoder.hooks_cli import watch_and_refresh
+    from sleepcoder.tools.config import RANGES
+
+    if as_json or one_off:
+        _err("--watch prints a line per refresh: it does not take --json, --rebuild, --fresh "
+             "or --retry-skipped")
+        raise typer.Exit(EXIT_BAD_INPUT)
+    _check_ranges(("--interval", interval, *RANGES["hooks"]["watch_interval"]))
+    quick = replace(config, map=replace(config.map, lock_timeout=0))
+    with _exit_codes("what was refreshed is stored", config.map.store_path(root)):
+        watch_and_refresh(root, interval or config.hooks.watch_interval,
+                          lambda: refresh(quick))
 
 
 @app.command()
@@ -395,12 +486,23 @@ def runs_clean(
         raise typer.Exit(EXIT_STORE)
 
 
+def _install_model_key(model: str) -> None:
+    """The action's `api-key` input, moved to the variable the model's provider reads."""
+    from sleepcoder.tasks.model_key import ModelKeyError, install_model_key
+
+    try:
+        install_model_key(model)
+    except ModelKeyError as exc:
+        _err(str(exc))
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+
+
 @app.command()
 def bot() -> None:
     """GitHub Actions entry point: a labelled issue or a `/sleepcoder` comment becomes a draft
     pull request (reads GITHUB_EVENT_PATH, GITHUB_EVENT_NAME, GITHUB_REPOSITORY,
     GITHUB_TOKEN, GITHUB_API_URL). See docs/ci-bot.md."""
-    from sleepcoder.progress import RichProgress
+    from sleepcoder.progress import RichProgress, warn_config
     from sleepcoder.tasks.bot import BotEnv, run_bot
     from sleepcoder.tasks.github import EventError
     from sleepcoder.tools.config import ConfigError
@@ -408,7 +510,7 @@ def bot() -> None:
     try:
         env = BotEnv.from_environ()
         with RichProgress(enabled=False) as progress:
-            outcome = run_bot(env, progress)
+            outcome = run_bot(env, progress, on_config=warn_config)
     except (EventError, ConfigError) as exc:
         _err(str(exc))
         raise typer.Exit(EXIT_BAD_INPUT) from None
@@ -432,6 +534,22 @@ def models(as_json: JsonOpt = False) -> None:
         typer.echo(json.dumps(listing, indent=2))
     else:
         print_models(listing)
+
+
+@app.command()
+def mcp(repo: Annotated[Path, typer.Option(help="Repository (default: here).")] = Path(".")
+        ) -> None:
+    """Serve the map to a coding agent over stdio (Model Context Protocol); see docs/mcp.md."""
+    try:
+        from sleepcoder.mcp_server import serve
+    except ImportError as exc:
+        if (exc.name or "").partition(".")[0] != "mcp":
+            raise
+        _err("the MCP server needs the MCP SDK: pip install 'sleepcoder[mcp]'")
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    root, config = _load(repo, None)
+    with _exit_codes("the server stopped", config.map.store_path(root)):
+        serve(root, config)
 
 
 @app.command()

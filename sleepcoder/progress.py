@@ -8,6 +8,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from sleepcoder.agent.tokens import ESTIMATE
+
 _err = Console(stderr=True)
 _out = Console()
 
@@ -46,6 +48,13 @@ class RichProgress:
         if not self.quiet and message not in self.printed:
             self.printed.add(message)
             _err.print(f"notice: {message}", highlight=False, markup=False, soft_wrap=True)
+
+
+def warn_config(config: Any) -> None:
+    """Say on stderr what `.sleepcoder.toml` holds that is not used (unknown sections and keys,
+    retired settings). Every command that reads the configuration calls this, once."""
+    for message in config.warnings:
+        _err.print(f"warning: {message}", highlight=False, markup=False, soft_wrap=True)
 
 
 def print_report(report: Any, already_printed: set[str] = frozenset()) -> None:
@@ -166,7 +175,12 @@ def print_sleep_report(report: dict) -> None:
         cost = f"${llm['cost']:.4f}" if llm["cost_known"] else "cost unknown"
         table.add_row("model", f"{llm['calls']} calls ({llm['cached']} cached, {llm['failed']} "
                                f"failed), {llm['prompt_tokens']:,} prompt + "
-                               f"{llm['completion_tokens']:,} completion tokens, {cost}")
+                               f"{llm['completion_tokens']:,} completion tokens, {cost}"
+                               + (f" (counted by {llm['token_count']})"
+                                  if llm.get("token_count") else ""))
+        note = estimate_note(llm, bool(report.get("budget")))
+        if note:
+            table.add_row("tokens", note)
     per_file = ""
     file_seconds = llm.get("by_node", {}).get("summarize_files", {}).get("seconds", 0.0)
     if report["summarized"] and file_seconds:
@@ -266,6 +280,26 @@ def file_outcomes(record: dict) -> list[str]:
                                                "no definition touched (top-level lines)"))
         else:
             lines.append(f"{path}: {verb}")
+    return lines + _budget_left_out(record)
+
+
+def _budget_left_out(record: dict) -> list[str]:
+    """The planned changes cut before editing to fit the budget (agent/solve/fit.py), one line
+    per file."""
+    plan = record.get("plan") or {}
+    kept = {s["path"] for s in plan.get("steps", [])}
+    by_path: dict[str, list[str]] = {}
+    for entry in plan.get("left_out", []):
+        path, _, unit = entry.partition(": ")
+        by_path.setdefault(path, []).append(unit)
+    lines = []
+    for path, units in by_path.items():
+        named = ", ".join(u for u in units if u)
+        if path in kept:
+            lines.append(f"{path}: also planned, left out to fit the token budget: {named}")
+        else:
+            lines.append(f"{path}: not edited: left out to fit the token budget"
+                         + (f" ({named})" if named else ""))
     return lines
 
 
@@ -316,7 +350,8 @@ def print_run_detail(detail: Any, full: bool = False) -> None:
         say(f"Tokens: {usage['tokens']:,} ({usage['prompt_tokens']:,} prompt + "
             f"{usage['completion_tokens']:,} completion) in {usage['steps']} model calls"
             + (f", {usage['cached_calls']} answered from the cache" if usage.get("cached_calls")
-               else ""))
+               else "")
+            + (f"; counted by {usage['token_count']}" if usage.get("token_count") else ""))
     else:
         say(f"Tokens so far: {sum(s.tokens for s in steps):,} in {len(steps)} model requests")
     plan = (record.get("plan") or {}).get("steps", [])
@@ -339,11 +374,24 @@ def print_run_detail(detail: Any, full: bool = False) -> None:
         _err.print(f"event: {event}", markup=False, highlight=False, soft_wrap=True)
 
 
+def estimate_note(usage: dict, budgeted: bool) -> str:
+    """What a user must know when tokens were estimated from characters, not counted; "" when
+    they were counted (agent/tokens.py)."""
+    if usage.get("token_count") == ESTIMATE:
+        return ("token counts are estimates (len/4): the model reported no usage and no "
+                "tokenizer is available offline for it")
+    if budgeted and usage.get("budget_check") == ESTIMATE:
+        return ("the token budget was checked with estimated request sizes (len/4): no "
+                "tokenizer is available offline for this model")
+    return ""
+
+
 def _print_step(step: Any, full: bool) -> None:
     cached = ", from the cache" if step.cached else ""
     resumed = f", session {step.session}" if step.session > 1 else ""
-    _say(f"#{step.step} {step.node}: {step.prompt_tokens:,} + {step.completion_tokens:,} tokens, "
-         f"{step.seconds:.2f} s{cached}{resumed}", bold=True)
+    estimated = f" ({ESTIMATE})" if getattr(step, "counted", "") == ESTIMATE else ""
+    _say(f"#{step.step} {step.node}: {step.prompt_tokens:,} + {step.completion_tokens:,} "
+         f"tokens{estimated}, {step.seconds:.2f} s{cached}{resumed}", bold=True)
     if full:
         for message in step.messages:
             _say(f"  [{message['role']}]")

@@ -26,7 +26,7 @@ def run_solve_command(*, request, repo, issue_file, model, budget, max_steps, no
     from sleepcoder.agent.local_model import ModelUnavailable, WeightsMismatch
     from sleepcoder.agent.solve.context import SolveOptions
     from sleepcoder.agent.solve.run import SolveError, resume_solve, start_solve
-    from sleepcoder.progress import RichProgress
+    from sleepcoder.progress import RichProgress, warn_config
     from sleepcoder.tools.config import ConfigError, load_config
     from sleepcoder.tools.diffs import dirty_paths
     from sleepcoder.tools.lock import MapBusy
@@ -47,6 +47,7 @@ def run_solve_command(*, request, repo, issue_file, model, budget, max_steps, no
         config = load_config(root).with_store(store)
     except (ScanError, ConfigError) as exc:
         return _fail(str(exc), EXIT_BAD_INPUT)
+    warn_config(config)
     store_dir = config.map.store_path(root)
     if git_repo is not None:
         # the scratch worktree is a `git worktree`, which git records in the git directory
@@ -234,7 +235,7 @@ def _print_localization(record: dict) -> None:
 
 
 def _print_run(record: dict, patch: str, out: Path | None) -> None:
-    from sleepcoder.progress import file_outcomes, model_hint
+    from sleepcoder.progress import estimate_note, file_outcomes, model_hint
 
     plan = record.get("plan") or {}
     if plan.get("steps"):
@@ -265,6 +266,9 @@ def _print_run(record: dict, patch: str, out: Path | None) -> None:
                f"calls, {usage['tokens']:,} tokens ({usage['prompt_tokens']:,} prompt + "
                f"{usage['completion_tokens']:,} completion), {cost}, {record['seconds']} s",
                highlight=False)
+    estimated = estimate_note(usage, bool(record.get("options", {}).get("budget")))
+    if estimated:
+        _err.print(f"note: {estimated}", markup=False, soft_wrap=True)
     _out.print(f"run record: .sleepcoder/runs/{record['id']}.json (every model request: "
                f"`sleepcoder runs show {record['id']}`)", markup=False, soft_wrap=True)
     for event in record.get("events", []):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -11,7 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 app = typer.Typer(help="SWE-Features: build a dataset, run the conditions, score, report.",
-                  no_args_is_help=True)
+                  no_args_is_help=True, rich_markup_mode="markdown")  # see cli.HELP_MARKUP
 _out = Console(highlight=False)
 _err = Console(stderr=True, highlight=False)
 EXIT_FAILURE = 1  # every task of a repository failed
@@ -69,7 +71,8 @@ def build(
     repo: Annotated[Path, typer.Option(help="Repository (checkout or bare mirror).")],
     out: Annotated[Path | None, typer.Option(help="JSONL file (default: stdout).")] = None,
     name: Annotated[str | None, typer.Option(
-        help="owner/name for the records (default: from the remote or the folder).")] = None,
+        help="owner/name for the records (default: from remote.origin.url, else from an "
+        "OWNER+NAME or OWNER+NAME/repo folder).")] = None,
     min_code_files: int = 3,
     max_lines: int = 1500,
     max_files: int = 40,
@@ -90,6 +93,7 @@ def build(
         help="Also ask this model whether each PR adds new functionality.")] = None,
 ) -> None:
     """Mine merged feature PRs from a repository's history."""
+    from sleepcoder.swe_features import naming
     from sleepcoder.swe_features.builder import BuildFilters, ask_model_is_feature, since_problem
     from sleepcoder.swe_features.builder import build as mine
     from sleepcoder.swe_features.dataset import CODE_SUFFIXES, write_dataset
@@ -103,21 +107,23 @@ def build(
         _fail(f"--repo {repo}: not a folder (give a checkout or a bare mirror)")
     if since and (problem := since_problem(repo, since)):
         _fail(problem)
-    repo_name = name or _repo_name(repo)
+    repo_name = name or naming.repo_name(repo)
     decide = None
     if model_filter:
         from sleepcoder.agent.llm import LLM
 
         decide = ask_model_is_feature(LLM(model_filter))
     unreadable: list[str] = []
-    try:
-        instances = mine(repo, repo_name, BuildFilters(
-            min_code_files, max_lines, max_files, not no_title_filter, since, limit,
-            not no_patches, _suffixes(code_suffix) or CODE_SUFFIXES, spread, feature_titles),
-            decide,
-            unreadable=unreadable)
-    except RuntimeError as exc:
-        _fail(str(exc))
+    filters = BuildFilters(min_code_files, max_lines, max_files, not no_title_filter, since,
+                           limit, not no_patches, _suffixes(code_suffix) or CODE_SUFFIXES,
+                           spread, feature_titles)
+    # a bar on stderr only when someone watches it: never in a log or a pipe
+    with _bar(f"mining {repo_name}") as advance:
+        try:
+            instances = mine(repo, repo_name, filters, decide, progress=advance,
+                             unreadable=unreadable)
+        except RuntimeError as exc:
+            _fail(str(exc))
     if unreadable:
         _warn(f"{len(unreadable)} PRs skipped, git cannot read their changes (objects "
               f"missing from the repository); first {unreadable[0]}")
@@ -132,6 +138,21 @@ def build(
             typer.echo(json.dumps(instance.to_json()))
 
 
+@contextmanager
+def _bar(description: str) -> Iterator[Callable[[int, int], None]]:
+    """A transient progress bar on stderr, advanced by `(done, total)` calls; off when stderr
+    is not a terminal."""
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=_err, transient=True,
+                  disable=not _err.is_terminal) as progress:
+        task = progress.add_task(description, total=None)
+
+        def advance(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        yield advance
+
+
 def _suffixes(given: list[str] | None) -> tuple[str, ...]:
     out = []
     for suffix in given or []:
@@ -140,20 +161,6 @@ def _suffixes(given: list[str] | None) -> tuple[str, ...]:
             _fail(f"--code-suffix {suffix!r}: give a file ending such as .ts")
         out.append(suffix if suffix.startswith(".") else f".{suffix}")
     return tuple(out)
-
-
-def _repo_name(repo: Path) -> str:
-    import subprocess
-
-    url = subprocess.run(["git", "-C", str(repo), "config", "--get", "remote.origin.url"],
-                         capture_output=True, text=True).stdout.strip()
-    if url:
-        tail = url.rstrip("/").removesuffix(".git").replace(":", "/").split("/")
-        if len(tail) >= 2:
-            return f"{tail[-2]}/{tail[-1]}"
-    folder = repo.resolve()
-    folder = folder.parent if folder.name == "repo" else folder
-    return folder.name.replace("+", "/", 1) if "+" in folder.name else f"local/{folder.name}"
 
 
 @app.command()
@@ -308,11 +315,16 @@ def _health(summary: dict, out: Path) -> None:
 
 @app.command()
 def report(out: Annotated[Path, typer.Argument(help="An evaluation output folder.")]) -> None:
-    """Write report.md (condition x budget table) and f1_vs_tokens.png into the folder."""
-    from sleepcoder.swe_features.report import write_report
+    """Write report.md (condition x budget table) and f1_vs_tokens.png (needs matplotlib)
+    into the folder."""
+    from sleepcoder.swe_features.report import PLOT_MISSING, write_report
 
     try:
         table, figure = write_report(out)
     except RuntimeError as exc:
         _fail(str(exc))
-    _out.print(f"wrote {table} and {figure}", markup=False)
+    if figure is None:
+        _out.print(f"wrote {table}", markup=False)
+        _warn(PLOT_MISSING)
+    else:
+        _out.print(f"wrote {table} and {figure}", markup=False)

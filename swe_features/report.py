@@ -48,6 +48,13 @@ def markdown(summary: dict, title: str = "SWE-Features results") -> str:
     return "\n".join(lines) + "\n"
 
 
+PLOT_MISSING = "plot not written: matplotlib missing (pip install 'sleepcoder[eval]')"
+
+
+class PlotUnavailable(RuntimeError):
+    """matplotlib is not installed: the figure cannot be drawn (the table still can)."""
+
+
 def plot(summary: dict, path: Path) -> None:
     try:
         import matplotlib
@@ -55,7 +62,7 @@ def plot(summary: dict, path: Path) -> None:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError as exc:
-        raise RuntimeError("the plot needs matplotlib: pip install 'sleepcoder[eval]'") from exc
+        raise PlotUnavailable(PLOT_MISSING) from exc
     by_condition: dict[str, list[tuple[float, float]]] = {}
     for cell in summary["cells"]:
         by_condition.setdefault(cell["condition"], []).append(
@@ -79,7 +86,9 @@ class ReportError(RuntimeError):
     """The folder holds no readable summary, or the report cannot be written there."""
 
 
-def write_report(out: Path) -> tuple[Path, Path]:
+def write_report(out: Path) -> tuple[Path, Path | None]:
+    """Write report.md and the figure into `out`; the figure's path, or None when matplotlib
+    is missing (the table then does not link a figure it does not have)."""
     if not out.is_dir():
         raise ReportError(f"{out} does not exist: no summary.json to report (run `sleepcoder "
                           "swe-features run` first)" if not out.exists() else
@@ -102,9 +111,13 @@ def write_report(out: Path) -> tuple[Path, Path]:
     report = out / "report.md"
     figure = out / "f1_vs_tokens.png"
     try:
+        try:  # the figure first: the table links it only once it is written
+            plot(summary, figure)
+        except PlotUnavailable:
+            report.write_text(markdown(summary))
+            return report, None
         report.write_text(markdown(summary) +
                           f"\n![F1 against test-time tokens]({figure.name})\n")
-        plot(summary, figure)
     except OSError as exc:
         raise ReportError(f"cannot write the report into {out}: {exc.strerror or exc}"
                           ) from None

@@ -215,6 +215,7 @@ def _run_facts(instance: Instance, record: dict) -> dict:
             "localization_f1": prf(set(localized), set(instance.gold_modified))[2],
             "planned_files": planned, "landed_files": landed,
             "landing_rate": len(landed) / len(planned) if planned else None,
+            "left_out": list((record.get("plan") or {}).get("left_out", [])),
             "edit_methods": sorted({e.get("method", "") for e in record.get("edits", [])}),
             "run_id": record.get("id", "")}
 
@@ -426,6 +427,8 @@ def _solve_means(members: list[dict]) -> dict:
     return {"localization_f1": sum(r["localization_f1"] for r in runs) / len(runs),
             "landing_rate": landed / planned if planned else None,
             "budget_exhausted": sum(r["status"] == "budget_exhausted" for r in runs),
+            # planned changes cut before editing to fit the budget (agent/solve/fit.py)
+            "left_out": sum(len(r.get("left_out", [])) for r in runs),
             "tokens_per_landed_file": sum(r["test_tokens"] for r in runs) / landed
             if landed else None}
 

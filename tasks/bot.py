@@ -13,12 +13,14 @@ import contextlib
 import os
 import subprocess
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from sleepcoder.tasks.credentials import auth_environment, held_credentials
 from sleepcoder.tasks.github import (
+    BOT_MARK,
     ROLES,
     EventError,
     GitHub,
@@ -28,16 +30,23 @@ from sleepcoder.tasks.github import (
     read_event,
 )
 from sleepcoder.tasks.markdown import fenced, inert
+from sleepcoder.tasks.model_key import (
+    bot_model,
+    install_model_key,
+    model_key_names,
+    without_model_key,
+)
 from sleepcoder.tasks.task import MAX_REQUEST_CHARS
 from sleepcoder.tools.config import CONFIG_FILE, Config, ConfigError, parse_config
 from sleepcoder.tools.patch_check import check_patch
 from sleepcoder.tools.pathguard import PathRules
 from sleepcoder.tools.secrets import is_secret_name, register_secret, scrub, scrubber
-from sleepcoder.tools.worktree import GitError, git
+from sleepcoder.tools.worktree import git
 
 BOT_NAME = "sleepcoder[bot]"
 BOT_EMAIL = "sleepcoder-bot@users.noreply.github.com"
 UNTRUSTED_MARK = "<!-- sleepcoder: untrusted trigger -->"
+PULL_MARK = "<!-- sleepcoder: draft pull request -->"  # how the bot knows its own pulls
 # the smallest share of a request any prompt shows is 4,000 characters (title first, then the
 # instruction): an instruction within this limit reaches every prompt whole
 MAX_INSTRUCTION_CHARS = 3_000
@@ -109,7 +118,10 @@ def safe_env() -> dict[str, str]:
             if k not in _SECRET_ENV and not is_secret_name(k)}
 
 
-def run_bot(env: BotEnv, progress: Any = None, github: GitHub | None = None) -> BotOutcome:
+def run_bot(env: BotEnv, progress: Any = None, github: GitHub | None = None,
+            on_config: Callable[[Config], None] | None = None) -> BotOutcome:
+    """Handle one GitHub event; `on_config` is shown the configuration read from the default
+    branch (the CLI warns there about keys it does not know)."""
     register_secret(env.token, "the GitHub token")
     scrubber().add_git_credentials(env.workspace)
     from sleepcoder.agent.solve.testing import nested_git_dirs
@@ -119,11 +131,18 @@ def run_bot(env: BotEnv, progress: Any = None, github: GitHub | None = None) -> 
     event = read_event(env.event_name, env.event_path, env.repo)
     gh = github or GitHub(env.token, event.repo, env.api_url)
     config = default_branch_config(env.workspace, gh)
+    if on_config is not None:
+        on_config(config)
+    install_model_key(bot_model(config))
     trigger = _trigger(event, config)
     if trigger is None:
         return BotOutcome("skipped", "not a sleepcoder trigger")
+    if event.actor_type == "Bot" or event.actor == BOT_NAME or BOT_MARK in event.comment:
+        return BotOutcome("skipped", "a comment by the bot itself")  # no loops
     if event.is_pull_request:
-        return BotOutcome("skipped", "comments on pull requests do not trigger the bot")
+        from sleepcoder.tasks.bot_pull import run_on_pull
+
+        return run_on_pull(env, event, config, gh, trigger, progress)
     try:
         refusal = _untrusted(event, config, gh)
     except PermissionUnknown as exc:  # unknown is not allowed: nothing starts
@@ -152,7 +171,8 @@ def run_bot(env: BotEnv, progress: Any = None, github: GitHub | None = None) -> 
         gh.remove_label(event.number, config.bot.label)
         return BotOutcome("skipped", reason, existing.url)
     try:
-        outcome = _deliver(env, event, config, gh, branch, existing, trigger, progress)
+        outcome = deliver(env, event, config, gh, branch, existing, trigger,
+                          build_request(event, trigger), progress)
     except BotFailure as exc:
         _report_failure(gh, event, env, str(exc), exc.patch)
         outcome = BotOutcome("failed", str(exc))
@@ -184,7 +204,8 @@ def _trigger(event: IssueEvent, config: Config) -> str | None:
     if event.name == "issues" and event.action == "labeled" and \
             event.label.casefold() == config.bot.label.casefold():
         return ""
-    if event.name == "issue_comment" and event.action == "created":
+    if event.name in ("issue_comment", "pull_request_review_comment") and \
+            event.action == "created":
         text = event.comment.strip()
         command = config.bot.command
         if text == command or text.startswith((command + " ", command + "\n")):
@@ -204,21 +225,24 @@ def _untrusted(event: IssueEvent, config: Config, gh: GitHub) -> str:
             f"({event.actor} has {role}); a maintainer can start it.")
 
 
-def _deliver(env: BotEnv, event: IssueEvent, config: Config, gh: GitHub, branch: str,
-             existing: PullRequest | None, instruction: str, progress: Any) -> BotOutcome:
+def deliver(env: BotEnv, event: IssueEvent, config: Config, gh: GitHub, branch: str,
+            existing: PullRequest | None, instruction: str, request: str, progress: Any,
+            reply_to: int = 0) -> BotOutcome:
+    """Solve `request` and push the commit to `branch` (on top of it when it exists); the
+    result comment goes to `reply_to` (default: the issue)."""
     if len(instruction) > MAX_INSTRUCTION_CHARS:
         raise BotFailure(f"the instruction after {config.bot.command} has {len(instruction):,} "
                          f"characters; at most {MAX_INSTRUCTION_CHARS:,} are accepted (put the "
                          "details in the issue text)")
     with held_credentials(env.workspace) as held:
         auth = auth_environment(held, env.token, env.server_url)
-        return _solve_and_deliver(env, event, config, gh, branch, existing, instruction,
-                                  progress, auth)
+        return _solve_and_deliver(env, event, config, gh, branch, existing, request,
+                                  progress, auth, reply_to or event.number)
 
 
 def _solve_and_deliver(env: BotEnv, event: IssueEvent, config: Config, gh: GitHub,
-                       branch: str, existing: PullRequest | None, instruction: str,
-                       progress: Any, auth: dict[str, str]) -> BotOutcome:
+                       branch: str, existing: PullRequest | None, request: str,
+                       progress: Any, auth: dict[str, str], reply_to: int) -> BotOutcome:
     from sleepcoder.agent.solve.context import SolveOptions
     from sleepcoder.agent.solve.run import SolveError, start_solve
 
@@ -229,7 +253,6 @@ def _solve_and_deliver(env: BotEnv, event: IssueEvent, config: Config, gh: GitHu
         from sleepcoder.agent.sleep.run import run_sleep
 
         run_sleep(workspace, config, model=config.bot.model or None, progress=progress)
-    request = build_request(event, instruction)
     protected = (*config.solve.protected_paths, *config.bot.protected_paths)
     options = SolveOptions(
         model=config.bot.model, budget=config.bot.budget or config.solve.budget,
@@ -238,7 +261,8 @@ def _solve_and_deliver(env: BotEnv, event: IssueEvent, config: Config, gh: GitHu
         test_timeout=config.solve.test_timeout, test_rounds=config.solve.test_rounds,
         edit_attempts=config.solve.edit_attempts,
         allow_ci_edits=config.bot.allow_workflow_edits, protected=protected,
-        test_env=config.bot.test_env or config.solve.test_env,
+        test_env=without_model_key(config.bot.test_env or config.solve.test_env,
+                                   bot_model(config)),
         test_sandbox=config.bot.test_sandbox, test_network=config.solve.test_network,
         test_writable=config.solve.test_writable,
         edit_format=config.solve.edit_format, edit_protocol=config.solve.edit_protocol)
@@ -265,11 +289,17 @@ def _solve_and_deliver(env: BotEnv, event: IssueEvent, config: Config, gh: GitHu
         raise BotFailure(("the tests could not run" if could_not else "the tests fail with the "
                           "change") + " (`" + options.test_cmd + "`):\n\n"
                          + fenced(_tail(record)), result.patch)
-    commit = _commit(workspace, base, result.patch, event, options.rules)
-    _push(workspace, commit, branch, auth)
+    note = (f"Draft implementation of #{event.number}." if reply_to == event.number else
+            f"Follow-up on #{event.number}, asked for in #{reply_to}.")
+    commit = _commit(workspace, base, result.patch, f"sleepcoder: {event.title}\n\n{note}",
+                     options.rules)
+    try:
+        _push(workspace, commit, branch, auth)
+    except BotFailure as exc:  # the patch goes with the reason: nothing is lost
+        raise BotFailure(str(exc), result.patch) from None
     body = _pull_body(event, config, record, env)
     if existing:
-        gh.comment(event.number, f"sleepcoder updated {existing.url} "
+        gh.comment(reply_to, f"sleepcoder updated {existing.url} "
                                  f"({len(record['files']['modified'])} files).{_run(env)}")
         return BotOutcome("updated", "", existing.url)
     pull = gh.create_draft_pull(f"{event.title} (sleepcoder draft for #{event.number})", body,
@@ -278,13 +308,17 @@ def _solve_and_deliver(env: BotEnv, event: IssueEvent, config: Config, gh: GitHu
     return BotOutcome("opened", "", pull.url, [result.status])
 
 
-def build_request(event: IssueEvent, instruction: str) -> str:
+def build_request(event: IssueEvent, instruction: str, context: str = "",
+                  where: str = "") -> str:
     """The request the model gets: the title, then the maintainer's instruction (whole: it is
-    checked for length before), then the issue body, cut with a notice to fit."""
+    checked for length before; `where` says where it was written), then `context` (the review
+    comments of a pull request), then the issue body, cut with a notice to fit."""
     parts = [event.title.strip() or f"Issue #{event.number}"]
     if instruction:
-        parts.append(f"Instruction from @{event.actor}, who maintains this repository (it "
-                     f"comes before the issue text below):\n{instruction}")
+        parts.append(f"Instruction from @{event.actor}, who maintains this repository{where} "
+                     f"(it comes before the issue text below):\n{instruction}")
+    if context:
+        parts.append(context)
     body = event.body.strip()
     if body:
         room = MAX_REQUEST_CHARS - len("\n\n".join(parts)) - 200
@@ -297,8 +331,9 @@ def build_request(event: IssueEvent, instruction: str) -> str:
 
 def _with_safe_env(action):
     """Run `action` with the tokens removed from os.environ (tests and setup inherit it)."""
+    keep = model_key_names()  # the model layer reads its key during the run (HF_TOKEN)
     saved = {k: os.environ.pop(k) for k in list(os.environ)
-             if k in _SECRET_ENV or "TOKEN" in k.upper()}
+             if (k in _SECRET_ENV or "TOKEN" in k.upper()) and k not in keep}
     try:
         return action()
     finally:
@@ -325,17 +360,20 @@ def _run_setup(workspace: Path, config: Config) -> None:
 
 
 def _base_commit(workspace: Path, branch: str, auth: dict[str, str]) -> str:
-    if branch:
-        git(workspace, "fetch", "--quiet", "origin", branch, env=auth, check=False)
-        found = git(workspace, "rev-parse", "--verify", "--quiet", f"origin/{branch}",
-                    check=False)
-        if found.returncode == 0:
-            return found.stdout.strip()
-    return git(workspace, "rev-parse", "HEAD").stdout.strip()
+    """The commit to work from: the pull request's branch as it is on the remote now (also
+    after someone force-pushed it: `+` takes the remote's word), else HEAD."""
+    if not branch:
+        return git(workspace, "rev-parse", "HEAD").stdout.strip()
+    tracking = f"refs/remotes/origin/{branch}"
+    fetched = git(workspace, "fetch", "--quiet", "origin", f"+refs/heads/{branch}:{tracking}",
+                  env=auth, check=False)
+    if fetched.returncode != 0:
+        raise BotFailure(f"the branch `{branch}` of the pull request could not be fetched: "
+                         + scrub(fetched.stderr.strip()[-300:]))
+    return git(workspace, "rev-parse", "--verify", f"{tracking}^{{commit}}").stdout.strip()
 
 
-def _commit(workspace: Path, base: str, patch: str, event: IssueEvent,
-            rules: PathRules) -> str:
+def _commit(workspace: Path, base: str, patch: str, message: str, rules: PathRules) -> str:
     """A commit of `patch` on top of `base`, made in a throwaway worktree, after checking the
     patch once more (paths, modes, secrets) exactly as it will be committed."""
     _entries, refused = check_patch(patch, rules)
@@ -350,8 +388,7 @@ def _commit(workspace: Path, base: str, patch: str, event: IssueEvent,
             if applied.returncode != 0:
                 raise BotFailure(f"the patch does not apply: {applied.stderr.strip()[:300]}",
                                  patch)
-            message = scrub(f"sleepcoder: {event.title}\n\nDraft implementation of "
-                            f"#{event.number}.")
+            message = scrub(message)
             identity = {"GIT_AUTHOR_NAME": BOT_NAME, "GIT_AUTHOR_EMAIL": BOT_EMAIL,
                         "GIT_COMMITTER_NAME": BOT_NAME, "GIT_COMMITTER_EMAIL": BOT_EMAIL}
             git(tree, "commit", "-q", "--no-verify", "-m", message, env=identity)
@@ -363,11 +400,20 @@ def _commit(workspace: Path, base: str, patch: str, event: IssueEvent,
 def _push(workspace: Path, commit: str, branch: str, auth: dict[str, str]) -> None:
     remote = git(workspace, "remote", "get-url", "origin").stdout.strip()
     extra = auth if remote.startswith("http") else {}
-    try:
-        git(workspace, "push", "--quiet", "--no-verify", "origin",
-            f"{commit}:refs/heads/{branch}", env=extra)
-    except GitError as exc:
-        raise BotFailure("the push was refused: " + scrub(str(exc))) from None
+    # never --force: a branch someone pushed to while the bot worked is theirs to keep
+    pushed = git(workspace, "push", "--quiet", "--no-verify", "--porcelain", "origin",
+                 f"{commit}:refs/heads/{branch}", env=extra, check=False)
+    if pushed.returncode == 0:
+        return
+    said = pushed.stdout + pushed.stderr
+    if any(sign in said for sign in ("non-fast-forward", "fetch first", "stale info")):
+        raise BotFailure(f"the push was rejected: `{branch}` moved while sleepcoder worked "
+                         "(someone pushed to it), and sleepcoder never overwrites a branch. "
+                         "Nothing was changed; comment again to start from its new head")
+    lines = [line for line in pushed.stderr.splitlines() if line.strip()
+             and not line.startswith(("hint:", "error: failed to push"))]
+    lines += [line for line in pushed.stdout.splitlines() if line.startswith("!")]
+    raise BotFailure("the push was refused: " + scrub(" / ".join(lines[-3:])[-500:]))
 
 
 def _tail(record: dict) -> str:
@@ -382,7 +428,8 @@ def _run(env: BotEnv) -> str:
 
 def _pull_body(event: IssueEvent, config: Config, record: dict, env: BotEnv) -> str:
     lines = [f"Draft implementation of #{event.number} by sleepcoder "
-             f"(model `{record.get('model')}`). Review it like any contribution.", ""]
+             f"(model `{record.get('model')}`). Review it like any contribution; comment "
+             f"`{config.bot.command} <instructions>` here to have it continue.", ""]
     steps = (record.get("plan") or {}).get("steps", [])
     if steps:
         lines += ["**Plan**", *[f"- {s['action'].upper()} `{s['path']}`: {inert(s['what'])}"
@@ -403,7 +450,7 @@ def _pull_body(event: IssueEvent, config: Config, record: dict, env: BotEnv) -> 
     if env.run_link:
         lines += [f"**Run**: {env.run_link}"]
     lines += ["", f"Closes #{event.number}" if config.bot.closes_issue
-              else f"Issue: #{event.number}"]
+              else f"Issue: #{event.number}", "", PULL_MARK]
     return "\n".join(lines)
 
 

@@ -14,11 +14,15 @@ from sleepcoder.tools.errors import clip
 from sleepcoder.tools.secrets import scrub
 from sleepcoder.tools.userfiles import UserFileError, read_user_text
 
+# in every comment the bot writes: a comment holding it never triggers the bot (with a personal
+# token the bot comments as a user with write access, and the command may be a plain word)
+BOT_MARK = "<!-- sleepcoder: bot comment -->"
 ROLES = ("none", "read", "triage", "write", "maintain", "admin")  # in increasing order
 
 
 class EventError(ValueError):
-    """The event file is missing or is not an issue or issue-comment event."""
+    """The event file is missing or is not an issue, issue-comment or review-comment
+    event."""
 
 
 class PermissionUnknown(RuntimeError):
@@ -27,7 +31,7 @@ class PermissionUnknown(RuntimeError):
 
 @dataclass(frozen=True)
 class IssueEvent:
-    name: str  # issues, issue_comment
+    name: str  # issues, issue_comment, pull_request_review_comment
     action: str  # labeled, created, ...
     repo: str  # owner/name
     number: int
@@ -41,6 +45,9 @@ class IssueEvent:
     label: str = ""  # the label just added (labeled events)
     comment: str = ""  # the comment text (comment events)
     is_pull_request: bool = False
+    actor_type: str = ""  # the comment author's account type: User, Bot, Organization
+    path: str = ""  # the file a review comment is on
+    line: int | None = None  # ... and its line (None: on the whole file, or outdated)
 
 
 MAX_EVENT_BYTES = 25 * 1024 * 1024  # GitHub's cap on a webhook payload
@@ -60,9 +67,13 @@ def read_event(name: str, path: Path, repo: str) -> IssueEvent:
     fields = _Fields(path)
     if not isinstance(payload, dict):
         fields.wrong("the event", "an object", payload)
-    if name not in ("issues", "issue_comment") or not isinstance(payload.get("issue"), dict):
-        raise EventError(f"event {name!r} is not an issue or an issue comment: nothing to do")
-    issue = payload["issue"]
+    if name == "pull_request_review_comment" and isinstance(payload.get("pull_request"), dict):
+        issue = payload["pull_request"]  # a pull request carries the fields an issue does
+    elif name in ("issues", "issue_comment") and isinstance(payload.get("issue"), dict):
+        issue = payload["issue"]
+    else:
+        raise EventError(f"event {name!r} is not an issue, an issue comment or a review "
+                         "comment: nothing to do")
     comment = fields.object(payload, "comment")
     sender = fields.text(fields.object(payload, "sender"), "login", "sender")
     labels = issue.get("labels", [])
@@ -74,7 +85,11 @@ def read_event(name: str, path: Path, repo: str) -> IssueEvent:
     number = issue.get("number")
     if not isinstance(number, int) or isinstance(number, bool) or number <= 0:
         fields.wrong("issue.number", "a positive whole number", number)
-    commenter = fields.text(fields.object(comment, "user", "comment"), "login", "comment.user")
+    user = fields.object(comment, "user", "comment")
+    commenter = fields.text(user, "login", "comment.user")
+    line = comment.get("line")
+    if line is not None and (not isinstance(line, int) or isinstance(line, bool)):
+        fields.wrong("comment.line", "a whole number", line)
     return IssueEvent(
         name=name, action=fields.text(payload, "action", ""),
         repo=repo or fields.text(fields.object(payload, "repository"), "full_name",
@@ -87,7 +102,10 @@ def read_event(name: str, path: Path, repo: str) -> IssueEvent:
         actor=(commenter or sender) if comment else sender,
         association=fields.text(comment, "author_association", "comment"),
         label=fields.text(fields.object(payload, "label"), "name", "label"),
-        comment=fields.text(comment, "body", "comment"), is_pull_request="pull_request" in issue)
+        comment=fields.text(comment, "body", "comment"),
+        is_pull_request=name == "pull_request_review_comment" or "pull_request" in issue,
+        actor_type=fields.text(user, "type", "comment.user"),
+        path=fields.text(comment, "path", "comment"), line=line)
 
 
 @dataclass(frozen=True)
@@ -124,6 +142,31 @@ class PullRequest:
     number: int
     url: str
     branch: str
+
+
+@dataclass(frozen=True)
+class PullDetails:
+    """What the bot reads of a pull request before it touches it."""
+
+    number: int
+    url: str
+    branch: str  # the head branch
+    head_repo: str  # owner/name of the head branch's repository ('' when it was deleted)
+    body: str
+    state: str  # open, closed
+    locked: bool
+
+
+@dataclass(frozen=True)
+class ReviewComment:
+    author: str
+    author_type: str
+    path: str
+    line: int | None
+    body: str
+
+
+MAX_REVIEW_COMMENTS = 100  # one page: the newest review round is what the request needs
 
 
 @dataclass
@@ -210,7 +253,7 @@ class GitHub:
         return self._repository().get_issue(number)
 
     def comment(self, number: int, body: str) -> str:
-        text = self.scrub(body)
+        text = self.scrub(body) + f"\n\n{BOT_MARK}"
         self.sent.append(f"comment #{number}")
         return self._repository().get_issue(number).create_comment(text).html_url
 
@@ -226,6 +269,33 @@ class GitHub:
         for pull in self._repository().get_pulls(state="open", head=f"{owner}:{branch}"):
             return PullRequest(pull.number, pull.html_url, branch)
         return None
+
+    def _get_json(self, path: str, params: dict | None = None) -> Any:
+        repo = self._repository()
+        _headers, data = repo._requester.requestJsonAndCheck("GET", f"{repo.url}/{path}",
+                                                             parameters=params)
+        return data
+
+    def pull(self, number: int) -> PullDetails:
+        data = self._get_json(f"pulls/{number}")
+        head = data.get("head") or {}
+        return PullDetails(number, str(data.get("html_url") or ""), str(head.get("ref") or ""),
+                           str((head.get("repo") or {}).get("full_name") or ""),
+                           str(data.get("body") or ""), str(data.get("state") or "open"),
+                           bool(data.get("locked")))
+
+    def review_comments(self, number: int) -> list[ReviewComment]:
+        """The pull request's review comments (on lines of its diff), oldest first."""
+        data = self._get_json(f"pulls/{number}/comments", {"per_page": MAX_REVIEW_COMMENTS})
+        out = []
+        for item in data if isinstance(data, list) else []:
+            user = item.get("user") or {}
+            line = item.get("line")
+            out.append(ReviewComment(str(user.get("login") or ""), str(user.get("type") or ""),
+                                     str(item.get("path") or ""),
+                                     line if isinstance(line, int) else None,
+                                     str(item.get("body") or "")))
+        return out
 
     def create_draft_pull(self, title: str, body: str, branch: str, base: str) -> PullRequest:
         pull = self._repository().create_pull(title=self.scrub(title), body=self.scrub(body),

@@ -1,6 +1,6 @@
 """A small local stand-in for the GitHub REST API: the endpoints the bot uses (repository,
-issue, comments, labels, pulls, collaborator permission), with GitHub's payload shapes, and a
-record of every request it received."""
+issue, comments, labels, pulls and their review comments, collaborator permission), with
+GitHub's payload shapes, and a record of every request it received."""
 
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ class FakeGitHub:
     issues: dict[int, dict] = field(default_factory=dict)
     comments: dict[int, list[dict]] = field(default_factory=dict)
     pulls: list[dict] = field(default_factory=list)
+    review_comments: dict[int, list[dict]] = field(default_factory=dict)  # by pull number
     permissions: dict[str, str] = field(default_factory=dict)
     # the user a personal token belongs to; "" acts as GITHUB_TOKEN (an installation token,
     # which comments as a bot account and may not read /user)
@@ -40,6 +41,20 @@ class FakeGitHub:
                  "locked": locked, "labels": [{"name": n} for n in labels]}
         self.issues[number] = issue
         return issue
+
+    def add_pull(self, number: int, branch: str, body: str, *, title: str = "A change",
+                 head_repo: str = "", state: str = "open") -> dict:
+        """A pull request someone opened (the bot's own are made through the API)."""
+        pull = {"id": 9000 + number, "number": number, "state": state, "title": title,
+                "body": body, "draft": False, "locked": False,
+                "user": {"login": "someone", "type": "User"},
+                "head": {"ref": branch, "label": branch,
+                         "repo": {"full_name": head_repo or self.repo}},
+                "base": {"ref": self.default_branch},
+                "url": f"{self.url}/repos/{self.repo}/pulls/{number}",
+                "html_url": f"https://github.example/{self.repo}/pull/{number}"}
+        self.pulls.append(pull)
+        return pull
 
     def start(self) -> FakeGitHub:
         fake = self
@@ -113,7 +128,14 @@ class FakeGitHub:
             return 200, {"login": self.token_user, "id": 8, "type": "User"}
         match = re.fullmatch(prefix + r"/issues/(\d+)", path)
         if match and method == "GET":
-            issue = self.issues.get(int(match.group(1)))
+            number = int(match.group(1))
+            issue = self.issues.get(number)
+            if issue is None:  # GitHub serves every pull request as an issue too
+                pull = next((p for p in self.pulls if p["number"] == number), None)
+                issue = pull and {"number": number, "title": pull["title"],
+                                  "body": pull["body"], "state": pull["state"],
+                                  "locked": pull["locked"], "labels": [],
+                                  "pull_request": {"url": pull["url"]}}
             return (200, self._issue_json(issue)) if issue else (404, {"message": "Not Found"})
         match = re.fullmatch(prefix + r"/issues/(\d+)/comments", path)
         if match and method == "POST":
@@ -150,12 +172,22 @@ class FakeGitHub:
             pull = {"id": 9000 + number, "number": number, "state": "open",
                     "title": body.get("title"), "body": body.get("body"),
                     "draft": body.get("draft", False),
-                    "head": {"ref": body.get("head"), "label": body.get("head")},
+                    "locked": False, "user": {"login": "sleepcoder[bot]", "type": "Bot"},
+                    "head": {"ref": body.get("head"), "label": body.get("head"),
+                             "repo": {"full_name": self.repo}},
                     "base": {"ref": body.get("base")},
                     "url": f"{self.url}{prefix}/pulls/{number}",
                     "html_url": f"https://github.example/{self.repo}/pull/{number}"}
             self.pulls.append(pull)
             return 201, pull
+        match = re.fullmatch(prefix + r"/pulls/(\d+)", path)
+        if match and method == "GET":
+            number = int(match.group(1))
+            found = [p for p in self.pulls if p["number"] == number]
+            return (200, found[0]) if found else (404, {"message": "Not Found"})
+        match = re.fullmatch(prefix + r"/pulls/(\d+)/comments", path)
+        if match and method == "GET":
+            return 200, self.review_comments.get(int(match.group(1)), [])
         match = re.fullmatch(prefix + r"/collaborators/([^/]+)/permission", path)
         if match and method == "GET":
             login = unquote(match.group(1))

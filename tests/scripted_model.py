@@ -5,6 +5,10 @@ from per-test rules, matched by graph node and prompt text. It lives in tests on
     script.on(node="summarize_files", reply=script.per_file("Does {path}."))
     script.on(node="anticipate", reply="REQUEST: ...\\nFILES: a.py\\nWHY: ...")
 
+The provider reports usage as a real one does: by default a quarter of the characters, or what
+a rule says (`usage=(prompt, completion)`), or nothing (`Script(report_usage=False)`). With
+`Script(tokenizer=...)` the model also has a tokenizer, which budgets count requests with.
+
 Every request is recorded (`script.calls`); a request no rule matches is recorded in
 `script.unmatched` and fails the request, and the `scripted` fixture fails the test.
 """
@@ -27,6 +31,7 @@ class Rule:
     reply: Reply
     times: int | None  # None: unlimited
     truncated: bool = False
+    usage: tuple[int, int] | None = None  # (prompt, completion) tokens the provider reports
     used: int = 0
 
 
@@ -42,11 +47,14 @@ class Script:
     rules: list[Rule] = field(default_factory=list)
     calls: list[Call] = field(default_factory=list)
     unmatched: list[Call] = field(default_factory=list)
+    tokenizer: Callable[[str], int] | None = None  # the model's token count of a text
+    report_usage: bool = True
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def on(self, *, node: str | None = None, contains: str | None = None, reply: Reply = "",
-           times: int | None = None, truncated: bool = False) -> Script:
-        self.rules.append(Rule(node, contains, reply, times, truncated))
+           times: int | None = None, truncated: bool = False,
+           usage: tuple[int, int] | None = None) -> Script:
+        self.rules.append(Rule(node, contains, reply, times, truncated, usage))
         return self
 
     def nodes(self) -> list[str]:
@@ -60,7 +68,7 @@ class Script:
             return "\n".join(f"{path}: {template.format(path=path)}" for path in files)
         return answer
 
-    def answer(self, node: str, prompt: str) -> tuple[str, bool]:
+    def answer(self, node: str, prompt: str) -> tuple[str, Rule]:
         with self._lock:
             rule = next((r for r in self.rules
                          if (r.node is None or r.node == node)
@@ -77,7 +85,7 @@ class Script:
         text = rule.reply(prompt) if callable(rule.reply) else rule.reply
         with self._lock:
             self.calls.append(Call(node, prompt, text))
-        return text, rule.truncated
+        return text, rule
 
 
 def make_provider(script: Script) -> Any:
@@ -88,13 +96,23 @@ def make_provider(script: Script) -> Any:
             params = kwargs.get("litellm_params") or {}
             node = (params.get("metadata") or {}).get("sleepcoder_node", "")
             prompt = messages[-1]["content"]
-            text, truncated = script.answer(node, prompt)
-            prompt_tokens = sum(len(m["content"]) for m in messages) // 4
+            text, rule = script.answer(node, prompt)
+            prompt_tokens, completion_tokens = rule.usage or (
+                sum(len(m["content"]) for m in messages) // 4, len(text) // 4)
+            usage = {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
+                     "total_tokens": prompt_tokens + completion_tokens}
             return litellm.ModelResponse(
                 model=model,
                 choices=[{"index": 0, "message": {"role": "assistant", "content": text},
-                          "finish_reason": "length" if truncated else "stop"}],
-                usage={"prompt_tokens": prompt_tokens, "completion_tokens": len(text) // 4,
-                       "total_tokens": prompt_tokens + len(text) // 4})
+                          "finish_reason": "length" if rule.truncated else "stop"}],
+                **({"usage": usage} if script.report_usage else {}))
+
+        def count_prompt_tokens(self, model: str, messages: list) -> int | None:
+            if script.tokenizer is None:
+                return None
+            return sum(script.tokenizer(m["content"]) for m in messages)
+
+        def count_text_tokens(self, model: str, text: str) -> int | None:
+            return None if script.tokenizer is None else script.tokenizer(text)
 
     return ScriptedProvider()

@@ -38,7 +38,14 @@ def valuation_report(inventory: Inventory) -> str:
 
 @pytest.fixture
 def world(tmp_path, monkeypatch):
-    """A bare origin, a workspace checkout of it (what actions/checkout leaves), the fake API."""
+    made = make_world(tmp_path, monkeypatch)
+    yield made
+    made["fake"].stop()
+
+
+def make_world(tmp_path, monkeypatch) -> dict:
+    """A bare origin, a workspace checkout of it (what actions/checkout leaves), the fake API
+    (started: stop it when done)."""
     origin = tmp_path / "origin.git"
     git(tmp_path, "init", "-q", "--bare", str(origin))
     seed = tmp_path / "seed"
@@ -58,8 +65,7 @@ def world(tmp_path, monkeypatch):
     for key, value in GIT_ENV.items():
         monkeypatch.setenv(key, value)
     monkeypatch.setenv("GITHUB_TOKEN", TOKEN)  # as in a real job: it must not leak anywhere
-    yield {"origin": origin, "workspace": workspace, "fake": fake, "tmp": tmp_path}
-    fake.stop()
+    return {"origin": origin, "workspace": workspace, "fake": fake, "tmp": tmp_path}
 
 
 def event(world, name: str, payload: dict) -> BotEnv:
@@ -291,7 +297,9 @@ def test_refused_push_is_reported(world, scripted):
     happy_script(scripted)
     outcome = run_bot(labeled(world), github=github(world))
     assert outcome.action == "failed"
-    assert "push was refused" in world["fake"].comments[5][-1]["body"]
+    comment = world["fake"].comments[5][-1]["body"]
+    assert "push was refused" in comment and "pushes are closed" in comment
+    assert "<details>" in comment  # the patch it made is not lost
 
 
 def test_failing_setup_script_is_reported(world, scripted):
@@ -378,7 +386,8 @@ def test_shipped_action_and_workflows_ask_for_only_what_they_need():
     issue = yaml.safe_load((root / "examples/github/sleepcoder-issue.yml").read_text())
     assert issue["permissions"] == {"contents": "write", "pull-requests": "write",
                                     "issues": "write"}
-    assert set(issue[True]) == {"issues", "issue_comment"}  # YAML reads `on:` as True
+    # YAML reads `on:` as True
+    assert set(issue[True]) == {"issues", "issue_comment", "pull_request_review_comment"}
     sleep = yaml.safe_load((root / "examples/github/sleepcoder-sleep.yml").read_text())
     assert sleep["permissions"] == {"contents": "read"}
     assert {"push", "schedule"} <= set(sleep[True])

@@ -112,6 +112,25 @@ def test_second_run_reports_busy_when_lock_is_held(py_repo):
     assert "busy" in result.stderr
 
 
+def test_busy_map_names_the_process_that_holds_it(tmp_path):
+    import os
+
+    import pytest
+    from sleepcoder.tools.lock import MapBusy
+
+    store_dir = tmp_path / ".sleepcoder"
+    waits: list[str] = []
+    with map_lock(store_dir, timeout=0):
+        with pytest.raises(MapBusy) as busy, map_lock(store_dir, timeout=0):
+            pass
+        with pytest.raises(MapBusy), map_lock(store_dir, timeout=0.3, on_wait=waits.append):
+            pass
+    assert f"is busy: process {os.getpid()} is updating it" in str(busy.value)
+    assert waits == [f"the map is being updated by process {os.getpid()}; waiting for it"]
+    with map_lock(store_dir, timeout=0):  # released: free again at once
+        pass
+
+
 def test_second_run_waits_for_the_first_and_then_succeeds(py_repo):
     store_dir = py_repo.root / ".sleepcoder"
     command = [sys.executable, "-m", "sleepcoder.cli", "map", str(py_repo.root), "--wait", "60"]

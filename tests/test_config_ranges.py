@@ -13,6 +13,7 @@ from sleepcoder.tools.config import (
     RANGES,
     BotConfig,
     ConfigError,
+    HooksConfig,
     LLMConfig,
     MapConfig,
     SleepConfig,
@@ -23,7 +24,7 @@ from sleepcoder.tools.config import (
 from tests.test_store_robustness import assert_fails, invoke
 
 SECTIONS = {"map": MapConfig, "llm": LLMConfig, "sleep": SleepConfig, "solve": SolveConfig,
-            "bot": BotConfig}
+            "bot": BotConfig, "hooks": HooksConfig}
 NUMBERS = sorted((section, f.name) for section, kind in SECTIONS.items()
                  for f in fields(kind) if f.type in ("int", "float"))
 

@@ -142,6 +142,23 @@ def test_wheel_install_solves_with_the_scripted_model(inventory, tmp_path):
     version = subprocess.run([str(venv / "bin" / "sleepcoder"), "version"], env=env, cwd=driver,
                              capture_output=True, text=True)
     assert version.stdout.strip() == "sleepcoder 0.1.0", version.stderr
+    option = subprocess.run([str(venv / "bin" / "sleepcoder"), "--version"], env=env,
+                            cwd=driver, capture_output=True, text=True)
+    assert option.returncode == 0 and option.stdout == version.stdout, option.stderr
+
+
+@pytest.mark.packaging
+def test_wheel_metadata_has_license_expression_urls_and_classifiers(tmp_path):
+    """What an index shows: the SPDX licence, the project's links, its classifiers."""
+    wheel = _build_wheel(tmp_path)
+    with zipfile.ZipFile(wheel) as archive:
+        [name] = [n for n in archive.namelist() if n.endswith(".dist-info/METADATA")]
+        metadata = archive.read(name).decode()
+    lines = metadata.split("\n\n", 1)[0].splitlines()  # the headers, before the README
+    assert "License-Expression: MIT" in lines
+    assert "Project-URL: Homepage, https://github.com/sleepcoder/sleepcoder" in lines
+    assert "Classifier: Programming Language :: Python :: 3.11" in lines
+    assert any(line.startswith("Requires-Dist: filelock") for line in lines)
 
 
 @pytest.mark.packaging

@@ -119,7 +119,8 @@ def test_runs_lists_every_kind_of_run(inventory, scripted):
     assert listed.returncode == 0, listed.stderr
     rows = {row["id"]: row for row in json.loads(listed.stdout)}
     assert rows[paused.thread]["status"] == "awaiting_review"
-    assert rows[paused.thread]["resumable"] and rows[paused.thread]["worktree"]
+    # a plan under review has edited nothing yet: no worktree (the first edit makes one)
+    assert rows[paused.thread]["resumable"] and not rows[paused.thread]["worktree"]
     assert rows[done.thread]["finished"] and not rows[done.thread]["worktree"]
     text = run_cli("runs", str(inventory.root))
     assert "awaiting_review" in text.stdout and "Add a low-stock report" in text.stdout

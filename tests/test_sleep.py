@@ -54,6 +54,8 @@ def test_sleep_summarizes_every_source_file_and_directory(py_repo, scripted):
     assert report["summarized"] == 5 and report["reused"] == 0
     assert report["llm"]["calls"] == len(scripted.calls) > 0
     assert report["llm"]["prompt_tokens"] > 0
+    assert report["llm"]["token_count"] == "provider usage"
+    assert report["llm"]["budget_check"] == ""  # no budget: requests are not counted before
 
 
 def test_prompts_are_built_from_map_facts_not_raw_source(py_repo, scripted):
@@ -183,6 +185,9 @@ def test_budget_stops_the_pass_cleanly_and_the_next_pass_continues(repo, scripte
     assert report["budget_exhausted"]
     assert 0 < report["summarized"] < 20
     assert report["llm"]["prompt_tokens"] + report["llm"]["completion_tokens"] <= 700
+    # spent: the usage the model reported; sized before sending: no tokenizer, so estimated
+    assert report["llm"]["token_count"] == "provider usage"
+    assert report["llm"]["budget_check"] == "estimate (len/4)"
     assert report["files_left"] == 20 - report["summarized"]
     again = run_sleep(repo.root, model=MODEL)
     assert again["reused"] == report["summarized"]

@@ -275,6 +275,33 @@ def test_token_budget_is_reported_to_the_model_and_enforced(inventory, scripted)
     assert "tokens left" in scripted.calls[0].prompt
 
 
+def test_a_budget_spent_by_the_usage_the_provider_reports_stops_the_run(inventory, scripted):
+    script_happy_path(scripted)
+    scripted.rules[0].usage = (9_990, 5)  # localize: far more than its characters suggest
+    result = start_solve(inventory.root, REQUEST, options(budget=10_000))
+    assert result.status == "budget_exhausted"
+    assert scripted.nodes() == ["localize"]  # the plan request no longer fits
+    usage = result.record["usage"]["test"]
+    assert usage["tokens"] == 9_995 and usage["token_count"] == "provider usage"
+    assert usage["budget_check"] == "estimate (len/4)"  # the scripted model has no tokenizer
+    assert any("token budget reached (9,995 of 10,000 used" in e
+               for e in result.record["events"])
+
+
+def test_the_budget_check_counts_requests_with_the_models_tokenizer(inventory, scripted):
+    script_happy_path(scripted)
+    estimated = start_solve(inventory.root, REQUEST, options(budget=3_000))
+    usage = estimated.record["usage"]["test"]
+    assert "plan" in usage["by_node"]  # a quarter of its characters: the plan request fits
+    assert usage["budget_check"] == "estimate (len/4)"
+    scripted.tokenizer = len  # a token a character: the plan prompt alone is over 3,000
+    counted = start_solve(inventory.root, REQUEST, options(budget=3_000))
+    usage = counted.record["usage"]["test"]
+    assert counted.status == "budget_exhausted"
+    assert list(usage["by_node"]) == ["localize"]  # (answered from the cache this time)
+    assert usage["budget_check"] == "tokenizer"
+
+
 def test_no_map_condition_explores_with_read_only_tools(inventory, scripted):
     scripted.on(node="explore", reply="ACTION: grep valuation_report", times=1)
     scripted.on(node="explore", reply="ACTION: read inventory/report.py 1-30", times=1)

@@ -358,8 +358,30 @@ def test_report_writes_table_and_plot(eval_setup):
     table = (out / "report.md").read_text()
     assert "| bm25 |" in table and "| map-localize-no-llm |" in table
     assert (out / "f1_vs_tokens.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "](f1_vs_tokens.png)" in table
     missing = run_cli("swe-features", "report", str(out / "nothing"))
     assert missing.returncode == 2 and "no summary.json" in missing.stderr
+
+
+def test_report_without_matplotlib_links_no_plot_and_says_why(tmp_path, monkeypatch):
+    import sys
+
+    from typer.testing import CliRunner
+
+    from sleepcoder.swe_cli import app
+
+    cell = {"condition": "bm25", "budget": 0, "tasks": 2, "f1": 0.5, "precision": 0.5,
+            "recall": 0.5, "code_f1": None, "test_tokens": 0, "sleep_tokens_per_task": 0,
+            "cost": None, "failures": 0}
+    (tmp_path / "summary.json").write_text(json.dumps({"model": "", "cells": [cell]}))
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # `import matplotlib` now fails
+    result = CliRunner().invoke(app, ["report", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "plot not written: matplotlib missing (pip install 'sleepcoder[eval]')" in \
+        result.output
+    table = (tmp_path / "report.md").read_text()
+    assert "| bm25 |" in table and "f1_vs_tokens.png" not in table
+    assert not (tmp_path / "f1_vs_tokens.png").exists()
 
 
 def test_cli_run_rejects_unknown_conditions(eval_setup):

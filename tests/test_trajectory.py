@@ -168,6 +168,30 @@ def test_solve_prints_per_file_outcomes(inventory, scripted):
     assert "sleepcoder runs show solve-" in shown.output
 
 
+def test_runs_show_says_how_tokens_were_counted(inventory, scripted):
+    script_happy_path(scripted)
+    result = start_solve(inventory.root, REQUEST, options())
+    text = cli("runs", "show", result.thread, str(inventory.root)).output
+    assert "; counted by provider usage" in text
+    assert "(estimate (len/4))" not in text
+
+
+def test_estimated_token_counts_are_labelled_in_the_record_and_the_output(inventory, scripted):
+    script_happy_path(scripted)
+    scripted.report_usage = False  # and no tokenizer: only the estimate is left
+    shown = cli("solve", REQUEST, "--repo", str(inventory.root), "--model", "scripted/test",
+                "--json")
+    record = json.loads(shown.stdout)
+    usage = record["usage"]["test"]
+    assert usage["token_count"] == "estimate (len/4)" and usage["tokens"] > 0
+    assert usage["token_count_calls"] == {"estimate (len/4)": 4}
+    shown = cli("solve", REQUEST, "--repo", str(inventory.root), "--model", "scripted/test")
+    assert "token counts are estimates (len/4)" in shown.output
+    text = cli("runs", "show", record["id"], str(inventory.root)).output
+    assert "counted by estimate (len/4)" in text
+    assert "#1 localize: " in text and "tokens (estimate (len/4))" in text
+
+
 # --- the writer and the reader -------------------------------------------------------------------
 
 class Answer:

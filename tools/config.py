@@ -63,6 +63,8 @@ RANGES: dict[str, dict[str, tuple[float, float]]] = {
               "model_drop_below": (0, 1), "model_may_add": (0, 1000)},
     "bot": {"budget": (0, MAX_BUDGET), "max_steps": (0, MAX_STEPS),
             "setup_timeout": (1, MAX_SECONDS)},
+    # a pass started by a git hook always has a budget: 0 (no limit) is not allowed here
+    "hooks": {"sleep_budget": (1, MAX_BUDGET), "watch_interval": (0.1, 86_400)},
 }
 
 
@@ -191,12 +193,23 @@ class BotConfig:
 
 
 @dataclass(frozen=True)
+class HooksConfig:
+    """Keeping the map fresh while the developer works (the `[hooks]` table): what the git
+    hooks of `sleepcoder hooks install` run, and how often `--watch` looks for changes."""
+
+    sleep: bool = False  # also run the sleep pass (model calls) after a commit, merge, ...
+    sleep_budget: int = 20_000  # sleep-time tokens per pass started by a hook
+    watch_interval: float = 2.0  # seconds between two looks at HEAD, index and working tree
+
+
+@dataclass(frozen=True)
 class Config:
     map: MapConfig = field(default_factory=MapConfig)
     llm: LLMConfig = field(default_factory=LLMConfig)
     sleep: SleepConfig = field(default_factory=SleepConfig)
     solve: SolveConfig = field(default_factory=SolveConfig)
     bot: BotConfig = field(default_factory=BotConfig)
+    hooks: HooksConfig = field(default_factory=HooksConfig)
     warnings: tuple[str, ...] = ()
 
     def with_store(self, store: Path | None) -> Config:
@@ -228,7 +241,8 @@ def parse_config(text: str, where: str) -> Config:
     warnings: list[str] = []
     sections = {}
     for name, default in (("map", MapConfig()), ("llm", LLMConfig()), ("sleep", SleepConfig()),
-                          ("solve", SolveConfig()), ("bot", BotConfig())):
+                          ("solve", SolveConfig()), ("bot", BotConfig()),
+                          ("hooks", HooksConfig())):
         sections[name] = _section(default, data.get(name, {}), f"{where} [{name}]", warnings,
                                   RANGES.get(name, {}))
     warnings.extend(f"{where}: unknown section [{name}]" for name in data

@@ -19,7 +19,7 @@ from pathlib import Path
 from sleepcoder.tools.history import HistoryView
 from sleepcoder.tools.rank import pagerank
 from sleepcoder.tools.search import BM25, tokenize
-from sleepcoder.tools.search_index import terms_by_path
+from sleepcoder.tools.search_docs import load_index, text_document
 from sleepcoder.tools.store import MapStore
 
 _TEST = re.compile(r"(^|/)(tests?|testing|spec)(/|$)|(^|/)test_[^/]*$|_test\.[a-z]+$|"
@@ -35,7 +35,7 @@ class RepoIndex:
     """The request-independent part of localization over one map."""
 
     files: dict[str, tuple[str, float]]  # path -> (language, PageRank)
-    text: BM25  # content, path words (x3) and sleep summary per file
+    text: BM25  # content, path words (x3) and sleep summary per file (search_docs)
     symbols: BM25  # definition names and first doc lines per file
     lines: dict[str, int]
     edges: dict[tuple[str, str], float]
@@ -46,6 +46,7 @@ class RepoIndex:
     habit: dict[str, float]
     notes: list[tuple[str, tuple[str, ...]]]  # anticipated requests (sleep pass) and files
     summaries: dict[str, str]  # sleep-pass summary per file
+    path_words: dict[str, tuple[frozenset[str], frozenset[str]]]  # path -> (path, stem) words
 
     def with_history(self, history: HistoryView | None) -> RepoIndex:
         """The same map seen with another history (a replay sees only its past)."""
@@ -60,7 +61,7 @@ class RepoIndex:
         if not terms:
             return self
         return replace(self, text=self.text.replaced({
-            path: _document(path, counts, self.summaries.get(path, ""))
+            path: text_document(path, counts, self.summaries.get(path, ""))
             for path, counts in terms.items() if path in self.files}))
 
 
@@ -70,17 +71,14 @@ def build_index(store: MapStore, root: Path, use_history: bool = True) -> RepoIn
         "SELECT path, language, rank FROM files WHERE status='ok'")}
     if not files:
         return None
-    terms = terms_by_path(store, root)
+    search = load_index(store, root, list(files))
     summaries = {path: text for path, (text, _source) in store.file_summaries().items()}
-    documents = {path: _document(path, terms.get(path, Counter()), summaries.get(path, ""))
-                 for path in files}
     lines = dict(store.conn.execute(
         "SELECT f.path, b.lines FROM files f JOIN blobs b ON b.id = f.fid WHERE f.status='ok'"))
     notes = [(request, tuple(paths)) for _s, request, paths, _r, _src, _k
              in store.notes("anticipated")]
-    index = RepoIndex(files, BM25(documents, k1=2.0), BM25(_symbol_documents(store)), lines,
-                      _edges(store), None, {}, {}, {}, {}, notes, summaries)
-    # k1 = 2 above: code files repeat their key identifiers; saturating later helps (dev set)
+    index = RepoIndex(files, search.text, search.symbols, lines, _edges(store), None, {}, {},
+                      {}, {}, notes, summaries, search.path_words)
     history = HistoryView(store.conn, existing=set(files)) if use_history else None
     return index.with_history(history)
 
@@ -105,7 +103,7 @@ def request_features(index: RepoIndex, request: str, seeds_wanted: int = 5):
     text = _normalise(raw_text)
     order = sorted(raw_text, key=lambda p: -raw_text[p])
     text_rank = {p: 1.0 / (1 + i) for i, p in enumerate(order[:50])}
-    path_match = _normalise(_path_scores(query, files))
+    path_match = _normalise(_path_scores(query, index.path_words))
     similar, history_text = _history_text_scores(history, query) if history else ({}, {})
     # seeds: the files the request points at most directly, by its text and by the past
     # commits that resemble it; graph and co-change signals spread from them
@@ -158,44 +156,22 @@ def request_features(index: RepoIndex, request: str, seeds_wanted: int = 5):
     return features, kinds, index.habits, seeds
 
 
-def _document(path: str, terms: Counter[str], summary: str) -> Counter[str]:
-    """What the text signal searches for a file: its content's words, its path's words
-    (three times) and its sleep-pass summary."""
-    doc = Counter(terms)
-    for word in tokenize(path.replace("/", " ").replace(".", " ")):
-        doc[word] += 3
-    if summary:
-        doc.update(tokenize(summary))
-    return doc
-
-
-def _symbol_documents(store: MapStore) -> dict[str, list[str]]:
-    """Per file, the words of its definitions' names and first doc lines."""
-    out: dict[str, list[str]] = defaultdict(list)
-    for path, name, doc in store.conn.execute(
-            "SELECT f.path, d.name, d.doc FROM defs d JOIN files f ON f.fid = d.fid "
-            "WHERE f.status='ok'"):
-        out[path].extend(tokenize(f"{name} {doc}"))
-    return out
-
-
 def _normalise(scores: dict[str, float]) -> dict[str, float]:
     top = max(scores.values(), default=0.0)
     return {k: v / top for k, v in scores.items() if v > 0} if top > 0 else {}
 
 
-def _path_scores(query: list[str], files) -> dict[str, float]:
+def _path_scores(query: list[str], path_words: dict[str, tuple[frozenset[str], frozenset[str]]]
+                 ) -> dict[str, float]:
     wanted = set(query)
-    words = {p: set(tokenize(p.replace("/", " ").replace(".", " "))) for p in files}
     df: Counter[str] = Counter()
-    for ws in words.values():
-        df.update(ws & wanted)
-    n = len(files)
+    for words, _stem in path_words.values():
+        df.update(words & wanted)
+    n = len(path_words)
     out = {}
-    for path, ws in words.items():
-        hit = ws & wanted
+    for path, (words, stem) in path_words.items():
+        hit = words & wanted
         if hit:
-            stem = set(tokenize(posixpath.splitext(posixpath.basename(path))[0]))
             out[path] = sum(math.log(1 + n / df[w]) * (2.0 if w in stem else 1.0) for w in hit)
     return out
 

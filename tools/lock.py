@@ -2,28 +2,55 @@
 
 from __future__ import annotations
 
-import fcntl
 import os
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from filelock import FileLock, Timeout
 from sleepcoder.tools.store_location import prepare_store_dir
 
 LOCK_NAME = "map.lock"
+POLL_SECONDS = 0.2
 
 
 class MapBusy(Exception):
     """Another process holds the map lock and did not release it in time."""
 
 
-def _holder(path: Path) -> str:
+def _holder_file(lock_path: Path) -> Path:
+    # Who holds the lock is written beside it, not into it: a waiter may truncate the lock
+    # file when it opens it (filelock on Unix), and Windows forbids writing a locked range.
+    return lock_path.with_name(lock_path.name + ".pid")
+
+
+def _holder(lock_path: Path) -> str:
     try:
-        pid = path.read_text().strip()
+        pid = _holder_file(lock_path).read_text().strip()
     except OSError:
         return "another process"
     return f"process {pid}" if pid else "another process"
+
+
+def _acquire(lock: FileLock, path: Path, timeout: float,
+             on_wait: Callable[[str], None] | None, where: str, what: str) -> None:
+    """Take `lock` at once, or tell `on_wait` and wait up to `timeout` seconds; MapBusy when it
+    stays held."""
+    try:
+        lock.acquire(timeout=0)
+        return
+    except Timeout:
+        pass
+    if timeout > 0:
+        if on_wait is not None:
+            on_wait(f"the {what} is being updated by {_holder(path)}; waiting for it")
+        try:
+            lock.acquire(timeout=timeout, poll_interval=POLL_SECONDS)
+            return
+        except Timeout:
+            pass
+    raise MapBusy(f"{where} is busy: {_holder(path)} is updating it (waited {timeout:.0f} s); "
+                  "try again when it has finished")
 
 
 @contextmanager
@@ -36,28 +63,12 @@ def map_lock(
     Raises tools.store_location.StoreError when the store directory cannot be written."""
     prepare_store_dir(store_dir)
     path = store_dir / name
-    handle = open(path, "a+")  # noqa: SIM115 - held for the duration of the context
+    lock = FileLock(str(path))
+    _acquire(lock, path, timeout, on_wait, f"the {what} at {store_dir}", what)
+    holder = _holder_file(path)
     try:
-        deadline = time.monotonic() + timeout
-        warned = False
-        while True:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise MapBusy(
-                        f"the {what} at {store_dir} is busy: {_holder(path)} is updating it "
-                        f"(waited {timeout:.0f} s); try again when it has finished"
-                    ) from None
-                if not warned and on_wait is not None:
-                    on_wait(f"the {what} is being updated by {_holder(path)}; waiting for it")
-                    warned = True
-                time.sleep(0.2)
-        handle.seek(0)
-        handle.truncate()
-        handle.write(str(os.getpid()))
-        handle.flush()
+        holder.write_text(str(os.getpid()))
         yield
     finally:
-        handle.close()  # closing releases the flock
+        holder.unlink(missing_ok=True)  # while still held: no other holder has written it
+        lock.release()

@@ -30,6 +30,7 @@ from sleepcoder.tools.graphs import update_graphs
 from sleepcoder.tools.history_log import HistoryJob
 from sleepcoder.tools.lock import map_lock
 from sleepcoder.tools.scan import ScanResult, resolve_root, scan
+from sleepcoder.tools.search_docs import sync_documents
 from sleepcoder.tools.store import MapStore, StoredContent
 
 _PARALLEL_MIN_JOBS = 48  # below this, starting worker processes costs more than it saves
@@ -112,13 +113,15 @@ def build_map(
         store, notice = MapStore.open(store_dir, create=True, rebuild=rebuild)
         try:
             report = _build(store, root, repo, config, store_dir, workers, progress)
+            mark = time.perf_counter()
+            sync_documents(store, root)  # the localizer's search documents of changed files
+            report.seconds["search"] = time.perf_counter() - mark
             if calibrate:
                 report.calibration = _calibrate(store, root, config, report)
         finally:
             store.close()
     if notice:
         report.notices.insert(0, notice)
-    report.notices.extend(config.warnings)
     report.seconds["total"] = time.perf_counter() - started
     return report
 

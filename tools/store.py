@@ -42,7 +42,7 @@ from sleepcoder.tools.store_location import (  # noqa: F401 - StoreError and Map
     unwritable,
 )
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 # Bump when tools/parse.py or the queries change what is extracted: stored facts are then stale.
 EXTRACTOR_VERSION = 2
 DB_NAME = "map.db"
@@ -132,6 +132,21 @@ CREATE INDEX notes_subject ON notes(kind, subject);
 -- search terms of a blob's content (tools/search_index), computed on first use
 CREATE TABLE blob_terms (fid INTEGER PRIMARY KEY, terms BLOB NOT NULL);
 """
+# added in schema 6 (a schema-5 map is migrated by creating them)
+_SEARCH_SCHEMA = """
+-- the localizer's search documents per mapped file and their statistics (tools/search_docs)
+CREATE TABLE search_docs (
+    path TEXT PRIMARY KEY,
+    fid INTEGER, blob TEXT, summary TEXT NOT NULL,  -- what the documents were built from
+    text BLOB NOT NULL, text_length INTEGER NOT NULL,  -- marshalled word counts
+    symbols BLOB, symbols_length INTEGER NOT NULL,     -- NULL: no definitions
+    path_words BLOB NOT NULL  -- marshalled (words of the path, of the file name's stem)
+);
+-- what a sync compares, without reading the documents
+CREATE INDEX search_docs_inputs ON search_docs(path, fid, blob, summary);
+CREATE TABLE search_stats (name TEXT PRIMARY KEY, n INTEGER NOT NULL, df BLOB NOT NULL);
+"""
+_SCHEMA += _SEARCH_SCHEMA
 TABLES = tuple(re.findall(r"CREATE TABLE (\w+)", _SCHEMA))
 # Added without a schema bump: a writer creates them in a map that lacks them (an older map
 # then re-resolves its graphs once, see tools.graphs); readers never need them.
@@ -230,16 +245,21 @@ class MapStore:
                     f"the map at {path} was built by an older sleepcoder "
                     f"(schema {version}); run `sleepcoder map` to rebuild it"
                 )
-            store._reset()
-            return store, (
-                f"the map was built by an older sleepcoder (schema {version}); rebuilding it"
-            )
+            if version != 5:
+                store._reset()
+                return store, (
+                    f"the map was built by an older sleepcoder (schema {version}); rebuilding it"
+                )
+            store._migrate_from_5()
+        notices = [] if version == SCHEMA_VERSION else [
+            "the map was built by an older sleepcoder (schema 5): adding its stored search "
+            "documents"]
         if create:
             store._add_tables()
         if store.get_meta("extractor_version") != str(EXTRACTOR_VERSION) and create:
             store._drop_facts()
-            return store, "the parser changed since this map was built: re-parsing all files"
-        return store, ""
+            notices.append("the parser changed since this map was built: re-parsing all files")
+        return store, "; ".join(notices)
 
     def _create(self) -> None:
         # executescript() commits on its own, so the script carries its own transaction
@@ -256,6 +276,12 @@ class MapStore:
         if not had_probes:  # the graphs' lookups are not recorded: the next build resolves all
             with self.transaction():
                 self.conn.execute("DELETE FROM meta WHERE key='graph_probes'")
+
+    def _migrate_from_5(self) -> None:
+        """Schema 6 only adds the search documents, which the next sync fills."""
+        self.conn.executescript(f"BEGIN;\n{_SEARCH_SCHEMA}\nCOMMIT;")
+        with self.transaction():
+            self.set_meta("schema_version", str(SCHEMA_VERSION))
 
     def _reset(self) -> None:
         tables = [
@@ -279,6 +305,8 @@ class MapStore:
                 "file_links",
                 "file_edges",
                 "graph_probes",
+                "search_docs",
+                "search_stats",
             ):  # summaries and notes are keyed by content and stay valid
                 self.conn.execute(f"DELETE FROM {table}")
             self.set_meta("extractor_version", str(EXTRACTOR_VERSION))

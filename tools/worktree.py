@@ -42,15 +42,18 @@ class Worktree:
     base: str  # commit sha
 
     @classmethod
-    def create(cls, repo: Path, base: str, path: Path) -> Worktree:
-        """A detached worktree of `repo` at `base` in `path` (reused if already there)."""
+    def create(cls, repo: Path, base: str, path: Path, *, checkout: bool = True) -> Worktree:
+        """A detached worktree of `repo` at `base` in `path` (reused if already there).
+        Without `checkout`, no file is written and the index is empty: the caller writes the
+        files it needs (tools/workspace.py), and diffs name their paths."""
         if (path / ".git").exists():
             head = git(path, "rev-parse", "HEAD").stdout.strip()
             if head == base:
                 return cls(repo, path, base)
             cls(repo, path, head).remove()
         path.parent.mkdir(parents=True, exist_ok=True)
-        git(repo, "worktree", "add", "--detach", "--force", str(path), base)
+        git(repo, "worktree", "add", "--detach", "--force",
+            *([] if checkout else ["--no-checkout"]), str(path), base)
         return cls(repo, path, base)
 
     def remove(self) -> None:

@@ -38,10 +38,11 @@ from sleepcoder.agent.sleep.summaries import (
     fallback_outcome,
     summarize_dir,
 )
+from sleepcoder.agent.tokens import weakest
 from sleepcoder.tools.config import Config
 from sleepcoder.tools.history import HistoryView
 from sleepcoder.tools.repomap import build_map
-from sleepcoder.tools.search_index import ensure_terms
+from sleepcoder.tools.search_docs import sync_documents
 from sleepcoder.tools.store import MapStore
 
 _BATCHES_PER_STEP = 4  # a checkpoint every few requests
@@ -116,6 +117,13 @@ class SleepContext:
                 totals["cost_known"] = False
             elif not r.cached:
                 totals["cost"] += r.cost
+            if r.counted:
+                counted = totals.setdefault("token_count_calls", {})
+                counted[r.counted] = counted.get(r.counted, 0) + 1
+        checks = set(totals.get("budget_checks", [])) | self.llm.ledger.check_methods()
+        totals["budget_checks"] = sorted(checks)
+        totals["token_count"] = weakest(totals.get("token_count_calls", {}))
+        totals["budget_check"] = weakest(checks)
 
     def spent(self) -> int:
         self.account()
@@ -285,8 +293,9 @@ def _summarize_dirs(ctx: SleepContext) -> None:
 
 
 def _history_notes(ctx: SleepContext) -> None:
-    # search terms for task-time retrieval: computed now, while nobody waits for them
-    ctx.report["search_terms"] = ensure_terms(ctx.store, ctx.root)
+    # the search documents take in the file summaries just written: rebuilt now, while
+    # nobody waits for them
+    ctx.report["search_terms"] = sync_documents(ctx.store, ctx.root)
     existing = {row[0] for row in ctx.store.conn.execute(
         "SELECT path FROM files WHERE status='ok'")}
     history = HistoryView(ctx.store.conn, existing=existing)

@@ -143,9 +143,10 @@ def anticipate(llm: LLM, repo: str, subsystem: Subsystem, checker: PathChecker, 
         cochange=f"Often changed together:\n{cochange}" if cochange else "",
         calls=f"Calls between files:\n{calls}" if calls else "")
     max_tokens = 90 * count + 40
-    budget.check(len(user) // 4 + 100 + max_tokens)
+    messages = messages_for(user)
+    budget.check_request(llm, messages, max_tokens)
     try:
-        answer = llm.complete(messages_for(user), phase="sleep", node="anticipate",
+        answer = llm.complete(messages, phase="sleep", node="anticipate",
                               max_tokens=max_tokens)
     except LLMError as exc:
         return AnticipationResult([], [], 0, f"model error: {exc}")

@@ -139,7 +139,7 @@ class FileSummarizer:
             files="\n\n".join(b.render(i, brief_chars) for i, b in enumerate(batch, 1)))
         messages = messages_for(user)
         max_tokens = 56 * count + 16
-        self.budget.check(sum(len(m["content"]) for m in messages) // 4 + max_tokens)
+        self.budget.check_request(self.llm, messages, max_tokens)
         answer = self.llm.complete(messages, phase="sleep", node="summarize_files",
                                    max_tokens=max_tokens)
         by_path = parse_by_path(answer.text, [b.path for b in batch])
@@ -191,7 +191,7 @@ def summarize_dir(llm: LLM | None, repo: str, item: DirInput, budget: TaskBudget
     user = prompt("dir_summary").format(path=item.path or "(repository root)", repo=repo,
                                         members="\n".join(lines)[:3000])
     messages = messages_for(user)
-    budget.check(len(user) // 4 + 200)
+    budget.check_request(llm, messages, 96)
     try:
         answer = llm.complete(messages, phase="sleep", node="summarize_dirs", max_tokens=96)
     except LLMError as exc:

@@ -1,11 +1,11 @@
-"""What every solve node shares at run time: the task, the model, the scratch worktree, the
-map, the budget, and the accounting that survives a resume (kept in the graph state)."""
+"""What every solve node shares at run time: the task, the model, the workspace (the base
+commit's files, and the scratch worktree once an edit needs one), the map, the budget, and
+the accounting that survives a resume (kept in the graph state)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from importlib import resources
-from pathlib import Path
 from typing import Any
 
 from sleepcoder.agent.budget import TaskBudget
@@ -15,7 +15,7 @@ from sleepcoder.tasks.task import Task
 from sleepcoder.tools.config import Config
 from sleepcoder.tools.pathguard import PathRules
 from sleepcoder.tools.store import MapStore
-from sleepcoder.tools.worktree import Worktree
+from sleepcoder.tools.workspace import Workspace
 
 
 @dataclass(frozen=True)
@@ -66,16 +66,12 @@ class SolveContext:
     options: SolveOptions
     config: Config
     llm: LLM | None
-    worktree: Worktree
+    workspace: Workspace
     store: MapStore | None  # None in the no-map condition
     progress: Any
     usage: dict[str, Any] = field(default_factory=dict)  # checkpointed with the state
     trajectory: Trajectory = field(default_factory=Trajectory)  # records nothing until opened
     _mark: int = 0
-
-    @property
-    def root(self) -> Path:
-        return self.worktree.path
 
     def account(self) -> None:
         """Move model usage since the last call into `usage` (which the state carries)."""
@@ -100,6 +96,12 @@ class SolveContext:
             node = by_node.setdefault(r.node, {"calls": 0, "tokens": 0})
             node["calls"] += 1
             node["tokens"] += r.prompt_tokens + r.completion_tokens
+            if r.counted:
+                counted = self.usage.setdefault("token_count_calls", {})
+                counted[r.counted] = counted.get(r.counted, 0) + 1
+        # how requests were counted before sending (kept across a resume, like the rest)
+        self.usage["budget_checks"] = sorted(set(self.usage.get("budget_checks", []))
+                                             | self.llm.ledger.check_methods())
 
     def tokens(self) -> int:
         self.account()
@@ -118,7 +120,7 @@ class SolveContext:
         """One model request within the budget (BudgetExhausted if it would not fit);
         `grammar` constrains the embedded model's answer (agent/solve/grammars.py)."""
         assert self.llm is not None
-        self.budget.check(self.estimate(messages, max_tokens))
+        self.budget.check_request(self.llm, messages, max_tokens)
         self.trajectory.sending(node, messages)
         answer = self.llm.complete(messages, phase="test", node=node, max_tokens=max_tokens,
                                    grammar=grammar, temperature=temperature)
@@ -126,10 +128,11 @@ class SolveContext:
         self.account()
         return answer
 
-    @staticmethod
-    def estimate(messages: list[dict[str, str]], max_tokens: int) -> int:
-        """Tokens a request may use: its prompt (about 4 characters a token) and answer."""
-        return sum(len(m["content"]) for m in messages) // 4 + max_tokens
+    def estimate(self, messages: list[dict[str, str]], max_tokens: int) -> int:
+        """Tokens a request may use: its prompt (counted by the model's tokenizer when there
+        is one, agent/tokens.py) and a full answer."""
+        assert self.llm is not None
+        return self.llm.request_tokens(messages, max_tokens)
 
     def messages(self, user: str, example: str = "") -> list[dict[str, str]]:
         """System prompt, an optional worked example (`<example>.txt` and its answer, a fixed

@@ -23,7 +23,6 @@ from sleepcoder.tools.edits import (
 from sleepcoder.tools.languages import language_for_path
 from sleepcoder.tools.parse import extract_facts
 from sleepcoder.tools.search import tokenize
-from sleepcoder.tools.worktree import check_edit_path
 
 MAX_SHOWN_CHARS = 9000  # larger files are shown as windows around the relevant definitions
 REWRITE_MAX_LINES = 150  # files this small may be rewritten whole when blocks keep failing
@@ -53,9 +52,7 @@ def edit_file(ctx: SolveContext, step: Step, plan: Plan, test_output: str = "",
     files are still to be edited after this one: a retry that would leave too little budget for
     each of them to get a first attempt is not made (one stubborn file must not starve the
     others)."""
-    path = check_edit_path(ctx.root, step.path, allow_ci=ctx.options.allow_ci_edits,
-                           protected=ctx.options.protected)
-    target = ctx.root / path
+    path, target = ctx.workspace.editable(step.path, ctx.options.rules)
     original = target.read_text(encoding="utf-8", errors="replace") if target.exists() else ""
     others = [s for s in plan.steps if s.path != path]
     others_text = ("Other files in this change:\n" + "\n".join(

@@ -15,7 +15,7 @@ from sleepcoder.agent.budget import BudgetExhausted
 from sleepcoder.agent.llm import LLMError
 from sleepcoder.agent.solve.context import SolveContext, prompt
 from sleepcoder.tools.explore import RepoTools
-from sleepcoder.tools.worktree import EditRefused, check_edit_path
+from sleepcoder.tools.pathguard import EditRefused
 
 _ACTION = re.compile(r"ACTION:\s*(list|grep|read|find)\b\s*(.*)", re.IGNORECASE)
 _FILES = re.compile(r"FILES:\s*(.+)", re.IGNORECASE)
@@ -33,7 +33,7 @@ class Exploration:
 
 def explore(ctx: SolveContext, previous: dict | None = None) -> Exploration:
     """Run (or continue) the tool loop; returns the files the model settled on."""
-    tools = RepoTools(ctx.root)
+    tools = RepoTools(ctx.workspace.root())  # a full checkout: the tools read the tree
     state = Exploration(transcript=list((previous or {}).get("transcript", [])))
     listing = tools.two_levels()
     limit = MAX_EXPLORE_STEPS
@@ -95,11 +95,10 @@ def _valid_paths(ctx: SolveContext, text: str) -> list[str]:
         if not item:
             continue
         try:
-            path = check_edit_path(ctx.root, item, allow_ci=ctx.options.allow_ci_edits,
-                                   protected=ctx.options.protected)
+            path = ctx.workspace.check(item, ctx.options.rules)
         except EditRefused:
             continue
-        if (ctx.root / path).is_file() and path not in out:
+        if ctx.workspace.is_file(path) and path not in out:
             out.append(path)
     return out
 
@@ -109,4 +108,4 @@ def _most_seen(ctx: SolveContext, transcript: list[dict]) -> list[str]:
     for item in transcript:
         for match in re.finditer(r"^([\w./-]+\.\w+)(?::\d+:| \(lines)", item["result"], re.M):
             counts[match.group(1)] += 1
-    return [p for p, _n in counts.most_common(3) if (ctx.root / p).is_file()]
+    return [p for p, _n in counts.most_common(3) if ctx.workspace.is_file(p)]

@@ -19,6 +19,7 @@ from sleepcoder.agent.solve import localize as model_localize
 from sleepcoder.agent.solve.context import SolveContext
 from sleepcoder.agent.solve.edit import REWRITE_MAX_LINES, FileResult, edit_file
 from sleepcoder.agent.solve.explore import explore
+from sleepcoder.agent.solve.fit import RESERVE, fit_plan, measure
 from sleepcoder.agent.solve.plan import Plan, fallback_plan, make_plan, restrict_plan
 from sleepcoder.agent.solve.plan import render as render_plan
 from sleepcoder.agent.solve.symbol_edit import edit_symbols
@@ -28,7 +29,7 @@ from sleepcoder.tools.localize import localize as rank_files
 from sleepcoder.tools.patch_check import check_patch
 from sleepcoder.tools.render import render_map
 from sleepcoder.tools.sandbox import Isolation
-from sleepcoder.tools.worktree import EditRefused, check_edit_path
+from sleepcoder.tools.worktree import EditRefused
 
 
 class SolveState(TypedDict, total=False):
@@ -119,8 +120,7 @@ def _after_localize(state: SolveState) -> str:
 
 def _editable(ctx: SolveContext, path: str) -> bool:
     try:
-        check_edit_path(ctx.root, path, allow_ci=ctx.options.allow_ci_edits,
-                        protected=ctx.options.protected)
+        ctx.workspace.check(path, ctx.options.rules)
     except EditRefused:
         return False
     return True
@@ -128,7 +128,7 @@ def _editable(ctx: SolveContext, path: str) -> bool:
 
 def _localize(ctx: SolveContext, state: SolveState, events: list[str]) -> SolveState:
     assert ctx.store is not None
-    ranking = rank_files(ctx.store, ctx.root, ctx.task.text)
+    ranking = rank_files(ctx.store, ctx.workspace.repo, ctx.task.text)
     refused = [c.path for c in ranking.candidates if not _editable(ctx, c.path)]
     if refused:  # files the edit rules protect are never proposed
         ranking.candidates = [c for c in ranking.candidates if c.path not in refused]
@@ -190,12 +190,17 @@ def _plan(ctx: SolveContext, state: SolveState, events: list[str]) -> SolveState
         fallback_plan(files, "no model")
     if narrowed is not None:
         plan = restrict_plan(plan, narrowed)
-    ctx.trajectory.outcome("plan", "; ".join(filter(None, [render_plan(plan), plan.note])))
-    if plan.note:
-        events.append(f"plan: {plan.note}")
     # files that add definitions first: later files then call what really exists
     order = sorted(range(len(plan.steps)), key=lambda i: not any(
         u.kind == "add" for u in plan.steps[i].units))
+    if ctx.llm is not None and ctx.options.budget:
+        sizes, file_tokens = measure(ctx.workspace, plan)
+        available = ctx.options.budget - ctx.tokens() - int(RESERVE * ctx.options.budget)
+        fitted = fit_plan(plan, order, available, sizes, file_tokens)
+        plan, order = fitted.plan, fitted.queue
+    ctx.trajectory.outcome("plan", "; ".join(filter(None, [render_plan(plan), plan.note])))
+    if plan.note:
+        events.append(f"plan: {plan.note}")
     return {"plan": plan.to_dict(), "queue": order, "results": []}
 
 
@@ -217,12 +222,11 @@ def _approve(ctx: SolveContext, state: SolveState, events: list[str]) -> SolveSt
         files = []
         for raw in answer.get("files", []):
             try:
-                path = check_edit_path(ctx.root, str(raw), allow_ci=ctx.options.allow_ci_edits,
-                                       protected=ctx.options.protected)
+                path = ctx.workspace.check(str(raw), ctx.options.rules)
             except EditRefused as exc:
                 events.append(f"review: {exc}")
                 continue
-            if (ctx.root / path).is_file() and path not in files:
+            if ctx.workspace.is_file(path) and path not in files:
                 files.append(path)
         if not files:
             events.append("aborted at plan review: none of the files given can be edited")
@@ -287,8 +291,8 @@ def _edit_one(ctx: SolveContext, step, plan: Plan, fixing: str, waiting: int,
             fallback.error = (f"the planned definitions were not found ({result.error}); "
                               f"edited with blocks instead: {fallback.error}").rstrip(": ")
             return fallback
-        small = (ctx.root / step.path).is_file() and (ctx.root / step.path).read_text(
-            encoding="utf-8", errors="replace").count("\n") <= REWRITE_MAX_LINES
+        current = ctx.workspace.read_text(step.path)
+        small = current is not None and current.count("\n") <= REWRITE_MAX_LINES
         return edit_file(ctx, step, plan, waiting=waiting, whole=small)
     return edit_file(ctx, step, plan, fixing, waiting=waiting, whole=fmt == "whole")
 
@@ -308,19 +312,23 @@ def final_patch(ctx: SolveContext, state: SolveState, events: list[str]) -> tupl
     the plan (tools/patch_check.py); refused entries are dropped, and what is left is kept only
     if it still applies to the base commit on its own."""
     planned = {s["path"] for s in state.get("plan", {}).get("steps", [])}
-    paths = _edited(state)
-    patch = worktree_diff(ctx.root, ctx.worktree.base, paths)
+    workspace = ctx.workspace
+    if workspace.worktree is None:  # no edit was ever made
+        return "", {"applies": True, "error": "", "refused": [], "files": []}
+    paths = workspace.written(_edited(state))
+    patch = worktree_diff(workspace.worktree.path, workspace.base, paths)
     _entries, refused = check_patch(patch.text, ctx.options.rules, planned)
     for refusal in refused:
         events.append(f"refused from the patch: {refusal.path}: {refusal.reason}")
     if refused:
         bad = {r.path for r in refused}
-        patch = worktree_diff(ctx.root, ctx.worktree.base, [p for p in paths if p not in bad])
+        patch = worktree_diff(workspace.worktree.path, workspace.base,
+                              [p for p in paths if p not in bad])
         _entries, again = check_patch(patch.text, ctx.options.rules, planned)
         if again:
             events.append("the patch was refused as a whole: " + again[0].reason)
             patch = parse_patch("")
-    problem = check_applies(ctx.worktree.repo, ctx.worktree.base, patch)
+    problem = check_applies(workspace.repo, workspace.base, patch)
     if problem:
         events.append(f"the patch does not apply to the base commit: {problem}")
     return ("" if problem else patch.text), {

@@ -16,8 +16,8 @@ from dataclasses import asdict, dataclass, field
 from sleepcoder.agent.solve.context import SolveContext, prompt
 from sleepcoder.agent.solve.localize import describe
 from sleepcoder.tools.languages import language_for_path
+from sleepcoder.tools.pathguard import EditRefused
 from sleepcoder.tools.symbols import definitions
-from sleepcoder.tools.worktree import EditRefused, check_edit_path
 
 _LINE = re.compile(r"^\s*[-*]?\s*\**(EDIT|CREATE)\**\s+`?([^\s:`]+)`?\s*:?\s*(.*)$",
                    re.IGNORECASE)
@@ -72,15 +72,16 @@ class Plan:
     steps: list[Step]
     note: str = ""  # why the plan is a fallback, or what was dropped
     dropped_units: int = 0  # definitions the model named that do not exist
+    left_out: list[str] = field(default_factory=list)  # cut to fit the budget (fit.py)
 
     def to_dict(self) -> dict:
         return {"steps": [s.to_dict() for s in self.steps], "note": self.note,
-                "dropped_units": self.dropped_units}
+                "dropped_units": self.dropped_units, "left_out": list(self.left_out)}
 
     @classmethod
     def from_dict(cls, data: dict) -> Plan:
         return cls([Step.from_dict(s) for s in data.get("steps", [])], data.get("note", ""),
-                   data.get("dropped_units", 0))
+                   data.get("dropped_units", 0), list(data.get("left_out", [])))
 
 
 def make_plan(ctx: SolveContext, files: list[str], context: str,
@@ -137,12 +138,13 @@ def _definition_listing(ctx: SolveContext, files: list[str]) -> tuple[str, list[
 
 def _current_definitions(ctx: SolveContext, path: str):
     language = language_for_path(path)
-    target = ctx.root / path
-    if language is None or not target.is_file():
+    if language is None:
         return []
     try:
-        content = target.read_text(encoding="utf-8", errors="replace")
+        content = ctx.workspace.read_text(path)
     except OSError:
+        return []
+    if content is None:
         return []
     return [d for d in definitions(content, language) if d.kind not in ("constant",)]
 
@@ -172,14 +174,13 @@ def parse_plan(ctx: SolveContext, text: str, files: list[str],
         current = None
         action, raw, what = match.group(1).lower(), match.group(2), match.group(3).strip()
         try:
-            path = check_edit_path(ctx.root, raw, allow_ci=ctx.options.allow_ci_edits,
-                                   protected=ctx.options.protected)
+            path = ctx.workspace.check(raw, ctx.options.rules)
         except EditRefused as exc:
             dropped.append(str(exc))
             continue
         if path in seen:
             continue
-        exists = (ctx.root / path).exists()
+        exists = ctx.workspace.exists(path)
         if action == "edit" and path not in files:
             if path in (runners_up or []) and extra < MAX_EXTRA_FILES:
                 extra += 1

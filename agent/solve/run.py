@@ -13,6 +13,7 @@ from sleepcoder.agent.solve.context import SolveContext, SolveOptions
 from sleepcoder.agent.solve.graph import run_graph
 from sleepcoder.agent.solve.runs import RunBusy, hold_run, new_run_id, read_record, write_record
 from sleepcoder.agent.solve.trajectory import Trajectory, relative_path
+from sleepcoder.agent.tokens import weakest
 from sleepcoder.tasks.task import Task, TaskError, from_issue_file, from_text
 from sleepcoder.tools import gitutil
 from sleepcoder.tools.config import Config, load_config
@@ -23,7 +24,8 @@ from sleepcoder.tools.scan import resolve_root
 from sleepcoder.tools.secrets import scrub_tree
 from sleepcoder.tools.store import MapStore
 from sleepcoder.tools.touched import touched_in_worktree
-from sleepcoder.tools.worktree import GitError, Worktree, git
+from sleepcoder.tools.workspace import Workspace
+from sleepcoder.tools.worktree import GitError, git
 
 
 class SolveError(ValueError):
@@ -93,11 +95,13 @@ def start_solve(path: Path, request: str | None, options: SolveOptions, *,
     progress.notice(f"run {thread} (if it stops, continue it with --resume {thread})")
     try:
         with hold_run(store_dir, thread):
-            worktree = Worktree.create(root, base, store_dir / "worktrees" / thread)
-            ctx = SolveContext(task, options, config, llm, worktree, store, progress)
+            # no checkout yet: the worktree is made by the first edit (tools/workspace.py)
+            workspace = Workspace(root, base, store_dir / "worktrees" / thread,
+                                  full=options.no_map)
+            ctx = SolveContext(task, options, config, llm, workspace, store, progress)
             ctx.trajectory = Trajectory.open(store_dir, thread, llm.ledger if llm else None)
             initial = {"task": task.to_dict(), "options": options.to_dict(), "base": base,
-                       "worktree": str(worktree.path), "status": "running", "usage": {},
+                       "worktree": str(workspace.path), "status": "running", "usage": {},
                        "events": [], "started": time.time()}
             return _run(ctx, store_dir, thread, initial, None)
     except RunBusy as exc:  # the same request started by two processes within a second
@@ -126,9 +130,10 @@ def resume_solve(path: Path, thread: str, answer: dict | None = None, *,
         llm.open_cache(store_dir / "llm_cache.db")
     try:
         with hold_run(store_dir, thread):
-            worktree = Worktree.create(root, values["base"], Path(values["worktree"]))
+            workspace = Workspace(root, values["base"], Path(values["worktree"]),
+                                  full=options.no_map)
             store = None if options.no_map else MapStore.open(store_dir, create=False)[0]
-            ctx = SolveContext(task, options, config, llm, worktree, store, progress)
+            ctx = SolveContext(task, options, config, llm, workspace, store, progress)
             ctx.trajectory = Trajectory.open(store_dir, thread, llm.ledger if llm else None)
             return _run(ctx, store_dir, thread, None, answer, resume=True)
     except RunBusy as exc:
@@ -167,9 +172,9 @@ def _saved_state(store_dir: Path, thread: str) -> dict | None:
 
 def _run(ctx: SolveContext, store_dir: Path, thread: str, initial: dict | None,
          answer: Any, resume: bool = False) -> SolveResult:
-    """Run the graph. Its worktree stays only while the run can be resumed: at plan review,
-    or after an interruption (Ctrl-C) that left a checkpoint. Any final status, an error
-    included, writes the run record and removes the worktree."""
+    """Run the graph. Its worktree (if an edit made one) stays only while the run can be
+    resumed: at plan review, or after an interruption (Ctrl-C) that left a checkpoint. Any
+    final status, an error included, writes the run record and removes the worktree."""
     saver, conn = _checkpointer(store_dir)
     try:
         if resume and answer is None:
@@ -190,10 +195,13 @@ def _run(ctx: SolveContext, store_dir: Path, thread: str, initial: dict | None,
         conn.close()
         if not resumable:  # interrupted before the first checkpoint: nothing to resume
             _close(ctx)
+        else:
+            ctx.workspace.tree.close()
         raise
     conn.close()
     interrupts = final.get("__interrupt__")
     if interrupts:
+        ctx.workspace.tree.close()
         if ctx.store is not None:
             ctx.store.close()
         return SolveResult(thread, "awaiting_review", "", {}, interrupts[0].value)
@@ -231,7 +239,7 @@ def _close(ctx: SolveContext) -> None:
         if ctx.store is not None:
             ctx.store.close()
     finally:
-        ctx.worktree.remove()
+        ctx.workspace.close()
 
 
 def run_record(ctx: SolveContext, thread: str, state: dict) -> dict:
@@ -278,7 +286,11 @@ def run_record(ctx: SolveContext, thread: str, state: dict) -> dict:
                      "failed_calls": usage.get("failed", 0),
                      "cost": round(usage.get("cost", 0.0), 6)
                      if usage.get("cost_known", True) else None,
-                     "by_node": usage.get("by_node", {})},
+                     "by_node": usage.get("by_node", {}),
+                     # how the tokens were counted (agent/tokens.py): the least exact way used
+                     "token_count": weakest(usage.get("token_count_calls", {})),
+                     "token_count_calls": usage.get("token_count_calls", {}),
+                     "budget_check": weakest(usage.get("budget_checks", []))},
             "sleep": {"tokens_of_last_pass": sleep_tokens},
         },
         "seconds": round(time.time() - started, 2),
@@ -288,10 +300,11 @@ def run_record(ctx: SolveContext, thread: str, state: dict) -> dict:
 
 def _touched(ctx: SolveContext, patch: Any) -> dict[str, list[str]]:
     """Per file of the final patch, the definitions its hunks touched (tools/touched.py)."""
-    if not patch.files or not ctx.worktree.path.exists():
+    worktree = ctx.workspace.worktree
+    if not patch.files or worktree is None or not worktree.path.exists():
         return {}
     try:
-        return touched_in_worktree(ctx.worktree.path, ctx.worktree.base,
+        return touched_in_worktree(worktree.path, worktree.base,
                                    [f.path for f in patch.files if f.status != "removed"])
     except OSError:  # the record is written whatever happened to the worktree
         return {}
@@ -302,7 +315,8 @@ def _repository_files(ctx: SolveContext) -> int | None:
     if ctx.store is not None:
         return len(ctx.store.mapped_files())
     try:
-        listed = git(ctx.worktree.path, "ls-files", "-z").stdout
+        listed = git(ctx.workspace.repo, "ls-tree", "-r", "-z", "--name-only", "--full-tree",
+                     ctx.workspace.base).stdout
     except (GitError, OSError):  # the size only shapes a hint: not worth losing the record
         return None
     return len([p for p in listed.split("\0") if p])

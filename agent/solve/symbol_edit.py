@@ -20,7 +20,6 @@ from sleepcoder.tools import pyimports
 from sleepcoder.tools.languages import language_for_path
 from sleepcoder.tools.parse import syntax_errors
 from sleepcoder.tools.symbols import SymbolError, definitions, import_block, replace_lines
-from sleepcoder.tools.worktree import check_edit_path
 
 # The protocol each model is asked with when `[solve] edit_protocol = "auto"`: measured with
 # benchmarks/bench_edit.py (docs/benchmarks.md, "Edit benchmark"). For the 1.5B on 12 real
@@ -46,10 +45,8 @@ def protocol_for(ctx: SolveContext) -> str:
 def edit_symbols(ctx: SolveContext, step: Step, plan: Plan, added: list[str]) -> FileResult:
     """Edit `step`'s file unit by unit. `added` holds the signatures of definitions earlier
     files of this run added (shown to the model, so calls to them are right)."""
-    path = check_edit_path(ctx.root, step.path, allow_ci=ctx.options.allow_ci_edits,
-                           protected=ctx.options.protected)
+    path, target = ctx.workspace.editable(step.path, ctx.options.rules)
     language = language_for_path(path) or ""
-    target = ctx.root / path
     original = target.read_text(encoding="utf-8", errors="replace")
     content = original
     protocol = protocol_for(ctx)

@@ -50,13 +50,13 @@ def run_tests(ctx: SolveContext, patch: str) -> dict:
     options = ctx.options
     record: dict = {"command": options.test_cmd}
     try:
-        clone = scratch.create(ctx.worktree.repo, ctx.worktree.base, patch)
+        clone = scratch.create(ctx.workspace.repo, ctx.workspace.base, patch)
     except (GitError, OSError) as exc:
         return {**record, "status": "error", "seconds": 0.0,
                 "output": scrub(f"could not prepare the scratch clone for the tests: {exc}")}
     try:
         env = command_environment(clone.path, clone.home, options.test_env)
-        repo = ctx.worktree.repo
+        repo = ctx.workspace.repo
         hide = secret_locations(git_common_dir(repo), ctx.config.map.store_path(repo))
         hide += nested_git_dirs(repo)
         writable = [clone.path.parent, *(Path(p).expanduser().resolve()

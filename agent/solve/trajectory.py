@@ -45,6 +45,7 @@ class Step:
     cached: bool
     error: str = ""  # the request failed (then there is no answer)
     outcome: str | None = None  # what became of the answer, filled in by the step that used it
+    counted: str = ""  # how its tokens were counted (agent/tokens.py)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -94,11 +95,14 @@ class Trajectory:
         """Write the pending request with its answer (an agent.llm.Completion)."""
         if self.path is None or self._pending is None:
             return
-        node, sent, started, _mark = self._pending
+        node, sent, started, mark = self._pending
         self._pending = None
+        records = self.ledger.records[mark:] if self.ledger is not None else []
+        counted = next((r.counted for r in records if r.counted), "")
         self._write(Step(self._step + 1, self.session, node, sent, scrub(answer.text),
                          answer.finish_reason, answer.prompt_tokens, answer.completion_tokens,
-                         round(time.perf_counter() - started, 3), answer.cached))
+                         round(time.perf_counter() - started, 3), answer.cached,
+                         counted=counted))
 
     def abandon(self, reason: str) -> None:
         """Write the pending request, if any, as failed: its error from the model's ledger when

@@ -1,0 +1,123 @@
+"""Fitting the plan to the token budget before any edit is asked.
+
+A plan of five files with two definitions each needs about 25,000 tokens of edit questions with
+the embedded model; at a 20,000-token budget the run used to spend the budget on the first
+files and end `budget_exhausted` with the rest unedited and no room left for a fix round. The
+cost of each planned change is estimated from what it will send (the definition's size plus the
+fixed part of an edit question), and the changes that cannot fit are left out before editing
+starts, in the order the edits will be made, keeping a reserve for retries and a fix round.
+What is left out is said in the plan's note and in the run record: it is the agent's decision,
+not a failure to edit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sleepcoder.agent.solve.plan import Plan, Step, Unit
+from sleepcoder.tools.languages import language_for_path
+from sleepcoder.tools.symbols import definitions
+
+# The fixed part of one edit question (system prompt, instructions, surrounding lines): 900 to
+# 1,300 tokens on the dev-set runs of the embedded model for definitions of 100 to 400 tokens.
+EDIT_OVERHEAD = 1_000
+# Questions per change: the decomposed protocol asks for the header when the plan speaks of it,
+# then the body, and retries a rejected answer once; 1 to 3 were seen, 2 on average.
+CALLS = {"change": 2, "add": 1, "imports": 1}
+NEW_CODE = 300  # tokens of an added definition's answer
+FILE_WINDOW = 2_300  # a file-level edit shows at most about this much of the file
+FILE_ANSWER = 700
+MAX_DEFINITION = 1_500  # a larger definition is shown in part
+RESERVE = 0.15  # of the budget, kept for retries and the fix round after failing tests
+
+
+@dataclass
+class Fitted:
+    plan: Plan
+    queue: list[int]
+    left_out: list[str]  # "path: CHANGE x" or "path" for whole steps
+    needed: int  # estimated tokens of the whole plan's edits
+    available: int  # tokens the edits may use
+
+
+def unit_cost(unit: Unit, definition_tokens: dict[str, int]) -> int:
+    if unit.kind == "change":
+        size = min(definition_tokens.get(unit.name, 200), MAX_DEFINITION)
+        return CALLS["change"] * (EDIT_OVERHEAD + size + size // 2)
+    if unit.kind == "add":
+        return CALLS["add"] * (EDIT_OVERHEAD + NEW_CODE)
+    return CALLS["imports"] * (EDIT_OVERHEAD + 200)
+
+
+def step_cost(step: Step, definition_tokens: dict[str, int], file_tokens: int) -> int:
+    """Estimated tokens of one planned file's edits (a step with no named definitions is
+    edited at file level)."""
+    if step.units:
+        return sum(unit_cost(u, definition_tokens) for u in step.units)
+    if step.action == "create":
+        return EDIT_OVERHEAD + FILE_ANSWER * 2
+    return EDIT_OVERHEAD + min(file_tokens, FILE_WINDOW) + FILE_ANSWER
+
+
+def fit_plan(plan: Plan, queue: list[int], available: int, sizes: dict[str, dict[str, int]],
+             file_tokens: dict[str, int]) -> Fitted:
+    """The plan cut to what `available` tokens can edit, walking steps in `queue` order:
+    whole units are kept while they fit; the first unit is always kept (a run that tries
+    nothing learns nothing). `sizes[path][qname]` are definition sizes in tokens."""
+    spent, left_out, steps, needed = 0, [], [], 0
+    kept_any = False
+    for index in queue:
+        step = plan.steps[index]
+        defs = sizes.get(step.path, {})
+        if not step.units:
+            cost = step_cost(step, defs, file_tokens.get(step.path, 0))
+            needed += cost
+            if kept_any and spent + cost > available:
+                left_out.append(step.path)
+                continue
+            spent, kept_any = spent + cost, True
+            steps.append(step)
+            continue
+        units = []
+        for unit in step.units:
+            cost = unit_cost(unit, defs)
+            needed += cost
+            if kept_any and spent + cost > available:
+                left_out.append(f"{step.path}: {unit.describe()}")
+                continue
+            spent, kept_any = spent + cost, True
+            units.append(unit)
+        if units:
+            steps.append(Step(step.action, step.path, step.what, units))
+    if not left_out:
+        return Fitted(plan, queue, [], needed, available)
+    note = (f"left out to fit the token budget (about {needed:,} tokens of edits planned, "
+            f"{max(available, 0):,} available): " + "; ".join(left_out))
+    fitted = Plan(steps, "; ".join(filter(None, [plan.note, note])), plan.dropped_units,
+                  left_out)
+    # the kept steps are already in edit order
+    return Fitted(fitted, list(range(len(steps))), left_out, needed, available)
+
+
+def measure(workspace, plan: Plan) -> tuple[dict[str, dict[str, int]], dict[str, int]]:
+    """Definition sizes and file sizes (tokens, about 4 characters each) of the planned
+    files as they are now (`workspace`: tools/workspace.py, read without a checkout)."""
+    sizes, files = {}, {}
+    for step in plan.steps:
+        if step.action != "edit":
+            continue
+        try:
+            content = workspace.read_text(step.path)
+        except OSError:
+            continue
+        if content is None:
+            continue
+        files[step.path] = len(content) // 4
+        language = language_for_path(step.path)
+        if language is None or not step.units:
+            continue
+        lines = content.splitlines(keepends=True)
+        sizes[step.path] = {
+            d.qname: sum(len(line) for line in lines[d.start_line - 1:d.end_line]) // 4
+            for d in definitions(content, language)}
+    return sizes, files

@@ -1,0 +1,121 @@
+"""`sleepcoder mcp`: the map as a stdio MCP server (official `mcp` SDK), so a coding agent
+(Claude Code, Cursor, ...) can ask it for an overview, the files a request touches, a file's
+definitions, co-changes, a symbol's callers and the anticipated changes. See docs/mcp.md.
+
+stdout is the protocol channel: nothing else is printed there; logs go to stderr.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+try:  # mcp 2.x renamed FastMCP to MCPServer; 1.x (>= 1.2) has FastMCP
+    from mcp.server.mcpserver import MCPServer as _Server
+    from mcp.server.mcpserver.exceptions import ToolError
+except ImportError:
+    from mcp.server.fastmcp import FastMCP as _Server  # type: ignore[no-redef]
+    from mcp.server.fastmcp.exceptions import ToolError  # type: ignore[no-redef]
+
+from sleepcoder.mcp_tools import (
+    DEFAULT_MAP_BUDGET,
+    MAX_COCHANGE_LIMIT,
+    MAX_LOCALIZE_LIMIT,
+    MAX_MAP_BUDGET,
+    MapAnswers,
+    QueryRefused,
+)
+from sleepcoder.tools.config import Config
+
+_log = logging.getLogger("sleepcoder.mcp")
+
+INSTRUCTIONS = (
+    "sleepcoder's map of one repository: files ranked by importance, their summaries and key "
+    "definitions, the import/call graph and the git history. Start with `localize` for a "
+    "change request or `map_overview` for orientation, then `file_info`, `symbol` and "
+    "`cochanges` on what they name. Paths are relative to the repository root. Read-only."
+)
+
+
+def _guarded(query: Callable[[], str]) -> str:
+    """Run one tool: refused input and map errors become tool errors the model can read;
+    a bug is logged (stderr) and reported as one line, never as a traceback."""
+    from sleepcoder.tools.lock import MapBusy
+    from sleepcoder.tools.scan import ScanError
+    from sleepcoder.tools.store import StoreError
+
+    try:
+        return query()
+    except QueryRefused as exc:
+        raise ToolError(f"refused: {exc}") from None
+    except (StoreError, MapBusy, ScanError) as exc:
+        raise ToolError(str(exc)) from None
+    except Exception as exc:
+        _log.exception("tool failed")
+        raise ToolError(f"sleepcoder failed: {type(exc).__name__}: {exc}") from None
+
+
+def build_server(root: Path, repo, config: Config) -> _Server:
+    """The MCP server for the repository at `root`, with its six tools."""
+    answers = MapAnswers(root, repo, config, log=_log.info)
+    server = _Server("sleepcoder", instructions=INSTRUCTIONS)
+
+    @server.tool(description=(
+        "Overview of the repository map within a token budget: the main directories, then "
+        "files most relevant first with their summaries, key definitions and co-change "
+        "hints, then anticipated changes. `budget`: tokens (1 to "
+        f"{MAX_MAP_BUDGET}; larger values are capped). `focus`: optional text (a request, "
+        "symbols, paths) that ranks matching files first."))
+    def map_overview(budget: int = DEFAULT_MAP_BUDGET, focus: str = "") -> str:
+        return _guarded(lambda: answers.map_overview(budget, focus))
+
+    @server.tool(description=(
+        "Which files a change request will most likely modify, ranked, each with a "
+        "probability and the reasons (text match, import/call links, past co-changes, "
+        "anticipated requests), without any language model. `chosen` is the suggested "
+        f"set. `limit`: candidates to list (1 to {MAX_LOCALIZE_LIMIT})."))
+    def localize(request: str, limit: int = 10) -> str:
+        return _guarded(lambda: answers.localize(request, limit))
+
+    @server.tool(description=(
+        "A file's summary (or docstring) and its definitions (classes, functions, methods) "
+        "with line ranges, signatures and how many other files use each. `path`: relative "
+        "to the repository root."))
+    def file_info(path: str) -> str:
+        return _guarded(lambda: answers.file_info(path))
+
+    @server.tool(description=(
+        "The files that usually change together with a file, learnt from the git history "
+        f"(changed together in two or more commits). `limit`: 1 to {MAX_COCHANGE_LIMIT}."))
+    def cochanges(path: str, limit: int = 10) -> str:
+        return _guarded(lambda: answers.cochanges(path, limit))
+
+    @server.tool(description=(
+        "Where a symbol is defined (file and line) and which definitions call or use it, "
+        "from the map's call graph. `name`: a function, class or method name, or a "
+        "qualified one such as `Class.method`."))
+    def symbol(name: str) -> str:
+        return _guarded(lambda: answers.symbol(name))
+
+    @server.tool(description=(
+        "Likely changes anticipated at sleep time (feature requests the sleep pass expects, "
+        "with the files each would touch), those closest to `focus` first; says so when "
+        "the map has none."))
+    def likely_changes(focus: str = "") -> str:
+        return _guarded(lambda: answers.likely_changes(focus))
+
+    return server
+
+
+def serve(root: Path, config: Config) -> None:
+    """Serve the map of the repository at `root` over stdio until the client closes the
+    connection."""
+    from sleepcoder.tools.scan import resolve_root
+
+    root, repo = resolve_root(root)
+    logging.basicConfig(stream=sys.stderr, level=logging.INFO,
+                        format="sleepcoder mcp: %(message)s")
+    _log.info("serving the map of %s", root)
+    build_server(root, repo, config).run()

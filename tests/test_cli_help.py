@@ -1,0 +1,75 @@
+"""`--help` of every command as a user reads it, and `sleepcoder --version`."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from sleepcoder import __version__
+from sleepcoder.cli import app
+from tests.conftest import run_cli
+
+ANSI = re.compile(r"\x1b\[[0-9;]*m")  # colours, when the environment forces a terminal
+
+
+def _command_paths(group, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    paths = [prefix]
+    for name, command in sorted(group.commands.items()):
+        if hasattr(command, "commands"):  # a group (Typer may ship its own copy of click)
+            paths += _command_paths(command, (*prefix, name))
+        else:
+            paths.append((*prefix, name))
+    return paths
+
+
+COMMANDS = _command_paths(typer.main.get_command(app))  # type: ignore[arg-type]
+
+
+def render_help(*path: str, columns: int = 100) -> str:
+    result = CliRunner().invoke(app, [*path, "--help"], env={"COLUMNS": str(columns)})
+    assert result.exit_code == 0, result.output
+    return ANSI.sub("", result.output)
+
+
+def test_every_command_is_covered():
+    names = {" ".join(path) for path in COMMANDS}
+    assert {"", "map build", "map show", "solve", "bot", "swe-features build",
+            "runs clean", "version"} <= names
+
+
+@pytest.mark.parametrize("path", COMMANDS, ids=lambda p: " ".join(p) or "sleepcoder")
+def test_help_shows_no_value_placeholder_after_flags(path):
+    text = render_help(*path)
+    assert "<bool>" not in text
+    assert "--help" in text
+
+
+def test_help_sentences_wrapped_in_the_source_flow_at_a_wide_terminal():
+    listing = render_help(columns=250)
+    # the docstrings of `sleep` and `bot` break their first sentence in the source
+    assert "summarize files and directories and write likely-change notes." in listing
+    assert "becomes a draft pull request (reads GITHUB_EVENT_PATH" in listing
+    solve = render_help("solve", columns=250)
+    assert "Implement a feature request: localize, plan, edit in a scratch worktree, check, and " \
+           "emit a patch." in solve
+    # a bracketed word is text, not markup to be swallowed
+    assert "auto (default: [solve] edit_format)." in solve
+
+
+def test_every_command_group_renders_help_as_markdown():
+    """A group left in Typer's default "rich" markup would keep the source's line breaks in its
+    command list and swallow bracketed words (see cli.HELP_MARKUP)."""
+    from sleepcoder.cli import HELP_MARKUP
+
+    groups = [app] + [group.typer_instance for group in app.registered_groups]
+    assert [g.rich_markup_mode for g in groups] == [HELP_MARKUP] * len(groups)
+
+
+def test_version_option_prints_the_version():
+    result = run_cli("--version")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f"sleepcoder {__version__}\n"
+    assert run_cli("version").stdout == result.stdout

@@ -1,0 +1,115 @@
+"""Fitting the plan to the token budget before editing (agent/solve/fit.py)."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sleepcoder.agent.solve.fit import EDIT_OVERHEAD, fit_plan, unit_cost
+from sleepcoder.agent.solve.plan import Plan, Step, Unit
+from sleepcoder.agent.solve.run import start_solve
+
+from tests.test_solve import (
+    REQUEST,
+    inventory,  # noqa: F401  (the fixture)
+    options,
+    script_happy_path,
+)
+
+
+def _plan() -> Plan:
+    return Plan([
+        Step("edit", "a.py", "core", [Unit("change", "main"), Unit("add", "helper", "end")]),
+        Step("edit", "b.py", "caller", [Unit("change", "run")]),
+        Step("edit", "tests/test_a.py", "test", [Unit("add", "test_helper", "end")])])
+
+
+def test_a_plan_that_fits_is_returned_unchanged():
+    plan = _plan()
+    fitted = fit_plan(plan, [0, 1, 2], 100_000, {}, {})
+    assert fitted.plan is plan and fitted.queue == [0, 1, 2] and fitted.left_out == []
+
+
+def test_changes_that_do_not_fit_are_left_out_in_edit_order_and_said():
+    sizes = {"a.py": {"main": 400}, "b.py": {"run": 300}}
+    first = unit_cost(Unit("change", "main"), sizes["a.py"])
+    second = unit_cost(Unit("add", "helper", "end"), {})
+    fitted = fit_plan(_plan(), [0, 1, 2], first + second + 10, sizes, {})
+    assert [s.path for s in fitted.plan.steps] == ["a.py"]
+    assert fitted.left_out == ["b.py: CHANGE run", "tests/test_a.py: ADD test_helper AT END"]
+    assert fitted.plan.left_out == fitted.left_out
+    assert "left out to fit the token budget" in fitted.plan.note
+    assert fitted.queue == [0]
+
+
+def test_the_first_change_is_always_tried_even_when_nothing_fits():
+    fitted = fit_plan(_plan(), [2, 0, 1], 0, {}, {})
+    assert [s.path for s in fitted.plan.steps] == ["tests/test_a.py"]
+    assert len(fitted.left_out) == 3
+
+
+def test_a_larger_definition_costs_more_to_change():
+    small = unit_cost(Unit("change", "f"), {"f": 50})
+    large = unit_cost(Unit("change", "f"), {"f": 900})
+    assert EDIT_OVERHEAD < small < large
+
+
+units = st.builds(Unit, st.sampled_from(["change", "add", "imports"]),
+                  st.sampled_from(["f", "g", "C.m", "h"]), st.just("end"))
+steps = st.builds(Step, st.just("edit"), st.sampled_from(["a.py", "b.py", "c.js", "d.py"]),
+                  st.just("what"), st.lists(units, max_size=4))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(steps, min_size=1, max_size=5), st.integers(-5_000, 30_000),
+       st.dictionaries(st.sampled_from(["f", "g", "C.m", "h"]), st.integers(0, 5_000)),
+       st.randoms())
+def test_every_planned_change_is_kept_or_said_to_be_left_out(plan_steps, available, sizes,
+                                                             rnd):
+    plan = Plan(plan_steps)
+    queue = list(range(len(plan_steps)))
+    rnd.shuffle(queue)
+    by_path = {s.path: sizes for s in plan_steps}
+    fitted = fit_plan(plan, queue, available, by_path, {})
+    kept = [(fitted.plan.steps[i].path, u.describe()) for i in fitted.queue
+            for u in fitted.plan.steps[i].units]
+    planned = [(plan_steps[i].path, u.describe()) for i in queue for u in plan_steps[i].units]
+    kept_steps = [s.path for s in fitted.plan.steps if not s.units]
+    left = fitted.left_out
+    assert len(kept) + len(left) + len(kept_steps) == len(planned) + sum(
+        1 for s in plan_steps if not s.units)
+    # the kept changes are a prefix-respecting subsequence of the edit order
+    it = iter(planned)
+    assert all(any(k == p for p in it) for k in kept)
+    # what is kept fits, apart from the first change that is always tried
+    cost = sum(unit_cost(u, sizes) for s in fitted.plan.steps for u in s.units)
+    if fitted.left_out and len(kept) > 1:
+        assert cost <= max(available, 0) + max(unit_cost(u, sizes) for s in fitted.plan.steps
+                                                for u in s.units)
+    assert sorted(fitted.queue) == list(range(len(fitted.plan.steps)))
+
+
+def test_a_solve_leaves_out_what_the_budget_cannot_edit_and_does_not_run_dry(
+        inventory, scripted):  # noqa: F811
+    """Localize and plan take about 1,750 tokens with the scripted model; at 4,000 only one
+    file's edit fits with the reserve, so the second file is left out before editing, said
+    in the events, and the run ends done instead of out of budget."""
+    script_happy_path(scripted)
+    result = start_solve(inventory.root, REQUEST, options(budget=4000))
+    assert result.status == "done"
+    assert result.record["plan"]["left_out"] == ["inventory/cli.py"]
+    assert result.record["files"]["modified"] == ["inventory/report.py"]
+    assert any("left out to fit the token budget" in e for e in result.record["events"])
+    assert result.record["usage"]["test"]["tokens"] <= 4000
+
+
+def test_the_printed_result_names_what_was_left_out_for_the_budget():
+    from sleepcoder.progress import file_outcomes
+
+    record = {"status": "done", "edits": [{"path": "a.py", "status": "done"}],
+              "files": {"modified": ["a.py"]},
+              "plan": {"steps": [{"path": "a.py", "action": "edit"}],
+                       "left_out": ["a.py: ADD helper AT END", "b.py: CHANGE run", "c.py"]}}
+    lines = file_outcomes(record)
+    assert "a.py: also planned, left out to fit the token budget: ADD helper AT END" in lines
+    assert "b.py: not edited: left out to fit the token budget (CHANGE run)" in lines
+    assert "c.py: not edited: left out to fit the token budget" in lines
