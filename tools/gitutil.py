@@ -98,6 +98,16 @@ def worktree_changes(repo: git.Repo) -> tuple[set[str], list[str]]:
     return modified, untracked
 
 
+def modified_tracked(repo: git.Repo) -> set[str]:
+    """Tracked paths whose working-tree content may differ from the index (stat-based)."""
+    return set(_z_paths(_run(repo, "diff-files", "--name-only", "-z")))
+
+
+def untracked_files(repo: git.Repo) -> list[str]:
+    """Untracked files that .gitignore (and .git/info/exclude) do not ignore."""
+    return _z_paths(_run(repo, "ls-files", "--others", "--exclude-standard", "-z"))
+
+
 def is_ancestor(repo: git.Repo, older: str, newer: str) -> bool:
     try:
         repo.git.merge_base("--is-ancestor", older, newer)
