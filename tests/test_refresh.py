@@ -167,9 +167,10 @@ def test_identical_copies_are_parsed_once_and_mapped_per_path(repo, count_parses
     body = "from util import helper\n\n\ndef main():\n    return helper()\n"
     copies = {f"copy{i}/run.py": body for i in range(10)}
     repo.commit("copies", {**copies, "util.py": "def helper():\n    return 1\n"})
-    build_map(repo.root, workers=1)
+    report = build_map(repo.root, workers=1)
     assert sorted(count_parses()).count("copy0/run.py") == 1
-    assert len(count_parses()) == 2  # one copy and util.py
+    assert len(count_parses()) == report.parsed == 2  # one copy and util.py
+    assert report.mapped == 11
     files, calls = _per_path(repo.root)
     assert len({files[path] for path in copies}) == 1  # one shared parse, ok, python
     assert {c[0] for c in calls if c[2:] == ("util.py", "helper")} == set(copies)

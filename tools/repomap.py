@@ -382,7 +382,8 @@ def _fill_report(
     report.files_by_language = dict(languages.most_common())
     report.mapped = sum(languages.values())
     report.skipped = dict(skipped.most_common())
-    report.parsed = sum(1 for result, _fid in results.values() if not result.skip_reason)
+    # distinct contents parsed: identical new files share one parse
+    report.parsed = len({fid for result, fid in results.values() if not result.skip_reason})
     report.reused = sum(1 for _fid, reason, _d in reuse.values() if not reason)
     report.removed = len(removed)
     report.resolved_files = resolved
