@@ -150,3 +150,39 @@ def test_identical_files_are_stored_once(repo):
     assert fids["b/one.py"] == fids["d/two.py"]
     assert store.conn.execute("SELECT COUNT(*) FROM defs WHERE name='same'").fetchone()[0] == 1
     store.close()
+
+
+def _per_path(root):
+    store, _ = MapStore.open(root / ".sleepcoder", create=False)
+    try:
+        files = {path: (status, lang, fid) for path, status, lang, fid in store.conn.execute(
+            "SELECT path, status, language, fid FROM files")}
+        calls = sorted(store.conn.execute("SELECT src, src_qname, dst, dst_qname FROM call_edges"))
+        return files, calls
+    finally:
+        store.close()
+
+
+def test_identical_copies_are_parsed_once_and_mapped_per_path(repo, count_parses):
+    body = "from util import helper\n\n\ndef main():\n    return helper()\n"
+    copies = {f"copy{i}/run.py": body for i in range(10)}
+    repo.commit("copies", {**copies, "util.py": "def helper():\n    return 1\n"})
+    report = build_map(repo.root, workers=1)
+    assert sorted(count_parses()).count("copy0/run.py") == 1
+    assert len(count_parses()) == report.parsed == 2  # one copy and util.py
+    assert report.mapped == 11
+    files, calls = _per_path(repo.root)
+    assert len({files[path] for path in copies}) == 1  # one shared parse, ok, python
+    assert {c[0] for c in calls if c[2:] == ("util.py", "helper")} == set(copies)
+
+
+def test_new_untracked_copies_of_mapped_content_are_not_parsed(py_repo, count_parses):
+    build_map(py_repo.root)
+    count_parses().clear()
+    util = (py_repo.root / "app/util.py").read_text()
+    write(py_repo.root, {f"vendor{i}/util.py": util for i in range(10)})  # not committed
+    report = build_map(py_repo.root)
+    assert count_parses() == []
+    assert report.mapped == 6 + 10
+    files, _calls = _per_path(py_repo.root)
+    assert {files[f"vendor{i}/util.py"] for i in range(10)} == {files["app/util.py"]}

@@ -28,6 +28,9 @@ class ExtractJob(NamedTuple):
     path: str
     language: str | None
     blob: str | None  # known git blob id, or None to hash the content
+    # the blob id was hashed from the file before: hash what is read again, in case the file
+    # changed meanwhile (facts are stored under the id of the content they come from)
+    rehash: bool = False
 
 
 class ExtractResult(NamedTuple):
@@ -45,7 +48,7 @@ def extract_file(root: str, job: ExtractJob) -> ExtractResult:
             data = handle.read()
     except OSError as exc:
         return ExtractResult(job.path, job.language, "", UNREADABLE, exc.strerror or str(exc), None)
-    blob = job.blob or blob_hash(data)
+    blob = blob_hash(data) if job.rehash or not job.blob else job.blob
     if b"\0" in data[:_SNIFF]:
         return ExtractResult(job.path, job.language, blob, BINARY, "contains NUL bytes", None)
     lines = count_lines(data)

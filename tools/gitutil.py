@@ -69,6 +69,35 @@ def tracked_files(repo: git.Repo) -> list[GitFile]:
     return list(out.values())
 
 
+def worktree_changes(repo: git.Repo) -> tuple[set[str], list[str]]:
+    """(tracked paths whose working-tree content differs from the index, untracked files
+    that .gitignore and .git/info/exclude do not ignore), from one `git status`: one pass
+    over the working tree instead of one per question."""
+    raw = _run(repo, "status", "--porcelain=v2", "-z", "--untracked-files=all",
+               "--no-renames", "--ignore-submodules=all")
+    modified: set[str] = set()
+    untracked: list[str] = []
+    fields = raw.split(b"\0")
+    i = 0
+    while i < len(fields):
+        entry = fields[i]
+        i += 1
+        kind = entry[:1]
+        if kind == b"?":
+            untracked.append(entry[2:].decode("utf-8", "surrogateescape"))
+        elif kind == b"1":  # 1 XY sub mH mI mW hH hI path
+            parts = entry.split(b" ", 8)
+            if parts[1][1:2] != b".":
+                modified.add(parts[8].decode("utf-8", "surrogateescape"))
+        elif kind == b"2":  # a rename (not asked for); the original path follows
+            parts = entry.split(b" ", 9)
+            modified.add(parts[9].decode("utf-8", "surrogateescape"))
+            i += 1
+        elif kind == b"u":  # unmerged: u XY sub m1 m2 m3 mW h1 h2 h3 path
+            modified.add(entry.split(b" ", 10)[10].decode("utf-8", "surrogateescape"))
+    return modified, untracked
+
+
 def modified_tracked(repo: git.Repo) -> set[str]:
     """Tracked paths whose working-tree content may differ from the index (stat-based)."""
     return set(_z_paths(_run(repo, "diff-files", "--name-only", "-z")))

@@ -10,14 +10,22 @@ from __future__ import annotations
 import marshal
 import time
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 from sleepcoder.tools.callgraph import FileDefs, SymbolTable, names_needed, resolve_file_calls
 from sleepcoder.tools.facts import unpack_names
+from sleepcoder.tools.graph_probes import (
+    binding_reads,
+    changed_import_probes,
+    forget_probes,
+    paths_probing,
+    replace_probes,
+)
 from sleepcoder.tools.import_graph import Binding, ModuleIndex, read_go_module, resolve_file_imports
-from sleepcoder.tools.rank import call_weight, pagerank
+from sleepcoder.tools.rank import call_weight, pagerank_arrays
 from sleepcoder.tools.store import MapStore
 
 _BATCH = 500
@@ -40,8 +48,16 @@ def update_graphs(store: MapStore, root: Path, changed: set[str], removed: set[s
     report = GraphUpdate()
     mapped = store.mapped_files()
     added = changed - set(old_fids)
-    paths_changed = full or bool(removed) or bool(added)
-    import_changed = _update_imports(store, root, mapped, None if paths_changed else changed)
+    go_module = _go_module(root)
+    full = (full or store.get_meta("graph_probes") != "1"  # a map from before the probes
+            or store.get_meta("go_module", "") != (go_module or ""))
+    if full:
+        subjects = None
+    else:
+        subjects = set(changed)
+        if added or removed:  # files whose import lookups the new path set answers otherwise
+            subjects |= paths_probing(store, changed_import_probes(added, removed, mapped))
+    import_changed = _update_imports(store, mapped, go_module, subjects)
     _delete_sources(store, removed)
     report.import_files_changed = len(import_changed)
 
@@ -49,38 +65,60 @@ def update_graphs(store: MapStore, root: Path, changed: set[str], removed: set[s
         targets = set(mapped)
     else:
         names = _changed_names(store, changed, removed, old_fids, mapped)
-        targets = (changed | import_changed | _files_referring_to(store, names)) & set(mapped)
+        targets = changed | import_changed | _files_referring_to(store, names)
+        targets |= paths_probing(store, [f"N:{n}" for n in names]
+                                 + [f"B:{p}" for p in import_changed | removed])
+        targets &= set(mapped)
     edges = _resolve_calls(store, targets, mapped, full)
     _store_call_edges(store, targets, edges, fresh=full)
-    _store_file_edges(store, targets, edges, fresh=full)
+    edges_moved = _store_file_edges(store, targets, edges, fresh=full)
     report.resolved_files = len(targets)
-
-    weights = {(src, dst): w for src, dst, w in store.conn.execute(
-        "SELECT src, dst, weight FROM file_edges")}
-    ranks = pagerank(sorted(mapped), weights)
-    store.conn.execute("UPDATE files SET rank=0 WHERE status != 'ok'")
-    store.conn.executemany("UPDATE files SET rank=? WHERE path=?",
-                           [(value, path) for path, value in ranks.items()])
+    if edges_moved or added or removed:  # else the rank, a function of both, stands
+        _rank(store, mapped)
+    store.set_meta("graph_probes", "1")
+    store.set_meta("go_module", go_module or "")
     report.seconds = time.perf_counter() - started
     return report
 
 
+def _rank(store: MapStore, mapped: dict[str, tuple[int, str]]) -> None:
+    """The global file rank, from the stored file edges; writes only the ranks that moved."""
+    nodes = sorted(mapped)
+    index = {node: i for i, node in enumerate(nodes)}.get
+    rows = store.conn.execute("SELECT src, dst, weight FROM file_edges").fetchall()
+    src = np.array([index(row[0], -1) for row in rows], dtype=np.int64)
+    dst = np.array([index(row[1], -1) for row in rows], dtype=np.int64)
+    weights = np.array([row[2] for row in rows], dtype=np.float64)
+    keep = (src >= 0) & (dst >= 0)
+    ranks = pagerank_arrays(len(nodes), src[keep], dst[keep], weights[keep])
+    stored = dict(store.conn.execute("SELECT path, rank FROM files"))
+    moved = [(rank, path) for path, rank in zip(nodes, ranks.tolist(), strict=True)
+             if stored.get(path) != rank]
+    moved.extend((0.0, path) for path, rank in stored.items() if rank and path not in mapped)
+    store.conn.executemany("UPDATE files SET rank=? WHERE path=?", moved)
+
+
+def _go_module(root: Path) -> str | None:
+    go_mod = root / "go.mod"
+    return read_go_module(go_mod.read_text(errors="replace")) if go_mod.is_file() else None
+
+
 # --- imports -----------------------------------------------------------------------------------
 
-def _update_imports(store: MapStore, root: Path, mapped: dict[str, tuple[int, str]],
+def _update_imports(store: MapStore, mapped: dict[str, tuple[int, str]], go_module: str | None,
                     only: set[str] | None) -> set[str]:
     """Re-resolve imports of `only` (None: all files); store what changed; return those paths."""
-    go_mod = root / "go.mod"
-    go_module = read_go_module(go_mod.read_text(errors="replace")) if go_mod.is_file() else None
     index = ModuleIndex(mapped, go_module)
     subjects = set(mapped) if only is None else only & set(mapped)
     old = _stored_links(store, None if only is None else subjects)
     changed: set[str] = set()
     edge_rows, link_rows = [], []
+    probes: dict[str, set[str]] = {}
     imports_by_path = store.imports_by_path(None if only is None else subjects)
     for path in subjects:
         resolved = resolve_file_imports(path, mapped[path][1], imports_by_path.get(path, []),
                                         index)
+        probes[path] = resolved.probes
         bindings = {k: (b.path, b.name) for k, b in resolved.bindings.items()}
         edges = sorted(resolved.edges)
         if old.get(path, ([], {})) != (edges, bindings):
@@ -93,6 +131,7 @@ def _update_imports(store: MapStore, root: Path, mapped: dict[str, tuple[int, st
     store.conn.executemany("DELETE FROM file_links WHERE path=?", stale)
     store.conn.executemany("INSERT INTO import_edges VALUES (?,?,?,?)", edge_rows)
     store.conn.executemany("INSERT INTO file_links VALUES (?,?)", link_rows)
+    replace_probes(store, "import", probes, everything=only is None)
     return changed
 
 
@@ -117,9 +156,37 @@ def _stored_links(store: MapStore, paths: set[str] | None):
     return {p: (sorted(edges.get(p, [])), links.get(p, {})) for p in set(edges) | set(links)}
 
 
-def _all_bindings(store: MapStore) -> dict[str, dict[str, Binding]]:
-    return {path: {k: Binding(*v) for k, v in marshal.loads(raw).items()}
-            for path, raw in store.conn.execute("SELECT path, bindings FROM file_links")}
+class _StoredBindings(Mapping[str, dict[str, Binding]]):
+    """Every file's import bindings, read from the store on first use (a refresh follows a
+    few; a full build preloads them all)."""
+
+    def __init__(self, store: MapStore, preload: bool) -> None:
+        self._store = store
+        self._cache: dict[str, dict[str, Binding] | None] = {}
+        if preload:
+            for path, raw in store.conn.execute("SELECT path, bindings FROM file_links"):
+                self._cache[path] = _bindings(raw)
+        self._complete = preload
+
+    def __getitem__(self, path: str) -> dict[str, Binding]:
+        if path not in self._cache and not self._complete:
+            row = self._store.conn.execute("SELECT bindings FROM file_links WHERE path=?",
+                                           (path,)).fetchone()
+            self._cache[path] = _bindings(row[0]) if row else None
+        found = self._cache.get(path)
+        if found is None:
+            raise KeyError(path)
+        return found
+
+    def __iter__(self) -> Iterator[str]:
+        return (row[0] for row in self._store.conn.execute("SELECT path FROM file_links"))
+
+    def __len__(self) -> int:
+        return self._store.conn.execute("SELECT COUNT(*) FROM file_links").fetchone()[0]
+
+
+def _bindings(raw: bytes) -> dict[str, Binding]:
+    return {k: Binding(*v) for k, v in marshal.loads(raw).items()}
 
 
 def _delete_sources(store: MapStore, removed: set[str]) -> None:
@@ -128,37 +195,49 @@ def _delete_sources(store: MapStore, removed: set[str]) -> None:
     for table, column in (("import_edges", "src"), ("call_edges", "src"),
                           ("file_edges", "src"), ("file_links", "path")):
         store.conn.executemany(f"DELETE FROM {table} WHERE {column}=?", rows)
+    forget_probes(store, removed)
 
 
 # --- calls -------------------------------------------------------------------------------------
 
-def _qnames(store: MapStore, fid: int | None) -> set[str]:
+def _def_sites(store: MapStore, fid: int | None) -> set[tuple[str, str, str]]:
     if fid is None:
         return set()
-    return {row[0] for row in store.conn.execute("SELECT qname FROM defs WHERE fid=?", (fid,))}
+    return set(store.conn.execute("SELECT name, qname, kind FROM defs WHERE fid=?", (fid,)))
 
 
 def _changed_names(store: MapStore, changed: set[str], removed: set[str],
                    old_fids: dict[str, int], mapped: dict[str, tuple[int, str]]) -> set[str]:
-    """Names whose set of defining sites changed: references to them must be re-resolved."""
+    """Names whose set of defining sites (with their kinds) changed: lookups of them answer
+    differently, so the files making those lookups must be re-resolved."""
     names: set[str] = set()
     for path in changed | removed:
-        old = _qnames(store, old_fids.get(path))
-        new = _qnames(store, mapped[path][0]) if path in mapped else set()
-        names.update(q.rpartition(".")[2] for q in old ^ new)
+        old = _def_sites(store, old_fids.get(path))
+        new = _def_sites(store, mapped[path][0]) if path in mapped else set()
+        names.update(name for name, _q, _k in old ^ new)
     return names
 
 
 def _files_referring_to(store: MapStore, names: set[str]) -> set[str]:
+    """Mapped files whose references name one of `names`. SQLite first keeps the blobs whose
+    marshalled name list contains one of the names' bytes; Python confirms."""
     if not names:
         return set()
-    return {path for path, raw in store.conn.execute(
-        "SELECT f.path, b.ref_names FROM files f JOIN blobs b ON b.id = f.fid "
-        "WHERE f.status='ok'") if not names.isdisjoint(unpack_names(raw))}
+    found: set[str] = set()
+    ordered = sorted(names)
+    for start in range(0, len(ordered), 50):
+        chunk = [name.encode("utf-8", "surrogatepass") for name in ordered[start:start + 50]]
+        rows = store.conn.execute(
+            "SELECT f.path, b.ref_names FROM files f JOIN blobs b ON b.id = f.fid "
+            "WHERE f.status='ok' AND (" + " OR ".join("instr(b.ref_names, ?)" for _ in chunk)
+            + ")", chunk)
+        found.update(path for path, raw in rows if not names.isdisjoint(unpack_names(raw)))
+    return found
 
 
 def _resolve_calls(store: MapStore, targets: set[str], mapped: dict[str, tuple[int, str]],
                    full: bool) -> list[Edge]:
+    """The call edges out of `targets`; stores what each one's resolution looked up."""
     if not targets:
         return []
     fids: dict[int, list[str]] = defaultdict(list)  # identical files share one blob id
@@ -166,11 +245,17 @@ def _resolve_calls(store: MapStore, targets: set[str], mapped: dict[str, tuple[i
         fids[mapped[path][0]].append(path)
     refs_by_fid = {fid: marshal.loads(raw) if raw else [] for fid, raw in
                    _rows(store, "SELECT id, refs FROM blobs", fids, full, key="id")}
-    all_bindings = _all_bindings(store)
+    all_bindings = _StoredBindings(store, preload=full)
     needed: set[str] = set()
-    for fid, paths in fids.items() if not full else ():
+    probes: dict[str, set[str]] = {}
+    for fid, paths in fids.items():
         for path in paths:
-            needed |= names_needed(refs_by_fid.get(fid, ()), all_bindings.get(path, {}))
+            own = all_bindings.get(path, {})
+            names, followed = binding_reads(own, all_bindings)
+            probes[path] = {f"N:{n}" for n in names} | {f"B:{p}" for p in followed}
+            if not full:
+                needed |= names_needed(refs_by_fid.get(fid, ()), own) | names
+    replace_probes(store, "call", probes, everything=full)
     table, defs_by_fid = _symbol_table(store, needed, fids, full)
     edges: list[Edge] = []
     for fid, paths in fids.items():
@@ -231,8 +316,9 @@ def _store_call_edges(store: MapStore, sources: set[str], edges: list[Edge],
 
 
 def _store_file_edges(store: MapStore, sources: set[str], edges: list[Edge],
-                      fresh: bool) -> None:
-    """file -> file weights for ranking: imports plus calls (see tools.rank.call_weight)."""
+                      fresh: bool) -> bool:
+    """file -> file weights for ranking: imports plus calls (see tools.rank.call_weight).
+    Returns whether the stored weights changed."""
     weights: dict[tuple[str, str], float] = defaultdict(float)
     counts: dict[tuple[str, str, str], int] = defaultdict(int)
     for src, _sq, dst, _dq, how, count in edges:
@@ -246,9 +332,14 @@ def _store_file_edges(store: MapStore, sources: set[str], edges: list[Edge],
     for src, dst in imports:
         if src != dst:
             weights[(src, dst)] += 1.0
+    rows = [(s, d, w) for (s, d), w in weights.items() if s in sources]
     if fresh:
         store.conn.execute("DELETE FROM file_edges")
     else:
+        before = sorted(row for path in sources for row in store.conn.execute(
+            "SELECT src, dst, weight FROM file_edges WHERE src=?", (path,)))
+        if before == sorted(rows):
+            return False
         store.conn.executemany("DELETE FROM file_edges WHERE src=?", [(p,) for p in sources])
-    store.conn.executemany("INSERT INTO file_edges VALUES (?,?,?)",
-                           [(s, d, w) for (s, d), w in weights.items() if s in sources])
+    store.conn.executemany("INSERT INTO file_edges VALUES (?,?,?)", rows)
+    return True

@@ -12,6 +12,7 @@ import posixpath
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from sleepcoder.tools.facts import Import
 
@@ -37,32 +38,96 @@ class FileImports:
 
     edges: list[tuple[str, int, str]] = field(default_factory=list)  # (dst, line, module)
     bindings: dict[str, Binding] = field(default_factory=dict)
+    # every lookup the resolution made in the index (see ModuleIndex): when the mapped paths
+    # change, a file is resolved again only when one of its lookups would answer differently
+    probes: set[str] = field(default_factory=set)
 
 
 class ModuleIndex:
-    """Lookup tables over the mapped paths, built once per refresh."""
+    """Lookup tables over the mapped paths, built once per refresh.
+
+    Resolvers ask it only through the methods below, each of which records a probe key
+    ("p:" path, "m:" Python module, "b:" basename, "d:" directory, "w:" directory suffix);
+    `changed_probes` says which keys a change of the path set answers differently.
+    """
 
     def __init__(self, paths: Iterable[str], go_module: str | None = None) -> None:
+        self.probes: set[str] = set()
         self.paths = set(paths)
         self.go_module = go_module
-        self.py_modules: dict[str, list[str]] = defaultdict(list)
-        self.by_basename: dict[str, list[str]] = defaultdict(list)
-        self.by_dir: dict[str, list[str]] = defaultdict(list)
-        package_dirs = {
-            posixpath.dirname(p) for p in self.paths if posixpath.basename(p) == "__init__.py"
-        }
-        for path in sorted(self.paths):
-            directory, base = posixpath.split(path)
-            self.by_basename[base].append(path)
-            self.by_dir[directory].append(path)
-            if base.endswith((".py", ".pyi")):
-                for name in _python_module_names(path, package_dirs):
-                    self.py_modules[name].append(path)
+        self._modules: dict[str, list[str]] = {}
+
+    # The tables are built on first use: a refresh resolves a few files, often of one language.
+
+    @cached_property
+    def _sorted(self) -> list[str]:
+        return sorted(self.paths)
+
+    @cached_property
+    def by_basename(self) -> dict[str, list[str]]:
+        table: dict[str, list[str]] = defaultdict(list)
+        for path in self._sorted:
+            table[path.rpartition("/")[2]].append(path)
+        return table
+
+    @cached_property
+    def by_dir(self) -> dict[str, list[str]]:
+        table: dict[str, list[str]] = defaultdict(list)
+        for path in self._sorted:
+            table[path.rpartition("/")[0]].append(path)
+        return table
+
+    @cached_property
+    def _package_dirs(self) -> set[str]:
+        return {p.rpartition("/")[0] for p in self.paths
+                if p == "__init__.py" or p.endswith("/__init__.py")}
+
+    @cached_property
+    def _by_module_tail(self) -> dict[str, list[str]]:
+        """Python files by the last part of their module name: every dotted name a file can
+        be imported under ends with it (see python_module_names)."""
+        table: dict[str, list[str]] = defaultdict(list)
+        for path in self._sorted:
+            if path.endswith((".py", ".pyi")):
+                head, _, tail = path.rpartition(".")[0].rpartition("/")
+                if tail == "__init__":
+                    tail = head.rpartition("/")[2]
+                if tail:
+                    table[tail].append(path)
+        return table
+
+    def _python_candidates(self, dotted: str) -> list[str]:
+        found = self._modules.get(dotted)
+        if found is None:
+            found = self._modules[dotted] = [
+                path for path in self._by_module_tail.get(dotted.rpartition(".")[2], ())
+                if dotted in python_module_names(path, self._package_dirs)]
+        return found
 
     # --- Python ----------------------------------------------------------------------------
 
+    def has(self, path: str) -> bool:
+        self.probes.add("p:" + path)
+        return path in self.paths
+
+    def named(self, base: str) -> list[str]:
+        """Mapped paths with this file name, sorted."""
+        self.probes.add("b:" + base)
+        return self.by_basename.get(base, [])
+
+    def in_dir(self, directory: str) -> list[str]:
+        """Mapped paths directly in `directory`, sorted."""
+        self.probes.add("d:" + directory)
+        return self.by_dir.get(directory, [])
+
+    def dirs_ending(self, suffix: str) -> list[str]:
+        """Directories whose "/"-prefixed path ends with `suffix` (itself "/"-prefixed)."""
+        self.probes.add("w:" + suffix)
+        return [d for d in self.by_dir if ("/" + d).endswith(suffix)]
+
     def python_module(self, dotted: str, near: str) -> str | None:
-        candidates = self.py_modules.get(dotted)
+        self.probes.add("m:" + dotted)
+        candidates = self._python_candidates(dotted)
         if not candidates:
             return None
         if len(candidates) == 1:
@@ -79,12 +144,12 @@ class ModuleIndex:
             f"{directory}/__init__.pyi",
         ):
             candidate = candidate.lstrip("/")
-            if candidate in self.paths:
+            if self.has(candidate):
                 return candidate
         return None
 
 
-def _python_module_names(path: str, package_dirs: set[str]) -> list[str]:
+def python_module_names(path: str, package_dirs: set[str]) -> list[str]:
     """Dotted names under which `path` can be imported: from its package root, from the
     repository root, and from a `src/` or `lib/` layout root."""
     stem = path.rsplit(".", 1)[0]
@@ -115,6 +180,7 @@ def resolve_file_imports(
     result = FileImports()
     if resolver is None:
         return result
+    index.probes = result.probes
     for imp in imports:
         resolver(path, imp, index, result)
     seen = set()
@@ -206,7 +272,7 @@ def _javascript(path: str, imp: Import, index: ModuleIndex, out: FileImports) ->
 def _js_file(base: str, index: ModuleIndex) -> str | None:
     if base.startswith(".."):
         return None
-    if base in index.paths:
+    if index.has(base):
         return base
     stem = base
     for ext in (".js", ".jsx", ".mjs", ".cjs"):
@@ -214,11 +280,11 @@ def _js_file(base: str, index: ModuleIndex) -> str | None:
             stem = base[: -len(ext)]
             break
     for ext in _JS_EXTENSIONS:
-        if stem + ext in index.paths:
+        if index.has(stem + ext):
             return stem + ext
     for name in _JS_INDEX:
         candidate = posixpath.join(base, name)
-        if candidate in index.paths:
+        if index.has(candidate):
             return candidate
     return None
 
@@ -233,7 +299,7 @@ def _go(path: str, imp: Import, index: ModuleIndex, out: FileImports) -> None:
     directory = imp.module[len(module) + 1 :]
     files = [
         p
-        for p in index.by_dir.get(directory, [])
+        for p in index.in_dir(directory)
         if p.endswith(".go") and not p.endswith("_test.go")
     ][:_MAX_FANOUT]
     out.edges.extend((f, imp.line, imp.module) for f in files)
@@ -250,9 +316,9 @@ def _java(path: str, imp: Import, index: ModuleIndex, out: FileImports) -> None:
     for name, _alias in imp.names:
         if name == "*":
             directory_suffix = "/" + imp.module.replace(".", "/")
-            dirs = [d for d in index.by_dir if ("/" + d).endswith(directory_suffix)]
+            dirs = index.dirs_ending(directory_suffix)
             for directory in dirs[:1]:
-                files = [p for p in index.by_dir[directory] if p.endswith(".java")]
+                files = [p for p in index.in_dir(directory) if p.endswith(".java")]
                 out.edges.extend((f, imp.line, imp.module) for f in files[:_MAX_FANOUT])
             continue
         if imp.kind == "static":  # import static a.b.C.m: the class is the module's last part
@@ -262,7 +328,7 @@ def _java(path: str, imp: Import, index: ModuleIndex, out: FileImports) -> None:
             class_path = f"{imp.module.replace('.', '/')}/{name}.java"
             member = None
         base = class_path.rsplit("/", 1)[-1]
-        for candidate in index.by_basename.get(base, []):
+        for candidate in index.named(base):
             if ("/" + candidate).endswith("/" + class_path):
                 out.edges.append((candidate, imp.line, imp.module))
                 if member:
@@ -285,7 +351,7 @@ def _rust(path: str, imp: Import, index: ModuleIndex, out: FileImports) -> None:
     if imp.kind == "mod":
         for candidate in (f"{module_dir}/{imp.module}.rs", f"{module_dir}/{imp.module}/mod.rs"):
             candidate = candidate.lstrip("/")
-            if candidate in index.paths:
+            if index.has(candidate):
                 out.edges.append((candidate, imp.line, imp.module))
                 out.bindings[imp.module] = Binding(candidate, None)
                 return
@@ -309,7 +375,7 @@ def _rust(path: str, imp: Import, index: ModuleIndex, out: FileImports) -> None:
         full = [*segments, name] if name != "*" else segments
         for size in range(len(full), 0, -1):
             stem = posixpath.join(start, *full[:size]) if start else posixpath.join(*full[:size])
-            target = next((c for c in (f"{stem}.rs", f"{stem}/mod.rs") if c in index.paths), None)
+            target = next((c for c in (f"{stem}.rs", f"{stem}/mod.rs") if index.has(c)), None)
             if target:
                 out.edges.append((target, imp.line, imp.module))
                 if name != "*":
@@ -321,9 +387,8 @@ def _rust(path: str, imp: Import, index: ModuleIndex, out: FileImports) -> None:
 def _crate_root(path: str, index: ModuleIndex) -> str:
     directory = posixpath.dirname(path)
     while True:
-        if (
-            f"{directory}/lib.rs".lstrip("/") in index.paths
-            or f"{directory}/main.rs".lstrip("/") in index.paths
+        if index.has(f"{directory}/lib.rs".lstrip("/")) or index.has(
+            f"{directory}/main.rs".lstrip("/")
         ):
             return directory
         if not directory:
@@ -338,13 +403,13 @@ def _c(path: str, imp: Import, index: ModuleIndex, out: FileImports) -> None:
     if imp.kind != "include":
         return
     local = posixpath.normpath(posixpath.join(posixpath.dirname(path), imp.module))
-    if local in index.paths:
+    if index.has(local):
         out.edges.append((local, imp.line, imp.module))
         return
     base = posixpath.basename(imp.module)
     matches = [
         c
-        for c in index.by_basename.get(base, [])
+        for c in index.named(base)
         if c == imp.module or c.endswith("/" + imp.module)
     ]
     for candidate in matches[:3]:

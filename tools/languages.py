@@ -10,7 +10,6 @@ import importlib
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
-from pathlib import PurePosixPath
 from typing import Any
 
 
@@ -76,7 +75,9 @@ _BY_EXTENSION: dict[str, str] = {
 
 def language_for_path(path: str) -> str | None:
     """The parseable language of a repository path, or None for files the map only lists."""
-    suffix = PurePosixPath(path).suffix.lower()
+    name = path.rpartition("/")[2]
+    dot = name.rfind(".")  # PurePosixPath(path).suffix, without building a path per file
+    suffix = name[dot:].lower() if 0 < dot < len(name) - 1 else ""
     if path.endswith(".d.ts"):
         return "typescript"
     return _BY_EXTENSION.get(suffix)

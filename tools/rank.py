@@ -47,18 +47,36 @@ def pagerank(
     src = np.fromiter((p[0] for p in pairs), dtype=np.int64, count=len(pairs))
     dst = np.fromiter((p[1] for p in pairs), dtype=np.int64, count=len(pairs))
     wts = np.fromiter((p[2] for p in pairs), dtype=np.float64, count=len(pairs))
-    out_weight = np.bincount(src, weights=wts, minlength=n)
-    norm = np.where(out_weight[src] > 0, wts / np.maximum(out_weight[src], 1e-300), 0.0)
-    dangling = out_weight == 0
+    restart = None
     if personalization:
         restart = np.zeros(n)
         for node, value in personalization.items():
             if node in index and value > 0:
                 restart[index[node]] = value
-        if restart.sum() == 0:
-            restart[:] = 1.0
-    else:
-        restart = np.ones(n)
+    rank = pagerank_arrays(n, src, dst, wts, restart, damping, iterations, tolerance)
+    return {node: float(rank[i]) for node, i in index.items()}
+
+
+def pagerank_arrays(
+    n: int,
+    src: np.ndarray,
+    dst: np.ndarray,
+    wts: np.ndarray,
+    restart: np.ndarray | None = None,
+    damping: float = 0.85,
+    iterations: int = 60,
+    tolerance: float = 1e-9,
+) -> np.ndarray:
+    """`pagerank` over nodes 0..n-1 and edges as arrays (no per-edge Python objects); edges
+    of weight 0 or less are ignored."""
+    if n == 0:
+        return np.zeros(0)
+    keep = wts > 0
+    src, dst, wts = src[keep], dst[keep], wts[keep]
+    out_weight = np.bincount(src, weights=wts, minlength=n)
+    norm = np.where(out_weight[src] > 0, wts / np.maximum(out_weight[src], 1e-300), 0.0)
+    dangling = out_weight == 0
+    restart = np.ones(n) if restart is None or restart.sum() == 0 else restart.copy()
     restart /= restart.sum()
     rank = restart.copy()
     for _ in range(iterations):
@@ -68,7 +86,7 @@ def pagerank(
         rank = new
         if delta < tolerance:
             break
-    return {node: float(rank[i]) for node, i in index.items()}
+    return rank
 
 
 def _word_tokens(word: str) -> frozenset[str]:

@@ -25,12 +25,13 @@ from sleepcoder.tools.extract import (
     extract_file,
     init_worker,
 )
+from sleepcoder.tools.gitutil import blob_hash
 from sleepcoder.tools.graphs import update_graphs
 from sleepcoder.tools.history_log import HistoryJob
 from sleepcoder.tools.lock import map_lock
 from sleepcoder.tools.scan import ScanResult, resolve_root, scan
 from sleepcoder.tools.search_docs import sync_documents
-from sleepcoder.tools.store import MapStore
+from sleepcoder.tools.store import MapStore, StoredContent
 
 _PARALLEL_MIN_JOBS = 48  # below this, starting worker processes costs more than it saves
 _COMMIT_EVERY = 400  # parsed files per transaction: the unit of resumable progress
@@ -136,7 +137,8 @@ def _build(
 ) -> BuildReport:
     timings: dict[str, float] = {}
     mark = time.perf_counter()
-    scanned = scan(root, repo, config.map, store_dir)
+    contents = store.stored_contents()
+    scanned = scan(root, repo, config.map, store_dir, contents)
     for message in scanned.notices:
         progress.notice(message)
     history_job = HistoryJob(store, repo, scanned.commit, config)
@@ -145,7 +147,7 @@ def _build(
 
     mark = time.perf_counter()
     old_rows = store.file_rows()
-    reuse, jobs = _plan(store, scanned, old_rows)
+    reuse, jobs = _plan(store, scanned, contents)
     bulk = len(jobs) > 2 * max(len(reuse), 1000)
     if bulk:
         store.drop_fact_indexes()
@@ -166,7 +168,7 @@ def _build(
     )
     with store.transaction():
         rows, old_fids, changed, removed = _file_rows(scanned, reuse, results, old_rows)
-        store.replace_files(rows)
+        store.replace_files(rows, old_rows)
         full = (
             not any(status == "ok" for status, *_ in old_rows.values())
             or store.get_meta("graphs_complete") != "1"
@@ -202,32 +204,67 @@ def _calibrate(store: MapStore, root: Path, config: Config, report: BuildReport)
 
 
 def _plan(
-    store: MapStore, scanned: ScanResult, old_rows
-) -> tuple[dict[str, int], list[ExtractJob]]:
-    """Split scanned files into reused blobs (path -> (fid, skip reason, detail)) and jobs."""
-    blob_index = store.blob_index()
-    by_fid = {fid: (blob, lang) for (blob, lang), (fid, _r, _d) in blob_index.items()}
+    store: MapStore, scanned: ScanResult, contents: dict[str, StoredContent]
+) -> tuple[dict[str, tuple[int, str, str]], list[ExtractJob]]:
+    """Split scanned files into reused blobs (path -> (fid, skip reason, detail)) and jobs.
+    Content is known by its blob id: from git's index, from unchanged stat data outside git,
+    else by hashing the file; a blob stored under any path is reused."""
     reuse: dict[str, tuple[int, str, str]] = {}
     jobs: list[ExtractJob] = []
     for item in scanned.files:
         lang = item.language or ""
         blob = item.blob
+        stored = contents.get(item.path)
+        if (
+            blob is None  # outside git (or dirty): trust unchanged stat data
+            and stored is not None
+            and stored.size == item.size
+            and stored.mtime_ns == item.mtime_ns
+            and stored.language == lang
+        ):
+            blob = stored.blob
+        hashed = blob is None
+        if hashed:  # new or modified content outside the index: key it by its hash
+            blob = _content_blob(scanned.root, item.path)
         if blob is None:
-            old = old_rows.get(item.path)  # outside git (or dirty): trust unchanged stat data
-            if (
-                old
-                and old[2] is not None
-                and old[4] == item.size
-                and old[5] == item.mtime_ns
-                and by_fid.get(old[2], ("", None))[1] == lang
-            ):
-                blob = by_fid[old[2]][0]
-        hit = blob_index.get((blob, lang)) if blob else None
+            hit = None
+        elif stored is not None and stored.blob == blob and stored.language == lang:
+            hit = (stored.fid, stored.skip_reason, stored.detail)
+        else:
+            hit = store.find_blob(blob, lang)
         if hit is not None:
             reuse[item.path] = hit
         else:
-            jobs.append(ExtractJob(item.path, item.language, item.blob))
+            jobs.append(ExtractJob(item.path, item.language, blob, hashed))
     return reuse, jobs
+
+
+def _content_blob(root: Path, path: str) -> str | None:
+    """The blob id of a file's current content; None when it cannot be read (the parser
+    then reports it as unreadable)."""
+    try:
+        with open(root / path, "rb") as handle:
+            return blob_hash(handle.read())
+    except OSError:
+        return None
+
+
+def _distinct(jobs: list[ExtractJob]) -> tuple[list[ExtractJob], dict[str, list[str]]]:
+    """One job per distinct (blob, language): parsed facts are a function of the content, so
+    the other paths carrying it share the result. Returns the jobs to run and, by leading
+    path, the paths that follow it."""
+    leaders: dict[tuple[str, str | None], ExtractJob] = {}
+    followers: dict[str, list[str]] = {}
+    unique: list[ExtractJob] = []
+    for job in jobs:
+        key = (job.blob, job.language)
+        leader = leaders.get(key) if job.blob else None
+        if leader is None:
+            leaders[key] = job
+            unique.append(job)
+        else:
+            followers.setdefault(leader.path, []).append(job.path)
+    return unique, followers
 
 
 def _run_jobs(
@@ -238,10 +275,13 @@ def _run_jobs(
     progress.start("parse", len(jobs))
     if not jobs:
         return out
+    jobs, followers = _distinct(jobs)
+    retry: list[ExtractJob] = []
     workers = workers or os.cpu_count() or 1
     pending: list[ExtractResult] = []
 
     def flush() -> None:
+        done = len(pending)
         with store.transaction():
             for result in pending:
                 fid = None
@@ -254,7 +294,14 @@ def _run_jobs(
                         result.facts,
                     )
                 out[result.path] = (result._replace(facts=None), fid)  # facts are stored
-        progress.advance(len(pending))
+                shared = followers.get(result.path, ())
+                if result.skip_reason == "unreadable":  # this path's failure, not the content's
+                    retry.extend(ExtractJob(p, result.language, None) for p in shared)
+                    continue
+                for path in shared:
+                    out[path] = (result._replace(path=path, facts=None), fid)
+                done += len(shared)
+        progress.advance(done)
         pending.clear()
 
     if workers > 1 and len(jobs) >= _PARALLEL_MIN_JOBS:
@@ -270,6 +317,9 @@ def _run_jobs(
             if len(pending) >= _COMMIT_EVERY:
                 flush()
     flush()
+    for job in retry:  # rare: a copy unreadable at one path is tried at each other path
+        pending.append(extract_file(root, job))
+        flush()
     return out
 
 
@@ -332,7 +382,8 @@ def _fill_report(
     report.files_by_language = dict(languages.most_common())
     report.mapped = sum(languages.values())
     report.skipped = dict(skipped.most_common())
-    report.parsed = sum(1 for result, _fid in results.values() if not result.skip_reason)
+    # distinct contents parsed: identical new files share one parse
+    report.parsed = len({fid for result, fid in results.values() if not result.skip_reason})
     report.reused = sum(1 for _fid, reason, _d in reuse.values() if not reason)
     report.removed = len(removed)
     report.resolved_files = resolved

@@ -10,8 +10,10 @@ from __future__ import annotations
 import os
 import stat
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
+from typing import Protocol
 
 import git
 import pathspec
@@ -169,7 +171,22 @@ def resolve_root(path: Path) -> tuple[Path, object | None]:
         raise ScanError(str(exc)) from None
 
 
-def scan(root: Path, repo, config: MapConfig, store_dir: Path) -> ScanResult:
+class KnownFile(Protocol):
+    """What the map stored for a path whose content it read (tools.store.StoredContent):
+    lets a refresh skip the `lstat` of a tracked file git reports unchanged since."""
+
+    @property
+    def blob(self) -> str: ...
+    @property
+    def size(self) -> int: ...
+    @property
+    def mtime_ns(self) -> int: ...
+
+
+def scan(root: Path, repo, config: MapConfig, store_dir: Path,
+         known: Mapping[str, KnownFile] | None = None) -> ScanResult:
+    """The files to map under `root`. `known`: the stored files (a refresh); a tracked file
+    git reports clean whose index blob is the stored one keeps its stored size and time."""
     if repo is not None:
         result = _scan_git(root, repo, config)
     else:
@@ -179,7 +196,7 @@ def scan(root: Path, repo, config: MapConfig, store_dir: Path) -> ScanResult:
             "(honouring .gitignore files; no history, no co-change notes)"
         )
         _walk_plain(root, result)
-    absent = _apply_rules(result, config, store_dir)
+    absent = _apply_rules(result, config, store_dir, known or {})
     if absent and repo is not None and result.commit is not None:
         _mark_unavailable(result, repo, result.commit, absent)
     return result
@@ -213,7 +230,7 @@ def _scan_git(root: Path, repo, config: MapConfig) -> ScanResult:
             "the repository has no commits yet: mapping the working tree "
             "(staged and untracked files), with no history"
         )
-    modified = gitutil.modified_tracked(repo)
+    modified, untracked = gitutil.worktree_changes(repo)
     for entry in gitutil.tracked_files(repo):
         if entry.mode == "160000":
             result.skip(entry.path, "submodule")
@@ -224,7 +241,6 @@ def _scan_git(root: Path, repo, config: MapConfig) -> ScanResult:
         blob = None if entry.path in modified else entry.blob
         result.dirty |= entry.path in modified
         result.files.append(ScannedFile(entry.path, 0, 0, blob, None))
-    untracked = gitutil.untracked_files(repo)
     result.dirty |= bool(untracked)
     result.files.extend(ScannedFile(path, 0, 0, None, None) for path in untracked)
     return result
@@ -285,10 +301,12 @@ def _link_detail(root: Path, link: Path) -> str:
     return "symbolic link (not followed)"
 
 
-def _apply_rules(result: ScanResult, config: MapConfig, store_dir: Path) -> list[ScannedFile]:
+def _apply_rules(result: ScanResult, config: MapConfig, store_dir: Path,
+                 known: Mapping[str, KnownFile]) -> list[ScannedFile]:
     """Filter the listed files by ignore rules, vendoring, type and size; fill in stat data.
     Returns the listed files absent from the working tree."""
     root = result.root
+    prefix = f"{root}/"
     patterns = list(config.exclude)
     ignore_file = root / IGNORE_FILE
     if os.path.lexists(ignore_file):
@@ -312,40 +330,51 @@ def _apply_rules(result: ScanResult, config: MapConfig, store_dir: Path) -> list
         if user_spec is not None and user_spec.match_file(path):
             result.skip(path, "excluded")
             continue
-        parts = PurePosixPath(path).parts
-        if any(part in vendored for part in parts[:-1]):
+        directories = path.split("/")[:-1]
+        if directories and not vendored.isdisjoint(directories):
             result.skip(path, "vendored")
             continue
-        try:
-            info = os.lstat(root / path)
-        except FileNotFoundError:  # deleted in the working tree, or never checked out
-            absent.append(item)
-            continue
-        except OSError as exc:
-            result.skip(path, "unreadable", str(exc))
-            continue
-        if stat.S_ISLNK(info.st_mode):
-            result.skip(path, "symlink", _link_detail(root, root / path))
-            continue
-        if not stat.S_ISREG(info.st_mode):
-            result.skip(path, "not-a-file")
-            continue
-        suffix = PurePosixPath(path).suffix.lower()
-        if suffix in BINARY_EXTENSIONS:
+        stored = known.get(path)
+        if item.blob is not None and stored is not None and stored.blob == item.blob:
+            # git reports the file clean (a regular file with the index content) and the map
+            # read that very content: its stored size and time stand
+            size, mtime_ns = stored.size, stored.mtime_ns
+        else:
+            try:
+                info = os.lstat(prefix + path)
+            except FileNotFoundError:  # deleted in the working tree, or never checked out
+                absent.append(item)
+                continue
+            except OSError as exc:
+                result.skip(path, "unreadable", str(exc))
+                continue
+            if stat.S_ISLNK(info.st_mode):
+                result.skip(path, "symlink", _link_detail(root, root / path))
+                continue
+            if not stat.S_ISREG(info.st_mode):
+                result.skip(path, "not-a-file")
+                continue
+            size, mtime_ns = info.st_size, info.st_mtime_ns
+        if _suffix(path).lower() in BINARY_EXTENSIONS:
             result.skip(path, "binary")
             continue
-        if info.st_size > config.max_file_bytes:
-            result.skip(
-                path, "oversized", f"{info.st_size:,} bytes > limit {config.max_file_bytes:,}"
-            )
+        if size > config.max_file_bytes:
+            result.skip(path, "oversized", f"{size:,} bytes > limit {config.max_file_bytes:,}")
             continue
-        item.size = info.st_size
-        item.mtime_ns = info.st_mtime_ns
+        item.size = size
+        item.mtime_ns = mtime_ns
         item.language = language_for_path(path)
         kept.append(item)
     kept.sort(key=lambda f: f.path)
     result.files = kept
     return absent
+
+
+def _suffix(path: str) -> str:
+    """PurePosixPath(path).suffix without building a path object (a scan does this per file)."""
+    name = path.rpartition("/")[2]
+    dot = name.rfind(".")
+    return name[dot:] if 0 < dot < len(name) - 1 else ""
 
 
 def _relative_or_none(path: Path, root: Path) -> str | None:

@@ -15,6 +15,7 @@ import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
+from typing import NamedTuple
 
 from sleepcoder.tools.facts import (
     Definition,
@@ -147,6 +148,13 @@ CREATE TABLE search_stats (name TEXT PRIMARY KEY, n INTEGER NOT NULL, df BLOB NO
 """
 _SCHEMA += _SEARCH_SCHEMA
 TABLES = tuple(re.findall(r"CREATE TABLE (\w+)", _SCHEMA))
+# Added without a schema bump: a writer creates them in a map that lacks them (an older map
+# then re-resolves its graphs once, see tools.graphs); readers never need them.
+_ADDED_SCHEMA = """
+CREATE TABLE IF NOT EXISTS graph_probes (key TEXT NOT NULL, path TEXT NOT NULL,
+                                         PRIMARY KEY (key, path)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS graph_probes_path ON graph_probes(path);
+"""
 
 
 def db_path(store_dir: Path) -> Path:
@@ -246,6 +254,8 @@ class MapStore:
         notices = [] if version == SCHEMA_VERSION else [
             "the map was built by an older sleepcoder (schema 5): adding its stored search "
             "documents"]
+        if create:
+            store._add_tables()
         if store.get_meta("extractor_version") != str(EXTRACTOR_VERSION) and create:
             store._drop_facts()
             notices.append("the parser changed since this map was built: re-parsing all files")
@@ -257,6 +267,15 @@ class MapStore:
         with self.transaction():
             self.set_meta("schema_version", str(SCHEMA_VERSION))
             self.set_meta("extractor_version", str(EXTRACTOR_VERSION))
+        self._add_tables()
+
+    def _add_tables(self) -> None:
+        had_probes = self.conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE name='graph_probes'").fetchone() is not None
+        self.conn.executescript(f"BEGIN;\n{_ADDED_SCHEMA}\nCOMMIT;")
+        if not had_probes:  # the graphs' lookups are not recorded: the next build resolves all
+            with self.transaction():
+                self.conn.execute("DELETE FROM meta WHERE key='graph_probes'")
 
     def _migrate_from_5(self) -> None:
         """Schema 6 only adds the search documents, which the next sync fills."""
@@ -285,6 +304,7 @@ class MapStore:
                 "call_edges",
                 "file_links",
                 "file_edges",
+                "graph_probes",
                 "search_docs",
                 "search_stats",
             ):  # summaries and notes are keyed by content and stay valid
@@ -343,6 +363,19 @@ class MapStore:
                 "SELECT id, blob, language, skip_reason, detail FROM blobs"
             )
         }
+
+    def find_blob(self, blob: str, language: str) -> tuple[int, str, str] | None:
+        """(fid, skip_reason, detail) of a stored blob, None when it is not stored."""
+        return self.conn.execute(
+            "SELECT id, skip_reason, detail FROM blobs WHERE blob=? AND language=?",
+            (blob, language)).fetchone()
+
+    def stored_contents(self) -> dict[str, StoredContent]:
+        """What each listed file's stored content is, for files whose content was read."""
+        make = StoredContent._make
+        return {row[0]: make(row[1:]) for row in self.conn.execute(
+            "SELECT f.path, f.fid, b.blob, b.language, b.skip_reason, b.detail, f.size, "
+            "f.mtime_ns FROM files f JOIN blobs b ON b.id = f.fid")}
 
     def insert_blob(self, blob: str, language: str | None, skip_reason: str, detail: str,
                     facts: PackedFacts | None) -> int:
@@ -449,8 +482,17 @@ class MapStore:
             )
         }
 
-    def replace_files(self, rows: list[tuple[str, str, str, int | None, str, int, int]]) -> None:
-        """Rewrite the file list: rows are (path, status, detail, fid, language, size, mtime)."""
+    def replace_files(self, rows: list[tuple[str, str, str, int | None, str, int, int]],
+                      old: dict[str, tuple] | None = None) -> None:
+        """Rewrite the file list: rows are (path, status, detail, fid, language, size, mtime).
+        With `old` (file_rows() before) and the same paths, only the rows that differ are
+        written, and the table keeps its order (path order)."""
+        if old is not None and len(old) == len(rows) and all(row[0] in old for row in rows):
+            self.conn.executemany(
+                "UPDATE files SET status=?, detail=?, fid=?, language=?, size=?, mtime_ns=? "
+                "WHERE path=?",
+                [(*row[1:], row[0]) for row in rows if tuple(old[row[0]]) != tuple(row[1:])])
+            return
         ranks = dict(self.conn.execute("SELECT path, rank FROM files"))
         self.conn.execute("DELETE FROM files")
         self.conn.executemany(
@@ -494,6 +536,16 @@ class MapStore:
             "SELECT COALESCE(SUM(b.ref_count), 0) FROM files f JOIN blobs b ON b.id = f.fid "
             "WHERE f.status='ok'").fetchone()[0]
         return out
+
+
+class StoredContent(NamedTuple):
+    fid: int
+    blob: str
+    language: str
+    skip_reason: str
+    detail: str
+    size: int
+    mtime_ns: int
 
 
 def _import_row(row) -> Import:
