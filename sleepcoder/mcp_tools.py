@@ -9,12 +9,15 @@ is never written.
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+
+import git
 
 from sleepcoder.mcp_queries import (
     describe_cochanges,
@@ -24,6 +27,7 @@ from sleepcoder.mcp_queries import (
 )
 from sleepcoder.tools import gitutil
 from sleepcoder.tools.config import Config
+from sleepcoder.tools.errors import git_error
 from sleepcoder.tools.store import MapStore
 
 MAX_MAP_BUDGET = 16_000  # tokens (~64,000 characters): more would flood a client's context
@@ -36,6 +40,11 @@ MAX_ANSWER_CHARS = 80_000  # every answer; a cut one says so
 class QueryRefused(ValueError):
     """Bad tool input (a path outside the repository, a negative budget): the message is the
     tool error the client model reads."""
+
+
+class RepositoryGone(RuntimeError):
+    """The served repository was deleted, moved or stopped being a git repository while the
+    server runs: every answer is this one line until the server is restarted on it."""
 
 
 def repo_path(root: Path, relative: str) -> str:
@@ -54,7 +63,10 @@ def repo_path(root: Path, relative: str) -> str:
                            "repository root")
     normal = os.path.normpath(text).replace(os.sep, "/")
     parts = PurePosixPath(normal).parts
-    if normal in (".", "") or not parts or parts[0] == "..":
+    if normal in (".", "") or not parts:
+        raise QueryRefused(f"{shown}: the repository root is a directory, not a file; give a "
+                           "file's path relative to it")
+    if parts[0] == "..":
         raise QueryRefused(f"{shown}: outside the repository")
     base = root.resolve()
     try:
@@ -63,7 +75,66 @@ def repo_path(root: Path, relative: str) -> str:
         raise QueryRefused(f"{shown}: cannot be resolved ({exc})") from None
     if not resolved.is_relative_to(base):
         raise QueryRefused(f"{shown}: leaves the repository through a symbolic link")
+    if resolved.is_dir():
+        raise QueryRefused(f"{shown}: a directory, not a file")
     return normal
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """One tool parameter as the client must send it: JSON integer or text."""
+
+    name: str
+    kind: type  # int or str
+    required: bool
+
+
+def _shown(value: object) -> str:
+    """A rejected argument in a few words (never its whole text: it may be long)."""
+    if isinstance(value, bool):
+        return f"{str(value).lower()} (a boolean)"
+    if value is None:
+        return "null"
+    if isinstance(value, str):
+        return f"the text {value[:40]!r}" + ("…" if len(value) > 40 else "")
+    if isinstance(value, int | float):
+        return repr(value)[:40]
+    return {list: "a list", dict: "an object"}.get(type(value), type(value).__name__)
+
+
+def check_arguments(tool: str, parameters: tuple[Parameter, ...],
+                    arguments: object) -> dict[str, int | str]:
+    """The arguments of a call of `tool`, checked against its parameters, or QueryRefused with
+    one line naming the parameter and what it takes. Booleans are not integers; a float is
+    accepted only when it is a finite whole number (`800.0`)."""
+    if not isinstance(arguments, dict):
+        raise QueryRefused("the arguments must be an object, got {_shown(arguments)}")
+    known = {p.name: p for p in parameters}
+    unknown = sorted(str(name) for name in arguments if name not in known)
+    if unknown:
+        takes = ", ".join(known) or "no parameters"
+        raise QueryRefused(f"unknown parameter {unknown[0][:40]!r}; {tool} takes {takes}")
+    checked: dict[str, int | str] = {}
+    for parameter in parameters:
+        if parameter.name not in arguments:
+            if parameter.required:
+                raise QueryRefused(f"the parameter {parameter.name!r} is required "
+                                   f"({_KINDS[parameter.kind]})")
+            continue
+        value = arguments[parameter.name]
+        if parameter.kind is int:
+            if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+                value = int(value)
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise QueryRefused(f"{parameter.name!r} must be an integer, got "
+                                   f"{_shown(value)}")
+        elif not isinstance(value, str):
+            raise QueryRefused(f"{parameter.name!r} must be text, got {_shown(value)}")
+        checked[parameter.name] = value
+    return checked
+
+
+_KINDS = {int: "an integer", str: "text"}
 
 
 def clip(text: str, limit: int = MAX_ANSWER_CHARS) -> str:
@@ -117,10 +188,24 @@ class MapAnswers:
 
     # --- freshness ------------------------------------------------------------------------
 
+    def check_repository(self) -> None:
+        """RepositoryGone when the served folder no longer exists or lost its `.git`."""
+        if not self.root.is_dir():
+            raise RepositoryGone(f"the repository at {self.root} is gone (deleted or moved); "
+                                 "restart the server on its new location")
+        if self.repo is not None and not Path(self.repo.git_dir).exists():
+            raise RepositoryGone(f"the repository at {self.root} is no longer a git "
+                                 f"repository ({self.repo.git_dir} is gone); restart the server")
+
     def _stale(self) -> tuple[bool, TreeState | None]:
         if self.repo is None:
             return True, None  # a plain directory: the incremental refresh compares stat data
-        state = tree_state(self.root, self.repo)
+        try:
+            state = tree_state(self.root, self.repo)
+        except git.GitCommandError as exc:
+            self.check_repository()  # the likeliest cause, said plainly
+            raise RepositoryGone(f"git failed on the repository at {self.root}: "
+                                 f"{git_error(exc)}") from None
         if state == self._seen:
             return False, state
         if self._seen is None and (self.store_dir / "map.db").exists():
@@ -166,6 +251,7 @@ class MapAnswers:
     def answer(self, query: Callable[[MapStore], str]) -> str:
         """Refresh if needed, then run `query` on the map; the refresh note goes first."""
         with self._lock:
+            self.check_repository()
             note = self.refresh()
             store, _ = MapStore.open(self.store_dir, create=False)
             try:

@@ -19,7 +19,13 @@ pytest.importorskip("mcp")
 from mcp import ClientSession  # noqa: E402
 from mcp.client.stdio import StdioServerParameters, stdio_client  # noqa: E402
 
-from sleepcoder.mcp_tools import MAX_MAP_BUDGET, QueryRefused, repo_path  # noqa: E402
+from sleepcoder.mcp_tools import (  # noqa: E402
+    MAX_MAP_BUDGET,
+    Parameter,
+    QueryRefused,
+    check_arguments,
+    repo_path,
+)
 
 from .conftest import PY_PROJECT, Repo  # noqa: E402
 
@@ -44,10 +50,10 @@ def mcp_repo(repo: Repo, tmp_path: Path) -> Repo:
 
 
 @asynccontextmanager
-async def _session(root: Path):
+async def _session(root: Path, **env: str):
     params = StdioServerParameters(
         command=sys.executable, args=["-m", "sleepcoder.cli", "mcp", "--repo", str(root)],
-        cwd=str(root), env={"PATH": os.environ.get("PATH", ""), "HOME": str(root.parent)})
+        cwd=str(root), env={"PATH": os.environ.get("PATH", ""), "HOME": str(root.parent), **env})
     with open(root.parent / "server-stderr.log", "w") as errlog:
         async with stdio_client(params, errlog=errlog) as (read, write), \
                 ClientSession(read, write) as session:
@@ -300,6 +306,144 @@ def test_path_guard_refuses_the_ways_out(tmp_path: Path):
                  "..\\x", "", "   ", "app\x00.py"):
         with pytest.raises(QueryRefused):
             repo_path(root, path)
+    for path in (".", "./", "app", "app/", "inner"):  # refused for what they are
+        with pytest.raises(QueryRefused, match="not a file"):
+            repo_path(root, path)
     assert repo_path(root, "./app//core.py") == "app/core.py"
     assert repo_path(root, "app/../README.md") == "README.md"
     assert repo_path(root, "inner/core.py") == "inner/core.py"  # a link that stays inside
+
+
+# --- secrets, a vanished repository, bad arguments, a wrong root ------------------------------
+
+SECRET = "sk-live-SECRETSECRET1234567890"
+
+
+def test_secrets_never_leave_the_server_in_answers_errors_or_logs(repo: Repo):
+    repo.commit("Add the client", {
+        "app/core.py": f'"""The client; key {SECRET} for the demo."""\n\n'
+                       f'API_KEY = "{SECRET}"\n\n\ndef run():\n    """Use {SECRET}."""\n'
+                       "    return API_KEY\n"})
+    answers = []
+
+    async def scenario():
+        async with _session(repo.root, SLEEPCODER_API_KEY=SECRET) as session:
+            for tool, arguments in (("file_info", {"path": "app/core.py"}),
+                                    ("symbol", {"name": "API_KEY"}),
+                                    ("symbol", {"name": "run"}),
+                                    ("map_overview", {"budget": 4000, "focus": SECRET}),
+                                    ("localize", {"request": f"rotate {SECRET}"}),
+                                    ("file_info", {"path": f"../{SECRET}"}),
+                                    ("cochanges", {"path": f"app/{SECRET}.py"}),
+                                    ("symbol", {"name": SECRET}),
+                                    ("map_overview", {"budget": SECRET})):
+                answers.append(await _call(session, tool, **arguments))
+
+    _run(scenario)
+    assert "[REDACTED:SLEEPCODER_API_KEY]" in answers[0][0]  # the constant, scrubbed
+    assert answers[5][1] and "refused" in answers[5][0]
+    for text, _error in answers:
+        assert SECRET not in text
+    log = (repo.root.parent / "server-stderr.log").read_text()
+    assert "failed" in log and SECRET not in log
+
+
+@pytest.mark.parametrize("how", ["deleted", "moved", "no longer git"])
+def test_a_repository_that_vanishes_while_served_is_a_one_line_tool_error(mcp_repo: Repo,
+                                                                          how: str):
+    import shutil
+
+    root = mcp_repo.root
+
+    async def scenario():
+        async with _session(root) as session:
+            _text, error = await _call(session, "symbol", name="helper")
+            assert not error
+            if how == "deleted":
+                shutil.rmtree(root)
+            elif how == "moved":
+                root.rename(root.with_name("moved"))
+            else:
+                shutil.rmtree(root / ".git")
+            for tool, arguments in (("symbol", {"name": "helper"}), ("map_overview", {}),
+                                    ("file_info", {"path": "app/core.py"}),
+                                    ("localize", {"request": "change the helper"}),
+                                    ("likely_changes", {})):
+                text, error = await _call(session, tool, **arguments)
+                assert error and len(text.splitlines()) == 1, (tool, text)
+                expected = ("is no longer a git repository" if how == "no longer git"
+                            else "is gone (deleted or moved)")
+                assert f"the repository at {root} {expected}" in text, (tool, text)
+                assert "GitCommandError" not in text
+
+    _run(scenario)
+
+
+def test_arguments_of_the_wrong_type_get_one_line_naming_the_parameter(mcp_repo: Repo):
+    async def scenario():
+        async with _session(mcp_repo.root) as session:
+            for tool, arguments, expected in (
+                    ("map_overview", {"budget": 1.5}, "'budget' must be an integer, got 1.5"),
+                    ("map_overview", {"budget": "NaN"}, "'budget' must be an integer"),
+                    ("map_overview", {"budget": True}, "'budget' must be an integer, got true"),
+                    ("map_overview", {"budget": None}, "'budget' must be an integer, got null"),
+                    ("cochanges", {"path": "app/core.py", "limit": "abc"},
+                     "'limit' must be an integer"),
+                    ("localize", {"request": "x", "limit": False}, "'limit' must be an integer"),
+                    ("file_info", {}, "the parameter 'path' is required (text)"),
+                    ("file_info", {"path": ["a"]}, "'path' must be text, got a list"),
+                    ("symbol", {"name": 3}, "'name' must be text, got 3"),
+                    ("map_overview", {"budge": 800}, "unknown parameter 'budge'"),
+                    ("file_info", {"path": "."}, "not a file"),
+                    ("file_info", {"path": "app"}, "a directory, not a file")):
+                text, error = await _call(session, tool, **arguments)
+                assert error and text.startswith("refused: "), (tool, arguments, text)
+                assert expected in text and len(text.splitlines()) == 1, (arguments, text)
+                assert "pydantic" not in text and "http" not in text
+            text, error = await _call(session, "map_overview", budget=1e308)
+            assert not error and f"budget capped at {MAX_MAP_BUDGET} tokens" in text
+            text, error = await _call(session, "map_overview", budget=800.0)
+            assert not error and "tokens of 800" in text
+
+    _run(scenario)
+
+
+_PARAMETERS = (Parameter("path", str, True), Parameter("limit", int, False))
+_JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
+                     lambda inner: st.lists(inner, max_size=3)
+                     | st.dictionaries(st.text(max_size=5), inner, max_size=3), max_leaves=6)
+
+
+@given(arguments=st.dictionaries(st.sampled_from(["path", "limit", "other"]), _JSON)
+       | _JSON)
+def test_argument_check_returns_typed_values_or_refuses_in_one_line(arguments):
+    try:
+        checked = check_arguments("cochanges", _PARAMETERS, arguments)
+    except QueryRefused as exc:
+        assert str(exc) and len(str(exc).splitlines()) == 1 and len(str(exc)) < 200
+        return
+    assert isinstance(checked["path"], str)
+    assert "limit" not in checked or type(checked["limit"]) is int  # never a bool or float
+    assert set(checked) <= {"path", "limit"}
+
+
+@pytest.mark.parametrize("where", ["root", "home"])
+def test_a_filesystem_root_or_the_home_directory_is_refused_as_the_repository(
+        tmp_path: Path, where: str):
+    import subprocess
+
+    home = tmp_path / "home"
+    (home / "project").mkdir(parents=True)
+    if where == "root":
+        if subprocess.run(["git", "-C", "/", "rev-parse"], capture_output=True).returncode == 0:
+            pytest.skip("/ is inside a git repository here")
+        target, what = "/", "/ is the filesystem root"
+    else:
+        target, what = f"{home}/project/..", f"{home} is the home directory"
+    result = subprocess.run(
+        [sys.executable, "-m", "sleepcoder.cli", "mcp", "--repo", target],
+        capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=120,
+        cwd=tmp_path, env={"PATH": os.environ.get("PATH", ""), "HOME": str(home)})
+    assert result.returncode == 2 and result.stdout == ""
+    assert len(result.stderr.splitlines()) == 1
+    assert result.stderr.startswith(f"sleepcoder: {what}, not a repository")
