@@ -11,6 +11,13 @@ from urllib.parse import urlsplit
 
 # `git@host:owner/name.git` (scp-like: no scheme, a colon before the first slash)
 _SCP_LIKE = re.compile(r"^(?:[^@/]+@)?[^/:]+:(?!//)(?P<path>.+)$")
+# What GitHub (and the other hosts) allow in an owner or repository name. Anything else (`..`,
+# spaces, escape sequences) would end up in file names and terminal output: not a name.
+_PART = re.compile(r"^(?!\.{1,2}$)[A-Za-z0-9_.-]{1,100}$")
+
+
+def _named(owner: str, name: str) -> str | None:
+    return f"{owner}/{name}" if _PART.match(owner) and _PART.match(name) else None
 
 
 def repo_name(repo: Path) -> str:
@@ -27,7 +34,8 @@ def repo_name(repo: Path) -> str:
         if named:
             return named
     folder = repo.resolve()
-    return name_from_folder(folder) or f"local/{folder.name}"
+    fallback = re.sub(r"[^A-Za-z0-9_.-]", "_", folder.name).strip(".") or "repository"
+    return name_from_folder(folder) or f"local/{fallback}"
 
 
 def name_from_url(url: str) -> str | None:
@@ -48,7 +56,7 @@ def name_from_url(url: str) -> str | None:
     if len(segments) < 2:
         return None
     owner, name = segments[-2], segments[-1].removesuffix(".git")
-    return f"{owner}/{name}" if owner and name else None
+    return _named(owner, name)
 
 
 def name_from_folder(folder: Path) -> str | None:
@@ -56,7 +64,7 @@ def name_from_folder(folder: Path) -> str | None:
     if folder.name == "repo":
         folder = folder.parent
     owner, plus, name = folder.name.partition("+")
-    return f"{owner}/{name}" if plus and owner and name and "+" not in name else None
+    return _named(owner, name) if plus else None
 
 
 def _is_local(url: str) -> bool:

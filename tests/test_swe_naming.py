@@ -4,6 +4,7 @@ fetched mirror's folder, and its progress output."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -97,3 +98,17 @@ def test_build_progress_bar_is_drawn_on_a_terminal(monkeypatch):
     with swe_cli._bar("mining acme/shop") as advance:
         advance(3, 7)
     assert "mining acme/shop" in screen.getvalue() and "3/7" in screen.getvalue()
+
+
+@pytest.mark.parametrize("url", ["https://github.com/../..", "https://h/o/n\x1b[31mRED",
+                                 "https://h/o/ n ", "git@h:../../etc", "https://h/./x"])
+def test_a_remote_url_that_names_no_real_repository_is_not_taken_as_one(url):
+    assert name_from_url(url) is None
+
+
+@given(st.text(max_size=40), st.text(max_size=40))
+def test_names_from_urls_are_always_safe_path_parts(owner, name):
+    got = name_from_url(f"https://github.com/{owner}/{name}")
+    if got is not None:
+        for part in got.split("/"):
+            assert part not in (".", "..") and re.fullmatch(r"[A-Za-z0-9_.-]+", part)
