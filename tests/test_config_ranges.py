@@ -99,3 +99,11 @@ def test_a_huge_number_is_shown_in_short_form_in_the_error():
     with pytest.raises(ConfigError) as info:
         parse_config("[solve]\ntest_timeout = 1e308\n", "x.toml")
     assert "got 1e+308" in str(info.value) and len(str(info.value)) < 150
+
+
+@pytest.mark.parametrize("value", ["", ".", "./", " "])
+def test_a_store_dir_that_is_the_repository_root_is_refused(value):
+    from sleepcoder.tools.config import ConfigError, parse_config
+
+    with pytest.raises(ConfigError, match="store_dir must name a folder of its own"):
+        parse_config(f'[map]\nstore_dir = "{value}"\n', ".sleepcoder.toml")

@@ -261,6 +261,11 @@ def parse_config(text: str, where: str) -> Config:
         raise ConfigError(f"{where} [solve]: edit_protocol must be auto, one of "
                           f"{', '.join(EDIT_PROTOCOLS[1:])}, or several joined by + (each "
                           f"tried in turn), got {solve.edit_protocol!r}")
+    store_dir = sections["map"].store_dir.strip()
+    if store_dir in ("", ".", "./") or Path(store_dir).parts in ((), (".",)):
+        raise ConfigError(f"{where} [map]: store_dir must name a folder of its own (default "
+                          f"{DEFAULT_STORE_DIR!r}), got {sections['map'].store_dir!r}: the "
+                          "map's files would land in the repository's root")
     if sections["bot"].min_permission not in PERMISSION_LEVELS[3:]:
         raise ConfigError(f"{where} [bot]: min_permission must be one of "
                           f"{', '.join(PERMISSION_LEVELS[3:])}, got "
