@@ -140,6 +140,18 @@ def test_identical_files_share_facts_but_keep_their_own_edges(repo):
     assert ("two/run.py", "main", "util.py", "helper") in calls
 
 
+def test_identical_files_count_each_call_once_as_a_single_file_would(repo):
+    """Copies of one file share a blob; a full build used to load the blob's definitions once
+    per copy, so a local call in each of three copies counted three uses."""
+    body = "def dup():\n    return 1\n\n\ndef use():\n    return dup()\n"
+    repo.commit("copies", {f"m{i}.py": body for i in range(3)})
+    build_map(repo.root)
+    store, _ = MapStore.open(repo.root / ".sleepcoder", create=False)
+    rows = sorted(store.conn.execute("SELECT src, dst, dst_qname, count FROM call_edges"))
+    store.close()
+    assert rows == [(f"m{i}.py", f"m{i}.py", "dup", 1) for i in range(3)]
+
+
 def test_identical_files_are_stored_once(repo):
     body = "def same():\n    return 1\n"
     repo.commit("copies", {"a.py": "def first():\n    pass\n", "b/one.py": body,

@@ -287,9 +287,11 @@ def _symbol_table(store: MapStore, names: set[str], fids: dict[int, list[str]], 
     sql = ("SELECT f.path, d.fid, d.name, d.qname, d.kind FROM defs d "
            "JOIN files f ON f.fid = d.fid WHERE f.status='ok'")
     if full:
+        first_path: dict[int, str] = {}  # identical files share a blob: its defs once
         for path, fid, name, qname, kind in store.conn.execute(sql):
             table.add(path, name, qname, kind)
-            defs_by_fid[fid].append((name, qname, kind))
+            if first_path.setdefault(fid, path) == path:
+                defs_by_fid[fid].append((name, qname, kind))
         return table, defs_by_fid
     names_list = sorted(names)
     for start in range(0, len(names_list), _BATCH):
