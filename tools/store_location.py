@@ -3,8 +3,10 @@ directory, check that this process may write in it, and open a database read-onl
 
 from __future__ import annotations
 
+import errno
 import os
 import sqlite3
+import stat
 from pathlib import Path
 
 # Said whenever the store cannot be written: the map can always be kept somewhere else.
@@ -37,6 +39,24 @@ def check_location(store_dir: Path) -> None:
     if store_dir.exists() and not store_dir.is_dir():
         raise StoreError(f"the map store {store_dir} is a file, not a directory: move the file "
                          "away, or pass `--store DIR` to keep the map elsewhere")
+
+
+def open_in_store(path: Path, flags: int) -> int:
+    """Open the store file `path` (a file descriptor) without following a symbolic link at its
+    name, which a repository could commit (`.sleepcoder/hooks.log -> ../../somewhere`): that
+    is an OSError, as is anything but a regular file."""
+    fd = os.open(path, flags | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise OSError(errno.EINVAL, "not a regular file", str(path))
+    return fd
+
+
+def refuse_link(path: Path) -> None:
+    """StoreError when the store file `path` is a symbolic link (see open_in_store)."""
+    if path.is_symlink():
+        raise StoreError(f"{path} is a symbolic link, which sleepcoder does not write "
+                         "through: remove it, then try again")
 
 
 def prepare_store_dir(store_dir: Path) -> None:
