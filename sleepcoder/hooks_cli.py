@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 
 from sleepcoder.tools.config import Config
-from sleepcoder.tools.hooks import HOOK_NAMES, LOG_LINES, LOG_NAME
+from sleepcoder.tools.hooks import HOOK_NAMES, LOG_LINES, LOG_NAME, HookChange
 
 PENDING_NAME = "hooks.pending"  # a hook asked for a refresh that has not started yet
 EXIT_BAD_INPUT = 2
@@ -54,12 +54,26 @@ def install(repo: RepoOpt = Path(".")) -> None:
     except HookError as exc:
         _err(str(exc))
         raise typer.Exit(EXIT_BAD_INPUT) from None
-    for change in changes:
-        detail = f" ({change.detail})" if change.detail else ""
-        typer.echo(f"{change.name}: {change.action}{detail}")
+    _report(changes)
     typer.echo(f"hooks in {directory}; notes go to .sleepcoder/{LOG_NAME}")
     if not _has_map(repo):
         typer.echo("there is no map yet: run `sleepcoder map` once, the hooks keep it fresh")
+    _exit_if_failed(changes)
+
+
+def _report(changes: list[HookChange]) -> None:
+    """One line per hook: what was done, on standard output; what failed, on standard error."""
+    for change in changes:
+        if change.failed:
+            _err(f"{change.name}: {change.detail}")
+        else:
+            detail = f": {change.detail}" if change.detail else ""
+            typer.echo(f"{change.name}: {change.action}{detail}")
+
+
+def _exit_if_failed(changes: list[HookChange]) -> None:
+    if any(change.failed for change in changes):
+        raise typer.Exit(EXIT_BAD_INPUT)
 
 
 def _has_map(repo: Path) -> bool:
@@ -88,11 +102,10 @@ def uninstall(repo: RepoOpt = Path(".")) -> None:
     except HookError as exc:
         _err(str(exc))
         raise typer.Exit(EXIT_BAD_INPUT) from None
-    for change in changes:
-        detail = f" ({change.detail})" if change.detail else ""
-        typer.echo(f"{change.name}: {change.action}{detail}")
+    _report(changes)
     if not changes:
         typer.echo(f"no sleepcoder hooks in {directory}")
+    _exit_if_failed(changes)
 
 
 @hooks_app.command("run", hidden=True)
@@ -107,26 +120,43 @@ def run(hook: Annotated[str, typer.Argument(help="The hook that started this ref
 
 
 class HookLog:
-    """The bounded log of the background refreshes: a line per outcome, newest last."""
+    """The bounded log of the background refreshes: a line per outcome, newest last. It is
+    never written through a symbolic link (a repository could commit one pointing anywhere):
+    then nothing is logged."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
 
     def write(self, line: str) -> None:
+        from sleepcoder.tools.store_location import open_in_store
+
         stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         try:
-            with open(self.path, "a") as handle:
-                handle.write(f"{stamp} {line}\n")
-            self._trim()
+            fd = open_in_store(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT)
+            with os.fdopen(fd, "r+b") as handle:
+                handle.write(f"{stamp} {line}\n".encode("utf-8", "backslashreplace"))
+                handle.flush()
+                handle.seek(0)
+                lines = handle.read().splitlines(keepends=True)
+            if len(lines) > LOG_LINES:
+                self._keep(lines[-LOG_LINES // 2:])
         except OSError:
             pass  # nowhere left to tell: the hook must stay silent in the terminal
 
-    def _trim(self) -> None:
-        lines = self.path.read_text(errors="replace").splitlines(keepends=True)
-        if len(lines) > LOG_LINES:
-            tmp = self.path.with_name(self.path.name + ".tmp")
-            tmp.write_text("".join(lines[-LOG_LINES // 2:]))
-            os.replace(tmp, self.path)
+    def _keep(self, lines: list[bytes]) -> None:
+        from sleepcoder.tools.store_location import open_in_store
+
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        with os.fdopen(open_in_store(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC), "wb") as out:
+            out.write(b"".join(lines))
+        os.replace(tmp, self.path)
+
+
+def _request_refresh(pending: Path) -> None:
+    """Leave the request file; OSError when it cannot (a symbolic link there is refused)."""
+    from sleepcoder.tools.store_location import open_in_store
+
+    os.close(open_in_store(pending, os.O_WRONLY | os.O_CREAT))
 
 
 def run_hook_job(cwd: Path, hook: str) -> None:
@@ -137,16 +167,21 @@ def run_hook_job(cwd: Path, hook: str) -> None:
     from sleepcoder.tools.lock import MapBusy, map_lock
     from sleepcoder.tools.scan import resolve_root
     from sleepcoder.tools.store import DB_NAME
+    from sleepcoder.tools.store_location import StoreError, check_location
 
     try:
         root, _repo = resolve_root(cwd)
         config = load_config(root)
     except Exception as exc:  # noqa: BLE001 - a background job reports, it does not raise
         fallback = cwd / ".sleepcoder"
-        if fallback.is_dir():
+        if fallback.is_dir() and not fallback.is_symlink():
             HookLog(fallback / LOG_NAME).write(f"{hook}: skipped: {exc}")
         return
     store_dir = config.map.store_path(root)
+    try:
+        check_location(store_dir)  # not a symbolic link: the log is not written through one
+    except StoreError:
+        return
     if not (store_dir / DB_NAME).is_file():
         if store_dir.is_dir():
             HookLog(store_dir / LOG_NAME).write(
@@ -156,14 +191,18 @@ def run_hook_job(cwd: Path, hook: str) -> None:
     for message in config.warnings:  # the hooks never print: the log is where they are said
         log.write(f"{hook}: warning: {message}")
     pending = store_dir / PENDING_NAME
-    pending.touch()
-    while pending.exists():
+    try:
+        _request_refresh(pending)
+    except OSError as exc:
+        log.write(f"{hook}: skipped: cannot write {pending}: {exc.strerror}")
+        return
+    while os.path.lexists(pending):
         try:
             with map_lock(store_dir, 0, name="hooks.lock", what="hooks refresh"):
-                while pending.exists():
+                while os.path.lexists(pending):
                     pending.unlink(missing_ok=True)
                     if not _refresh_once(root, config, hook, log):
-                        pending.touch()  # the map is busy: the next hook tries again
+                        _request_refresh(pending)  # the map is busy: the next hook tries
                         return
         except MapBusy:
             return  # a refresh is running and will see the pending request

@@ -10,9 +10,13 @@ from __future__ import annotations
 
 import os
 import shlex
+import stat
 import subprocess
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+from sleepcoder.tools.hook_templates import EARLIER_TEMPLATES, TEMPLATE
 
 HOOK_NAMES = ("post-commit", "post-merge", "post-checkout", "post-rewrite")
 MARKER = "# sleepcoder-hook: written by `sleepcoder hooks install`"
@@ -21,56 +25,9 @@ ORIG_SUFFIX = ".sleepcoder-orig"
 LEGACY_SUFFIX = ".legacy"
 LOG_NAME = "hooks.log"
 LOG_LINES = 200  # the hooks log keeps the newest lines only
-
-_TEMPLATE = """#!/bin/sh
-{marker}
-# `sleepcoder hooks uninstall` puts back what was here before. The hook that was here (if any)
-# is kept as {name}{suffix} next to this file and runs first, with the same arguments and
-# input; its exit status is this hook's. Then the map is refreshed in the background, at low
-# priority, detached from this git command. SLEEPCODER_HOOKS=0 turns the refresh off.
-sleepcoder_python={python}
-sleepcoder_hook={name}
-sleepcoder_status=0
-sleepcoder_orig="$(dirname "$0")/{name}{suffix}"
-if [ -f "$sleepcoder_orig" ] && [ -x "$sleepcoder_orig" ]; then
-    sleepcoder_first=''
-    IFS= read -r sleepcoder_first < "$sleepcoder_orig" || :
-    case $sleepcoder_first in
-        # sourced in a subshell so that it sees the $0 git gave (husky finds itself by it)
-        '#!/bin/sh' | '#!/usr/bin/env sh') ( . "$sleepcoder_orig" ); sleepcoder_status=$? ;;
-        *) "$sleepcoder_orig" "$@"; sleepcoder_status=$? ;;
-    esac
-fi
-sleepcoder_log=/dev/null
-[ -d .sleepcoder ] && sleepcoder_log=.sleepcoder/{log}
-if [ "${{SLEEPCODER_HOOKS:-1}}" = 0 ]; then
-    :
-elif [ ! -x "$sleepcoder_python" ]; then
-    if [ "$sleepcoder_log" != /dev/null ]; then
-        echo "$(date -u '+%Y-%m-%dT%H:%M:%SZ') $sleepcoder_hook: skipped, the Python that" \\
-            "ran \\`sleepcoder hooks install\\` is gone ($sleepcoder_python): install the" \\
-            "hooks again" >> "$sleepcoder_log" 2>/dev/null
-        if [ "$(wc -l < "$sleepcoder_log")" -gt {lines} ]; then
-            tail -n {keep} "$sleepcoder_log" > "$sleepcoder_log.tmp" &&
-                mv "$sleepcoder_log.tmp" "$sleepcoder_log"
-        fi
-    fi
-else
-    (
-        # a commit's hooks see the temporary index of `git commit -a` and the like, gone
-        # (or half-written) by the time the refresh reads it
-        unset GIT_INDEX_FILE
-        set -- "$sleepcoder_python" -m sleepcoder.cli hooks run "$sleepcoder_hook"
-        if command -v ionice >/dev/null 2>&1 && ionice -c 3 true >/dev/null 2>&1; then
-            set -- ionice -c 3 "$@"
-        fi
-        command -v nice >/dev/null 2>&1 && set -- nice -n 19 "$@"
-        command -v setsid >/dev/null 2>&1 && set -- setsid "$@"
-        exec "$@"
-    ) < /dev/null >> "$sleepcoder_log" 2>&1 &
-fi
-exit $sleepcoder_status
-"""
+CHANGED = "changed since sleepcoder wrote it"
+EMPTY_HOOKS_PATH = ("core.hooksPath is set but empty, git runs no hooks from it; unset it "
+                    "(`git config --unset core.hooksPath`), then install again")
 
 
 class HookError(Exception):
@@ -83,27 +40,84 @@ class HookChange:
 
     name: str
     path: str
-    action: str  # installed, chained, updated, unchanged, restored, removed, left alone
-    detail: str = ""
+    action: str  # installed, chained, updated, unchanged, restored, removed, left alone,
+    detail: str = ""  # failed (then `detail` says why; the other hooks were still done)
+
+    @property
+    def failed(self) -> bool:
+        return self.action == "failed"
 
 
 def hooks_dir(root: Path) -> Path:
     """The directory git runs hooks from for the work tree at `root`: core.hooksPath when set
     (husky and the like), else the hooks of the repository (shared by its worktrees)."""
-    result = subprocess.run(["git", "rev-parse", "--git-path", "hooks"], cwd=root,
-                            capture_output=True, text=True)
+    paths = (_git(root, "rev-parse", "--absolute-git-dir", "--git-common-dir",
+                  "--git-path", "hooks") or "").split("\n")
+    if len(paths) != 3:
+        raise HookError(f"cannot tell where git keeps the hooks of {root}: {paths!r}")
+    setting = _git(root, "config", "--get", "core.hooksPath", missing_ok=True)
+    directory = (root / paths[2]).resolve()
+    check_hooks_location(directory, root.resolve(),
+                         [(root / p).resolve() for p in paths[:2]], setting)
+    return directory
+
+
+def _git(root: Path, *args: str, missing_ok: bool = False) -> str | None:
+    result = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True)
+    if missing_ok and result.returncode == 1 and not result.stderr.strip():
+        return None  # `git config --get` of a key that is not set
     if result.returncode != 0:
         raise HookError(f"{root} is not in a git repository: {result.stderr.strip()}")
-    return (root / result.stdout.strip()).resolve()
+    return result.stdout.removesuffix("\n")
+
+
+def check_hooks_location(directory: Path, work_tree: Path, git_dirs: Sequence[Path],
+                         hooks_path: str | None) -> None:
+    """Refuse a hooks directory git would not run hooks from, or one in the work tree that the
+    user did not name: hooks written there are untracked files, not hooks. `hooks_path` is
+    core.hooksPath (None when unset); all paths are resolved."""
+    if hooks_path == "":
+        # git runs no hook at all then, while `rev-parse --git-path hooks` answers "./"
+        raise HookError(EMPTY_HOOKS_PATH)
+    if hooks_path is not None and directory == work_tree:
+        # `.` (or `./`) makes git look each hook up as a command on PATH: none runs
+        raise HookError(f"core.hooksPath ({hooks_path}) names the root of the work tree, "
+                        "where hooks would be untracked files among yours (and git runs "
+                        "none from `.`): name a folder, or unset it (`git config --unset "
+                        "core.hooksPath`), then install again")
+    if hooks_path is not None:
+        return  # the user named the folder (husky's .husky/_): git runs hooks from it
+    in_git_dir = any(directory.is_relative_to(d) for d in git_dirs)
+    if directory.is_relative_to(work_tree) and not in_git_dir:
+        raise HookError(f"git would run hooks from {directory}, inside the work tree, though "
+                        "core.hooksPath does not name it: not writing hooks there")
 
 
 def render_hook(name: str, python: str) -> str:
     """The text of our hook `name`, running the sleepcoder of the interpreter `python`."""
     if "\n" in python or "\0" in python:
         raise HookError(f"the interpreter path {python!r} has a line break or a NUL")
-    return _TEMPLATE.format(marker=MARKER, name=name, suffix=ORIG_SUFFIX,
-                            python=shlex.quote(python), log=LOG_NAME, lines=LOG_LINES,
-                            keep=LOG_LINES // 2)
+    return _render(TEMPLATE, name, python)
+
+
+def _render(template: str, name: str, python: str) -> str:
+    return template.format(marker=MARKER, name=name, suffix=ORIG_SUFFIX,
+                           python=shlex.quote(python), log=LOG_NAME, lines=LOG_LINES,
+                           keep=LOG_LINES // 2)
+
+
+def is_as_written(path: Path, name: str) -> bool:
+    """Whether our hook at `path` is byte for byte what sleepcoder writes (this version or an
+    earlier one) for the Python it records: anything else was edited by someone since."""
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return False
+    python = recorded_python(data.decode("utf-8", "surrogateescape"))
+    if python is None or "\0" in python:
+        return False
+    return any(_encoded(_render(t, name, python)) == data
+               for t in (TEMPLATE, *EARLIER_TEMPLATES))
 
 
 def recorded_python(text: str) -> str | None:
@@ -141,7 +155,7 @@ def our_hook(directory: Path, name: str) -> Path | None:
 
 def install_hooks(directory: Path, python: str) -> list[HookChange]:
     """Write our hooks into `directory`, chaining those that are there. Running it again only
-    updates the recorded interpreter."""
+    updates the recorded interpreter; a hook of ours that someone edited is left alone."""
     try:
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -162,6 +176,8 @@ def _install_one(directory: Path, name: str, python: str) -> HookChange:
     ours = our_hook(directory, name)
     try:
         if ours is not None:
+            if not is_as_written(ours, name):
+                return HookChange(name, str(ours), "left alone", CHANGED)
             detail = "" if ours == path else f"run by the pre-commit hook as {ours.name}"
             if ours.read_bytes() == _encoded(text):
                 return HookChange(name, str(ours), "unchanged", detail)
@@ -174,7 +190,7 @@ def _install_one(directory: Path, name: str, python: str) -> HookChange:
                                                           f"first (kept as {orig.name})")
         _write_hook(path, text)
     except OSError as exc:
-        raise HookError(f"cannot write {path}: {exc.strerror}") from None
+        return HookChange(name, str(path), "failed", f"cannot write {path}: {exc.strerror}")
     detail = f"chains the kept {orig.name}" if os.path.lexists(orig) else ""
     return HookChange(name, str(path), "installed", detail)
 
@@ -192,28 +208,69 @@ def _encoded(text: str) -> bytes:
     return text.encode("utf-8", "surrogateescape")
 
 
+@dataclass(frozen=True)
+class _Step:
+    """What uninstall will do to one hook: move `source` to `target`, remove `source`
+    (target None), or nothing (`change` says why)."""
+
+    change: HookChange
+    source: Path | None = None
+    target: Path | None = None
+
+
 def uninstall_hooks(directory: Path) -> list[HookChange]:
     """Remove our hooks from `directory` and put back the ones they chained; a hook someone
-    else wrote since is left alone."""
-    changes = []
-    for name in HOOK_NAMES:
-        path, orig = directory / name, directory / (name + ORIG_SUFFIX)
-        ours = our_hook(directory, name)
-        try:
-            if ours is not None:
-                if os.path.lexists(orig):
-                    os.replace(orig, ours)
-                    changes.append(HookChange(name, str(ours), "restored"))
-                else:
-                    ours.unlink()
-                    changes.append(HookChange(name, str(ours), "removed"))
-            elif os.path.lexists(path):
-                detail = (f"not ours; {orig.name} is kept" if os.path.lexists(orig)
-                          else "not ours")
-                changes.append(HookChange(name, str(path), "left alone", detail))
-            elif os.path.lexists(orig):  # our hook was deleted: what it chained goes back
-                os.rename(orig, path)
-                changes.append(HookChange(name, str(path), "restored"))
-        except OSError as exc:
-            raise HookError(f"cannot restore {path}: {exc.strerror}") from None
-    return changes
+    else wrote, or edited, since is left alone. Every hook is checked before any is changed;
+    a hook that still cannot be changed is reported as failed and the others are done."""
+    steps = [_uninstall_step(directory, name) for name in HOOK_NAMES]
+    problems = [_restore_problem(step) for step in steps]
+    if any(problems):
+        raise HookError("; ".join(p for p in problems if p) + ": nothing was changed")
+    return [change for change in map(_apply, steps) if change is not None]
+
+
+def _uninstall_step(directory: Path, name: str) -> _Step | None:
+    path, orig = directory / name, directory / (name + ORIG_SUFFIX)
+    ours = our_hook(directory, name)
+    kept = f"; {orig.name} is kept" if os.path.lexists(orig) else ""
+    if ours is not None and not is_as_written(ours, name):
+        return _Step(HookChange(name, str(ours), "left alone", CHANGED + kept))
+    if ours is not None and os.path.lexists(orig):
+        return _Step(HookChange(name, str(ours), "restored"), orig, ours)
+    if ours is not None:
+        return _Step(HookChange(name, str(ours), "removed"), ours)
+    if os.path.lexists(path):
+        return _Step(HookChange(name, str(path), "left alone", "not ours" + kept))
+    if os.path.lexists(orig):  # our hook was deleted: what it chained goes back
+        return _Step(HookChange(name, str(path), "restored"), orig, path)
+    return None
+
+
+def _restore_problem(step: _Step | None) -> str:
+    """Why `step` cannot be done, found before anything is changed; "" when it can."""
+    if step is None or step.target is None or step.source is None:
+        return ""
+    try:
+        is_dir = stat.S_ISDIR(os.lstat(step.source).st_mode)
+    except OSError:
+        return ""  # gone meanwhile: applying the step reports it
+    if is_dir:
+        return (f"cannot restore {step.change.path}: the saved original {step.source} is a "
+                "directory, not a hook; move it away, then uninstall again")
+    return ""
+
+
+def _apply(step: _Step | None) -> HookChange | None:
+    if step is None or step.source is None:
+        return None if step is None else step.change
+    try:
+        if step.target is None:
+            step.source.unlink()
+        else:
+            os.replace(step.source, step.target)
+    except OSError as exc:
+        verb = "remove" if step.target is None else "restore"
+        change = step.change
+        return HookChange(change.name, change.path, "failed",
+                          f"cannot {verb} {change.path}: {exc.strerror}")
+    return step.change

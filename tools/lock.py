@@ -8,7 +8,12 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from filelock import FileLock, Timeout
-from sleepcoder.tools.store_location import prepare_store_dir
+from sleepcoder.tools.store_location import (
+    StoreError,
+    open_in_store,
+    prepare_store_dir,
+    refuse_link,
+)
 
 LOCK_NAME = "map.lock"
 POLL_SECONDS = 0.2
@@ -53,6 +58,15 @@ def _acquire(lock: FileLock, path: Path, timeout: float,
                   "try again when it has finished")
 
 
+def _write_holder(holder: Path) -> None:
+    try:
+        fd = open_in_store(holder, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+    except OSError as exc:
+        raise StoreError(f"cannot write {holder}: {exc.strerror}") from None
+    with os.fdopen(fd, "w") as handle:
+        handle.write(str(os.getpid()))
+
+
 @contextmanager
 def map_lock(
     store_dir: Path, timeout: float, on_wait: Callable[[str], None] | None = None,
@@ -63,11 +77,14 @@ def map_lock(
     Raises tools.store_location.StoreError when the store directory cannot be written."""
     prepare_store_dir(store_dir)
     path = store_dir / name
+    holder = _holder_file(path)
+    # filelock opens (and truncates) the lock file by name: never through a committed link
+    for link in (path, holder):
+        refuse_link(link)
     lock = FileLock(str(path))
     _acquire(lock, path, timeout, on_wait, f"the {what} at {store_dir}", what)
-    holder = _holder_file(path)
     try:
-        holder.write_text(str(os.getpid()))
+        _write_holder(holder)
         yield
     finally:
         holder.unlink(missing_ok=True)  # while still held: no other holder has written it

@@ -3,8 +3,10 @@ directory, check that this process may write in it, and open a database read-onl
 
 from __future__ import annotations
 
+import errno
 import os
 import sqlite3
+import stat
 from pathlib import Path
 
 # Said whenever the store cannot be written: the map can always be kept somewhere else.
@@ -65,6 +67,24 @@ def linked_entry(store_dir: Path) -> Path | None:
         elif here == store_dir:
             dirs[:] = [d for d in dirs if not (here / d).is_symlink()]
     return None
+
+
+def open_in_store(path: Path, flags: int) -> int:
+    """Open the store file `path` (a file descriptor) without following a symbolic link at its
+    name, which a repository could commit (`.sleepcoder/hooks.log -> ../../somewhere`): that
+    is an OSError, as is anything but a regular file."""
+    fd = os.open(path, flags | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise OSError(errno.EINVAL, "not a regular file", str(path))
+    return fd
+
+
+def refuse_link(path: Path) -> None:
+    """StoreError when the store file `path` is a symbolic link (see open_in_store)."""
+    if path.is_symlink():
+        raise StoreError(f"{path} is a symbolic link, which sleepcoder does not write "
+                         "through: remove it, then try again")
 
 
 def prepare_store_dir(store_dir: Path) -> None:
