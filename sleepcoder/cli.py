@@ -558,7 +558,16 @@ def version() -> None:
     typer.echo(f"sleepcoder {__version__}")
 
 
-def _terminated(_signum, _frame) -> None:
+_MAIN_PID = os.getpid()
+
+
+def _terminated(signum, _frame) -> None:
+    if os.getpid() != _MAIN_PID:
+        # a forked worker (the map's parse pool) inherits this handler; the pool ends its
+        # workers with SIGTERM, which must end them quietly, not print a traceback each
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
+        return
     raise KeyboardInterrupt
 
 
@@ -568,6 +577,8 @@ def main() -> None:
     scrubber()  # learn the environment's secrets before anything removes them
     # SIGTERM (a CI job cancelled, `kill`) ends the run like Ctrl-C: the cleanup runs (the
     # test command and its scratch folder go; the run stays resumable)
+    global _MAIN_PID
+    _MAIN_PID = os.getpid()
     signal.signal(signal.SIGTERM, _terminated)
     sys.stdout = ScrubbedStream(sys.stdout)  # no printed line carries a secret
     sys.stderr = ScrubbedStream(sys.stderr)

@@ -181,3 +181,26 @@ def test_bad_config_file_is_reported(py_repo):
     result = run_cli("map", str(py_repo.root))
     assert result.returncode == 2
     assert "max_file_bytes must be int" in result.stderr
+
+
+def test_forked_workers_end_quietly_when_their_pool_terminates_them(tmp_path):
+    """`main` turns SIGTERM into a clean stop; forked workers (the map's parse pool) inherit
+    the handler, and a pool ends its workers with SIGTERM: that must not print a traceback per
+    worker, as it did on a first `sleepcoder map`."""
+    script = tmp_path / "pool.py"
+    script.write_text(
+        "import multiprocessing as mp, os, signal, time\n"
+        "import sleepcoder.cli as cli\n"
+        "cli._MAIN_PID = os.getpid()\n"
+        "signal.signal(signal.SIGTERM, cli._terminated)\n"
+        "def work(x):\n    time.sleep(0.5)\n    return x\n"
+        "if __name__ == '__main__':\n"
+        "    pool = mp.get_context('fork').Pool(2)\n"
+        "    pool.map_async(work, range(4))\n"
+        "    time.sleep(0.3)\n"
+        "    pool.terminate(); pool.join()\n"
+        "    print('done')\n")
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0 and out.stdout.strip() == "done"
+    assert "Traceback" not in out.stderr and "KeyboardInterrupt" not in out.stderr
