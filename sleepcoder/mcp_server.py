@@ -108,7 +108,12 @@ class _CheckedServer(_Server):
 def build_server(root: Path, repo, config: Config) -> _Server:
     """The MCP server for the repository at `root`, with its six tools."""
     answers = MapAnswers(root, repo, config, log=_log.info)
-    server = _CheckedServer("sleepcoder", instructions=INSTRUCTIONS)
+    from sleepcoder import __version__
+
+    try:  # the 2.x SDK reports a server version; 1.x has no such parameter
+        server = _CheckedServer("sleepcoder", instructions=INSTRUCTIONS, version=__version__)
+    except TypeError:
+        server = _CheckedServer("sleepcoder", instructions=INSTRUCTIONS)
 
     def tool(description: str):
         def register(function: Callable[..., str]) -> Callable[..., str]:

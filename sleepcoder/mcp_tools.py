@@ -291,7 +291,7 @@ class MapAnswers:
         def query(store: MapStore) -> str:
             ranking = localize(store, self.root, request, limit=limit)
             return json.dumps({
-                "chosen": ranking.chosen,
+                "chosen": ranking.chosen[:limit],
                 "note": "chosen: the files most likely to change (expected-F1 cut-off); "
                         "candidates: ranked, with the probability that the change touches "
                         "each",

@@ -340,7 +340,11 @@ def print_run_detail(detail: Any, full: bool = False) -> None:
     say = _say
     say(f"Run {detail.info.id}: {record.get('status') or detail.info.status}", bold=True)
     say(f"Request: {(record.get('task') or {}).get('title', '') or '(unknown)'}")
-    model = record.get("model") or (record.get("options") or {}).get("model") or "(not recorded)"
+    options = record.get("options") or {}
+    model = record.get("model") or options.get("model") or (
+        "none (--no-llm)" if options.get("no_llm") else
+        "the default model (named in the record when the run ends)"
+        if record.get("status") in UNFINISHED_STATUSES else "(not recorded)")
     started = record.get("started")
     when = time.strftime("%Y-%m-%d %H:%M", time.localtime(started)) if started else "?"
     seconds = f", {record['seconds']} s" if record.get("seconds") is not None else ""
@@ -353,7 +357,9 @@ def print_run_detail(detail: Any, full: bool = False) -> None:
                else "")
             + (f"; counted by {usage['token_count']}" if usage.get("token_count") else ""))
     else:
-        say(f"Tokens so far: {sum(s.tokens for s in steps):,} in {len(steps)} model requests")
+        methods = sorted({s.counted for s in steps if getattr(s, "counted", "")})
+        say(f"Tokens so far: {sum(s.tokens for s in steps):,} in {len(steps)} model requests"
+            + (f"; counted by {', '.join(methods)}" if methods else ""))
     plan = (record.get("plan") or {}).get("steps", [])
     if plan:
         say("Plan", bold=True)

@@ -12,7 +12,7 @@ from tests.test_bot import commented, world  # noqa: F401 - the bot's fixture, u
 
 TYPO = "[map]\nmax_file_byte = 5000\n[sleeep]\nbudget = 1\n"
 KEY = ".sleepcoder.toml [map]: unknown key 'max_file_byte' (ignored)"
-SECTION = ".sleepcoder.toml: unknown section [sleeep]"
+SECTION = ".sleepcoder.toml: unknown section [sleeep] (ignored)"
 
 
 def warnings_in(stderr: str) -> list[str]:
@@ -72,7 +72,8 @@ def test_bot_warns_about_unknown_keys_of_the_default_branch(world):  # noqa: F81
     assert "skipped" in result.stdout
     found = warnings_in(result.stderr)
     assert found == ["warning: .sleepcoder.toml on main [map]: unknown key 'max_file_byte' "
-                     "(ignored)", "warning: .sleepcoder.toml on main: unknown section [sleeep]"]
+                     "(ignored)",
+                     "warning: .sleepcoder.toml on main: unknown section [sleeep] (ignored)"]
 
 
 def test_a_correct_configuration_gives_no_warning(py_repo):

@@ -57,7 +57,9 @@ async def _session(root: Path, **env: str):
     with open(root.parent / "server-stderr.log", "w") as errlog:
         async with stdio_client(params, errlog=errlog) as (read, write), \
                 ClientSession(read, write) as session:
-            await session.initialize()
+            started = await session.initialize()
+            info = getattr(started, "server_info", None) or started.serverInfo  # 2.x / 1.x
+            assert info.name == "sleepcoder" and info.version
             yield session
 
 
@@ -106,6 +108,9 @@ def test_each_tool_answers_from_the_map(mcp_repo: Repo):
             answer = json.loads(ranked)
             assert answer["candidates"][0]["path"] == "app/util.py"
             assert answer["candidates"][0]["reasons"] and len(answer["candidates"]) <= 3
+            one, error = await _call(session, "localize", request="change the helper in util",
+                                     limit=1)
+            assert not error and len(json.loads(one)["chosen"]) <= 1  # the limit holds here too
             info, error = await _call(session, "file_info", path="app/models.py")
             assert not error and "Item.value" in info and "Data models." in info
             together, error = await _call(session, "cochanges", path="app/core.py")

@@ -245,7 +245,7 @@ def parse_config(text: str, where: str) -> Config:
                           ("hooks", HooksConfig())):
         sections[name] = _section(default, data.get(name, {}), f"{where} [{name}]", warnings,
                                   RANGES.get(name, {}))
-    warnings.extend(f"{where}: unknown section [{name}]" for name in data
+    warnings.extend(f"{where}: unknown section [{name}] (ignored)" for name in data
                     if name not in sections)
     if sections["solve"].test_sandbox not in SANDBOX_MODES:
         raise ConfigError(f"{where} [solve]: test_sandbox must be one of "

@@ -71,7 +71,7 @@ def refine(ctx: SolveContext, localization: Localization) -> Decision:
     notes = describe(ctx, asked)
     reasons = {c.path: "; ".join(c.reasons[:2]) for c in localization.candidates}
     listing = "\n".join(f"- {p}: {notes.get(p) or 'no description'}"
-                        + (f" (candidate because it {reasons[p]})" if reasons.get(p) else "")
+                        + (f" (candidate: {reasons[p]})" if reasons.get(p) else "")
                         for p in asked)
     user = prompt("localize_check").format(request=ctx.task.text[:4000], candidates=listing,
                                            status=ctx.budget.status_line())

@@ -92,7 +92,8 @@ def start_solve(path: Path, request: str | None, options: SolveOptions, *,
         build_map(root, config, progress=progress)
         store, _ = MapStore.open(store_dir, create=False)
     thread = new_run_id(store_dir, f"solve-{int(time.time())}-{task.id[5:]}")
-    progress.notice(f"run {thread} (if it stops, continue it with --resume {thread})")
+    if not options.localize_only:  # a localize-only run has nothing to resume
+        progress.notice(f"run {thread} (if it stops, continue it with --resume {thread})")
     try:
         with hold_run(store_dir, thread):
             # no checkout yet: the worktree is made by the first edit (tools/workspace.py)
