@@ -179,8 +179,11 @@ def run_hook_job(cwd: Path, hook: str) -> None:
         return
     store_dir = config.map.store_path(root)
     try:
-        check_location(store_dir)  # not a symbolic link: the log is not written through one
-    except StoreError:
+        check_location(store_dir)  # no symbolic link in or as the store
+    except StoreError as exc:
+        if store_dir.is_dir() and not store_dir.is_symlink():
+            # HookLog opens the log without following links: a linked log stays unwritten
+            HookLog(store_dir / LOG_NAME).write(f"{hook}: skipped: {_one_line(exc)}")
         return
     if not (store_dir / DB_NAME).is_file():
         if store_dir.is_dir():

@@ -232,7 +232,8 @@ def test_a_dangling_pending_link_creates_no_file_and_the_job_says_so(py_repo, tm
     (store / "hooks.pending").symlink_to(tmp_path / "created-outside")
     run_hook_job(py_repo.root, "post-commit")
     assert not (tmp_path / "created-outside").exists()
-    assert "post-commit: skipped: cannot write" in (store / "hooks.log").read_text()
+    assert "post-commit: skipped: the map store" in (store / "hooks.log").read_text()
+    assert "holds a symbolic link, hooks.pending" in (store / "hooks.log").read_text()
 
 
 def test_the_hook_script_never_appends_to_a_linked_log(repo, tmp_path):
