@@ -135,3 +135,23 @@ def scripted():
     register_provider("scripted", lambda: make_provider(script))
     yield script
     assert not script.unmatched, f"requests no rule matched: {script.unmatched[:3]}"
+
+
+def default_sigint() -> None:
+    """Ctrl-C as a terminal gives it. A shell starts background jobs (`cmd &`, nohup) with
+    SIGINT ignored, and Python then installs no KeyboardInterrupt handler: tests of how
+    sleepcoder reacts to Ctrl-C restore the default for themselves and their children."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+@pytest.fixture
+def ctrl_c():
+    """SIGINT raises KeyboardInterrupt in this process for the test (default_sigint)."""
+    import signal
+
+    previous = signal.getsignal(signal.SIGINT)
+    default_sigint()
+    yield
+    signal.signal(signal.SIGINT, previous)

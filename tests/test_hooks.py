@@ -321,11 +321,18 @@ def test_a_busy_map_during_watch_is_retried_at_the_next_look(py_repo):
     assert len(calls) == 2
 
 
+def _sigint_as_in_a_terminal() -> None:
+    # the child starts with SIG_DFL, so Python installs its KeyboardInterrupt handler even
+    # when this test runs in a background job (which ignores SIGINT)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_map_watch_stops_on_ctrl_c_with_one_line(py_repo):
     build_map(py_repo.root)
     process = subprocess.Popen(
         [sys.executable, "-m", "sleepcoder.cli", "map", str(py_repo.root), "--watch",
-         "--interval", "0.2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+         "--interval", "0.2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=_sigint_as_in_a_terminal)
     first = _read_line_within(process, 120)
     assert "map refreshed" in first
     process.send_signal(signal.SIGINT)

@@ -269,7 +269,7 @@ def test_scratch_folders_of_dead_processes_are_removed(tmp_path, monkeypatch):
     assert mine.exists() and not dead.exists()
 
 
-def test_an_interrupted_run_takes_its_test_command_down(tmp_path, monkeypatch):
+def test_an_interrupted_run_takes_its_test_command_down(tmp_path, monkeypatch, ctrl_c):
     import threading
     import time
 
