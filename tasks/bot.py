@@ -118,6 +118,19 @@ def safe_env() -> dict[str, str]:
             if k not in _SECRET_ENV and not is_secret_name(k)}
 
 
+def reported(gh: GitHub, event: IssueEvent, env: BotEnv,
+             work: Callable[[], BotOutcome]) -> BotOutcome:
+    """`work()`, with any failure (ours or unexpected) told on the issue or pull request."""
+    try:
+        return work()
+    except BotFailure as exc:
+        _report_failure(gh, event, env, str(exc), exc.patch)
+        return BotOutcome("failed", str(exc))
+    except Exception as exc:  # whatever broke, the issue or pull request hears about it
+        _report_failure(gh, event, env, f"{type(exc).__name__}: {exc}", "")
+        return BotOutcome("failed", gh.scrub(f"{type(exc).__name__}: {exc}"))
+
+
 def run_bot(env: BotEnv, progress: Any = None, github: GitHub | None = None,
             on_config: Callable[[Config], None] | None = None) -> BotOutcome:
     """Handle one GitHub event; `on_config` is shown the configuration read from the default
@@ -139,10 +152,6 @@ def run_bot(env: BotEnv, progress: Any = None, github: GitHub | None = None,
         return BotOutcome("skipped", "not a sleepcoder trigger")
     if event.actor_type == "Bot" or event.actor == BOT_NAME or BOT_MARK in event.comment:
         return BotOutcome("skipped", "a comment by the bot itself")  # no loops
-    if event.is_pull_request:
-        from sleepcoder.tasks.bot_pull import run_on_pull
-
-        return run_on_pull(env, event, config, gh, trigger, progress)
     try:
         refusal = _untrusted(event, config, gh)
     except PermissionUnknown as exc:  # unknown is not allowed: nothing starts
@@ -150,6 +159,10 @@ def run_bot(env: BotEnv, progress: Any = None, github: GitHub | None = None,
         if not event.locked:
             _report_failure(gh, event, env, reason, "")
         return BotOutcome("failed", gh.scrub(reason))
+    if event.is_pull_request:
+        from sleepcoder.tasks.bot_pull import run_on_pull
+
+        return run_on_pull(env, event, config, gh, trigger, progress, refusal)
     if refusal:
         if event.name == "issue_comment" and not event.locked and not gh.posted_by_us(
                 event.number, UNTRUSTED_MARK):
@@ -170,15 +183,9 @@ def run_bot(env: BotEnv, progress: Any = None, github: GitHub | None = None,
                                  "to update it).")
         gh.remove_label(event.number, config.bot.label)
         return BotOutcome("skipped", reason, existing.url)
-    try:
-        outcome = deliver(env, event, config, gh, branch, existing, trigger,
-                          build_request(event, trigger), progress)
-    except BotFailure as exc:
-        _report_failure(gh, event, env, str(exc), exc.patch)
-        outcome = BotOutcome("failed", str(exc))
-    except Exception as exc:  # whatever broke, the issue hears about it
-        _report_failure(gh, event, env, f"{type(exc).__name__}: {exc}", "")
-        outcome = BotOutcome("failed", gh.scrub(f"{type(exc).__name__}: {exc}"))
+    outcome = reported(gh, event, env, lambda: deliver(
+        env, event, config, gh, branch, existing, trigger, build_request(event, trigger),
+        progress))
     if event.name == "issues":
         gh.remove_label(event.number, config.bot.label)
     return outcome

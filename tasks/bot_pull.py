@@ -11,17 +11,14 @@ from sleepcoder.tasks.bot import (
     BOT_NAME,
     PULL_MARK,
     BotEnv,
-    BotFailure,
     BotOutcome,
-    _report_failure,
-    _untrusted,
     build_request,
     deliver,
+    reported,
 )
 from sleepcoder.tasks.github import (
     GitHub,
     IssueEvent,
-    PermissionUnknown,
     PullDetails,
     PullRequest,
     ReviewComment,
@@ -34,25 +31,13 @@ MAX_REVIEW_COMMENT_CHARS = 1_000
 
 
 def run_on_pull(env: BotEnv, event: IssueEvent, config: Config, gh: GitHub,
-                instruction: str, progress: Any) -> BotOutcome:
-    """Handle a `/sleepcoder` comment on a pull request (the trigger is already checked)."""
-    try:
-        refusal = _untrusted(event, config, gh)
-    except PermissionUnknown as exc:  # unknown is not allowed: nothing starts
-        reason = f"{exc}; nothing was done: start it again later"
-        if not event.locked:
-            _report_failure(gh, event, env, reason, "")
-        return BotOutcome("failed", gh.scrub(reason))
+                instruction: str, progress: Any, refusal: str) -> BotOutcome:
+    """Handle a `/sleepcoder` comment on a pull request (the trigger and the commenter's
+    trust are already checked: `refusal` says why not to act, '' to go on)."""
     if refusal:  # no reply: a review thread is no place for a stranger to make the bot talk
         return BotOutcome("refused", refusal)
-    try:
-        return _continue(env, event, config, gh, instruction, progress)
-    except BotFailure as exc:
-        _report_failure(gh, event, env, str(exc), exc.patch)
-        return BotOutcome("failed", str(exc))
-    except Exception as exc:  # whatever broke, the pull request hears about it
-        _report_failure(gh, event, env, f"{type(exc).__name__}: {exc}", "")
-        return BotOutcome("failed", gh.scrub(f"{type(exc).__name__}: {exc}"))
+    return reported(gh, event, env,
+                    lambda: _continue(env, event, config, gh, instruction, progress))
 
 
 def _continue(env: BotEnv, event: IssueEvent, config: Config, gh: GitHub, instruction: str,
