@@ -71,34 +71,28 @@ class TokenCounter:
 
     def prompt(self, messages: list[dict[str, str]]) -> TokenCount:
         """The prompt's tokens, the chat template's wrapping included where it is known."""
+        return self._count("count_prompt_tokens", estimate_messages(messages),
+                           messages=messages)
+
+    def text(self, text: str) -> TokenCount:
+        """An answer's tokens (when the provider reported no usage)."""
+        return self._count("count_text_tokens", estimate_text(text), text=text)
+
+    def _count(self, method: str, estimate: int, **what: Any) -> TokenCount:
+        """By the in-process provider's `method`, else litellm's offline tokenizer, else the
+        labelled `estimate`. `what` is the one thing counted (messages= or text=)."""
         try:
             if self.handler is not None:
-                count = getattr(self.handler, "count_prompt_tokens", None)
-                tokens = count(self.model, messages) if count else None
+                count = getattr(self.handler, method, None)
+                tokens = count(self.model, *what.values()) if count else None
             elif self._litellm_counts:
-                tokens = int(self.litellm.token_counter(model=self.model, messages=messages))
+                tokens = int(self.litellm.token_counter(model=self.model, **what))
             else:
                 tokens = None
         except Exception:  # counting must never fail a request: the estimate stands in, labelled
             tokens = None
         if tokens is None:
-            return TokenCount(estimate_messages(messages), ESTIMATE)
-        return TokenCount(tokens, TOKENIZER)
-
-    def text(self, text: str) -> TokenCount:
-        """An answer's tokens (when the provider reported no usage)."""
-        try:
-            if self.handler is not None:
-                count = getattr(self.handler, "count_text_tokens", None)
-                tokens = count(self.model, text) if count else None
-            elif self._litellm_counts:
-                tokens = int(self.litellm.token_counter(model=self.model, text=text))
-            else:
-                tokens = None
-        except Exception:  # as above
-            tokens = None
-        if tokens is None:
-            return TokenCount(estimate_text(text), ESTIMATE)
+            return TokenCount(estimate, ESTIMATE)
         return TokenCount(tokens, TOKENIZER)
 
 
