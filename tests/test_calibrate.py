@@ -275,3 +275,40 @@ def test_calibration_for_another_model_is_not_applied(repo):
         store.close()
     assert ranking.calibration["used"] is False
     assert "another model" in ranking.calibration["note"]
+
+
+def test_commits_that_add_no_pseudo_task_keep_the_fit_and_a_new_feature_refits(repo):
+    grow(repo, 12)
+    first = json.loads(run_cli("map", str(repo.root), "--json").stdout)["calibration"]
+    assert first["recomputed"] and first["tasks"] >= MIN_TASKS
+    repo.commit("Tidy billing wording again", {"shop/billing.py": module("billing", "# t\n")})
+    kept = json.loads(run_cli("map", str(repo.root), "--json").stdout)["calibration"]
+    assert kept["recomputed"] is False
+    assert kept["fitted_head"] == first["fitted_head"] != kept["history_head"]
+    assert {k: kept[k] for k in ("scale", "shift", "tasks")} == \
+        {k: first[k] for k in ("scale", "shift", "tasks")}
+    repo.commit("Add audit export option 99", {
+        "shop/audit.py": module("audit", "\n\ndef audit_export_99(items):\n    return 1\n"),
+        "shop/api.py": (repo.root / "shop/api.py").read_text() + "# export audit 99\n",
+        "tests/test_audit.py": "# test export 99\n"})
+    refit = json.loads(run_cli("map", str(repo.root), "--json").stdout)["calibration"]
+    assert refit["recomputed"] is True and refit["fitted_head"] == refit["history_head"]
+
+
+def test_a_fit_is_redone_after_many_commits_even_without_a_new_feature(repo, monkeypatch):
+    import sleepcoder.tools.calibrate as calibrate
+
+    grow(repo, 8)
+    build_map(repo.root)
+    store, _ = MapStore.open(repo.root / ".sleepcoder", create=True)
+    try:
+        assert refresh(store, repo.root, 30)[1]
+        monkeypatch.setattr(calibrate, "REFIT_AFTER", 2)
+        repo.commit("Tidy one", {"shop/billing.py": module("billing", "# 1\n")})
+        build_map(repo.root)
+        assert refresh(store, repo.root, 30)[1] is False
+        repo.commit("Tidy two", {"shop/billing.py": module("billing", "# 2\n")})
+        build_map(repo.root)
+        assert refresh(store, repo.root, 30)[1] is True
+    finally:
+        store.close()

@@ -20,17 +20,25 @@ import json
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
 from sleepcoder.tools.localize import Candidate, LocalizeModel, choose, usable_commits
 from sleepcoder.tools.localize_features import build_index
 from sleepcoder.tools.pseudo_tasks import Replay, contents_before, created_at, replay, select_tasks
 from sleepcoder.tools.store import MapStore
 
+if TYPE_CHECKING:  # numpy is imported where it is used: a map refresh that fits
+    import numpy as np  # nothing does not pay for importing it
+
 META_KEY = "calibration"
 VERSION = 1
 MIN_TASKS = 5  # fewer pseudo-tasks: no calibration
 FOLDS = 5
+# a fit is kept across new commits that add no pseudo-task, up to this many commits after it
+REFIT_AFTER = 50
+# why a calibration did not look at the history at all (any new commit may change that)
+_OFF, _LITTLE_HISTORY, _NOTHING_MAPPED = ("turned off ([map] calibration_tasks = 0)",
+                                          "too little history", "nothing mapped")
 
 
 @dataclass(frozen=True)
@@ -53,7 +61,7 @@ DEFAULT_SETTINGS = Settings()
 @dataclass
 class Calibration:
     model_key: str  # the global model it adjusts (tools.calibrate.model_key)
-    history_head: str  # the history it learnt from
+    history_head: str  # the history it applies to
     tasks: int
     scale: float = 1.0
     shift: float = 0.0
@@ -67,6 +75,7 @@ class Calibration:
     evidence: list[dict] = field(default_factory=list)  # one entry per pseudo-task
     note: str = ""  # why there is no adjustment, when there is none
     guarded: bool = False  # unused: it did worse than the global model on its own tasks
+    fitted_head: str = ""  # the history it was fitted on ("" before this field: history_head)
 
     @property
     def active(self) -> bool:
@@ -131,9 +140,34 @@ def refresh(store: MapStore, root: Path, limit: int, model: LocalizeModel | None
     stored = load(store)
     if stored is not None and stored.model_key == key and stored.history_head == head:
         return stored, False
+    if stored is not None and stored.model_key == key and _still_fits(store, stored, limit):
+        stored.history_head = head
+        save(store, stored)
+        return stored, False
     calibration = calibrate(store, root, model, limit)
     save(store, calibration)
     return calibration, True
+
+
+def _still_fits(store: MapStore, stored: Calibration, limit: int) -> bool:
+    """Whether the commits since the fit leave its pseudo-tasks as they were: none of them can
+    be a pseudo-task (too few files, a chore's title), so the same tasks would be chosen and
+    replayed with the same pasts. What such commits change in today's code moves the
+    replays only through files they touched (the approximation tools/pseudo_tasks.py
+    describes); after REFIT_AFTER of them the fit is redone anyway. A history rewritten
+    under the fit (its head gone) is refitted. A result of too few pseudo-tasks stands
+    the same way; one that did not read the history (too little of it) does not."""
+    from sleepcoder.tools.pseudo_tasks import could_be_task
+
+    if stored.note in (_OFF, _LITTLE_HISTORY, _NOTHING_MAPPED) or stored.tasks > limit:
+        return False
+    fitted = stored.fitted_head or stored.history_head
+    row = store.conn.execute("SELECT seq FROM commits WHERE sha=?", (fitted,)).fetchone()
+    if row is None:
+        return False
+    newer = store.conn.execute("SELECT subject, nfiles, skipped FROM commits WHERE seq > ?",
+                               (row[0],)).fetchall()
+    return len(newer) < REFIT_AFTER and not any(could_be_task(*item) for item in newer)
 
 
 def calibrate(store: MapStore, root: Path | None, model: LocalizeModel, limit: int
@@ -141,18 +175,18 @@ def calibrate(store: MapStore, root: Path | None, model: LocalizeModel, limit: i
     started = time.perf_counter()
     key, head = model_key(model), store.get_meta("history_head") or ""
     if limit <= 0:
-        return Calibration(key, head, 0, note="turned off ([map] calibration_tasks = 0)")
+        return Calibration(key, head, 0, note=_OFF)
     if usable_commits(store) < model.min_history_commits:
-        return Calibration(key, head, 0, note="too little history")
+        return Calibration(key, head, 0, note=_LITTLE_HISTORY)
     index = build_index(store, root or Path("."), use_history=True)
     if index is None or index.history is None:
-        return Calibration(key, head, 0, note="nothing mapped")
+        return Calibration(key, head, 0, note=_NOTHING_MAPPED)
     tasks = select_tasks(store, index.history, index.files, root, limit)
     names = tuple(model.weights)
     replays = replay(index, tasks, names, model.seeds, created_at(store, index.history),
                      contents_before(root, tasks))
     calibration = fit_calibration(replays, model, names)
-    calibration.history_head = head
+    calibration.history_head = calibration.fitted_head = head
     calibration.seconds = round(time.perf_counter() - started, 2)
     return calibration
 
@@ -160,6 +194,8 @@ def calibrate(store: MapStore, root: Path | None, model: LocalizeModel, limit: i
 def fit_calibration(replays: list[Replay], model: LocalizeModel, names: tuple[str, ...],
                     settings: Settings = DEFAULT_SETTINGS) -> Calibration:
     """Fit on all replays; score each by a fit without its fold (the evidence)."""
+    import numpy as np
+
     key = model_key(model)
     if len(replays) < MIN_TASKS:
         return Calibration(key, "", len(replays),
@@ -218,6 +254,7 @@ def _newton(design: np.ndarray, y: np.ndarray, mean: np.ndarray, precision: np.n
             ) -> np.ndarray:
     """Minimise the logistic loss plus the Gaussian prior, by Newton's method with step
     halving (plain Newton overshoots on nearly separable replays)."""
+    import numpy as np
 
     def objective(theta: np.ndarray) -> float:
         z = design @ theta
@@ -248,6 +285,8 @@ def _newton(design: np.ndarray, y: np.ndarray, mean: np.ndarray, precision: np.n
 
 def score(item: Replay, model: LocalizeModel, names: tuple[str, ...]) -> tuple[float, int]:
     """(F1, files chosen) of `model` on one replay, with the localizer's cut-off."""
+    import numpy as np
+
     weights = np.array([model.weights.get(n, 0.0) for n in names])
     z = np.clip(model.bias + item.x @ weights, -30, 30)
     probabilities = 1 / (1 + np.exp(-z))
@@ -262,6 +301,8 @@ def score(item: Replay, model: LocalizeModel, names: tuple[str, ...]) -> tuple[f
 def _fit(replays: list[Replay], model: LocalizeModel, names: tuple[str, ...],
          settings: Settings) -> tuple[float, float, dict[str, float]]:
     """MAP estimate of (scale, shift, offsets) by Newton's method."""
+    import numpy as np
+
     weights = np.array([model.weights.get(n, 0.0) for n in names])
     columns = [names.index(n) for n in settings.offsets if n in names]
     x = np.vstack([r.x for r in replays])

@@ -14,7 +14,6 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 from sleepcoder.tools.callgraph import FileDefs, SymbolTable, names_needed, resolve_file_calls
 from sleepcoder.tools.facts import unpack_names
 from sleepcoder.tools.graph_probes import (
@@ -83,6 +82,8 @@ def update_graphs(store: MapStore, root: Path, changed: set[str], removed: set[s
 
 def _rank(store: MapStore, mapped: dict[str, tuple[int, str]]) -> None:
     """The global file rank, from the stored file edges; writes only the ranks that moved."""
+    import numpy as np  # here: a refresh whose edges stand ranks nothing
+
     nodes = sorted(mapped)
     index = {node: i for i, node in enumerate(nodes)}.get
     rows = store.conn.execute("SELECT src, dst, weight FROM file_edges").fetchall()

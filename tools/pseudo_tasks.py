@@ -18,14 +18,17 @@ import subprocess
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
 from sleepcoder.tools.history import HistoryView
 from sleepcoder.tools.localize_features import RepoIndex, request_features
 from sleepcoder.tools.search import tokenize
 from sleepcoder.tools.store import MapStore
 from sleepcoder.tools.titles import NOT_FEATURE_TITLES, is_chore, reads_like_feature
 from sleepcoder.tools.worktree import git
+
+if TYPE_CHECKING:  # numpy is imported where it is used: a map refresh that fits
+    import numpy as np  # nothing does not pay for importing it
 
 _SUFFIX = re.compile(r"\s*\(#\d+\)\s*$")  # a squash commit's "(#123)"
 _MAX_BYTES = 1_000_000  # as tools/search_index.py reads files
@@ -106,6 +109,12 @@ def select_tasks(store: MapStore, history: HistoryView, files: dict[str, tuple[s
     return [task for _g, _s, task in found[:limit]]
 
 
+def could_be_task(subject: str, nfiles: int, skipped: str, min_files: int = 3) -> bool:
+    """Whether a commit (a row of the map's `commits`) may be chosen by select_tasks: a cheap
+    superset of its rules, read without the history view."""
+    return skipped in ("", "merge") and nfiles >= min_files and _feature_grade(subject) > 0
+
+
 def _feature_grade(title: str) -> int:
     """2: reads like a feature; 1: at least no chore; 0: not a feature."""
     if is_chore(title) or NOT_FEATURE_TITLES.search(title):
@@ -178,6 +187,8 @@ def replay(index: RepoIndex, tasks: list[PseudoTask], names: tuple[str, ...], se
     """Each task's features as the localizer computes them with only its past history and
     the old versions of the files it modified (`before`, from `contents_before`), over the
     files that existed then (not created by it or later)."""
+    import numpy as np
+
     assert index.history is not None
     out = []
     for task in tasks:

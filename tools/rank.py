@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING
 
-import numpy as np
 from sleepcoder.tools.callgraph import EDGE_WEIGHTS
 from sleepcoder.tools.search import split_identifier, tokenize
+
+if TYPE_CHECKING:  # numpy is imported where it is used: a map refresh that ranks
+    import numpy as np  # nothing does not pay for importing it
 
 # request boilerplate that says nothing about which files matter
 _FOCUS_NOISE = frozenset({"add", "new", "support", "get", "set", "test", "tests", "py", "js",
@@ -35,6 +38,8 @@ def pagerank(
     tolerance: float = 1e-9,
 ) -> dict[str, float]:
     """Weighted PageRank; mass flows from a file to the files it depends on."""
+    import numpy as np
+
     n = len(nodes)
     if n == 0:
         return {}
@@ -69,6 +74,8 @@ def pagerank_arrays(
 ) -> np.ndarray:
     """`pagerank` over nodes 0..n-1 and edges as arrays (no per-edge Python objects); edges
     of weight 0 or less are ignored."""
+    import numpy as np
+
     if n == 0:
         return np.zeros(0)
     keep = wts > 0
