@@ -17,7 +17,9 @@ ANSI = re.compile(r"\x1b\[[0-9;]*m")  # colours, when the environment forces a t
 
 def _command_paths(group, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
     paths = [prefix]
-    for name, command in sorted(group.commands.items()):
+    # as the help lists them: the top level builds `swe-features` and `hooks` only when asked
+    for name in sorted(group.list_commands(None)):
+        command = group.get_command(None, name)
         if hasattr(command, "commands"):  # a group (Typer may ship its own copy of click)
             paths += _command_paths(command, (*prefix, name))
         else:
