@@ -171,12 +171,11 @@ def localize(store: MapStore, root: Path, request: str, *, limit: int = 30,
     index = build_index(store, root, use_history)
     features, kinds, habits, seeds = request_features(index, request, model.seeds) \
         if index is not None else ({}, {}, {}, [])
-    candidates = []
-    for path, values in features.items():
-        probability = model.probability(values)
-        candidates.append(Candidate(path, probability, values,
-                                    _reasons(values, path, seeds, model.weights), kinds[path]))
+    candidates = [Candidate(path, model.probability(values), values, kind=kinds[path])
+                  for path, values in features.items()]
     candidates.sort(key=lambda c: (-c.score, c.path))
+    for candidate in candidates[:limit]:  # only these are returned (0.1 s on 33k files)
+        candidate.reasons = _reasons(candidate.signals, candidate.path, seeds, model.weights)
     chosen, expected = choose(candidates, model)
     return Localization(candidates[:limit], chosen, habits, expected, commits, use_history,
                         calibration)
