@@ -238,12 +238,13 @@ def scale_run(workdir: Path, files: int, factor: int, run_map, touch_files) -> N
     print(f"\nanchor (fixed pure-Python workload): {anchor_before:.3f} s before, "
           f"{anchor:.3f} s mean; ratios below are seconds / anchor")
     print(f"{'tree':<16}{'files':>8}{'lines':>11}{'map s':>8}{'(/a)':>7}{'RSS MB':>8}"
-          f"{'refresh s':>10}{'(/a)':>7}{'localize s':>11}{'2nd':>7}{'(/a)':>7}{'CLI s':>7}"
-          f"{'(/a)':>7}")
+          f"{'refresh s':>10}{'(/a)':>7}{'CLI':>6}{'localize s':>11}{'2nd':>7}{'(/a)':>7}"
+          f"{'CLI s':>7}{'(/a)':>7}")
     for label, info, f in rows:
         print(f"{label:<16}{info['files']:>8,}{info['lines']:>11,}{f['map']:>8.2f}"
               f"{f['map'] / anchor:>7.0f}{f['rss_mb']:>8.0f}{f['refresh']:>10.2f}"
-              f"{f['refresh'] / anchor:>7.1f}{f['localize']:>11.2f}{f['localize_again']:>7.2f}"
+              f"{f['refresh'] / anchor:>7.1f}{f['refresh_wall']:>6.2f}{f['localize']:>11.2f}"
+              f"{f['localize_again']:>7.2f}"
               f"{f['localize'] / anchor:>7.1f}{f['cli_localize']:>7.2f}"
               f"{f['cli_localize'] / anchor:>7.1f}")
     for label, _info, f in rows:  # `map` refits the calibration when the history grew
