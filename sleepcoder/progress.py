@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from rich.console import Console
@@ -14,15 +15,23 @@ _err = Console(stderr=True)
 _out = Console()
 
 
+PLAIN_EVERY = 30.0  # seconds between progress lines when stderr is not a terminal
+
+
 class RichProgress:
-    """Implements tools.repomap.Progress on stderr; silent when disabled (--json)."""
+    """Implements tools.repomap.Progress on stderr: a bar on a terminal; elsewhere (a CI log,
+    a redirect) a line when a phase starts, every PLAIN_EVERY seconds and when it ends, so a
+    long sleep pass is not silent for minutes; nothing when disabled (--json)."""
 
     def __init__(self, enabled: bool = True) -> None:
         self.enabled = enabled and _err.is_terminal
         self.quiet = not enabled
+        self.plain = enabled and not self.enabled
         self._progress: Progress | None = None
         self._task = None
         self.printed: set[str] = set()
+        self._phase: tuple[str, int, int, float, float] | None = None  # name, total, done,
+        #                                                                 started, last line
 
     def __enter__(self) -> RichProgress:
         if self.enabled:
@@ -35,14 +44,38 @@ class RichProgress:
     def __exit__(self, *exc: object) -> None:
         if self._progress is not None:
             self._progress.stop()
+        self._end_plain()
 
     def start(self, phase: str, total: int) -> None:
         if self._progress is not None and total:
             self._task = self._progress.add_task(f"{phase} files", total=total)
+        if self.plain and total:
+            self._end_plain()
+            now = time.monotonic()
+            self._phase = (phase, total, 0, now, now)
+            self._line(f"{phase}: {total:,} files")
 
     def advance(self, count: int = 1) -> None:
         if self._progress is not None and self._task is not None:
             self._progress.advance(self._task, count)
+        if self._phase is not None:
+            phase, total, done, started, last = self._phase
+            done, now = done + count, time.monotonic()
+            if now - last >= PLAIN_EVERY and done < total:
+                self._line(f"{phase}: {done:,} of {total:,} files, {now - started:.0f} s")
+                last = now
+            self._phase = (phase, total, done, started, last)
+
+    def _end_plain(self) -> None:
+        if self._phase is not None:
+            phase, total, done, started, _last = self._phase
+            self._line(f"{phase}: {done:,} of {total:,} files done in "
+                       f"{time.monotonic() - started:.0f} s")
+            self._phase = None
+
+    @staticmethod
+    def _line(text: str) -> None:
+        _err.print(text, highlight=False, markup=False, soft_wrap=True)
 
     def notice(self, message: str) -> None:
         if not self.quiet and message not in self.printed:

@@ -1,0 +1,40 @@
+"""Progress where stderr is not a terminal (a CI log, a redirect): plain lines at a phase's
+start, every PLAIN_EVERY seconds and at its end, so a long sleep pass is never silent; none
+with --json."""
+
+from __future__ import annotations
+
+import sleepcoder.progress as progress
+from sleepcoder.progress import RichProgress
+
+
+def test_a_phase_is_reported_in_plain_lines_without_a_terminal(capsys, monkeypatch):
+    monkeypatch.setattr(progress, "PLAIN_EVERY", 0.0)
+    with RichProgress() as bar:
+        assert bar.plain and not bar.enabled  # pytest's stderr is not a terminal
+        bar.start("summarize", 3)
+        bar.advance()
+        bar.advance()
+        bar.start("parse", 2)  # a new phase ends the last one
+        bar.advance(2)
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0] == "summarize: 3 files"
+    assert lines[1].startswith("summarize: 1 of 3 files, ")
+    assert lines[2].startswith("summarize: 2 of 3 files, ")
+    assert lines[3].startswith("summarize: 2 of 3 files done in ")
+    assert lines[4] == "parse: 2 files"
+    assert lines[5].startswith("parse: 2 of 2 files done in ")
+    assert len(lines) == 6  # the last advance completes the phase: no "2 of 2" progress line
+
+
+def test_progress_lines_are_spaced_and_json_output_has_none(capsys, monkeypatch):
+    monkeypatch.setattr(progress, "PLAIN_EVERY", 3600.0)
+    with RichProgress() as bar:
+        bar.start("parse", 1000)
+        bar.advance(500)
+    assert len(capsys.readouterr().err.splitlines()) == 2  # started, done: nothing between
+    with RichProgress(enabled=False) as bar:
+        bar.start("parse", 10)
+        bar.advance(10)
+        bar.notice("hidden")
+    assert capsys.readouterr().err == ""
