@@ -32,13 +32,25 @@ def test_a_plan_that_fits_is_returned_unchanged():
 def test_changes_that_do_not_fit_are_left_out_in_edit_order_and_said():
     sizes = {"a.py": {"main": 400}, "b.py": {"run": 300}}
     first = unit_cost(Unit("change", "main"), sizes["a.py"])
-    second = unit_cost(Unit("add", "helper", "end"), {})
-    fitted = fit_plan(_plan(), [0, 1, 2], first + second + 10, sizes, {})
+    fitted = fit_plan(_plan(), [0, 1, 2], first + 10, sizes, {})
     assert [s.path for s in fitted.plan.steps] == ["a.py"]
-    assert fitted.left_out == ["b.py: CHANGE run", "tests/test_a.py: ADD test_helper AT END"]
+    assert fitted.left_out == ["a.py: ADD helper AT END", "b.py: CHANGE run",
+                               "tests/test_a.py: ADD test_helper AT END"]
     assert fitted.plan.left_out == fitted.left_out
     assert "left out to fit the token budget" in fitted.plan.note
     assert fitted.queue == [0]
+
+
+def test_every_planned_file_gets_its_first_change_before_any_file_gets_a_second():
+    sizes = {"a.py": {"main": 400}, "b.py": {"run": 300}}
+    first = unit_cost(Unit("change", "main"), sizes["a.py"])
+    test_add = unit_cost(Unit("add", "test_helper", "end"), {})
+    # room for a.py's change and the test's addition, not for a.py's second change or b.py's
+    fitted = fit_plan(_plan(), [0, 1, 2], first + test_add + 10, sizes, {})
+    assert [(s.path, [u.name for u in s.units]) for s in fitted.plan.steps] == [
+        ("a.py", ["main"]), ("tests/test_a.py", ["test_helper"])]
+    assert fitted.left_out == ["a.py: ADD helper AT END", "b.py: CHANGE run"]
+    assert fitted.queue == [0, 1]
 
 
 def test_the_first_change_is_always_tried_even_when_nothing_fits():
