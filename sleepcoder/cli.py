@@ -121,6 +121,8 @@ PathArg = Annotated[Path, typer.Argument(help="Repository or directory (default:
 StoreOpt = Annotated[Path | None, typer.Option(
     "--store", help="Map store directory (default: .sleepcoder/ in the repository).")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+RepoOpt = Annotated[Path | None, typer.Option(
+    "--repo", help="The repository, as solve, mcp and hooks take it (instead of PATH).")]
 WatchOpt = Annotated[bool, typer.Option(
     "--watch", help="Keep running: refresh again whenever HEAD, the index or the working tree "
     "changes (Ctrl-C stops). See docs/hooks.md.")]
@@ -178,6 +180,16 @@ def _exit_codes(interrupted: str, store_dir: Path | None = None):
         raise
 
 
+def _either(path: Path, repo: Path | None) -> Path:
+    """The repository named by PATH or by --repo (the option solve, mcp and hooks take)."""
+    if repo is None:
+        return path
+    if path != Path(".") and path != repo:
+        _err(f"give the repository once: PATH ({path}) or --repo ({repo}), not both")
+        raise typer.Exit(EXIT_BAD_INPUT)
+    return repo
+
+
 def _load(path: Path, store: Path | None):
     """Resolve the repository root and its configuration (with --store applied)."""
     from sleepcoder.progress import warn_config
@@ -218,6 +230,7 @@ def map_build(
     wait: Annotated[float | None, typer.Option(
         help="Seconds to wait if another run is updating this map (default: config).")] = None,
     store: StoreOpt = None,
+    repo: RepoOpt = None,
     as_json: JsonOpt = False,
     watch: WatchOpt = False,
     interval: IntervalOpt = None,
@@ -228,7 +241,7 @@ def map_build(
     from sleepcoder.tools.repomap import build_map
 
     _check_ranges(("--workers", workers, 0, MAX_WORKERS), ("--wait", wait, 0, MAX_SECONDS))
-    root, config = _load(path, store)
+    root, config = _load(_either(path, repo), store)
     if watch:
         from sleepcoder.hooks_cli import refresh_map
 
@@ -254,6 +267,7 @@ def map_show(
     focus: Annotated[str, typer.Option(
         help="Text to focus on (a request, symbols, paths): ranks matching files first.")] = "",
     store: StoreOpt = None,
+    repo: RepoOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Print the map within a token budget, most relevant files first."""
@@ -261,8 +275,8 @@ def map_show(
     from sleepcoder.tools.render import render_map
 
     _check_ranges(("--budget", budget, 1, MAX_BUDGET))
-    rendered = _read_map(path, store, lambda opened: render_map(opened, budget=budget,
-                                                                 focus=focus))
+    rendered = _read_map(_either(path, repo), store,
+                         lambda opened: render_map(opened, budget=budget, focus=focus))
     typer.echo(rendered.to_json() if as_json else rendered.text)
     if not as_json:
         _err(f"{len(rendered.files)} of {rendered.total_files} files shown, "
@@ -270,13 +284,13 @@ def map_show(
 
 
 @map_app.command("stats")
-def map_stats(path: PathArg = Path("."), store: StoreOpt = None, as_json: JsonOpt = False
-              ) -> None:
+def map_stats(path: PathArg = Path("."), store: StoreOpt = None, as_json: JsonOpt = False,
+              repo: RepoOpt = None) -> None:
     """Print what the stored map holds and how its last build went."""
     from sleepcoder.progress import print_stats
     from sleepcoder.tools.stats import map_stats as collect
 
-    stats = _read_map(path, store, collect)
+    stats = _read_map(_either(path, repo), store, collect)
     if as_json:
         import json
 
@@ -301,6 +315,7 @@ def sleep(
     retry_skipped: Annotated[bool, typer.Option(
         "--retry-skipped", help="Ask the model again for files it failed on before.")] = False,
     store: StoreOpt = None,
+    repo: RepoOpt = None,
     as_json: JsonOpt = False,
     watch: WatchOpt = False,
     interval: IntervalOpt = None,
@@ -312,7 +327,7 @@ def sleep(
     from sleepcoder.tools.config import MAX_BUDGET
 
     _check_ranges(("--budget", budget, 0, MAX_BUDGET))
-    root, config = _load(path, store)
+    root, config = _load(_either(path, repo), store)
     _install_model_key(model or os.environ.get("SLEEPCODER_MODEL", "") or config.llm.model)
     if watch:
         from sleepcoder.hooks_cli import sleep_pass
@@ -418,13 +433,13 @@ def solve(
 
 
 @runs_app.command("list")
-def runs_list(path: PathArg = Path("."), store: StoreOpt = None, as_json: JsonOpt = False
-              ) -> None:
+def runs_list(path: PathArg = Path("."), store: StoreOpt = None, as_json: JsonOpt = False,
+              repo: RepoOpt = None) -> None:
     """List the solve runs: status, start, request, resumable, worktree, disk used."""
     from sleepcoder.agent.solve.runs import list_runs
     from sleepcoder.progress import print_runs
 
-    root, config = _load(path, store)
+    root, config = _load(_either(path, repo), store)
     store_dir = config.map.store_path(root)
     with _exit_codes("nothing was changed", store_dir):
         found = list_runs(store_dir)
@@ -443,6 +458,7 @@ def runs_show(
     full: Annotated[bool, typer.Option(
         "--full", help="Every message of every model request, not only the last one.")] = False,
     store: StoreOpt = None,
+    repo: RepoOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Show a run: request, model, status, tokens, plan, per-file outcomes, then each model
@@ -450,7 +466,7 @@ def runs_show(
     from sleepcoder.agent.solve.runs import UnknownRun, show_run
     from sleepcoder.progress import print_run_detail
 
-    root, config = _load(path, store)
+    root, config = _load(_either(path, repo), store)
     store_dir = config.map.store_path(root)
     try:
         with _exit_codes("nothing was changed", store_dir):
@@ -475,6 +491,7 @@ def runs_clean(
     everything: Annotated[bool, typer.Option(
         "--all", help="Also remove every unfinished run (not one that is running).")] = False,
     store: StoreOpt = None,
+    repo: RepoOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Remove finished runs and leftover worktrees (never the map or the model cache)."""
@@ -482,7 +499,7 @@ def runs_clean(
     from sleepcoder.progress import human_bytes
 
     _check_ranges(("--older-than", older_than, 0, MAX_DAYS))
-    root, config = _load(path, store)
+    root, config = _load(_either(path, repo), store)
     store_dir = config.map.store_path(root)
     with _exit_codes("some runs may be left: run the same command again", store_dir):
         report = clean_runs(root, store_dir, older_than_days=older_than,

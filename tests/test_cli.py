@@ -204,3 +204,22 @@ def test_forked_workers_end_quietly_when_their_pool_terminates_them(tmp_path):
                          timeout=120)
     assert out.returncode == 0 and out.stdout.strip() == "done"
     assert "Traceback" not in out.stderr and "KeyboardInterrupt" not in out.stderr
+
+
+def test_map_stats_and_runs_take_the_repository_as_repo_too(py_repo, tmp_path):
+    built = run_cli("map", "--repo", str(py_repo.root), "--json")
+    assert built.returncode == 0, built.stderr
+    assert json.loads(built.stdout)["mapped"] == 6
+    stats = run_cli("map", "stats", "--repo", str(py_repo.root), "--json")
+    assert stats.returncode == 0
+    assert json.loads(stats.stdout)["root"] == str(py_repo.root.resolve())
+    runs = run_cli("runs", "--repo", str(py_repo.root), "--json")
+    assert runs.returncode == 0 and json.loads(runs.stdout) == []
+    same = run_cli("map", str(py_repo.root), "--repo", str(py_repo.root), "--json")
+    assert same.returncode == 0
+
+
+def test_two_different_repositories_for_one_command_are_refused(py_repo, tmp_path):
+    result = run_cli("map", "stats", str(tmp_path), "--repo", str(py_repo.root))
+    assert result.returncode == 2
+    assert "give the repository once" in result.stderr and "Traceback" not in result.stderr
