@@ -314,10 +314,20 @@ def _health(summary: dict, out: Path) -> None:
 
 
 @app.command()
-def report(out: Annotated[Path, typer.Argument(help="An evaluation output folder.")]) -> None:
+def report(
+    out: Annotated[Path | None, typer.Argument(help="An evaluation output folder.")] = None,
+    out_option: Annotated[Path | None, typer.Option(
+        "--out", help="The same folder, named as `run --out` names it.")] = None,
+) -> None:
     """Write report.md (condition x budget table) and f1_vs_tokens.png (needs matplotlib)
     into the folder."""
     from sleepcoder.swe_features.report import PLOT_MISSING, write_report
+
+    if (out is None) == (out_option is None) and out != out_option:
+        _fail("name the evaluation folder once: OUT or --out OUT")
+    out = out or out_option
+    if out is None:
+        _fail("name the evaluation folder: sleepcoder swe-features report OUT")
 
     try:
         table, figure = write_report(out)

@@ -361,6 +361,12 @@ def test_report_writes_table_and_plot(eval_setup):
     assert "](f1_vs_tokens.png)" in table
     missing = run_cli("swe-features", "report", str(out / "nothing"))
     assert missing.returncode == 2 and "no summary.json" in missing.stderr
+    named = run_cli("swe-features", "report", "--out", str(out))  # as `run --out` names it
+    assert named.returncode == 0, named.stderr
+    both = run_cli("swe-features", "report", str(out), "--out", str(out / "other"))
+    assert both.returncode == 2 and "name the evaluation folder once" in both.stderr
+    neither = run_cli("swe-features", "report")
+    assert neither.returncode == 2 and "name the evaluation folder" in neither.stderr
 
 
 def test_report_without_matplotlib_links_no_plot_and_says_why(tmp_path, monkeypatch):
