@@ -310,5 +310,8 @@ def test_a_fit_is_redone_after_many_commits_even_without_a_new_feature(repo, mon
         repo.commit("Tidy two", {"shop/billing.py": module("billing", "# 2\n")})
         build_map(repo.root)
         assert refresh(store, repo.root, 30)[1] is True
+        repo.commit("Tidy three", {"shop/billing.py": module("billing", "# 3\n")})
+        build_map(repo.root)
+        assert refresh(store, repo.root, 10)[1] is True  # another limit: other pseudo-tasks
     finally:
         store.close()

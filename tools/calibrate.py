@@ -76,6 +76,7 @@ class Calibration:
     note: str = ""  # why there is no adjustment, when there is none
     guarded: bool = False  # unused: it did worse than the global model on its own tasks
     fitted_head: str = ""  # the history it was fitted on ("" before this field: history_head)
+    limit: int = 0  # the most pseudo-tasks it could use ([map] calibration_tasks)
 
     @property
     def active(self) -> bool:
@@ -159,8 +160,8 @@ def _still_fits(store: MapStore, stored: Calibration, limit: int) -> bool:
     the same way; one that did not read the history (too little of it) does not."""
     from sleepcoder.tools.pseudo_tasks import could_be_task
 
-    if stored.note in (_OFF, _LITTLE_HISTORY, _NOTHING_MAPPED) or stored.tasks > limit:
-        return False
+    if stored.note in (_OFF, _LITTLE_HISTORY, _NOTHING_MAPPED) or stored.limit != limit:
+        return False  # (another limit chooses other pseudo-tasks)
     fitted = stored.fitted_head or stored.history_head
     row = store.conn.execute("SELECT seq FROM commits WHERE sha=?", (fitted,)).fetchone()
     if row is None:
@@ -187,6 +188,7 @@ def calibrate(store: MapStore, root: Path | None, model: LocalizeModel, limit: i
                      contents_before(root, tasks))
     calibration = fit_calibration(replays, model, names)
     calibration.history_head = calibration.fitted_head = head
+    calibration.limit = limit
     calibration.seconds = round(time.perf_counter() - started, 2)
     return calibration
 
