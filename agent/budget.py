@@ -14,6 +14,14 @@ class BudgetExhausted(Exception):
     """The next request would exceed the token budget or the step limit."""
 
 
+class RequestTooLarge(BudgetExhausted):
+    """This one request is larger than what is left, though smaller requests still fit: the
+    caller may skip it and go on (a run with most of its budget left must not end on it)."""
+
+
+ROOM_FOR_OTHERS = 3_000  # tokens left that still let another edit question through
+
+
 @dataclass
 class TaskBudget:
     tokens: int  # 0 = no limit
@@ -26,8 +34,10 @@ class TaskBudget:
         if self.steps and steps + 1 > self.steps:
             raise BudgetExhausted(f"step limit reached ({steps} of {self.steps} steps used)")
         if self.tokens and tokens + estimate > self.tokens:
-            raise BudgetExhausted(f"token budget reached ({tokens:,} of {self.tokens:,} used; "
-                                  f"the next request needs about {estimate:,})")
+            kind = RequestTooLarge if self.tokens - tokens >= ROOM_FOR_OTHERS else \
+                BudgetExhausted
+            raise kind(f"token budget reached ({tokens:,} of {self.tokens:,} used; the next "
+                       f"request needs about {estimate:,})")
 
     def check_request(self, llm: Any, messages: list[dict[str, str]], max_tokens: int) -> None:
         """Check a request to `llm` (an agent.llm.LLM): its prompt is counted only when there

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sleepcoder.agent.solve.fit import EDIT_OVERHEAD, fit_plan, unit_cost
@@ -125,3 +126,57 @@ def test_the_printed_result_names_what_was_left_out_for_the_budget():
     assert "a.py: also planned, left out to fit the token budget: ADD helper AT END" in lines
     assert "b.py: not edited: left out to fit the token budget (CHANGE run)" in lines
     assert "c.py: not edited: left out to fit the token budget" in lines
+
+
+def test_one_request_larger_than_what_is_left_is_skippable_only_while_others_fit():
+    from sleepcoder.agent.budget import (
+        ROOM_FOR_OTHERS,
+        BudgetExhausted,
+        RequestTooLarge,
+        TaskBudget,
+    )
+
+    spent = 20_000 - ROOM_FOR_OTHERS - 100  # room for other questions remains
+    budget = TaskBudget(20_000, 0, lambda: spent, lambda: 0)
+    with pytest.raises(RequestTooLarge):
+        budget.check(17_000)
+    budget.check(ROOM_FOR_OTHERS)  # a smaller question still goes through
+    nearly = TaskBudget(20_000, 0, lambda: 20_000 - ROOM_FOR_OTHERS + 1, lambda: 0)
+    with pytest.raises(BudgetExhausted) as caught:
+        nearly.check(17_000)
+    assert not isinstance(caught.value, RequestTooLarge)  # spent: the run stops
+
+
+def test_a_unit_too_large_for_the_budget_is_skipped_and_the_next_is_edited(
+        inventory, scripted, monkeypatch):  # noqa: F811
+    """The first definition's question alone exceeds what is left: it is not attempted, the
+    second definition is still edited, and the run does not end `budget_exhausted`."""
+    import sleepcoder.agent.solve.symbol_edit as symbol_edit
+    from sleepcoder.agent.budget import RequestTooLarge
+
+    real = symbol_edit.edit_unit
+
+    def edit_unit(ctx, work, protocol, attempts):
+        if work.unit.name == "build_parser":
+            raise RequestTooLarge("token budget reached (1,000 of 20,000 used; the next "
+                                  "request needs about 19,500)")
+        return real(ctx, work, protocol, attempts)
+
+    monkeypatch.setattr(symbol_edit, "edit_unit", edit_unit)
+    from tests.test_symbol_edit import LOW_STOCK, MAIN_INSERT, PLAN, script_plan
+    script_plan(scripted, PLAN)
+    scripted.on(node="edit", contains="Planned new definition", reply=LOW_STOCK)
+    scripted.on(node="edit", contains="Planned change of `main`", reply=MAIN_INSERT)
+    result = start_solve(inventory.root, REQUEST, _symbols_options())
+    assert result.status != "budget_exhausted", result.record["events"]
+    units = {u["unit"]: u for e in result.record["edits"] for u in e["units"]}
+    assert units["CHANGE build_parser"]["status"] == "not attempted"
+    assert "too large for what is left of the budget" in units["CHANGE build_parser"]["error"]
+    assert units["CHANGE main"]["status"] == "done"
+
+
+def _symbols_options():
+    from sleepcoder.agent.solve.context import SolveOptions
+
+    from tests.test_solve import MODEL
+    return SolveOptions(model=MODEL, edit_format="symbols", edit_protocol="insert")

@@ -279,3 +279,41 @@ def test_an_echo_region_always_lies_inside_the_body():
             assert 2 <= first <= last <= 1 + len(body)
 
     check()
+
+
+def test_a_change_of_a_definition_too_large_to_show_is_dropped_and_repeats_collapse(
+        inventory, scripted, monkeypatch):  # noqa: F811
+    import sleepcoder.agent.solve.plan as plan_module
+
+    sizes = {}
+    source = (inventory.root / "inventory/cli.py").read_text()
+    lines = source.splitlines(keepends=True)
+    from sleepcoder.tools.symbols import definitions
+    for d in definitions(source, "python"):
+        sizes[d.qname] = sum(map(len, lines[d.start_line - 1:d.end_line]))
+    # `build_parser` is the larger definition of cli.py: make it "too large", main not
+    monkeypatch.setattr(plan_module, "MAX_CHANGE_CHARS", (sizes["main"] + sizes["build_parser"])
+                        // 2)
+    assert sizes["build_parser"] > plan_module.MAX_CHANGE_CHARS >= sizes["main"]
+    script_plan(scripted, PLAN + "  CHANGE stock_table: a title line\n"
+                "  CHANGE stock_table: a title line\n  CHANGE stock_table: a title line\n")
+    scripted.on(node="edit", contains="Planned new definition", reply=LOW_STOCK)
+    scripted.on(node="edit", contains="Planned change of `main`", reply=MAIN_INSERT)
+    scripted.on(node="edit", contains="Planned change of `stock_table`", reply=(
+        "AFTER: lines = [f\"{'SKU':<10} {'Name':<20} {'Qty':>5} {'Value':>10}\"]\n"
+        "```python\nlines.append(\"-\" * 48)\n```\n"))
+    result = start_solve(inventory.root, REQUEST, options(edit_protocol="insert"))
+    plan = result.record["plan"]
+    assert "`build_parser` is too large to rewrite in one question" in plan["note"]
+    assert plan["dropped_units"] == 1
+    cli = next(s for s in plan["steps"] if s["path"] == "inventory/cli.py")
+    assert [u["name"] for u in cli["units"]] == ["main"]
+    report = next(s for s in plan["steps"] if s["path"] == "inventory/report.py")
+    assert [u["name"] for u in report["units"]].count("stock_table") == 1
+    assert not any("Planned change of `build_parser`" in c.prompt for c in scripted.calls)
+    # the planner was told which definitions are too large to change whole
+    planner = next(c.prompt for c in scripted.calls if c.node == "plan")
+    listed = {line.strip().split("(")[0]: line for line in planner.splitlines()
+              if line.startswith("    ")}
+    assert "too large to CHANGE whole" in listed["build_parser"]
+    assert "too large" not in listed["main"]

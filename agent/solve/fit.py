@@ -27,7 +27,7 @@ CALLS = {"change": 2, "add": 1, "imports": 1}
 NEW_CODE = 300  # tokens of an added definition's answer
 FILE_WINDOW = 2_300  # a file-level edit shows at most about this much of the file
 FILE_ANSWER = 700
-MAX_DEFINITION = 1_500  # a larger definition is shown in part
+MAX_DEFINITION = 2_500  # a CHANGE of a larger one is dropped at planning (plan.MAX_CHANGE_CHARS)
 RESERVE = 0.15  # of the budget, kept for retries and the fix round after failing tests
 
 

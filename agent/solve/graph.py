@@ -14,7 +14,7 @@ from __future__ import annotations
 import copy
 from typing import Any, TypedDict
 
-from sleepcoder.agent.budget import BudgetExhausted
+from sleepcoder.agent.budget import BudgetExhausted, RequestTooLarge
 from sleepcoder.agent.solve import localize as model_localize
 from sleepcoder.agent.solve.context import SolveContext
 from sleepcoder.agent.solve.edit import REWRITE_MAX_LINES, FileResult, edit_file
@@ -274,6 +274,9 @@ def _edit(ctx: SolveContext, state: SolveState, events: list[str]) -> SolveState
         reason = str(exc) if isinstance(exc, EditRefused) else \
             f"{step.path}: {exc.strerror or exc}"
         result = FileResult(step.path, step.action, "failed", 0, reason)
+    except RequestTooLarge as exc:  # this file's question alone: the next files may fit
+        result = FileResult(step.path, step.action, "failed", 0,
+                            f"too large for what is left of the budget ({exc})")
     previous = next((r for r in results if r["path"] == result.path), None)
     if previous and previous["status"] == "done" and result.status != "done":
         # a fix round that could not improve the file keeps its earlier, applied edit

@@ -28,6 +28,9 @@ _CHANGE = re.compile(r"^`?([\w.$]+)`?(?:\(\))?\s*:?\s*(.*)$")
 MAX_NEW_FILES = 3
 MAX_EXTRA_FILES = 1  # existing files the plan may add beyond the localization's choice
 MAX_LISTED_DEFINITIONS = 30  # per file, in the plan prompt
+# A CHANGE shows the whole definition: a larger one (flask's `Flask` class, 17,000 tokens)
+# does not fit a small model's context or the budget; the plan drops it and says so.
+MAX_CHANGE_CHARS = 10_000  # about 2,500 tokens
 
 
 @dataclass
@@ -122,7 +125,8 @@ def _definition_listing(ctx: SolveContext, files: list[str]) -> tuple[str, list[
     lines, names = [], []
     for path in files:
         lines.append(f"- {path}" + (f": {notes[path]}" if notes.get(path) else ""))
-        defs = _current_definitions(ctx, path)
+        sizes: dict[str, int] = {}
+        defs = _current_definitions(ctx, path, sizes)
         if len(defs) > MAX_LISTED_DEFINITIONS:
             ranked = sorted(defs, key=lambda d: -len(wanted & set(tokenize(
                 f"{d.qname} {d.signature}"))))
@@ -131,12 +135,16 @@ def _definition_listing(ctx: SolveContext, files: list[str]) -> tuple[str, list[
         for d in defs:
             signature = d.signature.split("(", 1)
             shown = d.qname + (f"({signature[1]}" if len(signature) == 2 else "")
+            if sizes.get(d.qname, 0) > MAX_CHANGE_CHARS:
+                shown += "  (too large to CHANGE whole: change one of its methods)"
             lines.append(f"    {shown}")
             names.append(d.qname)
     return "\n".join(lines), names
 
 
-def _current_definitions(ctx: SolveContext, path: str):
+def _current_definitions(ctx: SolveContext, path: str, sizes: dict[str, int] | None = None):
+    """The file's definitions (constants left out); with `sizes`, also fills in each one's
+    size in characters."""
     language = language_for_path(path)
     if language is None:
         return []
@@ -146,7 +154,12 @@ def _current_definitions(ctx: SolveContext, path: str):
         return []
     if content is None:
         return []
-    return [d for d in definitions(content, language) if d.kind not in ("constant",)]
+    found = [d for d in definitions(content, language) if d.kind not in ("constant",)]
+    if sizes is not None:
+        lines = content.splitlines(keepends=True)
+        sizes.update((d.qname, sum(map(len, lines[d.start_line - 1:d.end_line])))
+                     for d in found)
+    return found
 
 
 def parse_plan(ctx: SolveContext, text: str, files: list[str],
@@ -223,8 +236,9 @@ def _parse_unit(kind: str, rest: str) -> Unit | None:
 def check_units(ctx: SolveContext, steps: list[Step], notes: list[str]) -> int:
     """Keep the units whose names exist (a CHANGE of a name another planned file defines
     moves there); drop the others with a note. Returns how many were dropped."""
-    defined = {s.path: {d.qname: d for d in _current_definitions(ctx, s.path)}
-               for s in steps if s.action == "edit"}
+    sizes: dict[str, dict[str, int]] = {}
+    defined = {s.path: {d.qname: d for d in _current_definitions(
+        ctx, s.path, sizes.setdefault(s.path, {}))} for s in steps if s.action == "edit"}
     dropped = 0
     moved: list[tuple[Step, Unit]] = []
     for step in steps:
@@ -242,6 +256,8 @@ def check_units(ctx: SolveContext, steps: list[Step], notes: list[str]) -> int:
                     moved.append((homes[0], unit))
                     notes.append(f"{unit.name}: moved to {homes[0].path}, which defines it")
                     continue
+            if not problem and unit.kind == "change":
+                problem = _too_large(names[unit.name], sizes[step.path])
             if problem:
                 dropped += 1
                 notes.append(f"{step.path}: {problem}")
@@ -251,8 +267,23 @@ def check_units(ctx: SolveContext, steps: list[Step], notes: list[str]) -> int:
         step.units = kept
     for step, unit in moved:
         _resolve(unit, defined.get(step.path, {}))
-        step.units.append(unit)
+        problem = _too_large(defined.get(step.path, {}).get(unit.name),
+                             sizes.get(step.path, {}))
+        if problem:
+            dropped += 1
+            notes.append(f"{step.path}: {problem}")
+        elif not any(u.kind == unit.kind and u.name == unit.name for u in step.units):
+            step.units.append(unit)  # (the model may name one definition several times)
     return dropped
+
+
+def _too_large(definition, sizes: dict[str, int]) -> str:
+    """Why a CHANGE of `definition` cannot be asked ('' when it can)."""
+    if definition is None or sizes.get(definition.qname, 0) <= MAX_CHANGE_CHARS:
+        return ""
+    return (f"`{definition.qname}` is too large to rewrite in one question "
+            f"({definition.lines:,} lines; dropped: name one of its methods, or add a "
+            "definition)")
 
 
 def _resolve(unit: Unit, names: dict) -> str:

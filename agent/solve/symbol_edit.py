@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from sleepcoder.agent.budget import BudgetExhausted
+from sleepcoder.agent.budget import BudgetExhausted, RequestTooLarge
 from sleepcoder.agent.solve import grammars
 from sleepcoder.agent.solve.context import SolveContext
 from sleepcoder.agent.solve.edit import FileResult
@@ -64,6 +64,10 @@ def edit_symbols(ctx: SolveContext, step: Step, plan: Plan, added: list[str]) ->
             outcome = edit_unit(ctx, work, protocol, ctx.options.edit_attempts)
         except SymbolError as exc:
             record["error"] = f"{unit.name}: {exc}"
+            continue
+        except RequestTooLarge as exc:  # this question alone: the others may still fit
+            record["status"] = "not attempted"
+            record["error"] = f"{unit.name}: too large for what is left of the budget ({exc})"
             continue
         except BudgetExhausted as exc:
             record["status"], record["error"] = "not attempted", str(exc)
