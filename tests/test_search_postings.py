@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sleepcoder.tools import search_postings
-from sleepcoder.tools.localize import localize
+from sleepcoder.tools.localize import LocalizeModel, localize
 from sleepcoder.tools.repomap import build_map
 from sleepcoder.tools.search import BM25
 from sleepcoder.tools.search_docs import path_words
@@ -172,3 +172,19 @@ def test_a_one_file_refresh_moves_the_postings_of_its_words(repo):
         assert_stored_match_reference(store, repo.root)
     finally:
         store.close()
+
+
+def test_each_candidate_gets_its_own_features_probability(repo):
+    """Probabilities are computed once per distinct weighted-feature vector: each must still
+    be exactly what the model says for that file's features."""
+    grow(repo, 8)
+    build_map(repo.root)
+    store = open_store(repo)
+    try:
+        found = localize(store, repo.root, REQUESTS[0], limit=1000, calibrated=False)
+    finally:
+        store.close()
+    model = LocalizeModel()
+    assert len({c.score for c in found.candidates}) > 1
+    assert [c.score for c in found.candidates] == \
+        [model.probability(c.signals) for c in found.candidates]

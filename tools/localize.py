@@ -171,7 +171,8 @@ def localize(store: MapStore, root: Path, request: str, *, limit: int = 30,
     index = build_index(store, root, use_history)
     features, kinds, habits, seeds = request_features(index, request, model.seeds) \
         if index is not None else ({}, {}, {}, [])
-    candidates = [Candidate(path, model.probability(values), values, kind=kinds[path])
+    probability = _memoised_probability(model)
+    candidates = [Candidate(path, probability(values), values, kind=kinds[path])
                   for path, values in features.items()]
     candidates.sort(key=lambda c: (-c.score, c.path))
     for candidate in candidates[:limit]:  # only these are returned (0.1 s on 33k files)
@@ -179,6 +180,23 @@ def localize(store: MapStore, root: Path, request: str, *, limit: int = 30,
     chosen, expected = choose(candidates, model)
     return Localization(candidates[:limit], chosen, habits, expected, commits, use_history,
                         calibration)
+
+
+def _memoised_probability(model: LocalizeModel):
+    """`model.probability`, computed once per distinct vector of the weighted features: most
+    files of a large repository have the same (no signal reaches them). A feature without
+    weight adds 0.0 to the sum, so leaving it out of the key changes no probability."""
+    weighted = frozenset(name for name, weight in model.weights.items() if weight)
+    memo: dict[tuple, float] = {}
+
+    def probability(features: dict[str, float]) -> float:
+        key = tuple((name, value) for name, value in features.items() if name in weighted)
+        found = memo.get(key)
+        if found is None:
+            found = memo[key] = model.probability(features)
+        return found
+
+    return probability
 
 
 def _calibrated(store: MapStore, model: LocalizeModel) -> tuple[LocalizeModel, dict]:

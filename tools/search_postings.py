@@ -162,24 +162,29 @@ class StoredBM25:
         out: dict[str, float] = {}
         if not terms or not self.avg:
             return out
-        found = [(weight, self.idf[term], self.postings.get(term) or {},
-                  term) for term, weight in terms.items()]
-        replaced = self.replacements
-        hits = {path for _w, _i, docs, _t in found for path in docs if path not in replaced}
-        hits.update(path for path, counts in replaced.items()
-                    if any(term in counts for term in terms))
+        # per document, the terms' contributions are added in the query's order from 0.0,
+        # as BM25 adds them: the same floats
+        replaced, length, k1, b, avg = self.replacements, self.length, self.k1, self.b, self.avg
+        norms: dict[str, float] = {}
+        summed: dict[str, float] = {}
+        for term, weight in terms.items():
+            idf = self.idf[term]
+            docs = self.postings.get(term) or {}
+            found = [(key, f) for key, f in docs.items() if key not in replaced] \
+                if replaced else docs.items()
+            found = [*found, *((key, counts[term]) for key, counts in replaced.items()
+                               if counts.get(term))]
+            for key, f in found:
+                norm = norms.get(key)
+                if norm is None:
+                    norm = norms[key] = k1 * (1 - b + b * length[key] / avg)
+                summed[key] = summed.get(key, 0.0) + weight * idf * f * (k1 + 1) / (f + norm)
         # BM25 walks its documents in order; so does this, to make the same dict
         tail = len(self.position)
-        for key in sorted(hits, key=lambda p: self.position.get(p, tail)):
-            norm = self.k1 * (1 - self.b + self.b * self.length[key] / self.avg)
-            counts = replaced.get(key)
-            score = 0.0
-            for weight, idf, docs, term in found:
-                f = docs.get(key) if counts is None else counts.get(term)
-                if f:
-                    score += weight * idf * f * (self.k1 + 1) / (f + norm)
-            if score > 0:
-                out[key] = score
+        position = self.position
+        for key in sorted(summed, key=lambda p: position.get(p, tail)):
+            if summed[key] > 0:
+                out[key] = summed[key]
         return out
 
     def replaced(self, documents: Mapping[str, Counter[str]]) -> StoredBM25:
