@@ -270,3 +270,33 @@ def test_a_map_that_cannot_be_written_ranks_as_one_that_can(repo):
         store.close()
     assert unwritten.to_json() == written.to_json()
     assert unwritten.candidates[0].path == "shop/api.py"
+
+
+def test_a_schema_6_map_gets_its_search_documents_and_postings_rebuilt(repo):
+    grow(repo, 6)
+    build_map(repo.root)
+    db = sqlite3.connect(repo.root / ".sleepcoder" / "map.db")
+    for table in ("search_docs", "search_words", "search_postings"):
+        db.execute(f"DROP TABLE {table}")
+    db.executescript("""
+        CREATE TABLE search_docs (path TEXT PRIMARY KEY, fid INTEGER, blob TEXT,
+            summary TEXT NOT NULL, text BLOB NOT NULL, text_length INTEGER NOT NULL,
+            symbols BLOB, symbols_length INTEGER NOT NULL, path_words BLOB NOT NULL);
+        CREATE INDEX search_docs_inputs ON search_docs(path, fid, blob, summary);
+        CREATE TABLE search_stats (name TEXT PRIMARY KEY, n INTEGER NOT NULL, df BLOB NOT NULL);
+        UPDATE meta SET value='6' WHERE key='schema_version';
+    """)
+    db.commit()
+    db.close()
+    report = build_map(repo.root)
+    assert report.notices[0] == ("the map was built by an older sleepcoder (schema 6): "
+                                 "rebuilding its stored search documents")
+    assert report.parsed == 0
+    store = open_store(repo)
+    try:
+        assert store.conn.execute("SELECT name FROM sqlite_master WHERE name IN "
+                                  "('search_stats', 'search_docs_inputs')").fetchall() == []
+        assert_stored_match_reference(store, repo.root)
+        assert localize(store, repo.root, "Add a billing export option").chosen
+    finally:
+        store.close()
