@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sleepcoder.tools import search_postings
-from sleepcoder.tools.localize import LocalizeModel, localize
+from sleepcoder.tools.localize import LocalizeModel, _memoised_probability, localize
 from sleepcoder.tools.repomap import build_map
 from sleepcoder.tools.search import BM25
 from sleepcoder.tools.search_docs import path_words
@@ -188,3 +188,16 @@ def test_each_candidate_gets_its_own_features_probability(repo):
     assert len({c.score for c in found.candidates}) > 1
     assert [c.score for c in found.candidates] == \
         [model.probability(c.signals) for c in found.candidates]
+
+
+@given(st.lists(st.fixed_dictionaries({name: st.sampled_from([0.0, 0.5, 1.0, 0.25])
+                                       for name in ("text", "size", "graph", "habit")}),
+                max_size=20),
+       st.dictionaries(st.sampled_from(["text", "graph", "habit", "other"]),
+                       st.sampled_from([0.0, -1.5, 2.0]), max_size=3))
+def test_memoised_probability_is_the_models_for_any_weights(vectors, weights):
+    model = LocalizeModel(weights=weights, bias=-1.0)
+    probability = _memoised_probability(model)
+    reordered = [dict(reversed(features.items())) for features in vectors]
+    for features in [*vectors, *reordered]:
+        assert probability(features) == model.probability(features)

@@ -14,7 +14,9 @@ that clearly concerns two files gets two, and a diffuse one more.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from operator import itemgetter
 from pathlib import Path
 
 from sleepcoder.tools.localize_features import (  # noqa: F401 - compute_features, is_test re-exported
@@ -182,15 +184,25 @@ def localize(store: MapStore, root: Path, request: str, *, limit: int = 30,
                         calibration)
 
 
-def _memoised_probability(model: LocalizeModel):
+def _memoised_probability(model: LocalizeModel) -> Callable[[dict[str, float]], float]:
     """`model.probability`, computed once per distinct vector of the weighted features: most
-    files of a large repository have the same (no signal reaches them). A feature without
-    weight adds 0.0 to the sum, so leaving it out of the key changes no probability."""
+    files of a large repository share one (no signal reaches them). A feature without weight
+    adds 0.0 to the sum, so leaving it out of the key changes no probability."""
     weighted = frozenset(name for name, weight in model.weights.items() if weight)
-    memo: dict[tuple, float] = {}
+    # per order of the feature names (the sum's order): the weighted values' getter, and the
+    # probability by those values
+    layouts: dict[tuple[str, ...], tuple[Callable[[dict], tuple], dict[tuple, float]]] = {}
 
     def probability(features: dict[str, float]) -> float:
-        key = tuple((name, value) for name, value in features.items() if name in weighted)
+        names = tuple(features)
+        layout = layouts.get(names)
+        if layout is None:
+            picked = [name for name in names if name in weighted]
+            getter = itemgetter(*picked) if len(picked) > 1 else \
+                (lambda values, picked=picked: tuple(values[name] for name in picked))
+            layout = layouts[names] = (getter, {})
+        getter, memo = layout
+        key = getter(features)
         found = memo.get(key)
         if found is None:
             found = memo[key] = model.probability(features)
