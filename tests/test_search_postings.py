@@ -35,9 +35,9 @@ ROUNDS = st.lists(st.dictionaries(PATHS, st.none() | DOCUMENT, max_size=12), min
                   max_size=4)
 
 
-def stored_index(rounds: list[dict[str, Counter | None]]):
+def stored_index(rounds: list[dict[str, Counter | None]], first_id: int = 0):
     """The documents left after `rounds` of changes and their postings as a sync writes them
-    (ids kept per path, new paths numbered after the others)."""
+    (ids kept per path, new paths numbered after the others, from `first_id`)."""
     conn = sqlite3.connect(":memory:")
     conn.executescript(_SEARCH_SCHEMA)
     documents: dict[str, Counter] = {}
@@ -48,7 +48,7 @@ def stored_index(rounds: list[dict[str, Counter | None]]):
             if path not in ids:
                 if document is None:
                     continue
-                ids[path] = max(ids.values(), default=0) + 1
+                ids[path] = max(ids.values(), default=first_id) + 1
             document_changes(documents.get(path), document, ids[path], words)
             if document is None:
                 del documents[path], ids[path]
@@ -60,12 +60,13 @@ def stored_index(rounds: list[dict[str, Counter | None]]):
 
 @pytest.mark.parametrize("edited_in_place", [64, 0])  # a word's few changes; or merged
 @settings(max_examples=300, deadline=None)
-@given(ROUNDS, st.lists(WORDS | st.just("absent"), max_size=6), st.permutations(range(12)))
+@given(ROUNDS, st.lists(WORDS | st.just("absent"), max_size=6), st.permutations(range(12)),
+       st.sampled_from([0, 65530]))  # ids beyond 2 bytes
 def test_postings_score_exactly_as_bm25_over_every_document(edited_in_place, rounds, query,
-                                                            shuffle):
+                                                            shuffle, first_id):
     saved, search_postings._FEW_CHANGES = search_postings._FEW_CHANGES, edited_in_place
     try:
-        conn, documents, ids = stored_index(rounds)
+        conn, documents, ids = stored_index(rounds, first_id)
     finally:
         search_postings._FEW_CHANGES = saved
     order = sorted(documents, key=lambda p: shuffle[int(p.split("_")[1].split(".")[0])])

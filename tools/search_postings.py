@@ -1,10 +1,11 @@
 """The map's inverted index of the localizer's search documents: per word, the documents that
 contain it and how often, so that a query reads the postings of its own words only.
 
-Each index ("text", "symbols", "path") stores per word two arrays, the ids of its documents
-(sorted) and their counts. `update_postings` moves them by what a sync changed; `StoredBM25`
-and `StoredPathIndex` score a request from them with the same arithmetic, in the same order,
-as `BM25` and `PathWords` over every document, so the scores are the same floats.
+Each index ("text", "symbols", "path") stores per word two arrays: the ids of its documents
+(sorted; 2-byte ids while they fit, the type code in the first byte) and their counts.
+`update_postings` moves them by what a sync changed; `StoredBM25` and `StoredPathIndex` score
+a request from them with the same arithmetic, in the same order, as `BM25` and `PathWords`
+over every document, so the scores are the same floats.
 """
 
 from __future__ import annotations
@@ -27,8 +28,8 @@ class PathScores(Protocol):
 
 
 def _decode(ids_raw: bytes, counts_raw: bytes) -> tuple[array, array]:
-    ids = array("I")
-    ids.frombytes(ids_raw)
+    ids = array(chr(ids_raw[0]))
+    ids.frombytes(memoryview(ids_raw)[1:])
     counts = array(_COUNT_TYPES[len(counts_raw) // len(ids)] if ids else "B")
     counts.frombytes(counts_raw)
     return ids, counts
@@ -36,6 +37,10 @@ def _decode(ids_raw: bytes, counts_raw: bytes) -> tuple[array, array]:
 
 def _count_type(largest: int) -> str:
     return "B" if largest < 1 << 8 else "H" if largest < 1 << 16 else "I"
+
+
+def _encode_ids(ids: array) -> bytes:
+    return ids.typecode.encode() + ids.tobytes()
 
 
 def read_postings(conn: sqlite3.Connection, name: str, word: str) -> tuple[array, array] | None:
@@ -52,23 +57,22 @@ def update_postings(conn: sqlite3.Connection, name: str,
     empty = conn.execute("SELECT 1 FROM search_postings WHERE name=? LIMIT 1",
                          (name,)).fetchone() is None
     writes, deletes = [], []
-    for word, docs in changes.items():
+    for word in sorted(changes):  # in the table's order: a full build appends to its pages
+        docs = changes[word]
         stored = None if empty else read_postings(conn, name, word)
         if stored is not None and len(docs) <= _FEW_CHANGES:
             ids, counts = _edit(*stored, docs)
         else:
-            merged = dict(zip(*stored, strict=True)) if stored is not None else {}
-            for doc, count in docs.items():
-                if count:
-                    merged[doc] = count
-                else:
-                    merged.pop(doc, None)
-            order = sorted(merged)
-            ids = array("I", order)
+            merged = docs if stored is None else {**dict(zip(*stored, strict=True)), **docs}
+            if 0 in merged.values():
+                merged = {doc: count for doc, count in merged.items() if count}
+            added = list(merged)
+            order = sorted(added)  # a full build adds them in order already
+            ids = array("H" if not order or order[-1] < 1 << 16 else "I", order)
             counts = array(_count_type(max(merged.values(), default=0)),
-                           [merged[doc] for doc in order])
+                           merged.values() if order == added else map(merged.get, order))
         if ids:
-            writes.append((name, word, ids.tobytes(), counts.tobytes()))
+            writes.append((name, word, _encode_ids(ids), counts.tobytes()))
         elif stored is not None:
             deletes.append((name, word))
     conn.executemany("DELETE FROM search_postings WHERE name=? AND word=?", deletes)
@@ -87,6 +91,8 @@ def _edit(ids: array, counts: array, docs: Mapping[int, int]) -> tuple[array, ar
             continue
         if count >= 1 << (8 * counts.itemsize):
             counts = array(_count_type(count), counts)
+        if doc >= 1 << (8 * ids.itemsize):
+            ids = array("I", ids)
         if present:
             counts[at] = count
         else:
@@ -98,14 +104,23 @@ def _edit(ids: array, counts: array, docs: Mapping[int, int]) -> tuple[array, ar
 def document_changes(old: Mapping[str, int] | None, new: Mapping[str, int] | None, doc: int,
                      changes: dict[str, dict[int, int]]) -> None:
     """Add to `changes` (word -> document -> count) what turns document `doc` from `old`
-    into `new` (None: no document)."""
+    into `new` (None: no document). Inlined loops: a full build passes every posting here."""
     old, new = old or {}, new or {}
     for word in old:
         if word not in new:
-            changes.setdefault(word, {})[doc] = 0
+            bucket = changes.get(word)
+            if bucket is None:
+                changes[word] = {doc: 0}
+            else:
+                bucket[doc] = 0
     for word, count in new.items():
-        if old.get(word) != count:
-            changes.setdefault(word, {})[doc] = count
+        if old and old.get(word) == count:
+            continue
+        bucket = changes.get(word)
+        if bucket is None:
+            changes[word] = {doc: count}
+        else:
+            bucket[doc] = count
 
 
 class _Postings:

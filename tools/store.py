@@ -147,7 +147,7 @@ CREATE TABLE search_docs (
 -- the documents themselves (marshalled word counts), read when one is rebuilt
 CREATE TABLE search_words (id INTEGER PRIMARY KEY, text BLOB NOT NULL, symbols BLOB);
 -- the inverted index (tools/search_postings): per index (text, symbols, path) and word, the
--- ids of the documents with it (array of 4-byte ints, sorted) and its counts in them
+-- ids of the documents with it (sorted: 2- or 4-byte ints after a type code) and its counts
 CREATE TABLE search_postings (
     name TEXT NOT NULL, word TEXT NOT NULL, ids BLOB NOT NULL, counts BLOB NOT NULL,
     PRIMARY KEY (name, word)
