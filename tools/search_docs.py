@@ -254,8 +254,8 @@ def _write(store: MapStore, built: dict[str, FileDocuments], gone: list[str]) ->
                           None if docs.symbols is None else marshal.dumps(dict(docs.symbols))))
     conn.executemany("INSERT OR REPLACE INTO search_docs VALUES (?,?,?,?,?,?,?)", rows)
     conn.executemany("INSERT OR REPLACE INTO search_words VALUES (?,?,?)", documents)
-    for name, words in changes.items():
-        update_postings(conn, name, words)
+    for name in sorted(changes):  # in the table's order (name, word): a full build appends
+        update_postings(conn, name, changes[name])
 
 
 def _path_counts(path: str) -> dict[str, int]:

@@ -43,6 +43,12 @@ def _encode_ids(ids: array) -> bytes:
     return ids.typecode.encode() + ids.tobytes()
 
 
+def _encode_one(doc: int, count: int) -> tuple[bytes, bytes]:
+    """The postings of a word in one document, as `_encode_ids` and the counts encode them."""
+    ids = array("H" if doc < 1 << 16 else "I", (doc,))
+    return _encode_ids(ids), array(_count_type(count), (count,)).tobytes()
+
+
 def read_postings(conn: sqlite3.Connection, name: str, word: str) -> tuple[array, array] | None:
     """(document ids, counts) of `word` in the index `name`; None: no document has it."""
     row = conn.execute("SELECT ids, counts FROM search_postings WHERE name=? AND word=?",
@@ -60,6 +66,11 @@ def update_postings(conn: sqlite3.Connection, name: str,
     for word in sorted(changes):  # in the table's order: a full build appends to its pages
         docs = changes[word]
         stored = None if empty else read_postings(conn, name, word)
+        if stored is None and len(docs) == 1:  # most words of a map are in one file
+            (doc, count), = docs.items()
+            if count:
+                writes.append((name, word, *_encode_one(doc, count)))
+            continue
         if stored is not None and len(docs) <= _FEW_CHANGES:
             ids, counts = _edit(*stored, docs)
         else:
