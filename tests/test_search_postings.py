@@ -14,7 +14,7 @@ from sleepcoder.tools import search_postings
 from sleepcoder.tools.localize import LocalizeModel, _memoised_probability, localize
 from sleepcoder.tools.repomap import build_map
 from sleepcoder.tools.search import BM25
-from sleepcoder.tools.search_docs import path_words
+from sleepcoder.tools.search_docs import load_index, path_words
 from sleepcoder.tools.search_postings import (
     PathWords,
     StoredBM25,
@@ -202,3 +202,21 @@ def test_memoised_probability_is_the_models_for_any_weights(vectors, weights):
     reordered = [dict(reversed(features.items())) for features in vectors]
     for features in [*vectors, *reordered]:
         assert probability(features) == model.probability(features)
+
+
+def test_an_index_read_before_a_refresh_scores_without_the_files_it_added(repo):
+    """Queries do not lock the map: a refresh may commit while one runs."""
+    grow(repo, 4)
+    build_map(repo.root)
+    store = open_store(repo)
+    try:
+        files = [path for (path,) in store.conn.execute(
+            "SELECT path FROM files WHERE status='ok'")]
+        index = load_index(store, repo.root, files)
+        (repo.root / "shop/coupons.py").write_text('"""Billing coupons."""\n')
+        build_map(repo.root)
+        scores = index.text.scores(["billing", "coupons"])
+    finally:
+        store.close()
+    assert "shop/billing.py" in scores
+    assert "shop/coupons.py" not in scores

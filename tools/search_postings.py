@@ -147,8 +147,13 @@ class _Postings:
             return self.cache[word]
         stored = read_postings(self.conn, self.name, word)
         paths = self.paths
-        found = None if stored is None else {
-            paths[doc]: count for doc, count in zip(*stored, strict=True)}
+        try:
+            found = None if stored is None else {
+                paths[doc]: count for doc, count in zip(*stored, strict=True)}
+        except KeyError:  # a map refresh committed a new document since `paths` was read:
+            # it is not part of this index (queries do not lock the map; WAL lets them run)
+            found = {paths[doc]: count for doc, count in zip(*stored, strict=True)
+                     if doc in paths} or None
         self.cache[word] = found
         return found
 
