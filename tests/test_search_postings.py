@@ -17,9 +17,9 @@ from sleepcoder.tools.search import BM25
 from sleepcoder.tools.search_docs import load_index, path_words
 from sleepcoder.tools.search_postings import (
     PathWords,
+    PostingChanges,
     StoredBM25,
     StoredPathIndex,
-    document_changes,
     update_postings,
 )
 from sleepcoder.tools.store import _SEARCH_SCHEMA
@@ -43,15 +43,16 @@ def stored_index(rounds: list[dict[str, Counter | None]], first_id: int = 0):
     documents: dict[str, Counter] = {}
     ids: dict[str, int] = {}
     for changes in rounds:
-        words: dict[str, dict[int, int]] = {}
+        words = PostingChanges()
         for path, document in changes.items():
-            if path not in ids:
-                if document is None:
-                    continue
+            if path in ids:
+                words.replace(documents[path], document, ids[path])
+            elif document is not None:
                 ids[path] = max(ids.values(), default=first_id) + 1
-            document_changes(documents.get(path), document, ids[path], words)
+                words.add(document, ids[path])
             if document is None:
-                del documents[path], ids[path]
+                documents.pop(path, None)
+                ids.pop(path, None)
             else:
                 documents[path] = document
         update_postings(conn, "text", words)
@@ -102,10 +103,10 @@ def test_replaced_contents_score_exactly_as_bm25_replaced(rounds, query, replace
 def test_path_postings_score_as_the_path_words(paths, query):
     conn = sqlite3.connect(":memory:")
     conn.executescript(_SEARCH_SCHEMA)
-    words: dict[str, dict[int, int]] = {}
+    words = PostingChanges()
     for doc, path in enumerate(paths, 1):
         both, stem = path_words(path)
-        document_changes(None, {w: 2 if w in stem else 1 for w in both}, doc, words)
+        words.add({w: 2 if w in stem else 1 for w in both}, doc)
     update_postings(conn, "path", words)
     stored = StoredPathIndex(conn, dict(enumerate(paths, 1)),
                              {path: at for at, path in enumerate(paths)})

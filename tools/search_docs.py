@@ -26,9 +26,9 @@ from sleepcoder.tools.search_postings import (
     STEM_WORD,
     PathScores,
     PathWords,
+    PostingChanges,
     StoredBM25,
     StoredPathIndex,
-    document_changes,
     update_postings,
 )
 from sleepcoder.tools.store import MapStore
@@ -217,7 +217,7 @@ def _write(store: MapStore, built: dict[str, FileDocuments], gone: list[str]) ->
     """Replace the documents of `built` and drop those of `gone`, moving the postings by the
     difference: only the words whose counts changed are rewritten."""
     conn = store.conn
-    changes: dict[str, dict[str, dict[int, int]]] = {"text": {}, "symbols": {}, "path": {}}
+    changes = {name: PostingChanges() for name in ("text", "symbols", "path")}
     ids: dict[str, int] = {}
     for path in [*built, *gone]:
         old = conn.execute("SELECT d.id, w.text, w.symbols FROM search_docs d "
@@ -228,15 +228,15 @@ def _write(store: MapStore, built: dict[str, FileDocuments], gone: list[str]) ->
         doc, text, symbols = old
         ids[path] = doc
         if path in gone:
-            document_changes(marshal.loads(text), None, doc, changes["text"])
+            changes["text"].replace(marshal.loads(text), None, doc)
             if symbols is not None:
-                document_changes(marshal.loads(symbols), None, doc, changes["symbols"])
-            document_changes(_path_counts(path), None, doc, changes["path"])
+                changes["symbols"].replace(marshal.loads(symbols), None, doc)
+            changes["path"].replace(_path_counts(path), None, doc)
         else:
             new = built[path]
-            document_changes(marshal.loads(text), new.text, doc, changes["text"])
-            document_changes(None if symbols is None else marshal.loads(symbols), new.symbols,
-                             doc, changes["symbols"])
+            changes["text"].replace(marshal.loads(text), new.text, doc)
+            changes["symbols"].replace(None if symbols is None else marshal.loads(symbols),
+                                       new.symbols, doc)
     gone_ids = [(ids[path],) for path in gone if path in ids]
     conn.executemany("DELETE FROM search_docs WHERE id=?", gone_ids)
     conn.executemany("DELETE FROM search_words WHERE id=?", gone_ids)
@@ -245,9 +245,9 @@ def _write(store: MapStore, built: dict[str, FileDocuments], gone: list[str]) ->
     for path, docs in built.items():
         if path not in ids:  # a new document: numbered after every stored one
             ids[path], next_id = next_id, next_id + 1
-            document_changes(None, docs.text, ids[path], changes["text"])
-            document_changes(None, docs.symbols, ids[path], changes["symbols"])
-            document_changes(None, _path_counts(path), ids[path], changes["path"])
+            changes["text"].add(docs.text, ids[path])
+            changes["symbols"].add(docs.symbols, ids[path])
+            changes["path"].add(_path_counts(path), ids[path])
         rows.append((ids[path], path, docs.fid, docs.blob, docs.summary, docs.text.total(),
                      None if docs.symbols is None else docs.symbols.total()))
         documents.append((ids[path], marshal.dumps(dict(docs.text)),

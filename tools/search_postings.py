@@ -20,6 +20,7 @@ from typing import Protocol
 
 _COUNT_TYPES = {1: "B", 2: "H", 4: "I"}  # by item size: counts are stored as small as they fit
 _FEW_CHANGES = 64  # up to this many changes to one word's postings: edit the arrays in place
+_BATCH = 20_000  # words written at a time
 PATH_WORD, STEM_WORD = 1, 2  # the "path" index's counts: in the path; in the file name's stem too
 
 
@@ -56,38 +57,87 @@ def read_postings(conn: sqlite3.Connection, name: str, word: str) -> tuple[array
     return _decode(*row) if row else None
 
 
-def update_postings(conn: sqlite3.Connection, name: str,
-                    changes: Mapping[str, Mapping[int, int]]) -> None:
-    """Set, per word, the counts of the documents given (0: the document lacks the word now).
-    Only the words a sync changed are read and written: a one-file refresh touches few."""
+class PostingChanges:
+    """What a sync changes in one index: per word, the new counts of documents that were
+    stored (0: the word left them), and the postings of new documents. A full build adds
+    every posting of the map: those are kept per word as one flat array of (id, count)
+    pairs, a fifth of the memory of dictionaries (400 MB less at 33,000 files)."""
+
+    def __init__(self) -> None:
+        self.changed: dict[str, dict[int, int]] = {}
+        self.added: dict[str, array] = {}
+        self.last_added = 0
+
+    def replace(self, old: Mapping[str, int] | None, new: Mapping[str, int] | None,
+                doc: int) -> None:
+        """Stored document `doc` turns from `old` into `new` (None: no document)."""
+        old, new, changed = old or {}, new or {}, self.changed
+        for word in old:
+            if word not in new:
+                changed.setdefault(word, {})[doc] = 0
+        for word, count in new.items():
+            if old.get(word) != count:
+                changed.setdefault(word, {})[doc] = count
+
+    def add(self, new: Mapping[str, int] | None, doc: int) -> None:
+        """A new document, numbered above every document added before (so that each word's
+        ids come sorted). Inlined: a full build passes every posting here."""
+        if doc <= self.last_added:
+            raise ValueError(f"document {doc} added after document {self.last_added}")
+        self.last_added = doc
+        added = self.added
+        for word, count in (new or {}).items():
+            if count:
+                pairs = added.get(word)
+                if pairs is None:
+                    added[word] = array("I", (doc, count))
+                else:
+                    pairs.append(doc)
+                    pairs.append(count)
+
+
+def update_postings(conn: sqlite3.Connection, name: str, changes: PostingChanges) -> None:
+    """Apply `changes` to the index `name`. Only the words a sync changed are read and
+    written: a one-file refresh touches few."""
     empty = conn.execute("SELECT 1 FROM search_postings WHERE name=? LIMIT 1",
                          (name,)).fetchone() is None
     writes, deletes = [], []
-    for word in sorted(changes):  # in the table's order: a full build appends to its pages
-        docs = changes[word]
+    # in the table's order: a full build appends to its pages
+    for word in sorted(changes.changed.keys() | changes.added.keys()):
+        changed, pairs = changes.changed.get(word), changes.added.get(word)
         stored = None if empty else read_postings(conn, name, word)
-        if stored is None and len(docs) == 1:  # most words of a map are in one file
-            (doc, count), = docs.items()
-            if count:
-                writes.append((name, word, *_encode_one(doc, count)))
-            continue
-        if stored is not None and len(docs) <= _FEW_CHANGES:
-            ids, counts = _edit(*stored, docs)
+        if stored is None and changed is None:  # only new documents have the word
+            ids, counts = pairs[0::2], pairs[1::2]
+            if len(ids) == 1:  # most words of a map are in one file
+                writes.append((name, word, *_encode_one(ids[0], counts[0])))
+                continue
+            ids = array("H" if ids[-1] < 1 << 16 else "I", ids)
+            counts = array(_count_type(max(counts)), counts)
         else:
-            merged = docs if stored is None else {**dict(zip(*stored, strict=True)), **docs}
-            if 0 in merged.values():
-                merged = {doc: count for doc, count in merged.items() if count}
-            added = list(merged)
-            order = sorted(added)  # a full build adds them in order already
-            ids = array("H" if not order or order[-1] < 1 << 16 else "I", order)
-            counts = array(_count_type(max(merged.values(), default=0)),
-                           merged.values() if order == added else map(merged.get, order))
+            # a removed document's id may be given to a new one: the addition comes last
+            docs = dict(changed or {})
+            if pairs is not None:
+                docs.update(zip(pairs[0::2], pairs[1::2], strict=True))
+            ids, counts = _merge(stored, docs)
         if ids:
             writes.append((name, word, _encode_ids(ids), counts.tobytes()))
         elif stored is not None:
             deletes.append((name, word))
+        if len(writes) >= _BATCH:  # a full build's postings are not all held in memory
+            conn.executemany("INSERT OR REPLACE INTO search_postings VALUES (?,?,?,?)", writes)
+            writes.clear()
     conn.executemany("DELETE FROM search_postings WHERE name=? AND word=?", deletes)
     conn.executemany("INSERT OR REPLACE INTO search_postings VALUES (?,?,?,?)", writes)
+
+
+def _merge(stored: tuple[array, array] | None, docs: dict[int, int]) -> tuple[array, array]:
+    """The postings `stored` with the documents' counts `docs` set (0: removed)."""
+    if stored is not None and len(docs) <= _FEW_CHANGES:
+        return _edit(*stored, docs)
+    merged = docs if stored is None else {**dict(zip(*stored, strict=True)), **docs}
+    order = sorted(doc for doc, count in merged.items() if count)
+    ids = array("H" if not order or order[-1] < 1 << 16 else "I", order)
+    return ids, array(_count_type(max(merged.values(), default=0)), map(merged.get, order))
 
 
 def _edit(ids: array, counts: array, docs: Mapping[int, int]) -> tuple[array, array]:
@@ -110,28 +160,6 @@ def _edit(ids: array, counts: array, docs: Mapping[int, int]) -> tuple[array, ar
             ids.insert(at, doc)
             counts.insert(at, count)
     return ids, counts
-
-
-def document_changes(old: Mapping[str, int] | None, new: Mapping[str, int] | None, doc: int,
-                     changes: dict[str, dict[int, int]]) -> None:
-    """Add to `changes` (word -> document -> count) what turns document `doc` from `old`
-    into `new` (None: no document). Inlined loops: a full build passes every posting here."""
-    old, new = old or {}, new or {}
-    for word in old:
-        if word not in new:
-            bucket = changes.get(word)
-            if bucket is None:
-                changes[word] = {doc: 0}
-            else:
-                bucket[doc] = 0
-    for word, count in new.items():
-        if old and old.get(word) == count:
-            continue
-        bucket = changes.get(word)
-        if bucket is None:
-            changes[word] = {doc: count}
-        else:
-            bucket[doc] = count
 
 
 class _Postings:
