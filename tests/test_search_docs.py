@@ -24,6 +24,7 @@ from sleepcoder.tools.search_docs import (
     sync_documents,
     text_document,
 )
+from sleepcoder.tools.search_postings import PathWords, read_postings
 from sleepcoder.tools.store import MapStore, StoreError
 from sleepcoder.tools.store_location import connect_readonly
 
@@ -48,25 +49,45 @@ def stored_documents(store: MapStore) -> dict[str, tuple[Counter, Counter | None
     return {path: (Counter(marshal.loads(text)),
                    None if symbols is None else Counter(marshal.loads(symbols)))
             for path, text, symbols in store.conn.execute(
-                "SELECT path, text, symbols FROM search_docs")}
+                "SELECT d.path, w.text, w.symbols FROM search_docs d "
+                "JOIN search_words w ON w.id = d.id")}
 
 
-def stored_df(store: MapStore, name: str) -> dict[str, int]:
-    return marshal.loads(store.conn.execute("SELECT df FROM search_stats WHERE name=?",
-                                            (name,)).fetchone()[0])
+def stored_postings(store: MapStore, name: str) -> dict[str, dict[str, int]]:
+    """The inverted index `name` as stored: word -> path -> count."""
+    paths = dict(store.conn.execute("SELECT id, path FROM search_docs"))
+    out = {}
+    for (word,) in store.conn.execute("SELECT word FROM search_postings WHERE name=?", (name,)):
+        ids, counts = read_postings(store.conn, name, word)
+        assert list(ids) == sorted(ids)
+        out[word] = {paths[doc]: count for doc, count in zip(ids, counts, strict=True)}
+    return out
+
+
+def inverted(documents: dict[str, Counter | dict | None]) -> dict[str, dict[str, int]]:
+    out: dict[str, dict[str, int]] = {}
+    for path, document in documents.items():
+        for word, count in (document or {}).items():
+            out.setdefault(word, {})[path] = count
+    return out
 
 
 def assert_stored_match_reference(store: MapStore, root) -> None:
+    """The stored documents, their lengths and the postings are those of the work tree now."""
     reference = reference_documents(store, root)
     assert stored_documents(store) == reference
-    text_df: Counter[str] = Counter()
-    symbol_df: Counter[str] = Counter()
-    for text, symbols in reference.values():
-        text_df.update(text.keys())
-        if symbols is not None:
-            symbol_df.update(symbols.keys())
-    assert stored_df(store, "text") == dict(text_df)
-    assert stored_df(store, "symbols") == dict(symbol_df)
+    lengths = {path: (text, symbols) for path, text, symbols in store.conn.execute(
+        "SELECT path, text_length, symbols_length FROM search_docs")}
+    assert lengths == {path: (text.total(), None if symbols is None else symbols.total())
+                       for path, (text, symbols) in reference.items()}
+    assert stored_postings(store, "text") == inverted({p: t for p, (t, _s) in reference.items()})
+    assert stored_postings(store, "symbols") == inverted(
+        {p: s for p, (_t, s) in reference.items()})
+    path_docs = {}
+    for path in reference:
+        words, stem = path_words(path)
+        path_docs[path] = {w: 2 if w in stem else 1 for w in words}
+    assert stored_postings(store, "path") == inverted(path_docs)
 
 
 def reference_index(store: MapStore, root, files: list[str]) -> SearchIndex:
@@ -74,7 +95,7 @@ def reference_index(store: MapStore, root, files: list[str]) -> SearchIndex:
     reference = reference_documents(store, root)
     return SearchIndex(BM25({p: reference[p][0] for p in files}, k1=2.0),
                        BM25({p: reference[p][1] for p in files if reference[p][1] is not None}),
-                       {p: path_words(p) for p in files})
+                       PathWords({p: path_words(p) for p in files}))
 
 
 REQUESTS = ("Add a billing export option", "Fix the orders total for refunds",
@@ -178,7 +199,8 @@ def test_a_query_brings_documents_up_to_date_when_nothing_synced_them(repo):
 def make_schema_5(repo) -> None:
     db = sqlite3.connect(repo.root / ".sleepcoder" / "map.db")
     db.execute("DROP TABLE search_docs")
-    db.execute("DROP TABLE search_stats")
+    db.execute("DROP TABLE search_words")
+    db.execute("DROP TABLE search_postings")
     db.execute("UPDATE meta SET value='5' WHERE key='schema_version'")
     db.commit()
     db.close()
@@ -248,3 +270,33 @@ def test_a_map_that_cannot_be_written_ranks_as_one_that_can(repo):
         store.close()
     assert unwritten.to_json() == written.to_json()
     assert unwritten.candidates[0].path == "shop/api.py"
+
+
+def test_a_schema_6_map_gets_its_search_documents_and_postings_rebuilt(repo):
+    grow(repo, 6)
+    build_map(repo.root)
+    db = sqlite3.connect(repo.root / ".sleepcoder" / "map.db")
+    for table in ("search_docs", "search_words", "search_postings"):
+        db.execute(f"DROP TABLE {table}")
+    db.executescript("""
+        CREATE TABLE search_docs (path TEXT PRIMARY KEY, fid INTEGER, blob TEXT,
+            summary TEXT NOT NULL, text BLOB NOT NULL, text_length INTEGER NOT NULL,
+            symbols BLOB, symbols_length INTEGER NOT NULL, path_words BLOB NOT NULL);
+        CREATE INDEX search_docs_inputs ON search_docs(path, fid, blob, summary);
+        CREATE TABLE search_stats (name TEXT PRIMARY KEY, n INTEGER NOT NULL, df BLOB NOT NULL);
+        UPDATE meta SET value='6' WHERE key='schema_version';
+    """)
+    db.commit()
+    db.close()
+    report = build_map(repo.root)
+    assert report.notices[0] == ("the map was built by an older sleepcoder (schema 6): "
+                                 "rebuilding its stored search documents")
+    assert report.parsed == 0
+    store = open_store(repo)
+    try:
+        assert store.conn.execute("SELECT name FROM sqlite_master WHERE name IN "
+                                  "('search_stats', 'search_docs_inputs')").fetchall() == []
+        assert_stored_match_reference(store, repo.root)
+        assert localize(store, repo.root, "Add a billing export option").chosen
+    finally:
+        store.close()

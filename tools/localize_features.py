@@ -20,6 +20,7 @@ from sleepcoder.tools.history import HistoryView
 from sleepcoder.tools.rank import pagerank
 from sleepcoder.tools.search import BM25, tokenize
 from sleepcoder.tools.search_docs import load_index, text_document
+from sleepcoder.tools.search_postings import PathScores, StoredBM25
 from sleepcoder.tools.store import MapStore
 
 _TEST = re.compile(r"(^|/)(tests?|testing|spec)(/|$)|(^|/)test_[^/]*$|_test\.[a-z]+$|"
@@ -35,8 +36,9 @@ class RepoIndex:
     """The request-independent part of localization over one map."""
 
     files: dict[str, tuple[str, float]]  # path -> (language, PageRank)
-    text: BM25  # content, path words (x3) and sleep summary per file (search_docs)
-    symbols: BM25  # definition names and first doc lines per file
+    # from the map's postings, or (a map that cannot be written) every document in memory
+    text: BM25 | StoredBM25  # content, path words (x3) and sleep summary per file (search_docs)
+    symbols: BM25 | StoredBM25  # definition names and first doc lines per file
     lines: dict[str, int]
     edges: dict[tuple[str, str], float]
     history: HistoryView | None  # None: history withheld (too little of it)
@@ -46,7 +48,7 @@ class RepoIndex:
     habit: dict[str, float]
     notes: list[tuple[str, tuple[str, ...]]]  # anticipated requests (sleep pass) and files
     summaries: dict[str, str]  # sleep-pass summary per file
-    path_words: dict[str, tuple[frozenset[str], frozenset[str]]]  # path -> (path, stem) words
+    path_words: PathScores  # the words of each path and of its file name
 
     def with_history(self, history: HistoryView | None) -> RepoIndex:
         """The same map seen with another history (a replay sees only its past)."""
@@ -103,7 +105,7 @@ def request_features(index: RepoIndex, request: str, seeds_wanted: int = 5):
     text = _normalise(raw_text)
     order = sorted(raw_text, key=lambda p: -raw_text[p])
     text_rank = {p: 1.0 / (1 + i) for i, p in enumerate(order[:50])}
-    path_match = _normalise(_path_scores(query, index.path_words))
+    path_match = _normalise(index.path_words.scores(query))
     similar, history_text = _history_text_scores(history, query) if history else ({}, {})
     # seeds: the files the request points at most directly, by its text and by the past
     # commits that resemble it; graph and co-change signals spread from them
@@ -159,21 +161,6 @@ def request_features(index: RepoIndex, request: str, seeds_wanted: int = 5):
 def _normalise(scores: dict[str, float]) -> dict[str, float]:
     top = max(scores.values(), default=0.0)
     return {k: v / top for k, v in scores.items() if v > 0} if top > 0 else {}
-
-
-def _path_scores(query: list[str], path_words: dict[str, tuple[frozenset[str], frozenset[str]]]
-                 ) -> dict[str, float]:
-    wanted = set(query)
-    df: Counter[str] = Counter()
-    for words, _stem in path_words.values():
-        df.update(words & wanted)
-    n = len(path_words)
-    out = {}
-    for path, (words, stem) in path_words.items():
-        hit = words & wanted
-        if hit:
-            out[path] = sum(math.log(1 + n / df[w]) * (2.0 if w in stem else 1.0) for w in hit)
-    return out
 
 
 def _edges(store: MapStore) -> dict[tuple[str, str], float]:

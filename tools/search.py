@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from functools import lru_cache
 
 _WORD = re.compile(r"[A-Za-z][A-Za-z0-9_]*|\d+")
@@ -56,30 +56,6 @@ def token_counts(text: str) -> Counter[str]:
     return counts
 
 
-class _LazyIdf(Mapping[str, float]):
-    """idf by word, computed on first use: a query needs a handful of a map's many words."""
-
-    def __init__(self, df: Mapping[str, int], n: int) -> None:
-        self.df, self.n = df, n
-        self.cache: dict[str, float] = {}
-
-    def __contains__(self, term: object) -> bool:
-        return term in self.df
-
-    def __getitem__(self, term: str) -> float:
-        value = self.cache.get(term)
-        if value is None:
-            d = self.df[term]
-            value = self.cache[term] = math.log(1 + (self.n - d + 0.5) / (d + 0.5))
-        return value
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.df)
-
-    def __len__(self) -> int:
-        return len(self.df)
-
-
 class BM25:
     """BM25 over documents given as token lists (or counters)."""
 
@@ -97,18 +73,6 @@ class BM25:
         self.n = len(self.tf)
         self.avg = (sum(self.length.values()) / self.n) if self.n else 0.0
         self.idf = {t: math.log(1 + (self.n - d + 0.5) / (d + 0.5)) for t, d in df.items()}
-
-    @classmethod
-    def from_stats(cls, tf: Mapping[str, Mapping[str, int]], length: dict[str, int],
-                   df: Mapping[str, int], k1: float = 1.5, b: float = 0.75) -> BM25:
-        """The index of documents whose lengths and document frequencies were counted
-        before (stored in the map): the same as BM25(tf) without counting them again."""
-        index = object.__new__(cls)
-        index.k1, index.b, index.tf, index.length = k1, b, tf, length
-        index.n = len(tf)
-        index.avg = (sum(length.values()) / index.n) if index.n else 0.0
-        index.idf = _LazyIdf(df, index.n)
-        return index
 
     def scores(self, query: Iterable[str]) -> dict[str, float]:
         terms = Counter(t for t in query if t in self.idf)

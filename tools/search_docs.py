@@ -4,8 +4,9 @@ signals search, and their BM25 statistics, so that a query only tokenises the re
 A file's text document is its content's words (tools/search_index, per blob), its path's words
 (three times) and its sleep-pass summary; its symbol document is the words of its definitions'
 names and first doc lines. `sync_documents` rebuilds the documents of the files whose content,
-path or summary changed since they were stored, and updates the document frequencies by the
-difference; the map build and the sleep pass call it, and a query calls it as a check.
+path or summary changed since they were stored, and moves their inverted index (per word, the
+files with it: tools/search_postings) by the difference; the map build and the sleep pass
+call it, and a query calls it as a check, then reads the postings of the request's words only.
 """
 
 from __future__ import annotations
@@ -20,6 +21,16 @@ from pathlib import Path
 
 from sleepcoder.tools.search import BM25, tokenize
 from sleepcoder.tools.search_index import store_missing_terms
+from sleepcoder.tools.search_postings import (
+    PATH_WORD,
+    STEM_WORD,
+    PathScores,
+    PathWords,
+    PostingChanges,
+    StoredBM25,
+    StoredPathIndex,
+    update_postings,
+)
 from sleepcoder.tools.store import MapStore
 
 TEXT_K1 = 2.0  # code files repeat their key identifiers: saturating later helps (dev set)
@@ -31,7 +42,7 @@ SELECT f.path, f.fid, b.blob, COALESCE(s.text, '') FROM files f
 LEFT JOIN blobs b ON b.id = f.fid
 LEFT JOIN summaries s ON s.kind = 'file' AND s.path = f.path AND s.content_key = b.blob
                       AND s.text != ''
-LEFT JOIN search_docs d INDEXED BY search_docs_inputs ON d.path = f.path
+LEFT JOIN search_docs d ON d.path = f.path
 WHERE f.status = 'ok' AND (d.path IS NULL OR d.fid IS NOT f.fid OR d.blob IS NOT b.blob
                            OR d.summary != COALESCE(s.text, ''))
 """
@@ -54,11 +65,11 @@ class FileDocuments:
 
 @dataclass
 class SearchIndex:
-    """The request-independent search state of a map: both BM25 indexes and per-file words."""
+    """The request-independent search state of a map: both BM25 indexes and the path words."""
 
-    text: BM25
-    symbols: BM25
-    path_words: dict[str, tuple[frozenset[str], frozenset[str]]]  # path -> (path, stem) words
+    text: BM25 | StoredBM25
+    symbols: BM25 | StoredBM25
+    path_words: PathScores  # PathWords or StoredPathIndex
 
 
 def text_document(path: str, terms: Counter[str], summary: str) -> Counter[str]:
@@ -117,41 +128,53 @@ def load_index(store: MapStore, root: Path, files: list[str]) -> SearchIndex:
             raise
         stale, _gone = _stale(store)
         pending, _unreadable = _build(store, root, stale)
+    if not pending:
+        stored = _stored_index(store, files)
+        if stored is not None:
+            return stored
+    return _full_index(store, files, pending)
+
+
+def _stored_index(store: MapStore, files: list[str]) -> SearchIndex | None:
+    """The index read from the postings of each query's words (None: the stored documents
+    are not those of `files`, which a sync prevents)."""
+    rows = store.conn.execute("SELECT id, path, text_length, symbols_length FROM search_docs"
+                              ).fetchall()
+    position = {path: at for at, path in enumerate(files)}
+    if len(rows) != len(position) or any(path not in position for _id, path, _t, _s in rows):
+        return None
+    paths = {doc: path for doc, path, _t, _s in rows}
+    text_length = {path: length for _id, path, length, _s in rows}
+    symbols_length = {path: length for _id, path, _t, length in rows if length is not None}
+    conn = store.conn
+    return SearchIndex(
+        StoredBM25.stored(conn, "text", paths, text_length, position, k1=TEXT_K1),
+        StoredBM25.stored(conn, "symbols", paths, symbols_length, position),
+        StoredPathIndex(conn, paths, position))
+
+
+def _full_index(store: MapStore, files: list[str], pending: dict[str, FileDocuments]
+                ) -> SearchIndex:
+    """The index of every stored document, with those of `pending` in their place."""
     stored = {path: row for path, *row in store.conn.execute(
-        "SELECT path, text, text_length, symbols, symbols_length, path_words FROM search_docs")}
+        "SELECT d.path, w.text, w.symbols FROM search_docs d JOIN search_words w ON w.id = d.id")}
     text_tf: dict[str, Mapping[str, int]] = {}
-    text_length: dict[str, int] = {}
     symbol_tf: dict[str, Mapping[str, int]] = {}
-    symbol_length: dict[str, int] = {}
     words: dict[str, tuple[frozenset[str], frozenset[str]]] = {}
     for path in files:
         if path in pending:
             docs = pending[path]
-            text_tf[path], text_length[path] = docs.text, docs.text.total()
+            text_tf[path] = docs.text
             if docs.symbols is not None:
-                symbol_tf[path], symbol_length[path] = docs.symbols, docs.symbols.total()
+                symbol_tf[path] = docs.symbols
             words[path] = (docs.path_words, docs.stem_words)
             continue
-        # plain dicts: scoring only looks words up, and a Counter copy costs a tenth of a query
-        text, text_len, symbols, symbols_len, both_words = stored[path]
-        text_tf[path], text_length[path] = marshal.loads(text), text_len
+        text, symbols = stored[path]
+        text_tf[path] = Counter(marshal.loads(text))
         if symbols is not None:
-            symbol_tf[path], symbol_length[path] = marshal.loads(symbols), symbols_len
-        words[path] = marshal.loads(both_words)
-    if pending:  # the stored frequencies do not count the documents rebuilt in memory
-        return SearchIndex(BM25(text_tf, k1=TEXT_K1), BM25(symbol_tf), words)
-    return SearchIndex(_from_stats(store, "text", text_tf, text_length, TEXT_K1),
-                       _from_stats(store, "symbols", symbol_tf, symbol_length, 1.5), words)
-
-
-def _from_stats(store: MapStore, name: str, tf: dict[str, Mapping[str, int]],
-                length: dict[str, int], k1: float) -> BM25:
-    row = store.conn.execute("SELECT n, df FROM search_stats WHERE name=?", (name,)).fetchone()
-    if row is None or row[0] != len(tf):
-        # statistics that do not describe the stored documents are a bug; the index is
-        # still exact when counted from the documents
-        return BM25(tf, k1=k1)
-    return BM25.from_stats(tf, length, marshal.loads(row[1]), k1=k1)
+            symbol_tf[path] = Counter(marshal.loads(symbols))
+        words[path] = path_words(path)
+    return SearchIndex(BM25(text_tf, k1=TEXT_K1), BM25(symbol_tf), PathWords(words))
 
 
 def _stale(store: MapStore) -> tuple[list[tuple[str, int | None, str | None, str]], list[str]]:
@@ -191,49 +214,51 @@ def _build(store: MapStore, root: Path, stale: list[tuple[str, int | None, str |
 
 
 def _write(store: MapStore, built: dict[str, FileDocuments], gone: list[str]) -> None:
-    """Replace the documents of `built` and drop those of `gone`, moving the document counts
-    and frequencies by the difference (in place: a refresh touches a few documents' words of
-    a map's many)."""
-    stats = {name: _load_stats(store, name) for name in ("text", "symbols")}
+    """Replace the documents of `built` and drop those of `gone`, moving the postings by the
+    difference: only the words whose counts changed are rewritten."""
+    conn = store.conn
+    changes = {name: PostingChanges() for name in ("text", "symbols", "path")}
+    ids: dict[str, int] = {}
     for path in [*built, *gone]:
-        old = store.conn.execute("SELECT text, symbols FROM search_docs WHERE path=?",
-                                 (path,)).fetchone()
-        if old is not None:
-            for name, raw in zip(("text", "symbols"), old, strict=True):
-                if raw is not None:
-                    _count(stats[name], marshal.loads(raw), -1)
-    store.conn.executemany("DELETE FROM search_docs WHERE path=?", [(p,) for p in gone])
-    rows = []
-    for path, docs in built.items():
-        _count(stats["text"], docs.text, 1)
-        if docs.symbols is not None:
-            _count(stats["symbols"], docs.symbols, 1)
-        rows.append((path, docs.fid, docs.blob, docs.summary, marshal.dumps(dict(docs.text)),
-                     docs.text.total(),
-                     None if docs.symbols is None else marshal.dumps(dict(docs.symbols)),
-                     0 if docs.symbols is None else docs.symbols.total(),
-                     marshal.dumps((docs.path_words, docs.stem_words))))
-    store.conn.executemany("INSERT OR REPLACE INTO search_docs VALUES (?,?,?,?,?,?,?,?,?)",
-                           rows)
-    for name, (n, df) in stats.items():
-        store.conn.execute("INSERT OR REPLACE INTO search_stats VALUES (?,?,?)",
-                           (name, n[0], marshal.dumps(df)))
-
-
-def _count(stats: tuple[list[int], dict[str, int]], document: Mapping[str, int],
-           sign: int) -> None:
-    """Add (sign 1) or remove (-1) one document to the count and the frequencies."""
-    n, df = stats
-    n[0] += sign
-    for word in document:
-        left = df.get(word, 0) + sign
-        if left:
-            df[word] = left
+        old = conn.execute("SELECT d.id, w.text, w.symbols FROM search_docs d "
+                           "JOIN search_words w ON w.id = d.id WHERE d.path=?",
+                           (path,)).fetchone()
+        if old is None:
+            continue
+        doc, text, symbols = old
+        ids[path] = doc
+        if path in gone:
+            changes["text"].replace(marshal.loads(text), None, doc)
+            if symbols is not None:
+                changes["symbols"].replace(marshal.loads(symbols), None, doc)
+            changes["path"].replace(_path_counts(path), None, doc)
         else:
-            del df[word]
+            new = built[path]
+            changes["text"].replace(marshal.loads(text), new.text, doc)
+            changes["symbols"].replace(None if symbols is None else marshal.loads(symbols),
+                                       new.symbols, doc)
+    gone_ids = [(ids[path],) for path in gone if path in ids]
+    conn.executemany("DELETE FROM search_docs WHERE id=?", gone_ids)
+    conn.executemany("DELETE FROM search_words WHERE id=?", gone_ids)
+    next_id = (conn.execute("SELECT MAX(id) FROM search_docs").fetchone()[0] or 0) + 1
+    rows, documents = [], []
+    for path, docs in built.items():
+        if path not in ids:  # a new document: numbered after every stored one
+            ids[path], next_id = next_id, next_id + 1
+            changes["text"].add(docs.text, ids[path])
+            changes["symbols"].add(docs.symbols, ids[path])
+            changes["path"].add(_path_counts(path), ids[path])
+        rows.append((ids[path], path, docs.fid, docs.blob, docs.summary, docs.text.total(),
+                     None if docs.symbols is None else docs.symbols.total()))
+        documents.append((ids[path], marshal.dumps(dict(docs.text)),
+                          None if docs.symbols is None else marshal.dumps(dict(docs.symbols))))
+    conn.executemany("INSERT OR REPLACE INTO search_docs VALUES (?,?,?,?,?,?,?)", rows)
+    conn.executemany("INSERT OR REPLACE INTO search_words VALUES (?,?,?)", documents)
+    for name in sorted(changes):  # in the table's order (name, word): a full build appends
+        update_postings(conn, name, changes[name])
 
 
-def _load_stats(store: MapStore, name: str) -> tuple[list[int], dict[str, int]]:
-    """([number of documents], document frequency by word) as stored."""
-    row = store.conn.execute("SELECT n, df FROM search_stats WHERE name=?", (name,)).fetchone()
-    return ([row[0]], marshal.loads(row[1])) if row else ([0], {})
+def _path_counts(path: str) -> dict[str, int]:
+    """A path's document in the "path" index: its words, marked when in the file name's stem."""
+    words, stem = path_words(path)
+    return {word: STEM_WORD if word in stem else PATH_WORD for word in words}

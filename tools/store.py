@@ -42,7 +42,7 @@ from sleepcoder.tools.store_location import (  # noqa: F401 - StoreError and Map
     unwritable,
 )
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 # Bump when tools/parse.py or the queries change what is extracted: stored facts are then stale.
 EXTRACTOR_VERSION = 2
 DB_NAME = "map.db"
@@ -132,20 +132,28 @@ CREATE INDEX notes_subject ON notes(kind, subject);
 -- search terms of a blob's content (tools/search_index), computed on first use
 CREATE TABLE blob_terms (fid INTEGER PRIMARY KEY, terms BLOB NOT NULL);
 """
-# added in schema 6 (a schema-5 map is migrated by creating them)
+# added in schema 6, in this form in schema 7 (a schema-5 or 6 map is migrated by creating
+# them anew: the next sync fills them)
 _SEARCH_SCHEMA = """
--- the localizer's search documents per mapped file and their statistics (tools/search_docs)
+-- the localizer's search documents per mapped file (tools/search_docs): what they were built
+-- from and their lengths; a narrow table, read whole by a query
 CREATE TABLE search_docs (
-    path TEXT PRIMARY KEY,
+    id INTEGER PRIMARY KEY,  -- the document's number in the postings, kept while its path is
+    path TEXT NOT NULL UNIQUE,
     fid INTEGER, blob TEXT, summary TEXT NOT NULL,  -- what the documents were built from
-    text BLOB NOT NULL, text_length INTEGER NOT NULL,  -- marshalled word counts
-    symbols BLOB, symbols_length INTEGER NOT NULL,     -- NULL: no definitions
-    path_words BLOB NOT NULL  -- marshalled (words of the path, of the file name's stem)
+    text_length INTEGER NOT NULL,
+    symbols_length INTEGER  -- NULL: no definitions
 );
--- what a sync compares, without reading the documents
-CREATE INDEX search_docs_inputs ON search_docs(path, fid, blob, summary);
-CREATE TABLE search_stats (name TEXT PRIMARY KEY, n INTEGER NOT NULL, df BLOB NOT NULL);
+-- the documents themselves (marshalled word counts), read when one is rebuilt
+CREATE TABLE search_words (id INTEGER PRIMARY KEY, text BLOB NOT NULL, symbols BLOB);
+-- the inverted index (tools/search_postings): per index (text, symbols, path) and word, the
+-- ids of the documents with it (sorted: 2- or 4-byte ints after a type code) and its counts
+CREATE TABLE search_postings (
+    name TEXT NOT NULL, word TEXT NOT NULL, ids BLOB NOT NULL, counts BLOB NOT NULL,
+    PRIMARY KEY (name, word)
+) WITHOUT ROWID;
 """
+_SEARCH_TABLES = ("search_docs", "search_words", "search_postings", "search_stats")
 _SCHEMA += _SEARCH_SCHEMA
 TABLES = tuple(re.findall(r"CREATE TABLE (\w+)", _SCHEMA))
 # Added without a schema bump: a writer creates them in a map that lacks them (an older map
@@ -245,15 +253,16 @@ class MapStore:
                     f"the map at {path} was built by an older sleepcoder "
                     f"(schema {version}); run `sleepcoder map` to rebuild it"
                 )
-            if version != 5:
+            if version not in (5, 6):
                 store._reset()
                 return store, (
                     f"the map was built by an older sleepcoder (schema {version}); rebuilding it"
                 )
-            store._migrate_from_5()
+            store._migrate_search_tables()
         notices = [] if version == SCHEMA_VERSION else [
-            "the map was built by an older sleepcoder (schema 5): adding its stored search "
-            "documents"]
+            f"the map was built by an older sleepcoder (schema {version}): "
+            + ("adding its stored search documents" if version == 5
+               else "rebuilding its stored search documents")]
         if create:
             store._add_tables()
         if store.get_meta("extractor_version") != str(EXTRACTOR_VERSION) and create:
@@ -277,9 +286,11 @@ class MapStore:
             with self.transaction():
                 self.conn.execute("DELETE FROM meta WHERE key='graph_probes'")
 
-    def _migrate_from_5(self) -> None:
-        """Schema 6 only adds the search documents, which the next sync fills."""
-        self.conn.executescript(f"BEGIN;\n{_SEARCH_SCHEMA}\nCOMMIT;")
+    def _migrate_search_tables(self) -> None:
+        """Schemas 6 and 7 only add the search documents (7: with their inverted index), which
+        the next sync fills: nothing is parsed again."""
+        drops = "".join(f"DROP TABLE IF EXISTS {table};\n" for table in _SEARCH_TABLES)
+        self.conn.executescript(f"BEGIN;\n{drops}{_SEARCH_SCHEMA}\nCOMMIT;")
         with self.transaction():
             self.set_meta("schema_version", str(SCHEMA_VERSION))
 
@@ -306,7 +317,8 @@ class MapStore:
                 "file_edges",
                 "graph_probes",
                 "search_docs",
-                "search_stats",
+                "search_words",
+                "search_postings",
             ):  # summaries and notes are keyed by content and stay valid
                 self.conn.execute(f"DELETE FROM {table}")
             self.set_meta("extractor_version", str(EXTRACTOR_VERSION))
