@@ -317,3 +317,46 @@ def test_a_change_of_a_definition_too_large_to_show_is_dropped_and_repeats_colla
               if line.startswith("    ")}
     assert "too large to CHANGE whole" in listed["build_parser"]
     assert "too large" not in listed["main"]
+
+
+def test_a_retry_that_would_eat_the_reserve_for_planned_changes_is_not_asked(
+        inventory, scripted, monkeypatch):  # noqa: F811
+    from sleepcoder.agent.solve.context import SolveContext
+
+    reserves: list[int] = []
+
+    def may_retry(self, messages, max_tokens):
+        reserves.append(self.reserved)
+        return False
+
+    monkeypatch.setattr(SolveContext, "may_retry", may_retry)
+    script_plan(scripted, "EDIT inventory/report.py: money with a currency\n"
+                "  CHANGE format_money: prefix the amount with a dollar sign\n"
+                "  CHANGE stock_table: a title line\n")
+    echo = "```python\ndef format_money(amount: float) -> str:\n    return f\"{amount:,.2f}\"\n```"
+    scripted.on(node="edit", reply=echo)
+    result = start_solve(inventory.root, "Show money with a dollar sign", options(
+        edit_protocol="rewrite"))
+    units = {u["unit"]: u for e in result.record["edits"] for u in e["units"]}
+    assert "not retried: the budget left is kept" in units["CHANGE format_money"]["error"]
+    assert units["CHANGE format_money"]["attempts"] == 1  # one answer, no repair asked
+    # the reserve counted stock_table's first question while format_money was edited
+    from sleepcoder.agent.solve.fit import FIRST_TRY
+    assert reserves[0] == FIRST_TRY
+
+
+def test_the_reserve_is_what_a_retry_must_leave():
+    from types import SimpleNamespace
+
+    from sleepcoder.agent.solve.context import SolveContext, SolveOptions
+
+    llm = SimpleNamespace(ledger=SimpleNamespace(records=[], check_methods=set),
+                          request_tokens=lambda messages, max_tokens: 1_000)
+    ctx = SolveContext(None, SolveOptions(budget=10_000), None, llm, None, None, None)
+    ctx.usage = {"prompt_tokens": 6_000, "completion_tokens": 0}
+    ctx.reserved = 3_000
+    assert ctx.may_retry([], 100)  # 4,000 left - 1,000 >= 3,000
+    ctx.reserved = 3_001
+    assert not ctx.may_retry([], 100)
+    ctx.options = SolveOptions(budget=0)  # no token budget: always
+    assert ctx.may_retry([], 100)

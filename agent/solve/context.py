@@ -72,6 +72,9 @@ class SolveContext:
     progress: Any
     usage: dict[str, Any] = field(default_factory=dict)  # checkpointed with the state
     trajectory: Trajectory = field(default_factory=Trajectory)  # records nothing until opened
+    # tokens kept for the planned edits not tried yet: a retry that would eat into them is
+    # not asked (set by the edit node before each file and unit; 0 outside editing)
+    reserved: int = 0
     _mark: int = 0
 
     def account(self) -> None:
@@ -134,6 +137,14 @@ class SolveContext:
         is one, agent/tokens.py) and a full answer."""
         assert self.llm is not None
         return self.llm.request_tokens(messages, max_tokens)
+
+    def may_retry(self, messages: list[dict[str, str]], max_tokens: int) -> bool:
+        """Whether another answer to this question still leaves `reserved` tokens for the
+        planned edits not tried yet (always, without a token budget)."""
+        if not self.options.budget or not self.reserved or self.llm is None:
+            return True
+        left = self.options.budget - self.tokens()
+        return left - self.estimate(messages, max_tokens) >= self.reserved
 
     def messages(self, user: str, example: str = "") -> list[dict[str, str]]:
         """System prompt, an optional worked example (`<example>.txt` and its answer, a fixed

@@ -49,6 +49,17 @@ def unit_cost(unit: Unit, definition_tokens: dict[str, int]) -> int:
     return CALLS["imports"] * (EDIT_OVERHEAD + 200)
 
 
+FIRST_TRY = EDIT_OVERHEAD + NEW_CODE  # about one change's first question
+
+
+def first_try_cost(step: Step) -> int:
+    """About what the first question of each of a step's changes takes: what a retry
+    elsewhere must leave for it (SolveContext.reserved)."""
+    if not step.units:
+        return EDIT_OVERHEAD + FILE_ANSWER
+    return len(step.units) * FIRST_TRY
+
+
 def step_cost(step: Step, definition_tokens: dict[str, int], file_tokens: int) -> int:
     """Estimated tokens of one planned file's edits (a step with no named definitions is
     edited at file level)."""

@@ -55,6 +55,9 @@ def tokens_of(text: str) -> int:
     return len(text) // 3 + 1  # code tokenizes denser than prose
 
 
+NOT_RETRIED = " (not retried: the budget left is kept for the planned changes not tried yet)"
+
+
 def edit_unit(ctx: SolveContext, work: UnitWork, protocol: str, attempts: int) -> UnitOutcome:
     """Ask for one unit with `protocol` (additions are always asked for whole), up to
     `attempts` answers. A sequence such as `decomposed+blocks` asks with each protocol in
@@ -64,6 +67,9 @@ def edit_unit(ctx: SolveContext, work: UnitWork, protocol: str, attempts: int) -
         share, extra = divmod(max(attempts, len(names)), len(names))
         total = UnitOutcome(None, 0)
         for index, name in enumerate(names):
+            if index and not ctx.may_retry(ctx.messages(work.context), 600):
+                total.error += NOT_RETRIED
+                break
             outcome = edit_unit(ctx, work, name, share + (extra if index == 0 else 0))
             total = UnitOutcome(outcome.content, total.attempts + outcome.attempts,
                                 outcome.error, total.requests + outcome.requests)
@@ -105,6 +111,8 @@ def _loop(ctx: SolveContext, work: UnitWork, attempts: int, template: str, gramm
     messages = ctx.messages(f"{work.context}\n{question}")
     error, requests = "", 0
     for attempt in range(1, attempts + 1):
+        if attempt > 1 and not ctx.may_retry(messages, max_tokens):
+            return UnitOutcome(None, attempt - 1, error + NOT_RETRIED, requests)
         answer, used = ask_whole(ctx, messages, max_tokens, grammar,
                                  0.0 if attempt == 1 else RETRY_TEMPERATURE)
         requests += used
@@ -248,6 +256,8 @@ def _decomposed(ctx: SolveContext, work: UnitWork, attempts: int) -> UnitOutcome
         note = f"\n(Your previous answer could not be used: {error})" if error else ""
         base = ctx.messages(f"{work.context}\n" + prompt("sym_header").format(
             name=work.unit.name, status=ctx.budget.status_line()) + note)
+        if attempt > 1 and not ctx.may_retry(base, body_tokens):
+            return UnitOutcome(None, attempt - 1, error + NOT_RETRIED, requests)
         warmth = 0.0 if attempt == 1 else RETRY_TEMPERATURE
         header, used = "NONE", 0
         if _header_may_change(work):

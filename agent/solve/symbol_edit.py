@@ -12,6 +12,7 @@ from sleepcoder.agent.budget import BudgetExhausted, RequestTooLarge
 from sleepcoder.agent.solve import grammars
 from sleepcoder.agent.solve.context import SolveContext
 from sleepcoder.agent.solve.edit import FileResult
+from sleepcoder.agent.solve.fit import FIRST_TRY
 from sleepcoder.agent.solve.plan import Plan, Step, Unit
 from sleepcoder.agent.solve.protocols import UnitOutcome, edit_unit
 from sleepcoder.agent.solve.syntax import EditRejected, check_syntax
@@ -56,9 +57,12 @@ def edit_symbols(ctx: SolveContext, step: Step, plan: Plan, added: list[str]) ->
         result.units.append({"unit": "FILE", "status": "note", "what": f"the file had {errors} "
                              "syntax error(s) before the edit: only definitions that parse "
                              "are edited"})
-    for unit in [u for u in step.units if u.kind != "imports"]:
+    units = [u for u in step.units if u.kind != "imports"]
+    waiting = ctx.reserved  # kept for the planned files after this one
+    for index, unit in enumerate(units):
         record: dict = {"unit": unit.describe(), "what": unit.what, "status": "failed"}
         result.units.append(record)
+        ctx.reserved = waiting + FIRST_TRY * (len(units) - index - 1)  # and this file's next
         try:
             work = prepare(ctx, step, plan, unit, content, language, added + result.added)
             outcome = edit_unit(ctx, work, protocol, ctx.options.edit_attempts)
@@ -83,6 +87,7 @@ def edit_symbols(ctx: SolveContext, step: Step, plan: Plan, added: list[str]) ->
         record["status"] = "done"
         if unit.kind == "add":
             result.added += _signatures(content, language, unit, path)
+    ctx.reserved = waiting
     if content != original:
         content = _imports(ctx, step, plan, path, language, original, content, result)
         target.write_text(content, encoding="utf-8")
