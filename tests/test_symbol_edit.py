@@ -340,9 +340,16 @@ def test_a_retry_that_would_eat_the_reserve_for_planned_changes_is_not_asked(
     units = {u["unit"]: u for e in result.record["edits"] for u in e["units"]}
     assert "not retried: the budget left is kept" in units["CHANGE format_money"]["error"]
     assert units["CHANGE format_money"]["attempts"] == 1  # one answer, no repair asked
-    # the reserve counted stock_table's first question while format_money was edited
-    from sleepcoder.agent.solve.fit import FIRST_TRY
-    assert reserves[0] == FIRST_TRY
+    # while format_money was edited, the reserve was stock_table's price in the fit
+    from sleepcoder.agent.solve.fit import measure, unit_cost
+    from sleepcoder.agent.solve.plan import Plan, Step, Unit
+    from sleepcoder.tools.workspace import Workspace
+
+    head = inventory.git("rev-parse", "HEAD").strip()
+    workspace = Workspace(inventory.root, head, inventory.root / "unused")
+    step = Step("edit", "inventory/report.py", "", [Unit("change", "stock_table")])
+    sizes = measure(workspace, Plan([step]))[0]["inventory/report.py"]
+    assert reserves[0] == unit_cost(Unit("change", "stock_table"), sizes) > 0
 
 
 def test_the_reserve_is_what_a_retry_must_leave():

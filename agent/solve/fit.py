@@ -49,15 +49,13 @@ def unit_cost(unit: Unit, definition_tokens: dict[str, int]) -> int:
     return CALLS["imports"] * (EDIT_OVERHEAD + 200)
 
 
-FIRST_TRY = EDIT_OVERHEAD + NEW_CODE  # about one change's first question
-
-
-def first_try_cost(step: Step) -> int:
-    """About what the first question of each of a step's changes takes: what a retry
-    elsewhere must leave for it (SolveContext.reserved)."""
-    if not step.units:
-        return EDIT_OVERHEAD + FILE_ANSWER
-    return len(step.units) * FIRST_TRY
+def reserve_for(workspace, steps: list[Step]) -> int:
+    """What the planned `steps` not tried yet are priced at, as the fit priced them: the
+    tokens a retry elsewhere must leave for them (SolveContext.reserved)."""
+    if not steps:
+        return 0
+    sizes, files = measure(workspace, Plan(list(steps)))
+    return sum(step_cost(s, sizes.get(s.path, {}), files.get(s.path, 0)) for s in steps)
 
 
 def step_cost(step: Step, definition_tokens: dict[str, int], file_tokens: int) -> int:

@@ -19,7 +19,7 @@ from sleepcoder.agent.solve import localize as model_localize
 from sleepcoder.agent.solve.context import SolveContext
 from sleepcoder.agent.solve.edit import REWRITE_MAX_LINES, FileResult, edit_file
 from sleepcoder.agent.solve.explore import explore
-from sleepcoder.agent.solve.fit import RESERVE, first_try_cost, fit_plan, measure
+from sleepcoder.agent.solve.fit import RESERVE, fit_plan, measure, reserve_for
 from sleepcoder.agent.solve.plan import Plan, fallback_plan, make_plan, restrict_plan
 from sleepcoder.agent.solve.plan import render as render_plan
 from sleepcoder.agent.solve.symbol_edit import edit_symbols
@@ -268,7 +268,7 @@ def _edit(ctx: SolveContext, state: SolveState, events: list[str]) -> SolveState
     ctx.progress.notice(f"editing {step.path} ({ctx.budget.status_line()})")
     test = state.get("test", {})
     fixing = test.get("output", "") if test.get("status") == "failed" else ""
-    ctx.reserved = sum(first_try_cost(plan.steps[i]) for i in queue)  # the files waiting
+    ctx.reserved = reserve_for(ctx.workspace, [plan.steps[i] for i in queue])  # files waiting
     try:
         result = _edit_one(ctx, step, plan, fixing, len(queue), results)
     except (EditRefused, OSError) as exc:  # a path the rules or the file system refuse

@@ -12,7 +12,7 @@ from sleepcoder.agent.budget import BudgetExhausted, RequestTooLarge
 from sleepcoder.agent.solve import grammars
 from sleepcoder.agent.solve.context import SolveContext
 from sleepcoder.agent.solve.edit import FileResult
-from sleepcoder.agent.solve.fit import FIRST_TRY
+from sleepcoder.agent.solve.fit import measure, unit_cost
 from sleepcoder.agent.solve.plan import Plan, Step, Unit
 from sleepcoder.agent.solve.protocols import UnitOutcome, edit_unit
 from sleepcoder.agent.solve.syntax import EditRejected, check_syntax
@@ -59,10 +59,12 @@ def edit_symbols(ctx: SolveContext, step: Step, plan: Plan, added: list[str]) ->
                              "are edited"})
     units = [u for u in step.units if u.kind != "imports"]
     waiting = ctx.reserved  # kept for the planned files after this one
+    own = measure(ctx.workspace, Plan([step]))[0].get(step.path, {})
     for index, unit in enumerate(units):
         record: dict = {"unit": unit.describe(), "what": unit.what, "status": "failed"}
         result.units.append(record)
-        ctx.reserved = waiting + FIRST_TRY * (len(units) - index - 1)  # and this file's next
+        # and for this file's changes after this one, priced as the fit priced them
+        ctx.reserved = waiting + sum(unit_cost(u, own) for u in units[index + 1:])
         try:
             work = prepare(ctx, step, plan, unit, content, language, added + result.added)
             outcome = edit_unit(ctx, work, protocol, ctx.options.edit_attempts)
