@@ -184,7 +184,8 @@ def _either(path: Path, repo: Path | None) -> Path:
     """The repository named by PATH or by --repo (the option solve, mcp and hooks take)."""
     if repo is None:
         return path
-    if path != Path(".") and path != repo:
+    # one directory spelled two ways (relative and absolute, a trailing `..`) is one repository
+    if path != Path(".") and path.resolve() != repo.resolve():
         _err(f"give the repository once: PATH ({path}) or --repo ({repo}), not both")
         raise typer.Exit(EXIT_BAD_INPUT)
     return repo

@@ -223,3 +223,10 @@ def test_two_different_repositories_for_one_command_are_refused(py_repo, tmp_pat
     result = run_cli("map", "stats", str(tmp_path), "--repo", str(py_repo.root))
     assert result.returncode == 2
     assert "give the repository once" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_one_repository_spelled_relative_and_absolute_is_accepted(py_repo):
+    relative = run_cli("map", py_repo.root.name, "--repo", str(py_repo.root), "--json",
+                       cwd=py_repo.root.parent)
+    assert relative.returncode == 0, relative.stderr
+    assert json.loads(relative.stdout)["root"] == str(py_repo.root.resolve())
