@@ -323,7 +323,8 @@ def report(
     into the folder."""
     from sleepcoder.swe_features.report import PLOT_MISSING, write_report
 
-    if (out is None) == (out_option is None) and out != out_option:
+    # one folder spelled two ways (relative and absolute) is named once, not twice
+    if out is not None and out_option is not None and out.resolve() != out_option.resolve():
         _fail("name the evaluation folder once: OUT or --out OUT")
     out = out or out_option
     if out is None:

@@ -390,6 +390,25 @@ def test_report_without_matplotlib_links_no_plot_and_says_why(tmp_path, monkeypa
     assert not (tmp_path / "f1_vs_tokens.png").exists()
 
 
+def test_report_accepts_one_folder_given_as_out_and_as_argument_in_two_spellings(
+        tmp_path, monkeypatch):
+    import sys
+
+    from typer.testing import CliRunner
+
+    from sleepcoder.swe_cli import app
+
+    cell = {"condition": "bm25", "budget": 0, "tasks": 2, "f1": 0.5, "precision": 0.5,
+            "recall": 0.5, "code_f1": None, "test_tokens": 0, "sleep_tokens_per_task": 0,
+            "cost": None, "failures": 0}
+    (tmp_path / "summary.json").write_text(json.dumps({"model": "", "cells": [cell]}))
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # no plot: the table is enough here
+    monkeypatch.chdir(tmp_path.parent)
+    result = CliRunner().invoke(app, ["report", str(tmp_path), "--out", tmp_path.name])
+    assert result.exit_code == 0, result.output
+    assert "| bm25 |" in (tmp_path / "report.md").read_text()
+
+
 def test_cli_run_rejects_unknown_conditions(eval_setup):
     _repo, data, out = eval_setup
     result = run_cli("swe-features", "run", "--dataset", str(data), "--out", str(out),
