@@ -41,10 +41,10 @@ class RichProgress:
             self._progress.start()
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, kind: object, *exc: object) -> None:
         if self._progress is not None:
             self._progress.stop()
-        self._end_plain()
+        self._end_plain(stopped=kind is not None)  # Ctrl-C or an error: the phase is not done
 
     def start(self, phase: str, total: int) -> None:
         if self._progress is not None and total:
@@ -53,7 +53,7 @@ class RichProgress:
             self._end_plain()
             now = time.monotonic()
             self._phase = (phase, total, 0, now, now)
-            self._line(f"{phase}: {total:,} files")
+            self._line(f"{phase}: {_files(total)}")
 
     def advance(self, count: int = 1) -> None:
         if self._progress is not None and self._task is not None:
@@ -62,14 +62,15 @@ class RichProgress:
             phase, total, done, started, last = self._phase
             done, now = done + count, time.monotonic()
             if now - last >= PLAIN_EVERY and done < total:
-                self._line(f"{phase}: {done:,} of {total:,} files, {now - started:.0f} s")
+                self._line(f"{phase}: {done:,} of {_files(total)}, {now - started:.0f} s")
                 last = now
             self._phase = (phase, total, done, started, last)
 
-    def _end_plain(self) -> None:
+    def _end_plain(self, stopped: bool = False) -> None:
         if self._phase is not None:
             phase, total, done, started, _last = self._phase
-            self._line(f"{phase}: {done:,} of {total:,} files done in "
+            ended = "stopped after" if stopped else "done in"
+            self._line(f"{phase}: {done:,} of {_files(total)} {ended} "
                        f"{time.monotonic() - started:.0f} s")
             self._phase = None
 
@@ -81,6 +82,10 @@ class RichProgress:
         if not self.quiet and message not in self.printed:
             self.printed.add(message)
             _err.print(f"notice: {message}", highlight=False, markup=False, soft_wrap=True)
+
+
+def _files(count: int) -> str:
+    return f"{count:,} file" if count == 1 else f"{count:,} files"
 
 
 def warn_config(config: Any) -> None:

@@ -38,3 +38,15 @@ def test_progress_lines_are_spaced_and_json_output_has_none(capsys, monkeypatch)
         bar.advance(10)
         bar.notice("hidden")
     assert capsys.readouterr().err == ""
+
+
+def test_an_interrupted_phase_is_reported_stopped_not_done(capsys):
+    try:
+        with RichProgress() as bar:
+            bar.start("parse", 1)
+            raise KeyboardInterrupt
+    except KeyboardInterrupt:
+        pass
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0] == "parse: 1 file"
+    assert lines[1].startswith("parse: 0 of 1 file stopped after ")
