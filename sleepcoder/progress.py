@@ -65,13 +65,15 @@ class RichProgress:
                 self._line(f"{phase}: {done:,} of {_files(total)}, {now - started:.0f} s")
                 last = now
             self._phase = (phase, total, done, started, last)
+            if done >= total:  # said now: the time is the phase's, not the next steps' too
+                self._end_plain(now=now)
 
-    def _end_plain(self, stopped: bool = False) -> None:
+    def _end_plain(self, stopped: bool = False, now: float | None = None) -> None:
         if self._phase is not None:
             phase, total, done, started, _last = self._phase
             ended = "stopped after" if stopped else "done in"
             self._line(f"{phase}: {done:,} of {_files(total)} {ended} "
-                       f"{time.monotonic() - started:.0f} s")
+                       f"{(time.monotonic() if now is None else now) - started:.0f} s")
             self._phase = None
 
     @staticmethod

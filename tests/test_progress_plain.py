@@ -4,6 +4,8 @@ with --json."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import sleepcoder.progress as progress
 from sleepcoder.progress import RichProgress
 
@@ -44,9 +46,28 @@ def test_an_interrupted_phase_is_reported_stopped_not_done(capsys):
     try:
         with RichProgress() as bar:
             bar.start("parse", 1)
+            bar.start("search", 2)
+            bar.advance()
             raise KeyboardInterrupt
     except KeyboardInterrupt:
         pass
     lines = capsys.readouterr().err.splitlines()
     assert lines[0] == "parse: 1 file"
-    assert lines[1].startswith("parse: 0 of 1 file stopped after ")
+    assert lines[1].startswith("parse: 0 of 1 file done in ")  # a new phase ends the last one
+    assert lines[2] == "search: 2 files"
+    assert lines[3].startswith("search: 1 of 2 files stopped after ")
+    assert len(lines) == 4
+
+
+def test_a_completed_phase_is_reported_done_when_its_last_file_is(capsys, monkeypatch):
+    times = [0.0, 5.0]  # the phase's start, its last file; later steps take 100 s
+    monkeypatch.setattr(progress, "time",
+                        SimpleNamespace(monotonic=lambda: times.pop(0) if times else 100.0))
+    try:
+        with RichProgress() as bar:
+            bar.start("parse", 1)
+            bar.advance()
+            raise KeyboardInterrupt  # a later step is interrupted, not the parse
+    except KeyboardInterrupt:
+        pass
+    assert capsys.readouterr().err.splitlines()[1] == "parse: 1 of 1 file done in 5 s"
