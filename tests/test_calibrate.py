@@ -315,3 +315,19 @@ def test_a_fit_is_redone_after_many_commits_even_without_a_new_feature(repo, mon
         assert refresh(store, repo.root, 10)[1] is True  # another limit: other pseudo-tasks
     finally:
         store.close()
+
+
+def test_a_changed_calibration_tasks_refits_without_a_new_commit(repo):
+    grow(repo, 8)
+    build_map(repo.root)
+    store, _ = MapStore.open(repo.root / ".sleepcoder", create=True)
+    try:
+        assert refresh(store, repo.root, 30)[1] is True
+        assert refresh(store, repo.root, 30)[1] is False  # nothing changed: kept
+        refit, redone = refresh(store, repo.root, 2)
+        assert redone is True and refit.limit == 2 and refit.tasks <= 2
+        off, redone = refresh(store, repo.root, 0)
+        assert redone is True and not off.active
+        assert refresh(store, repo.root, 0)[1] is False  # "off" is kept while it stays off
+    finally:
+        store.close()

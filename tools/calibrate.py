@@ -139,7 +139,8 @@ def refresh(store: MapStore, root: Path, limit: int, model: LocalizeModel | None
     key = model_key(model)
     head = store.get_meta("history_head") or ""
     stored = load(store)
-    if stored is not None and stored.model_key == key and stored.history_head == head:
+    if stored is not None and stored.model_key == key and stored.history_head == head \
+            and stored.limit == limit:  # another [map] calibration_tasks: other pseudo-tasks
         return stored, False
     if stored is not None and stored.model_key == key and _still_fits(store, stored, limit):
         stored.history_head = head
@@ -176,12 +177,12 @@ def calibrate(store: MapStore, root: Path | None, model: LocalizeModel, limit: i
     started = time.perf_counter()
     key, head = model_key(model), store.get_meta("history_head") or ""
     if limit <= 0:
-        return Calibration(key, head, 0, note=_OFF)
+        return Calibration(key, head, 0, note=_OFF, limit=limit)
     if usable_commits(store) < model.min_history_commits:
-        return Calibration(key, head, 0, note=_LITTLE_HISTORY)
+        return Calibration(key, head, 0, note=_LITTLE_HISTORY, limit=limit)
     index = build_index(store, root or Path("."), use_history=True)
     if index is None or index.history is None:
-        return Calibration(key, head, 0, note=_NOTHING_MAPPED)
+        return Calibration(key, head, 0, note=_NOTHING_MAPPED, limit=limit)
     tasks = select_tasks(store, index.history, index.files, root, limit)
     names = tuple(model.weights)
     replays = replay(index, tasks, names, model.seeds, created_at(store, index.history),
