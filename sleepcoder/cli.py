@@ -17,6 +17,7 @@ import os
 import signal
 import sys
 from collections.abc import Callable
+from difflib import get_close_matches
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -89,6 +90,14 @@ class _Root(TyperGroup):
             group.name = cmd_name  # the help lists a group by its own name
             self.add_command(group, cmd_name)
         return super().get_command(ctx, cmd_name)
+
+    def resolve_command(self, ctx, args):  # type: ignore[override]
+        # Typer's "Did you mean" picks among the commands built: build the lazy ones a
+        # mistyped name is close to (`swe-feature`, `hook`) so that they are suggested too
+        if args and args[0] not in self.commands and args[0] not in self.lazy:
+            for name in get_close_matches(args[0], list(self.lazy)):
+                self.get_command(ctx, name)
+        return super().resolve_command(ctx, args)
 
 
 app = typer.Typer(cls=_Root, help="sleepcoder: a coding agent that maps repositories at sleep "

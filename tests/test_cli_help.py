@@ -75,3 +75,11 @@ def test_version_option_prints_the_version():
     assert result.returncode == 0, result.stderr
     assert result.stdout == f"sleepcoder {__version__}\n"
     assert run_cli("version").stdout == result.stdout
+
+
+@pytest.mark.parametrize(("typed", "meant"), [("swe-feature", "swe-features"), ("hook", "hooks"),
+                                              ("sleepp", "sleep")])
+def test_a_mistyped_command_is_told_the_close_one_even_a_lazily_built_one(typed, meant):
+    result = run_cli(typed)
+    assert result.returncode == 2
+    assert f"Did you mean '{meant}'?" in result.stderr and "Traceback" not in result.stderr
