@@ -219,12 +219,19 @@ def _load(path: Path, store: Path | None):
 def _read_map(path: Path, store: Path | None, read):
     """`read(store)` on the map of PATH, opened for reading; its errors mapped to exit codes."""
     from sleepcoder.tools.store import MapStore
+    from sleepcoder.tools.store_location import MapMissing
 
     root, config = _load(path, store)
     store_dir = config.map.store_path(root)
     with _exit_codes("nothing was changed", store_dir):
         opened, _notice = MapStore.open(store_dir, create=False)
         try:
+            # every build records the root with its files: a map without one was never built
+            # to the end (a first `map` interrupted), and would read as an empty repository
+            if not opened.get_meta("root"):
+                raise MapMissing(f"the map at {store_dir} has no finished build (the first "
+                                 "`sleepcoder map` was interrupted): run `sleepcoder map` "
+                                 "to finish it")
             return read(opened)
         finally:
             opened.close()

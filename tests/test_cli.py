@@ -230,3 +230,16 @@ def test_one_repository_spelled_relative_and_absolute_is_accepted(py_repo):
                        cwd=py_repo.root.parent)
     assert relative.returncode == 0, relative.stderr
     assert json.loads(relative.stdout)["root"] == str(py_repo.root.resolve())
+
+
+def test_a_map_whose_first_build_never_finished_is_not_shown_as_an_empty_repository(py_repo):
+    from sleepcoder.tools.store import MapStore
+
+    store, _ = MapStore.open(py_repo.root / ".sleepcoder", create=True)  # as a first build
+    store.close()  # interrupted before its files were committed leaves it
+    for command in (("map", "stats"), ("map", "show")):
+        result = run_cli(*command, str(py_repo.root))
+        assert result.returncode == 3, result.stdout
+        assert "no finished build" in result.stderr and "run `sleepcoder map`" in result.stderr
+    assert run_cli("map", str(py_repo.root)).returncode == 0
+    assert run_cli("map", "stats", str(py_repo.root)).returncode == 0
