@@ -227,11 +227,12 @@ def _read_map(path: Path, store: Path | None, read):
         opened, _notice = MapStore.open(store_dir, create=False)
         try:
             # every build records the root with its files: a map without one was never built
-            # to the end (a first `map` interrupted), and would read as an empty repository
+            # to the end (a first `map` still running or interrupted, a --rebuild), and would
+            # read as an empty repository
             if not opened.get_meta("root"):
-                raise MapMissing(f"the map at {store_dir} has no finished build (the first "
-                                 "`sleepcoder map` was interrupted): run `sleepcoder map` "
-                                 "to finish it")
+                raise MapMissing(f"the map at {store_dir} has no finished build yet (its first "
+                                 "build is still running or was interrupted): run `sleepcoder "
+                                 "map` to finish it")
             return read(opened)
         finally:
             opened.close()
