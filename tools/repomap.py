@@ -111,6 +111,8 @@ def build_map(
     timeout = config.map.lock_timeout if lock_timeout is None else lock_timeout
     with map_lock(store_dir, timeout, on_wait=progress.notice):
         store, notice = MapStore.open(store_dir, create=True, rebuild=rebuild)
+        if notice:  # now, not only in the report: solve does not print the report
+            progress.notice(notice)
         try:
             report = _build(store, root, repo, config, store_dir, workers, progress)
             mark = time.perf_counter()
