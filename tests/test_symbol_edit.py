@@ -367,3 +367,18 @@ def test_the_reserve_is_what_a_retry_must_leave():
     assert not ctx.may_retry([], 100)
     ctx.options = SolveOptions(budget=0)  # no token budget: always
     assert ctx.may_retry([], 100)
+
+
+def test_a_file_without_a_parser_is_edited_at_file_level_even_when_units_are_planned(
+        inventory, scripted):  # noqa: F811
+    """datasette-192 crashed: the plan put an ADD on an HTML template, and the symbol editor
+    asked for a grammar the file does not have."""
+    scripted.on(node="localize", reply="README.md: YES")
+    scripted.on(node="plan", reply="EDIT README.md: document the low-stock command\n"
+                "  ADD low_stock AT END: a usage line\n")
+    scripted.on(node="edit", reply="README.md\n<<<<<<< SEARCH\n# inventory\n=======\n"
+                "# inventory (with low-stock)\n>>>>>>> REPLACE\n")
+    result = start_solve(inventory.root, REQUEST, options())
+    edits = {e["path"]: e for e in result.record["edits"]}
+    assert "README.md" in edits and not edits["README.md"]["method"].startswith("symbols")
+    assert "+# inventory (with low-stock)" in result.patch

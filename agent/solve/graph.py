@@ -25,6 +25,7 @@ from sleepcoder.agent.solve.plan import render as render_plan
 from sleepcoder.agent.solve.symbol_edit import edit_symbols
 from sleepcoder.agent.solve.testing import run_tests
 from sleepcoder.tools.diffs import check_applies, parse_patch, worktree_diff
+from sleepcoder.tools.languages import language_for_path
 from sleepcoder.tools.localize import localize as rank_files
 from sleepcoder.tools.patch_check import check_patch
 from sleepcoder.tools.render import render_map
@@ -303,7 +304,9 @@ def _edit_one(ctx: SolveContext, step, plan: Plan, fixing: str, waiting: int,
     the plan names definitions; a small or new file whole; else search/replace blocks. A fix
     round after failing tests always uses the file-level format, with the test output."""
     fmt = edit_format(ctx)
-    if fmt == "symbols" and step.action == "edit" and not fixing:
+    # a file without a parser (a template, a README) has no definitions to edit one by one
+    if fmt == "symbols" and step.action == "edit" and not fixing and \
+            language_for_path(step.path) is not None:
         if step.units:
             added = [a for r in results for a in r.get("added", [])]
             result = edit_symbols(ctx, step, plan, added)
