@@ -36,6 +36,10 @@ elif args.command == "low-stock":
 ```
 '''
 
+STOCK_TABLE_INSERT = (
+    "AFTER: lines = [f\"{'SKU':<10} {'Name':<20} {'Qty':>5} {'Value':>10}\"]\n"
+    "```python\nlines.append(\"-\" * 48)\n```\n")
+
 
 def options(**extra) -> SolveOptions:
     return SolveOptions(model=MODEL, edit_format="symbols", **extra)
@@ -79,9 +83,7 @@ def test_unknown_names_are_dropped_and_counted_and_misplaced_ones_moved(inventor
     scripted.on(node="edit", contains="Planned change of `build_parser`",
                 reply=BUILD_PARSER_INSERT)
     scripted.on(node="edit", contains="Planned change of `main`", reply=MAIN_INSERT)
-    scripted.on(node="edit", contains="Planned change of `stock_table`", reply=(
-        "AFTER: lines = [f\"{'SKU':<10} {'Name':<20} {'Qty':>5} {'Value':>10}\"]\n"
-        "```python\nlines.append(\"-\" * 48)\n```\n"))
+    scripted.on(node="edit", contains="Planned change of `stock_table`", reply=STOCK_TABLE_INSERT)
     result = start_solve(inventory.root, REQUEST, options(edit_protocol="insert"))
     plan = result.record["plan"]
     assert plan["dropped_units"] == 1 and "no_such_thing" in plan["note"]
@@ -299,9 +301,7 @@ def test_a_change_of_a_definition_too_large_to_show_is_dropped_and_repeats_colla
                 "  CHANGE stock_table: a title line\n  CHANGE stock_table: a title line\n")
     scripted.on(node="edit", contains="Planned new definition", reply=LOW_STOCK)
     scripted.on(node="edit", contains="Planned change of `main`", reply=MAIN_INSERT)
-    scripted.on(node="edit", contains="Planned change of `stock_table`", reply=(
-        "AFTER: lines = [f\"{'SKU':<10} {'Name':<20} {'Qty':>5} {'Value':>10}\"]\n"
-        "```python\nlines.append(\"-\" * 48)\n```\n"))
+    scripted.on(node="edit", contains="Planned change of `stock_table`", reply=STOCK_TABLE_INSERT)
     result = start_solve(inventory.root, REQUEST, options(edit_protocol="insert"))
     plan = result.record["plan"]
     assert "`build_parser` is too large to rewrite in one question" in plan["note"]

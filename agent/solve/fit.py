@@ -141,8 +141,12 @@ def measure(workspace, plan: Plan) -> tuple[dict[str, dict[str, int]], dict[str,
         language = language_for_path(step.path)
         if language is None or not step.units:
             continue
-        lines = content.splitlines(keepends=True)
-        sizes[step.path] = {
-            d.qname: sum(len(line) for line in lines[d.start_line - 1:d.end_line]) // 4
-            for d in definitions(content, language)}
+        sizes[step.path] = definition_tokens(content, language)
     return sizes, files
+
+
+def definition_tokens(content: str, language: str) -> dict[str, int]:
+    """Each definition's size in tokens (about 4 characters each), by qualified name."""
+    lines = content.splitlines(keepends=True)
+    return {d.qname: sum(len(line) for line in lines[d.start_line - 1:d.end_line]) // 4
+            for d in definitions(content, language)}

@@ -12,7 +12,7 @@ from sleepcoder.agent.budget import BudgetExhausted, RequestTooLarge
 from sleepcoder.agent.solve import grammars
 from sleepcoder.agent.solve.context import SolveContext
 from sleepcoder.agent.solve.edit import FileResult
-from sleepcoder.agent.solve.fit import measure, unit_cost
+from sleepcoder.agent.solve.fit import definition_tokens, unit_cost
 from sleepcoder.agent.solve.plan import Plan, Step, Unit
 from sleepcoder.agent.solve.protocols import UnitOutcome, edit_unit
 from sleepcoder.agent.solve.syntax import EditRejected, check_syntax
@@ -59,7 +59,7 @@ def edit_symbols(ctx: SolveContext, step: Step, plan: Plan, added: list[str]) ->
                              "are edited"})
     units = [u for u in step.units if u.kind != "imports"]
     waiting = ctx.reserved  # kept for the planned files after this one
-    own = measure(ctx.workspace, Plan([step]))[0].get(step.path, {})
+    own = definition_tokens(original, language) if language else {}  # as the fit priced them
     for index, unit in enumerate(units):
         record: dict = {"unit": unit.describe(), "what": unit.what, "status": "failed"}
         result.units.append(record)
