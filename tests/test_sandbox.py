@@ -281,3 +281,97 @@ def test_an_interrupted_run_takes_its_test_command_down(tmp_path, monkeypatch, c
         run_command(f"sleep 3; touch {marker}", tmp_path, dict(os.environ), 30)
     time.sleep(3.5)
     assert not marker.exists()
+
+
+@pytest.fixture
+def tmp_venv():
+    """A virtualenv under /tmp, where the sandbox puts a fresh, empty file system."""
+    import shutil
+    import subprocess
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix="sleepcoder-venv-", dir="/tmp"))
+    try:
+        subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(folder / "venv")],
+                       check=True, capture_output=True)
+        (folder / "beside.txt").write_text("not the command's business")
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.mark.parametrize("backend", [b for b in backends() if b != "none"])
+def test_an_interpreter_under_tmp_still_runs_read_only(backend, tmp_venv, monkeypatch,
+                                                       tmp_path):
+    """A test command run by a virtualenv under /tmp (a clone made in a temp folder) finds
+    its interpreter: the virtualenv is shown again, read-only; the rest of /tmp is not."""
+    force(monkeypatch, backend)
+    python = tmp_venv / "venv" / "bin" / "python"
+    script = (
+        "import glob, os, sys\n"
+        f"print('PREFIX', sys.prefix)\n"
+        f"print('BESIDE', os.path.exists({str(tmp_venv / 'beside.txt')!r}))\n"
+        "for path in [sys.prefix + '/planted.pth'] + glob.glob('/dev/shm/.sleepcoder-hold/r*'):\n"
+        "    try:\n"
+        "        target = path if not os.path.isdir(path) else path + '/planted.pth'\n"
+        "        open(target, 'w').write('x')\n        print('WROTE', target)\n"
+        "    except OSError as exc:\n        print('refused', exc.errno)\n")
+    (tmp_path / "probe.py").write_text(script)
+    env = {"PATH": "/usr/bin:/bin"}
+    for command, path in ((f"{python} probe.py", "/usr/bin:/bin"),
+                          ("python probe.py", f"{python.parent}:/usr/bin:/bin")):
+        result = run_command(command, tmp_path, {**env, "PATH": path}, 60)
+        assert result.passed, result.output
+        assert f"PREFIX {tmp_venv / 'venv'}" in result.output
+        assert "BESIDE False" in result.output and "WROTE" not in result.output
+        assert result.isolation.tools == (str(tmp_venv / "venv"),)
+        assert "shown read-only" in result.isolation.describe()
+    assert not (tmp_venv / "venv" / "planted.pth").exists()
+
+
+def test_tool_paths_show_a_virtualenv_whole_and_never_tmp_itself(tmp_venv):
+    from sleepcoder.tools.namespaces import tool_paths
+
+    venv = tmp_venv / "venv"
+    assert tool_paths(f"{venv}/bin/python -m pytest -q", "/usr/bin") == [venv]
+    assert tool_paths("pytest", f"{venv}/bin:/tmp:/usr/bin") == [venv]
+    beside = tmp_venv / "beside.txt"
+    assert tool_paths(f"cat {beside}", "") == [beside]
+    assert tool_paths(f"{tmp_venv}/missing/python", "/tmp/") == []
+    assert tool_paths("/tmp", "/tmp/../tmp") == []
+    # an unbalanced quote is the shell's to report, not a crash here
+    assert tool_paths(f"{venv}/bin/python -c 'print(1)", "") == [venv]
+
+
+def test_a_secret_under_a_shown_tool_path_stays_hidden(monkeypatch, tmp_venv):
+    """Hidden paths under a fresh mount are normally dropped (the mount hides them); one
+    under a path shown again must still be covered."""
+    from sleepcoder.tools import namespaces
+
+    secret = tmp_venv / "venv" / ".git-credentials"
+    secret.write_text("https://x:" + TOKEN + "@github.com\n")
+    dirs, files = namespaces._split([secret, tmp_venv / "other"], [tmp_venv / "venv"])
+    assert files == [secret] and dirs == []
+
+
+def test_tool_paths_only_ever_show_existing_paths_strictly_under_a_fresh_mount(tmp_venv):
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+    from sleepcoder.tools.namespaces import fresh_mounts, tool_paths
+
+    fresh = [Path(p) for p in fresh_mounts()]
+    parts = st.sampled_from(["/tmp", str(tmp_venv), str(tmp_venv / "venv"), "bin", "python",
+                             "..", ".", "beside.txt", "/usr/bin", "/", "'", '"', "x y",
+                             "/run", "/var/tmp", "~", "$HOME"])
+    word = st.lists(parts, min_size=1, max_size=5).map("/".join)
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.lists(word, max_size=6), st.lists(word, max_size=4))
+    def check(words, path_dirs):
+        shown = tool_paths(" ".join(words), ":".join(path_dirs))
+        for path in shown:
+            assert path.exists() or path.is_symlink()
+            assert any(path != f and path.is_relative_to(f) for f in fresh)
+            assert not any(p != path and path.is_relative_to(p) for p in shown)
+
+    check()

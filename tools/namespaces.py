@@ -1,7 +1,8 @@
 """The command lines that isolate a test command with Linux namespaces: bubblewrap (`bwrap`)
 or util-linux `unshare` + `setpriv`. In both, the whole file system is read-only except the
 paths given as writable (the scratch folder); `/tmp`, `/run` and `/dev/shm` are fresh and empty
-(so no Unix socket of the host, such as Docker's or an ssh agent's, can be reached); the
+(so no Unix socket of the host, such as Docker's or an ssh agent's, can be reached), except
+the tools the command runs from there (see `tool_paths`), shown again read-only; the
 hidden paths are covered by empty mounts; there is no network (unless allowed; loopback works),
 a private process table, and no capability left to undo any of it. The process dies with
 its parent (`--die-with-parent`, or `setpriv --pdeathsig`).
@@ -24,25 +25,89 @@ def fresh_mounts() -> list[str]:
     return [p for p in FRESH if Path(p).is_dir() and not Path(p).is_symlink()]
 
 
-def _split(hide: list[Path]) -> tuple[list[Path], list[Path]]:
-    """The hidden folders and files (what lies under a fresh mount is gone already)."""
+def _under_fresh(path: Path, fresh: list[Path]) -> Path | None:
+    """The fresh mount `path` lies strictly under, if any."""
+    return next((f for f in fresh if path != f and path.is_relative_to(f)), None)
+
+
+def _venv_root(path: Path, stop: Path) -> Path | None:
+    for folder in [path, *path.parents]:
+        if folder == stop or not folder.is_relative_to(stop):
+            return None
+        if (folder / "pyvenv.cfg").is_file():
+            return folder
+    return None
+
+
+def tool_paths(command: str, path_env: str) -> list[Path]:
+    """What the command needs from under a fresh mount to run at all: an interpreter or tool
+    it names by an absolute path (`/tmp/x/.venv/bin/python -m pytest`), and the PATH folders
+    there (an activated virtualenv in /tmp). A virtualenv is shown whole (the interpreter
+    needs its `pyvenv.cfg` and site-packages), with the interpreter it was made from when
+    that too lies under a fresh mount; anything else as the path itself. Read-only, and
+    never a fresh mount itself: /tmp as a whole stays hidden."""
     fresh = [Path(p) for p in fresh_mounts()]
-    hide = [p for p in hide if not any(p.is_relative_to(f) for f in fresh)]
+    try:
+        words = shlex.split(command)
+    except ValueError:  # unbalanced quotes: the shell will say so
+        words = command.split()
+    candidates = [w for w in words if w.startswith("/")]
+    candidates += [d for d in path_env.split(os.pathsep) if d.startswith("/")]
+    shown: list[Path] = []
+
+    def show(path: Path) -> None:
+        if path not in shown and not any(path.is_relative_to(s) for s in shown):
+            shown[:] = [s for s in shown if not s.is_relative_to(path)] + [path]
+
+    for word in candidates:
+        path = Path(os.path.normpath(word))
+        stop = _under_fresh(path, fresh)
+        if stop is None or not os.path.lexists(path):
+            continue
+        venv = _venv_root(path, stop)
+        show(venv or path)
+        if venv is not None:
+            home = _venv_home(venv)
+            if home is not None and _under_fresh(home, fresh) is not None:
+                show(_venv_root(home, _under_fresh(home, fresh)) or home.parent
+                     if home.name == "bin" else home)
+    return shown
+
+
+def _venv_home(venv: Path) -> Path | None:
+    try:
+        for line in (venv / "pyvenv.cfg").read_text(errors="replace").splitlines():
+            key, _, value = line.partition("=")
+            if key.strip() == "home" and value.strip().startswith("/"):
+                return Path(os.path.normpath(value.strip()))
+    except OSError:
+        pass
+    return None
+
+
+def _split(hide: list[Path], readable: list[Path] = ()) -> tuple[list[Path], list[Path]]:
+    """The hidden folders and files (what lies under a fresh mount is gone already, unless a
+    tool path shows it again)."""
+    fresh = [Path(p) for p in fresh_mounts()]
+    hide = [p for p in hide if not any(p.is_relative_to(f) for f in fresh)
+            or any(p.is_relative_to(r) or r.is_relative_to(p) for r in readable)]
     dirs = [p for p in hide if p.is_dir() and not p.is_symlink()]
     return dirs, [p for p in hide if p not in dirs]
 
 
 def bwrap(command: str, cwd: Path, writable: list[Path], hide: list[Path],
-          network: bool) -> list[str] | None:
+          network: bool, readable: list[Path] = ()) -> list[str] | None:
     binary = shutil.which("bwrap")
     if binary is None:
         return None
     argv = [binary, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
     for place in fresh_mounts():
         argv += ["--tmpfs", place]
+    for path in readable:  # the tools the command runs from under a fresh mount
+        argv += ["--ro-bind", str(path), str(path)]
     for path in writable:  # after the fresh mounts: a writable path under /tmp is bound back
         argv += ["--bind", str(path), str(path)]
-    dirs, files = _split(hide)
+    dirs, files = _split(hide, readable)
     for path in dirs:
         argv += ["--tmpfs", str(path)]
     for path in files:
@@ -55,7 +120,7 @@ def bwrap(command: str, cwd: Path, writable: list[Path], hide: list[Path],
 
 
 def unshare(command: str, cwd: Path, writable: list[Path], hide: list[Path],
-            network: bool) -> list[str] | None:
+            network: bool, readable: list[Path] = ()) -> list[str] | None:
     binary, setpriv = shutil.which("unshare"), shutil.which("setpriv")
     if binary is None or setpriv is None:
         return None
@@ -66,16 +131,26 @@ def unshare(command: str, cwd: Path, writable: list[Path], hide: list[Path],
     steps = ["set -e", "mount -t tmpfs -o mode=1777 sleepcoder-shm /dev/shm"]
     for index, path in enumerate(quoted):
         steps += [f"mkdir -p {hold}/{index}", f"mount --bind {path} {hold}/{index}"]
+    shown = [(shlex.quote(str(p)), p.is_dir()) for p in readable]
+    for index, (path, folder) in enumerate(shown):
+        make = f"mkdir -p {hold}/r{index}" if folder else f"touch {hold}/r{index}"
+        steps += [make, f"mount --bind {path} {hold}/r{index}",
+                  f"mount -o remount,bind,ro {hold}/r{index}"]  # /dev/shm stays reachable
     steps.append(
         "for m in $(awk '{print $5}' /proc/self/mountinfo | sort -u); do "
         f"case \"$m\" in /dev/shm|{hold}/*) continue;; esac; "
         "mount -o remount,bind,ro \"$m\" 2>/dev/null || true; done")
     steps += [f"mount -t tmpfs -o mode=1777 sleepcoder-fresh {place}"
               for place in fresh_mounts()]
-    # ... and is put back in place, also under a fresh /tmp
+    # ... and is put back in place, also under a fresh /tmp; the tools the command runs from
+    # under a fresh mount come back read-only
+    for index, (path, folder) in enumerate(shown):
+        make = f"mkdir -p {path}" if folder else f"mkdir -p \"$(dirname {path})\"; touch {path}"
+        steps += [make, f"mount --bind {hold}/r{index} {path}",
+                  f"mount -o remount,bind,ro {path}"]
     for index, path in enumerate(quoted):
         steps += [f"mkdir -p {path} 2>/dev/null || true", f"mount --bind {hold}/{index} {path}"]
-    dirs, files = _split(hide)
+    dirs, files = _split(hide, readable)
     steps += [f"mount -t tmpfs -o size=64k,mode=0555 sleepcoder-hidden {shlex.quote(str(p))}"
               for p in dirs]
     steps += [f"mount --bind {os.devnull} {shlex.quote(str(p))}" for p in files]

@@ -58,6 +58,7 @@ class Isolation:
     processes: bool  # True: its own process table (other processes' /proc hidden)
     hidden: tuple[str, ...] = ()  # paths replaced by empty mounts
     read_only: bool = False  # True: nothing but the scratch folder could be written
+    tools: tuple[str, ...] = ()  # paths under the fresh /tmp shown again read-only
     env: str = "allowlist"
     tree: str = "scratch clone without remotes or credentials"
 
@@ -71,7 +72,9 @@ class Isolation:
         return (f"scratch clone, allowlisted environment, {self.backend}: "
                 f"{'no network' if self.network else 'network allowed'}, own process table, "
                 "read-only file system outside the scratch folder, "
-                f"{len(self.hidden)} credential locations hidden")
+                f"{len(self.hidden)} credential locations hidden"
+                + (f", the command's own {', '.join(self.tools)} shown read-only"
+                   if self.tools else ""))
 
 
 @dataclass
@@ -149,9 +152,9 @@ def available_backend() -> str:
 
 
 def _wrap(backend: str, command: str, cwd: Path, writable: list[Path], hide: list[Path],
-          network: bool) -> list[str] | None:
+          network: bool, readable: list[Path] = ()) -> list[str] | None:
     build = {"bwrap": namespaces.bwrap, "unshare": namespaces.unshare}.get(backend)
-    return build(command, cwd, writable, hide, network) if build else None
+    return build(command, cwd, writable, hide, network, readable) if build else None
 
 
 def choose_isolation(mode: str) -> str:
@@ -181,14 +184,17 @@ def run_command(command: str, cwd: Path, env: dict[str, str], timeout: float, *,
     writable = [p.resolve() for p in (writable or [cwd])]
     hidden = [p for p in (hide or []) if not any(
         w.is_relative_to(p) or p.is_relative_to(w) for w in writable)]
-    argv = _wrap(backend, command, cwd, writable, hidden, network) if backend != "none" \
-        else None
+    # an interpreter or tool under /tmp (a virtualenv there) stays runnable, read-only
+    shown = namespaces.tool_paths(command, env.get("PATH", "")) if backend != "none" else []
+    argv = _wrap(backend, command, cwd, writable, hidden, network, shown) \
+        if backend != "none" else None
     if argv is None:
-        backend, argv, hidden = "none", namespaces.plain(command), []
+        backend, argv, hidden, shown = "none", namespaces.plain(command), [], []
     isolation = Isolation(backend, network=backend != "none" and not network,
                           processes=backend != "none",
                           hidden=tuple(str(p) for p in hidden),
-                          read_only=backend != "none")
+                          read_only=backend != "none",
+                          tools=tuple(str(p) for p in shown))
     watch = tamper.snapshot(tamper.watched(hide or [])) if backend == "none" else None
     started = time.perf_counter()
     with tempfile.TemporaryFile() as sink:

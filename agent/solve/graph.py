@@ -370,7 +370,8 @@ def _test(ctx: SolveContext, state: SolveState, events: list[str]) -> SolveState
     isolation = test.get("isolation")
     if isolation and not state.get("test"):
         events.append("tests run in a scratch clone: " + Isolation(**{
-            **isolation, "hidden": tuple(isolation["hidden"])}).describe())
+            **isolation, "hidden": tuple(isolation["hidden"]),
+            "tools": tuple(isolation.get("tools", ()))}).describe())
     if test.get("tampered"):
         # a test that plants something outside its scratch folder is not run again
         test["status"] = "error"
