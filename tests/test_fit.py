@@ -180,3 +180,24 @@ def _symbols_options():
 
     from tests.test_solve import MODEL
     return SolveOptions(model=MODEL, edit_format="symbols", edit_protocol="insert")
+
+
+def test_a_file_without_a_parser_is_priced_as_one_file_level_edit():
+    """The symbol editor edits such a file whole or with blocks (f354cf4): its planned units
+    are not priced one by one, and it is kept or left out as one step."""
+    from sleepcoder.agent.solve.fit import (
+        EDIT_OVERHEAD,
+        FILE_ANSWER,
+        FILE_WINDOW,
+        first_cost,
+        step_cost,
+    )
+
+    readme = Step("edit", "README.md", "document it", [Unit("add", "usage"),
+                                                        Unit("change", "intro")])
+    file_level = EDIT_OVERHEAD + FILE_WINDOW + FILE_ANSWER
+    assert step_cost(readme, {}, 50_000) == first_cost(readme, {}, 50_000) == file_level
+    code = Step("edit", "app.py", "x", [Unit("change", "f"), Unit("change", "g")])
+    fitted = fit_plan(Plan([code, readme]), [0, 1], step_cost(code, {}, 0) + 10,
+                      {}, {"README.md": 50_000})
+    assert fitted.left_out == ["README.md"]

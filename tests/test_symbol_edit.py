@@ -382,3 +382,65 @@ def test_a_file_without_a_parser_is_edited_at_file_level_even_when_units_are_pla
     edits = {e["path"]: e for e in result.record["edits"]}
     assert "README.md" in edits and not edits["README.md"]["method"].startswith("symbols")
     assert "+# inventory (with low-stock)" in result.patch
+
+
+def test_a_change_this_runs_prices_cannot_pay_for_is_not_started(
+        inventory, scripted, monkeypatch):  # noqa: F811
+    """flask-307 ran out of budget in its last file: its model needed more questions per
+    change than the fit priced. Once a run's edits are seen to cost more than priced, a change
+    that no longer fits at that rate is not started, and the run does not end
+    budget_exhausted half asked."""
+    import sleepcoder.agent.solve.graph as graph_module
+
+    ratios: list[dict] = []
+
+    def expensive(pricing):
+        ratios.append(dict(pricing))
+        return 1.0 if not pricing else 50.0
+
+    monkeypatch.setattr(graph_module, "price_ratio", expensive)
+    script_plan(scripted, "EDIT inventory/report.py: add the low-stock report\n"
+                "  ADD low_stock AFTER valuation_report: the items below a threshold\n"
+                "EDIT inventory/cli.py: the low-stock command\n"
+                "  CHANGE main: print low_stock(inventory, args.threshold)\n")
+    scripted.on(node="edit", contains="Planned new definition", reply=LOW_STOCK)
+    scripted.on(node="edit", contains="Planned change of `main`", reply=MAIN_INSERT)
+    result = start_solve(inventory.root, REQUEST, options(budget=60_000,
+                                                          edit_protocol="insert"))
+    assert result.record["status"] != "budget_exhausted"
+    edits = {e["path"]: e for e in result.record["edits"]}
+    assert edits["inventory/report.py"]["status"] == "done"
+    assert edits["inventory/report.py"]["priced"] > 0
+    main = edits["inventory/cli.py"]["units"][0]
+    assert main["status"] == "not attempted"
+    assert "not started to stay within the token budget" in main["error"]
+    assert "50.0x the fit's price" in main["error"]
+    assert not any("Planned change of `main`" in c.prompt for c in scripted.calls)
+    # the first file's cost against its price was recorded before the second was priced
+    assert ratios[0] == {} and ratios[1]["priced"] == edits["inventory/report.py"]["priced"]
+    assert ratios[1]["spent"] > 0
+
+
+def test_a_change_is_started_only_if_it_fits_at_the_runs_prices():
+    from types import SimpleNamespace
+
+    from sleepcoder.agent.solve.context import SolveContext, SolveOptions
+    from sleepcoder.agent.solve.fit import MAX_RATIO, price_ratio
+
+    llm = SimpleNamespace(ledger=SimpleNamespace(records=[], check_methods=set),
+                          request_tokens=lambda messages, max_tokens: 1_000)
+    ctx = SolveContext(None, SolveOptions(budget=10_000), None, llm, None, None, None)
+    ctx.usage = {"prompt_tokens": 6_000, "completion_tokens": 0}  # 4,000 left
+    assert ctx.start_refused(4_000) == ""
+    assert "priced at about 4,001" in ctx.start_refused(4_001)
+    assert ctx.start_refused(2_000, after=2_000) == ""
+    assert "2,001 for the other planned files" in ctx.start_refused(2_000, after=2_001)
+    ctx.keep = 1_500
+    assert "1,500 for a fix round" in ctx.start_refused(2_600)
+    ctx.keep, ctx.price_ratio = 0, 2.5
+    assert ctx.start_refused(1_600) == "" and "2.5x" in ctx.start_refused(1_601)
+    ctx.options = SolveOptions(budget=0)  # no token budget: always
+    assert ctx.start_refused(10**9) == ""
+    assert price_ratio({}) == 1.0 and price_ratio({"spent": 100, "priced": 2_500}) == 1.0
+    assert price_ratio({"spent": 5_000, "priced": 2_500}) == 2.0
+    assert price_ratio({"spent": 10**6, "priced": 1}) == MAX_RATIO

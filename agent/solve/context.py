@@ -75,6 +75,14 @@ class SolveContext:
     # tokens kept for the planned edits not tried yet: a retry that would eat into them is
     # not asked (set by the edit node before each file and unit; 0 outside editing)
     reserved: int = 0
+    # what the waiting files' first changes are priced at (in `reserved`): a second change of
+    # the file being edited must leave it (the fit is breadth first)
+    reserved_first: int = 0
+    # how much more than priced this run's edits have cost (fit.price_ratio), and the tokens
+    # kept for the fix round after failing tests: set by the edit node before each file
+    price_ratio: float = 1.0
+    keep: int = 0
+    first_free: bool = False  # no change tried yet: the first one is tried whatever its price
     _mark: int = 0
 
     def account(self) -> None:
@@ -145,6 +153,26 @@ class SolveContext:
             return True
         left = self.options.budget - self.tokens()
         return left - self.estimate(messages, max_tokens) >= self.reserved
+
+    def start_refused(self, cost: int, after: int = 0) -> str:
+        """Why a planned change priced at `cost` tokens is not started (empty: it may
+        start): with the run's price ratio, it and the `after` tokens it must leave for
+        others do not fit in what is left, minus the fix round's share when tests run. A
+        change that would run out of budget half asked is worth less than the room it
+        leaves (for the others, and for fixing what the tests find)."""
+        if not self.options.budget or self.llm is None:
+            return ""
+        left = self.options.budget - self.tokens()
+        priced = int(cost * self.price_ratio)
+        if left >= priced + after + self.keep:
+            return ""
+        why = f"priced at about {priced:,} tokens"
+        if self.price_ratio > 1:
+            why += f" ({self.price_ratio:.1f}x the fit's price: this run's edits cost more)"
+        kept = [f"{after:,} for the other planned files' first changes"] if after else []
+        kept += [f"{self.keep:,} for a fix round"] if self.keep else []
+        return (f"not started to stay within the token budget: {why}, {left:,} left"
+                + (f", of which {' and '.join(kept)}" if kept else ""))
 
     def messages(self, user: str, example: str = "") -> list[dict[str, str]]:
         """System prompt, an optional worked example (`<example>.txt` and its answer, a fixed

@@ -40,6 +40,7 @@ class FileResult:
     added: list[str] = field(default_factory=list)  # signatures of definitions it added
     method: str = "blocks"  # symbols/<protocol>, blocks, whole
     stopped: str = ""  # the budget ran out inside this file (what was landed is kept)
+    priced: int = 0  # tokens the changes tried were priced at (fit.py), against what they cost
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -29,6 +29,7 @@ FILE_WINDOW = 2_300  # a file-level edit shows at most about this much of the fi
 FILE_ANSWER = 700
 MAX_DEFINITION = 2_500  # a CHANGE of a larger one is dropped at planning (plan.MAX_CHANGE_CHARS)
 RESERVE = 0.15  # of the budget, kept for retries and the fix round after failing tests
+MAX_RATIO = 4.0  # price_ratio's ceiling: a run's first stubborn change does not end editing
 
 
 @dataclass
@@ -49,19 +50,37 @@ def unit_cost(unit: Unit, definition_tokens: dict[str, int]) -> int:
     return CALLS["imports"] * (EDIT_OVERHEAD + 200)
 
 
-def reserve_for(workspace, steps: list[Step]) -> int:
+def by_units(step: Step) -> bool:
+    """Whether the step is edited definition by definition: it names definitions and the
+    file has a parser (a README or a template with units is edited at file level)."""
+    return bool(step.units) and language_for_path(step.path) is not None
+
+
+def reserve_for(workspace, steps: list[Step]) -> tuple[int, int]:
     """What the planned `steps` not tried yet are priced at, as the fit priced them: the
-    tokens a retry elsewhere must leave for them (SolveContext.reserved)."""
+    tokens a retry elsewhere must leave for them (SolveContext.reserved), and the part of
+    it that is each step's first change (what a second change of the file being edited must
+    leave: the fit is breadth first)."""
     if not steps:
-        return 0
+        return 0, 0
     sizes, files = measure(workspace, Plan(list(steps)))
-    return sum(step_cost(s, sizes.get(s.path, {}), files.get(s.path, 0)) for s in steps)
+    whole = sum(step_cost(s, sizes.get(s.path, {}), files.get(s.path, 0)) for s in steps)
+    first = sum(first_cost(s, sizes.get(s.path, {}), files.get(s.path, 0)) for s in steps)
+    return whole, first
+
+
+def first_cost(step: Step, definition_tokens: dict[str, int], file_tokens: int) -> int:
+    """Estimated tokens of the step's first change (the whole file-level edit if it has no
+    definition by definition edits)."""
+    if by_units(step):
+        return unit_cost(step.units[0], definition_tokens)
+    return step_cost(step, definition_tokens, file_tokens)
 
 
 def step_cost(step: Step, definition_tokens: dict[str, int], file_tokens: int) -> int:
-    """Estimated tokens of one planned file's edits (a step with no named definitions is
-    edited at file level)."""
-    if step.units:
+    """Estimated tokens of one planned file's edits (a step with no named definitions, or a
+    file without a parser, is edited at file level)."""
+    if by_units(step):
         return sum(unit_cost(u, definition_tokens) for u in step.units)
     if step.action == "create":
         return EDIT_OVERHEAD + FILE_ANSWER * 2
@@ -86,7 +105,7 @@ def fit_plan(plan: Plan, queue: list[int], available: int, sizes: dict[str, dict
         for position, index in enumerate(queue):
             step = plan.steps[index]
             defs = sizes.get(step.path, {})
-            if not step.units:
+            if not by_units(step):
                 if depth:
                     continue
                 cost, unit_index, what = (step_cost(step, defs, file_tokens.get(step.path, 0)),
@@ -109,7 +128,7 @@ def fit_plan(plan: Plan, queue: list[int], available: int, sizes: dict[str, dict
     steps = []
     for index in queue:
         step = plan.steps[index]
-        if not step.units:
+        if not by_units(step):
             if (index, -1) in kept:
                 steps.append(step)
             continue
@@ -150,3 +169,15 @@ def definition_tokens(content: str, language: str) -> dict[str, int]:
     lines = content.splitlines(keepends=True)
     return {d.qname: sum(len(line) for line in lines[d.start_line - 1:d.end_line]) // 4
             for d in definitions(content, language)}
+
+
+def price_ratio(pricing: dict) -> float:
+    """How far this run's edits have cost more than the fit priced them (`pricing`: the
+    tokens spent on the files edited so far and what those edits were priced at), between
+    1 and MAX_RATIO. The prices are averages over the dev runs; one run's model may need
+    three questions where two were priced (flask-307 at 20,000 tokens spent 4,100 tokens on
+    a change priced at 2,500 and ran out of budget in its last file)."""
+    spent, priced = pricing.get("spent", 0), pricing.get("priced", 0)
+    if priced <= 0:
+        return 1.0
+    return round(min(MAX_RATIO, max(1.0, spent / priced)), 2)

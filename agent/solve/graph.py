@@ -19,7 +19,15 @@ from sleepcoder.agent.solve import localize as model_localize
 from sleepcoder.agent.solve.context import SolveContext
 from sleepcoder.agent.solve.edit import REWRITE_MAX_LINES, FileResult, edit_file
 from sleepcoder.agent.solve.explore import explore
-from sleepcoder.agent.solve.fit import RESERVE, fit_plan, measure, reserve_for
+from sleepcoder.agent.solve.fit import (
+    RESERVE,
+    by_units,
+    fit_plan,
+    measure,
+    price_ratio,
+    reserve_for,
+    step_cost,
+)
 from sleepcoder.agent.solve.plan import Plan, fallback_plan, make_plan, restrict_plan
 from sleepcoder.agent.solve.plan import render as render_plan
 from sleepcoder.agent.solve.symbol_edit import edit_symbols
@@ -269,9 +277,21 @@ def _edit(ctx: SolveContext, state: SolveState, events: list[str]) -> SolveState
     ctx.progress.notice(f"editing {step.path} ({ctx.budget.status_line()})")
     test = state.get("test", {})
     fixing = test.get("output", "") if test.get("status") == "failed" else ""
-    ctx.reserved = reserve_for(ctx.workspace, [plan.steps[i] for i in queue])  # files waiting
+    pricing = dict(ctx.usage.get("edit_pricing", {}))
+    ctx.price_ratio = price_ratio(pricing)
+    waiting, first = reserve_for(ctx.workspace, [plan.steps[i] for i in queue])  # files waiting
+    ctx.reserved = int(waiting * ctx.price_ratio)
+    ctx.reserved_first = int(first * ctx.price_ratio)
+    # the fix round's share of the budget is kept once an edit has been tried (the fit kept it
+    # too, and always kept the first change)
+    started = bool(results) or pricing.get("priced", 0) > 0
+    ctx.keep = int(RESERVE * ctx.options.budget) if ctx.options.test_cmd and started and \
+        not fixing else 0
+    ctx.first_free = not started
+    before = ctx.tokens()
     try:
-        result = _edit_one(ctx, step, plan, fixing, len(queue), results)
+        result = _start_refused(ctx, step, fixing, started) or \
+            _edit_one(ctx, step, plan, fixing, len(queue), results)
     except (EditRefused, OSError) as exc:  # a path the rules or the file system refuse
         reason = str(exc) if isinstance(exc, EditRefused) else \
             f"{step.path}: {exc.strerror or exc}"
@@ -280,7 +300,11 @@ def _edit(ctx: SolveContext, state: SolveState, events: list[str]) -> SolveState
         result = FileResult(step.path, step.action, "failed", 0,
                             f"too large for what is left of the budget ({exc})")
     finally:
-        ctx.reserved = 0
+        ctx.reserved = ctx.reserved_first = ctx.keep = 0
+        ctx.first_free = False
+    if not fixing and result.priced:  # what the edits cost against what they were priced at
+        ctx.usage["edit_pricing"] = {"spent": pricing.get("spent", 0) + ctx.tokens() - before,
+                                     "priced": pricing.get("priced", 0) + result.priced}
     previous = next((r for r in results if r["path"] == result.path), None)
     if previous and previous["status"] == "done" and result.status != "done":
         # a fix round that could not improve the file keeps its earlier, applied edit
@@ -298,16 +322,37 @@ def _edit(ctx: SolveContext, state: SolveState, events: list[str]) -> SolveState
     return {"queue": queue, "results": results}
 
 
+def _by_units(ctx: SolveContext, step, fixing: str) -> bool:
+    """Whether the step is edited definition by definition (symbol_edit.py), which prices
+    and starts each change itself; else at file level."""
+    return edit_format(ctx) == "symbols" and step.action == "edit" and not fixing and \
+        by_units(step)
+
+
+def _start_refused(ctx: SolveContext, step, fixing: str, started: bool) -> FileResult | None:
+    """A file-level edit that the budget left cannot pay for, at this run's prices, is not
+    started (the first change of a run always is; a fix round is never refused here)."""
+    if fixing or not started or _by_units(ctx, step, fixing):
+        return None
+    sizes, files = measure(ctx.workspace, Plan([step]))
+    why = ctx.start_refused(step_cost(step, sizes.get(step.path, {}), files.get(step.path, 0)))
+    return FileResult(step.path, step.action, "failed", 0, why) if why else None
+
+
 def _edit_one(ctx: SolveContext, step, plan: Plan, fixing: str, waiting: int,
               results: list[dict]) -> FileResult:
     """The edit of one planned file in the run's edit format: definition by definition where
     the plan names definitions; a small or new file whole; else search/replace blocks. A fix
     round after failing tests always uses the file-level format, with the test output."""
     fmt = edit_format(ctx)
+    priced = 0
+    if not fixing and ctx.options.budget:
+        sizes, files = measure(ctx.workspace, Plan([step]))
+        priced = step_cost(step, sizes.get(step.path, {}), files.get(step.path, 0))
     # a file without a parser (a template, a README) has no definitions to edit one by one
     if fmt == "symbols" and step.action == "edit" and not fixing and \
             language_for_path(step.path) is not None:
-        if step.units:
+        if _by_units(ctx, step, fixing):
             added = [a for r in results for a in r.get("added", [])]
             result = edit_symbols(ctx, step, plan, added)
             located = any("no definition named" not in u.get("error", "")
@@ -317,11 +362,15 @@ def _edit_one(ctx: SolveContext, step, plan: Plan, fixing: str, waiting: int,
             fallback = edit_file(ctx, step, plan, waiting=waiting)
             fallback.error = (f"the planned definitions were not found ({result.error}); "
                               f"edited with blocks instead: {fallback.error}").rstrip(": ")
+            fallback.priced = result.priced + priced
             return fallback
         current = ctx.workspace.read_text(step.path)
         small = current is not None and current.count("\n") <= REWRITE_MAX_LINES
-        return edit_file(ctx, step, plan, waiting=waiting, whole=small)
-    return edit_file(ctx, step, plan, fixing, waiting=waiting, whole=fmt == "whole")
+        result = edit_file(ctx, step, plan, waiting=waiting, whole=small)
+    else:
+        result = edit_file(ctx, step, plan, fixing, waiting=waiting, whole=fmt == "whole")
+    result.priced = priced
+    return result
 
 
 def _edited(state: SolveState) -> list[str]:

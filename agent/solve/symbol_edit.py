@@ -64,7 +64,18 @@ def edit_symbols(ctx: SolveContext, step: Step, plan: Plan, added: list[str]) ->
         record: dict = {"unit": unit.describe(), "what": unit.what, "status": "failed"}
         result.units.append(record)
         # and for this file's changes after this one, priced as the fit priced them
-        ctx.reserved = waiting + sum(unit_cost(u, own) for u in units[index + 1:])
+        ctx.reserved = waiting + int(ctx.price_ratio * sum(unit_cost(u, own)
+                                                           for u in units[index + 1:]))
+        cost = unit_cost(unit, own)
+        # a second change leaves room for the waiting files' first ones (breadth first); the
+        # run's very first change is always tried, as the fit always keeps it
+        first_of_run = ctx.first_free and index == 0
+        refused = "" if first_of_run else ctx.start_refused(
+            cost, after=ctx.reserved_first if index else 0)
+        if refused:
+            record["status"], record["error"] = "not attempted", f"{unit.name}: {refused}"
+            continue
+        result.priced += cost
         try:
             work = prepare(ctx, step, plan, unit, content, language, added + result.added)
             outcome = edit_unit(ctx, work, protocol, ctx.options.edit_attempts)
