@@ -108,6 +108,9 @@ def write_report(out: Path) -> tuple[Path, Path | None]:
         raise not_a_summary from None
     if not isinstance(summary, dict) or not isinstance(summary.get("cells"), list):
         raise not_a_summary
+    if not summary["cells"]:  # an empty table and an empty figure would say nothing
+        raise ReportError(f"{summary_path} holds no finished task yet: run (or resume) "
+                          "`sleepcoder swe-features run` with the same --out first")
     report = out / "report.md"
     figure = out / "f1_vs_tokens.png"
     try:

@@ -414,3 +414,17 @@ def test_cli_run_rejects_unknown_conditions(eval_setup):
     result = run_cli("swe-features", "run", "--dataset", str(data), "--out", str(out),
                      "--condition", "magic")
     assert result.returncode == 2 and "unknown condition" in result.stderr
+
+
+def test_report_of_a_summary_with_no_finished_task_says_so_and_writes_nothing(tmp_path):
+    from typer.testing import CliRunner
+
+    from sleepcoder.swe_cli import app
+
+    (tmp_path / "summary.json").write_text(json.dumps({"model": "", "cells": [],
+                                                       "missing_cells": 2}))
+    result = CliRunner().invoke(app, ["report", str(tmp_path)])
+    assert result.exit_code != 0
+    assert "holds no finished task yet" in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "report.md").exists()
+    assert not (tmp_path / "f1_vs_tokens.png").exists()
