@@ -176,13 +176,16 @@ def print_stats(stats: dict) -> None:
 def calibration_line(calibration: dict) -> str:
     """One line about the localizer's calibration for this repository."""
     tasks = calibration.get("tasks", 0)
+    # `map` says whether this build fitted it or kept the stored fit (`map stats` does not)
+    when = {True: " (fitted now)", False: " (kept: no new past feature since the fit)"
+            }.get(calibration.get("recomputed"), "")
     if not tasks or calibration.get("note"):
-        return calibration.get("note") or "none"
+        return (calibration.get("note") or "none") + when
     return (f"{tasks} past features replayed: F1 {calibration['f1_before']:.3f} with the "
             f"global model, {calibration['f1_after']:.3f} calibrated (held out); files "
             f"chosen {calibration['files_before']:.1f} -> {calibration['files_after']:.1f} "
             f"of {calibration['gold_files']:.1f} changed; scale {calibration['scale']:.2f}, "
-            f"shift {calibration['shift']:+.2f}")
+            f"shift {calibration['shift']:+.2f}{when}")
 
 
 def print_sleep_report(report: dict) -> None:

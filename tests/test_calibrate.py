@@ -248,6 +248,8 @@ def test_map_calibrates_stats_show_it_and_localization_uses_it(repo):
     assert used["used"] is True and used["tasks"] == calibration["tasks"]
     again = json.loads(run_cli("map", str(repo.root), "--json").stdout)
     assert again["calibration"]["recomputed"] is False  # same history: nothing to redo
+    said = run_cli("map", str(repo.root)).stdout  # and the text report says it was kept
+    assert "kept: no new past feature since the fit" in " ".join(said.split())
 
 
 def test_localization_without_calibration_says_why(repo):
