@@ -41,6 +41,14 @@ class _DefaultToBuild(TyperGroup):
 
     def parse_args(self, ctx, args):  # type: ignore[override]
         if not args or (args[0] not in self.commands and args[0] not in ("--help", "-h")):
+            # `map stat` is a mistyped subcommand, not a repository named `stat` that does
+            # not exist either (it would fail with "path does not exist: stat")
+            if args and not args[0].startswith("-") and not os.path.lexists(args[0]):
+                close = get_close_matches(args[0], [c for c in self.commands
+                                                    if c != self.default])
+                if close:
+                    ctx.fail(f"No such command or path {args[0]!r}. Did you mean "
+                             f"{close[0]!r}?")
             args = [self.default, *args]
         return super().parse_args(ctx, args)
 

@@ -83,3 +83,16 @@ def test_a_mistyped_command_is_told_the_close_one_even_a_lazily_built_one(typed,
     result = run_cli(typed)
     assert result.returncode == 2
     assert f"Did you mean '{meant}'?" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(("typed", "meant"), [(["map", "stat"], "stats"),
+                                              (["runs", "shw", "x"], "show")])
+def test_a_mistyped_subcommand_of_a_group_with_a_default_is_told_the_close_one(
+        typed, meant, tmp_path):
+    """`map PATH` builds and `runs PATH` lists, so `map stat` used to end as "path does not
+    exist: stat"; a folder of that name is still a path."""
+    result = run_cli(*typed, cwd=tmp_path)
+    assert result.returncode == 2
+    assert f"Did you mean '{meant}'?" in result.stderr and "Traceback" not in result.stderr
+    (tmp_path / typed[1]).mkdir()
+    assert "Did you mean" not in run_cli(*typed, cwd=tmp_path).stderr
