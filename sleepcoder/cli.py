@@ -629,6 +629,54 @@ def _terminated(signum, _frame) -> None:
     raise KeyboardInterrupt
 
 
+# options that take a path: Typer turns an empty one into Path(""), which is the current folder
+PATH_OPTIONS = frozenset({"--repo", "--store", "--out", "--issue-file", "--dataset",
+                          "--predictions", "--repos-dir", "--cache-dir"})
+
+
+def _flag_names() -> frozenset[str]:
+    """The options that take no value in every command that has them (built only when an
+    empty argument follows an option: it builds every command)."""
+    root = typer.main.get_command(app)
+    context = typer.Context(root)  # Typer carries its own click: no isinstance on click's
+    flags, valued = set(), set()
+
+    def walk(command) -> None:
+        for param in command.params:
+            if param.param_type_name == "option":
+                names = [*param.opts, *param.secondary_opts]
+                (flags if param.is_flag or param.count else valued).update(names)
+        if hasattr(command, "list_commands"):
+            for name in command.list_commands(context):
+                walk(command.get_command(context, name))
+
+    walk(root)
+    return frozenset(flags - valued)
+
+
+def empty_path_argument(args: list[str], flags: Callable[[], frozenset[str]] = _flag_names
+                        ) -> str:
+    """The complaint about an empty path in `args` (`--repo "$REPO"` with REPO unset would
+    map or solve the current folder instead), or "" if there is none. An empty value of
+    another option (`--test-cmd ""`) is left to that option."""
+    for index, arg in enumerate(args):
+        name, equals, value = arg.partition("=")
+        if equals and name in PATH_OPTIONS and not value:
+            return f"{name} is empty (an unset variable?): give a path or leave the option out"
+        if arg:
+            continue
+        previous = args[index - 1] if index else ""
+        if previous in PATH_OPTIONS:
+            return (f"{previous} is empty (an unset variable?): give a path or leave the "
+                    "option out")
+        positional = not previous.startswith("-") or "=" in previous or \
+            previous in flags()
+        if previous != "solve" and positional:
+            return ("an empty argument (an unset variable?): give a path or a request, or "
+                    "leave it out")
+    return ""
+
+
 def main() -> None:
     from sleepcoder.tools.secrets import ScrubbedStream, scrubber
 
@@ -640,6 +688,10 @@ def main() -> None:
     signal.signal(signal.SIGTERM, _terminated)
     sys.stdout = ScrubbedStream(sys.stdout)  # no printed line carries a secret
     sys.stderr = ScrubbedStream(sys.stderr)
+    complaint = empty_path_argument(sys.argv[1:])
+    if complaint:
+        _err(complaint)
+        sys.exit(EXIT_BAD_INPUT)
     try:
         app()  # standalone mode: click exits for its own errors, anything else comes here
     except KeyboardInterrupt:

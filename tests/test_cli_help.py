@@ -96,3 +96,33 @@ def test_a_mistyped_subcommand_of_a_group_with_a_default_is_told_the_close_one(
     assert f"Did you mean '{meant}'?" in result.stderr and "Traceback" not in result.stderr
     (tmp_path / typed[1]).mkdir()
     assert "Did you mean" not in run_cli(*typed, cwd=tmp_path).stderr
+
+
+@pytest.mark.parametrize("args", [["map", "--repo", ""], ["map", "--repo="], ["map", ""],
+                                  ["runs", "--store", ""], ["sleep", "--no-llm", ""],
+                                  ["swe-features", "report", "--out="]])
+def test_an_empty_path_is_refused_not_taken_for_the_current_folder(args, tmp_path):
+    """`--repo "$REPO"` with REPO unset used to map the current folder."""
+    result = run_cli(*args, cwd=tmp_path)
+    assert result.returncode == 2
+    assert "empty" in result.stderr and "unset variable" in result.stderr
+    assert not (tmp_path / ".sleepcoder").exists()
+
+
+def test_empty_values_of_other_options_and_no_empty_argument_pass_the_check():
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from sleepcoder.cli import empty_path_argument
+
+    assert empty_path_argument(["solve", "x", "--test-cmd", ""]) == ""
+    assert empty_path_argument(["solve", ""]) == ""  # solve says what is wrong with it
+    assert empty_path_argument(["map", "--json", "--repo", "."]) == ""
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.lists(st.text(min_size=1).filter(lambda a: a.partition("=")[2] or "=" not in a),
+                    max_size=8))
+    def check(args):
+        assert empty_path_argument(args) == ""
+
+    check()
