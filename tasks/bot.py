@@ -12,12 +12,12 @@ from __future__ import annotations
 import contextlib
 import os
 import subprocess
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from sleepcoder.tasks.bot_git import BOT_NAME, BotFailure, base_commit, commit_patch, push
 from sleepcoder.tasks.credentials import auth_environment, held_credentials
 from sleepcoder.tasks.github import (
     BOT_MARK,
@@ -38,13 +38,9 @@ from sleepcoder.tasks.model_key import (
 )
 from sleepcoder.tasks.task import MAX_REQUEST_CHARS
 from sleepcoder.tools.config import CONFIG_FILE, Config, ConfigError, parse_config
-from sleepcoder.tools.patch_check import check_patch
-from sleepcoder.tools.pathguard import PathRules
-from sleepcoder.tools.secrets import is_secret_name, register_secret, scrub, scrubber
+from sleepcoder.tools.secrets import is_secret_name, register_secret, scrubber
 from sleepcoder.tools.worktree import git
 
-BOT_NAME = "sleepcoder[bot]"
-BOT_EMAIL = "sleepcoder-bot@users.noreply.github.com"
 UNTRUSTED_MARK = "<!-- sleepcoder: untrusted trigger -->"
 PULL_MARK = "<!-- sleepcoder: draft pull request -->"  # how the bot knows its own pulls
 # the smallest share of a request any prompt shows is 4,000 characters (title first, then the
@@ -64,14 +60,6 @@ class BotOutcome:
     @property
     def exit_code(self) -> int:
         return 1 if self.action == "failed" else 0
-
-
-class BotFailure(Exception):
-    """A run that cannot deliver: the message is posted on the issue."""
-
-    def __init__(self, message: str, patch: str = "") -> None:
-        super().__init__(message)
-        self.patch = patch
 
 
 @dataclass
@@ -255,7 +243,7 @@ def _solve_and_deliver(env: BotEnv, event: IssueEvent, config: Config, gh: GitHu
 
     workspace = env.workspace
     _run_setup(workspace, config)
-    base = _base_commit(workspace, branch if existing else "", auth)
+    base = base_commit(workspace, branch if existing else "", auth)
     if config.bot.sleep_first:
         from sleepcoder.agent.sleep.run import run_sleep
 
@@ -299,10 +287,10 @@ def _solve_and_deliver(env: BotEnv, event: IssueEvent, config: Config, gh: GitHu
                          + fenced(_tail(record)), result.patch)
     note = (f"Draft implementation of #{event.number}." if reply_to == event.number else
             f"Follow-up on #{event.number}, asked for in #{reply_to}.")
-    commit = _commit(workspace, base, result.patch, f"sleepcoder: {event.title}\n\n{note}",
+    commit = commit_patch(workspace, base, result.patch, f"sleepcoder: {event.title}\n\n{note}",
                      options.rules)
     try:
-        _push(workspace, commit, branch, auth)
+        push(workspace, commit, branch, auth)
     except BotFailure as exc:  # the patch goes with the reason: nothing is lost
         raise BotFailure(str(exc), result.patch) from None
     body = _pull_body(event, config, record, env)
@@ -365,63 +353,6 @@ def _run_setup(workspace: Path, config: Config) -> None:
     if result.returncode != 0:
         raise BotFailure(f"the setup script {script} failed (exit {result.returncode}):\n\n"
                          + fenced((result.stdout + result.stderr)[-1500:]))
-
-
-def _base_commit(workspace: Path, branch: str, auth: dict[str, str]) -> str:
-    """The commit to work from: the pull request's branch as it is on the remote now (also
-    after someone force-pushed it: `+` takes the remote's word), else HEAD."""
-    if not branch:
-        return git(workspace, "rev-parse", "HEAD").stdout.strip()
-    tracking = f"refs/remotes/origin/{branch}"
-    fetched = git(workspace, "fetch", "--quiet", "origin", f"+refs/heads/{branch}:{tracking}",
-                  env=auth, check=False)
-    if fetched.returncode != 0:
-        raise BotFailure(f"the branch `{branch}` of the pull request could not be fetched: "
-                         + scrub(fetched.stderr.strip()[-300:]))
-    return git(workspace, "rev-parse", "--verify", f"{tracking}^{{commit}}").stdout.strip()
-
-
-def _commit(workspace: Path, base: str, patch: str, message: str, rules: PathRules) -> str:
-    """A commit of `patch` on top of `base`, made in a throwaway worktree, after checking the
-    patch once more (paths, modes, secrets) exactly as it will be committed."""
-    _entries, refused = check_patch(patch, rules)
-    if refused:
-        raise BotFailure("the patch was refused before committing: " + "; ".join(
-            f"{r.path}: {r.reason}" for r in refused[:5]), patch)
-    with tempfile.TemporaryDirectory(prefix="sleepcoder-bot-") as tmp:
-        tree = Path(tmp) / "tree"
-        git(workspace, "worktree", "add", "--detach", "--force", str(tree), base)
-        try:
-            applied = git(tree, "apply", "--index", "-", input=patch, check=False)
-            if applied.returncode != 0:
-                raise BotFailure(f"the patch does not apply: {applied.stderr.strip()[:300]}",
-                                 patch)
-            message = scrub(message)
-            identity = {"GIT_AUTHOR_NAME": BOT_NAME, "GIT_AUTHOR_EMAIL": BOT_EMAIL,
-                        "GIT_COMMITTER_NAME": BOT_NAME, "GIT_COMMITTER_EMAIL": BOT_EMAIL}
-            git(tree, "commit", "-q", "--no-verify", "-m", message, env=identity)
-            return git(tree, "rev-parse", "HEAD").stdout.strip()
-        finally:
-            git(workspace, "worktree", "remove", "--force", str(tree), check=False)
-
-
-def _push(workspace: Path, commit: str, branch: str, auth: dict[str, str]) -> None:
-    remote = git(workspace, "remote", "get-url", "origin").stdout.strip()
-    extra = auth if remote.startswith("http") else {}
-    # never --force: a branch someone pushed to while the bot worked is theirs to keep
-    pushed = git(workspace, "push", "--quiet", "--no-verify", "--porcelain", "origin",
-                 f"{commit}:refs/heads/{branch}", env=extra, check=False)
-    if pushed.returncode == 0:
-        return
-    said = pushed.stdout + pushed.stderr
-    if any(sign in said for sign in ("non-fast-forward", "fetch first", "stale info")):
-        raise BotFailure(f"the push was rejected: `{branch}` moved while sleepcoder worked "
-                         "(someone pushed to it), and sleepcoder never overwrites a branch. "
-                         "Nothing was changed; comment again to start from its new head")
-    lines = [line for line in pushed.stderr.splitlines() if line.strip()
-             and not line.startswith(("hint:", "error: failed to push"))]
-    lines += [line for line in pushed.stdout.splitlines() if line.startswith("!")]
-    raise BotFailure("the push was refused: " + scrub(" / ".join(lines[-3:])[-500:]))
 
 
 def _tail(record: dict) -> str:
