@@ -446,3 +446,18 @@ def test_cli_localize_only_without_model_prints_ranked_files(inventory):
 def test_cli_solve_without_request_is_bad_input(inventory):
     result = run_cli("solve", "--repo", str(inventory.root))
     assert result.returncode == 2 and "give a request" in result.stderr
+
+
+def test_a_retry_that_cannot_fit_is_not_asked_and_the_run_does_not_end_budget_exhausted(
+        inventory, scripted):
+    """A retry is optional: with nothing else waiting and no step left for it, the file fails
+    with the reason instead of the run stopping at the budget halfway."""
+    scripted.on(node="localize", reply="inventory/report.py: YES")
+    scripted.on(node="plan", reply="EDIT inventory/report.py: add the low-stock report\n")
+    scripted.on(node="edit", reply="I would add a function.")
+    result = start_solve(inventory.root, REQUEST, options(max_steps=3))
+    edits = {e["path"]: e for e in result.record["edits"]}
+    assert edits["inventory/report.py"]["attempts"] == 1
+    assert "not retried: the budget left is too small for another answer" in \
+        edits["inventory/report.py"]["error"]
+    assert result.status != "budget_exhausted"

@@ -338,7 +338,7 @@ def test_a_retry_that_would_eat_the_reserve_for_planned_changes_is_not_asked(
     result = start_solve(inventory.root, "Show money with a dollar sign", options(
         edit_protocol="rewrite"))
     units = {u["unit"]: u for e in result.record["edits"] for u in e["units"]}
-    assert "not retried: the budget left is kept" in units["CHANGE format_money"]["error"]
+    assert "not retried: another answer would not fit" in units["CHANGE format_money"]["error"]
     assert units["CHANGE format_money"]["attempts"] == 1  # one answer, no repair asked
     # while format_money was edited, the reserve was stock_table's price in the fit
     from sleepcoder.agent.solve.fit import measure, unit_cost
@@ -365,6 +365,11 @@ def test_the_reserve_is_what_a_retry_must_leave():
     assert ctx.may_retry([], 100)  # 4,000 left - 1,000 >= 3,000
     ctx.reserved = 3_001
     assert not ctx.may_retry([], 100)
+    ctx.reserved = 0  # nothing waiting: a retry is still asked only if it fits at all
+    ctx.usage = {"prompt_tokens": 9_001, "completion_tokens": 0}
+    assert not ctx.may_retry([], 100)
+    ctx.usage = {"prompt_tokens": 9_000, "completion_tokens": 0}
+    assert ctx.may_retry([], 100)
     ctx.options = SolveOptions(budget=0)  # no token budget: always
     assert ctx.may_retry([], 100)
 

@@ -147,9 +147,11 @@ class SolveContext:
         return self.llm.request_tokens(messages, max_tokens)
 
     def may_retry(self, messages: list[dict[str, str]], max_tokens: int) -> bool:
-        """Whether another answer to this question still leaves `reserved` tokens for the
-        planned edits not tried yet (always, without a token budget)."""
-        if not self.options.budget or not self.reserved or self.llm is None:
+        """Whether another answer to this question fits in what is left and still leaves
+        `reserved` tokens for the planned edits not tried yet (always, without a token
+        budget). A retry is optional: one that cannot fit is not asked, rather than ending
+        the run `budget_exhausted` halfway through the question (flask-307's last file)."""
+        if not self.options.budget or self.llm is None:
             return True
         left = self.options.budget - self.tokens()
         return left - self.estimate(messages, max_tokens) >= self.reserved

@@ -91,10 +91,11 @@ def edit_file(ctx: SolveContext, step: Step, plan: Plan, test_output: str = "",
             follow = prompt("rewrite" if rewrite else "repair").format(
                 error=error, path=path, status=ctx.budget.status_line())
             retry = [*messages, {"role": "user", "content": follow}]
-            if waiting and not _retry_fits(ctx, retry, max_tokens, first_cost, waiting):
+            if not _retry_fits(ctx, retry, max_tokens, first_cost, waiting):
+                kept = f"is kept for the {waiting} other planned file(s)" if waiting else \
+                    "is too small for another answer"
                 return FileResult(path, step.action, "failed", attempt - 1,
-                                  f"{error} (not retried: the budget left is kept for the "
-                                  f"{waiting} other planned file(s))")
+                                  f"{error} (not retried: the budget left {kept})")
             messages = retry
         spent = ctx.budget.spent_tokens()
         answer = ctx.ask("edit", messages, max_tokens=max_tokens, grammar=grammars.code_block(

@@ -55,7 +55,8 @@ def tokens_of(text: str) -> int:
     return len(text) // 3 + 1  # code tokenizes denser than prose
 
 
-NOT_RETRIED = " (not retried: the budget left is kept for the planned changes not tried yet)"
+NOT_RETRIED = (" (not retried: another answer would not fit in the budget left, less what the "
+               "planned changes not tried yet are kept)")
 
 
 def edit_unit(ctx: SolveContext, work: UnitWork, protocol: str, attempts: int) -> UnitOutcome:
