@@ -424,6 +424,7 @@ def test_a_change_this_runs_prices_cannot_pay_for_is_not_started(
     # the first file's cost against its price was recorded before the second was priced
     assert ratios[0] == {} and ratios[1]["priced"] == edits["inventory/report.py"]["priced"]
     assert ratios[1]["spent"] > 0
+    assert result.record["usage"]["test"]["edit_pricing"] == ratios[1]  # kept in the record
 
 
 def test_a_change_is_started_only_if_it_fits_at_the_runs_prices():

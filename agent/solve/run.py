@@ -327,7 +327,9 @@ def run_record(ctx: SolveContext, thread: str, state: dict) -> dict:
                      # how the tokens were counted (agent/tokens.py): the least exact way used
                      "token_count": weakest(usage.get("token_count_calls", {})),
                      "token_count_calls": usage.get("token_count_calls", {}),
-                     "budget_check": weakest(usage.get("budget_checks", []))},
+                     "budget_check": weakest(usage.get("budget_checks", [])),
+                     # what the edits cost against what the fit priced them at (fit.py)
+                     "edit_pricing": usage.get("edit_pricing", {})},
             "sleep": {"tokens_of_last_pass": sleep_tokens},
         },
         "seconds": round(time.time() - started, 2),
