@@ -13,15 +13,17 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import git
-import pathspec
 from sleepcoder.tools import gitutil
 from sleepcoder.tools.config import MapConfig
 from sleepcoder.tools.errors import git_error
 from sleepcoder.tools.languages import language_for_path
 from sleepcoder.tools.userfiles import UserFileError, read_user_bytes
+
+if TYPE_CHECKING:  # imported where a pattern is compiled: most refreshes have none (10 ms)
+    import pathspec
 
 IGNORE_FILE = ".sleepcoderignore"
 MAX_IGNORE_FILE_BYTES = 1_000_000
@@ -288,6 +290,8 @@ def _read_spec(path: Path) -> pathspec.PathSpec | None:
         lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
     except OSError:
         return None
+    import pathspec
+
     return pathspec.GitIgnoreSpec.from_lines(lines)
 
 
@@ -315,7 +319,11 @@ def _apply_rules(result: ScanResult, config: MapConfig, store_dir: Path,
         except UserFileError as exc:
             raise ScanError(str(exc)) from None
         patterns.extend(data.decode("utf-8", errors="replace").splitlines())
-    user_spec = pathspec.GitIgnoreSpec.from_lines(patterns) if patterns else None
+    user_spec = None
+    if patterns:
+        import pathspec
+
+        user_spec = pathspec.GitIgnoreSpec.from_lines(patterns)
     store_rel = _relative_or_none(store_dir, root)
     vendored = frozenset(config.vendored_dirs)
     kept: list[ScannedFile] = []
