@@ -169,23 +169,25 @@ def _exit_codes(interrupted: str, store_dir: Path | None = None):
     """Map the errors every command that uses the map can meet to their exit codes. A failed
     SQLite query on the map in `store_dir` is checked and reported as what it is (damaged,
     busy, ...): the queries are spread over many modules, the explanation is here."""
-    import sqlite3
-
-    from sleepcoder.agent.llm import LLMError
-    from sleepcoder.agent.local_model import ModelUnavailable, WeightsMismatch
-    from sleepcoder.tools.lock import MapBusy
-    from sleepcoder.tools.scan import ScanError
-    from sleepcoder.tools.store import StoreError, damage_in, explain_failure
-
-    codes = ((ScanError, EXIT_BAD_INPUT, ""), (StoreError, EXIT_STORE, ""),
-             (MapBusy, EXIT_BUSY, ""), (ModelUnavailable, EXIT_MODEL, ""),
-             (WeightsMismatch, EXIT_MODEL, ""), (LLMError, EXIT_FAILURE, "the model failed: "))
     try:
         yield
     except KeyboardInterrupt:
         _err(f"interrupted: {interrupted}")
         raise typer.Exit(130) from None
     except Exception as exc:
+        # imported here, not before the block: the model's modules cost a `map` 10 ms to load
+        import sqlite3
+
+        from sleepcoder.agent.llm import LLMError
+        from sleepcoder.agent.local_model import ModelUnavailable, WeightsMismatch
+        from sleepcoder.tools.lock import MapBusy
+        from sleepcoder.tools.scan import ScanError
+        from sleepcoder.tools.store import StoreError, damage_in, explain_failure
+
+        codes = ((ScanError, EXIT_BAD_INPUT, ""), (StoreError, EXIT_STORE, ""),
+                 (MapBusy, EXIT_BUSY, ""), (ModelUnavailable, EXIT_MODEL, ""),
+                 (WeightsMismatch, EXIT_MODEL, ""),
+                 (LLMError, EXIT_FAILURE, "the model failed: "))
         if isinstance(exc, sqlite3.DatabaseError) and store_dir is not None:
             exc = explain_failure(store_dir, exc)
         elif not isinstance(exc, tuple(kind for kind, _c, _p in codes)) and store_dir:

@@ -198,3 +198,54 @@ def test_new_untracked_copies_of_mapped_content_are_not_parsed(py_repo, count_pa
     assert report.mapped == 6 + 10
     files, _calls = _per_path(py_repo.root)
     assert {files[f"vendor{i}/util.py"] for i in range(10)} == {files["app/util.py"]}
+
+
+def _reads(root):
+    from sleepcoder.tools.search_docs import _stale
+
+    store, _ = MapStore.open(root / ".sleepcoder", create=False)
+    try:
+        return store.blobs_head(), store.counts(), store.file_state(), _stale(store)
+    finally:
+        store.close()
+
+
+def test_blob_head_index_changes_no_read_and_a_refresh_restores_it(py_repo):
+    import sqlite3
+
+    build_map(py_repo.root)
+    conn = sqlite3.connect(py_repo.root / ".sleepcoder" / "map.db")
+    conn.execute("DELETE FROM search_docs")  # every file's documents stale: read them all
+    conn.commit()
+    hint, *indexed = _reads(py_repo.root)
+    assert hint and len(indexed[1][1]) == 6 and len(indexed[2][0]) == 6
+    conn.execute("DROP INDEX blobs_head")  # a map from before the index
+    conn.commit()
+    conn.close()
+    hint, *plain = _reads(py_repo.root)
+    assert hint == "" and plain == indexed
+    report = build_map(py_repo.root)
+    hint, *_rest = _reads(py_repo.root)
+    assert hint and report.parsed == 0 and report.references == indexed[0]["refs"]
+
+
+def test_terms_of_a_few_files_are_read_from_the_same_path_as_from_the_whole_list(
+        repo, monkeypatch):
+    """Copies share a blob and its terms are read from one of them: the first in the file
+    list, whether the list is read whole or the few files are looked up."""
+    from sleepcoder.tools import search_index
+
+    repo.commit("copies", {f"c{i}/same.py": "def shared():\n    return 1\n" for i in range(4)})
+    build_map(repo.root)
+    write(repo.root, {"c1/same.py": "def second():\n    return 1\n",
+                      "c2/same.py": "def third():\n    return 2\n"})  # not refreshed
+    store, _ = MapStore.open(repo.root / ".sleepcoder", create=True)
+    try:
+        store.conn.execute("DELETE FROM blob_terms")
+        wanted = ["c3/same.py", "c2/same.py", "c1/same.py"]
+        looked_up = search_index._missing_terms(store, repo.root, wanted)
+        monkeypatch.setattr(search_index, "_LOOKUP_MAX", 0)
+        listed = search_index._missing_terms(store, repo.root, wanted)
+    finally:
+        store.close()
+    assert looked_up == listed and "second" in next(iter(listed.values()))

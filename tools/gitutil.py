@@ -4,17 +4,9 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import git
-
-
-@dataclass(frozen=True)
-class GitFile:
-    path: str
-    mode: str
-    blob: str
 
 
 class NotARepository(Exception):
@@ -56,17 +48,21 @@ def _run(repo: git.Repo, *args: str) -> bytes:
     return repo.git.execute(["git", "-c", "core.quotepath=off", *args], stdout_as_string=False)
 
 
-def tracked_files(repo: git.Repo) -> list[GitFile]:
-    """Index entries (path, mode, blob); for merge conflicts the first stage wins."""
-    out: dict[str, GitFile] = {}
-    for entry in _run(repo, "ls-files", "-s", "-z").split(b"\0"):
-        if not entry:
-            continue
-        meta, _, raw_path = entry.partition(b"\t")
-        mode, blob, _stage = meta.decode().split(" ")
-        path = raw_path.decode("utf-8", "surrogateescape")
-        out.setdefault(path, GitFile(path, mode, blob))
-    return list(out.values())
+def tracked_files(repo: git.Repo) -> dict[str, tuple[str, str]]:
+    """Index entries, path -> (mode, blob), in the index's order; for merge conflicts the
+    first stage wins. Plain tuples: a scan lists every file of the tree (33,000 objects
+    cost 30 ms)."""
+    out: dict[str, tuple[str, str]] = {}
+    # one decode: the fields before the tab are ASCII, and a NUL or tab never falls inside
+    # a UTF-8 sequence, so the paths decode as they would one by one
+    for entry in _run(repo, "ls-files", "-s", "-z").decode("utf-8", "surrogateescape"
+                                                           ).split("\0"):
+        if entry:
+            meta, _, path = entry.partition("\t")
+            if path not in out:
+                mode, blob, _stage = meta.split(" ")
+                out[path] = (mode, blob)
+    return out
 
 
 def worktree_changes(repo: git.Repo) -> tuple[set[str], list[str]]:

@@ -228,8 +228,10 @@ def _files_referring_to(store: MapStore, names: set[str]) -> set[str]:
     ordered = sorted(names)
     for start in range(0, len(ordered), 50):
         chunk = [name.encode("utf-8", "surrogatepass") for name in ordered[start:start + 50]]
+        # blobs first, in their table's order (CROSS JOIN keeps it): a file-by-file lookup
+        # of the blobs read their long rows in random order: nearly twice as slow at 33,000 files
         rows = store.conn.execute(
-            "SELECT f.path, b.ref_names FROM files f JOIN blobs b ON b.id = f.fid "
+            "SELECT f.path, b.ref_names FROM blobs b CROSS JOIN files f ON f.fid = b.id "
             "WHERE f.status='ok' AND (" + " OR ".join("instr(b.ref_names, ?)" for _ in chunk)
             + ")", chunk)
         found.update(path for path, raw in rows if not names.isdisjoint(unpack_names(raw)))

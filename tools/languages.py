@@ -78,6 +78,12 @@ def language_for_path(path: str) -> str | None:
     name = path.rpartition("/")[2]
     dot = name.rfind(".")  # PurePosixPath(path).suffix, without building a path per file
     suffix = name[dot:].lower() if 0 < dot < len(name) - 1 else ""
+    return language_for_suffix(path, suffix)
+
+
+def language_for_suffix(path: str, suffix: str) -> str | None:
+    """`language_for_path(path)` when the path's lowercased suffix is known already (a scan
+    has computed it for every file)."""
     if path.endswith(".d.ts"):
         return "typescript"
     return _BY_EXTENSION.get(suffix)

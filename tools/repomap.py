@@ -8,7 +8,6 @@ in batches, so an interrupted build resumes where it stopped.
 from __future__ import annotations
 
 import json
-import multiprocessing
 import os
 import time
 from collections import Counter
@@ -139,7 +138,7 @@ def _build(
 ) -> BuildReport:
     timings: dict[str, float] = {}
     mark = time.perf_counter()
-    contents = store.stored_contents()
+    old_rows, contents = store.file_state()
     scanned = scan(root, repo, config.map, store_dir, contents)
     for message in scanned.notices:
         progress.notice(message)
@@ -148,7 +147,6 @@ def _build(
     timings["scan"] = time.perf_counter() - mark
 
     mark = time.perf_counter()
-    old_rows = store.file_rows()
     reuse, jobs = _plan(store, scanned, contents)
     bulk = len(jobs) > 2 * max(len(reuse), 1000)
     if bulk:
@@ -307,6 +305,8 @@ def _run_jobs(
         pending.clear()
 
     if workers > 1 and len(jobs) >= _PARALLEL_MIN_JOBS:
+        import multiprocessing  # here: a refresh of a few files parses them in this process
+
         context = multiprocessing.get_context("fork")
         with context.Pool(workers, initializer=init_worker, initargs=(root,)) as pool:
             for chunk_results in pool.imap_unordered(extract_chunk, _chunks(root, jobs)):
@@ -389,15 +389,10 @@ def _fill_report(
     report.reused = sum(1 for _fid, reason, _d in reuse.values() if not reason)
     report.removed = len(removed)
     report.resolved_files = resolved
-    conn = store.conn
-    (report.parse_error_files, report.decode_replaced_files, report.extraction_failures) = (
-        conn.execute(
-            "SELECT COALESCE(SUM(b.parse_errors > 0), 0), COALESCE(SUM(b.decode_replaced), 0), "
-            "COALESCE(SUM(b.failure != ''), 0) FROM files f JOIN blobs b ON b.id = f.fid "
-            "WHERE f.status='ok'"
-        ).fetchone()
-    )
     counts = store.counts()
+    report.parse_error_files = counts["parse_error_files"]
+    report.decode_replaced_files = counts["decode_replaced_files"]
+    report.extraction_failures = counts["extraction_failures"]
     report.definitions = counts["defs"]
     report.references = counts["refs"]
     report.imports = counts["imports"]

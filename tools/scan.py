@@ -12,16 +12,19 @@ import stat
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from operator import attrgetter
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import git
-import pathspec
 from sleepcoder.tools import gitutil
 from sleepcoder.tools.config import MapConfig
 from sleepcoder.tools.errors import git_error
-from sleepcoder.tools.languages import language_for_path
+from sleepcoder.tools.languages import language_for_suffix
 from sleepcoder.tools.userfiles import UserFileError, read_user_bytes
+
+if TYPE_CHECKING:  # imported where a pattern is compiled: most refreshes have none (10 ms)
+    import pathspec
 
 IGNORE_FILE = ".sleepcoderignore"
 MAX_IGNORE_FILE_BYTES = 1_000_000
@@ -231,16 +234,18 @@ def _scan_git(root: Path, repo, config: MapConfig) -> ScanResult:
             "(staged and untracked files), with no history"
         )
     modified, untracked = gitutil.worktree_changes(repo)
-    for entry in gitutil.tracked_files(repo):
-        if entry.mode == "160000":
-            result.skip(entry.path, "submodule")
+    files = result.files
+    for path, (mode, blob) in gitutil.tracked_files(repo).items():
+        if mode == "160000":
+            result.skip(path, "submodule")
             continue
-        if entry.mode == "120000":
-            result.skip(entry.path, "symlink", "symbolic link (not followed)")
+        if mode == "120000":
+            result.skip(path, "symlink", "symbolic link (not followed)")
             continue
-        blob = None if entry.path in modified else entry.blob
-        result.dirty |= entry.path in modified
-        result.files.append(ScannedFile(entry.path, 0, 0, blob, None))
+        if modified and path in modified:
+            blob = None
+            result.dirty = True
+        files.append(ScannedFile(path, 0, 0, blob, None))
     result.dirty |= bool(untracked)
     result.files.extend(ScannedFile(path, 0, 0, None, None) for path in untracked)
     return result
@@ -288,6 +293,8 @@ def _read_spec(path: Path) -> pathspec.PathSpec | None:
         lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
     except OSError:
         return None
+    import pathspec
+
     return pathspec.GitIgnoreSpec.from_lines(lines)
 
 
@@ -315,9 +322,14 @@ def _apply_rules(result: ScanResult, config: MapConfig, store_dir: Path,
         except UserFileError as exc:
             raise ScanError(str(exc)) from None
         patterns.extend(data.decode("utf-8", errors="replace").splitlines())
-    user_spec = pathspec.GitIgnoreSpec.from_lines(patterns) if patterns else None
+    user_spec = None
+    if patterns:
+        import pathspec
+
+        user_spec = pathspec.GitIgnoreSpec.from_lines(patterns)
     store_rel = _relative_or_none(store_dir, root)
     vendored = frozenset(config.vendored_dirs)
+    vendored_dir: dict[str, bool] = {}  # by directory: a tree has far fewer of them than files
     kept: list[ScannedFile] = []
     absent: list[ScannedFile] = []
     for item in result.files:
@@ -330,8 +342,12 @@ def _apply_rules(result: ScanResult, config: MapConfig, store_dir: Path,
         if user_spec is not None and user_spec.match_file(path):
             result.skip(path, "excluded")
             continue
-        directories = path.split("/")[:-1]
-        if directories and not vendored.isdisjoint(directories):
+        directory = path.rpartition("/")[0]
+        in_vendored = vendored_dir.get(directory)
+        if in_vendored is None:
+            in_vendored = vendored_dir[directory] = (
+                bool(directory) and not vendored.isdisjoint(directory.split("/")))
+        if in_vendored:
             result.skip(path, "vendored")
             continue
         stored = known.get(path)
@@ -355,7 +371,8 @@ def _apply_rules(result: ScanResult, config: MapConfig, store_dir: Path,
                 result.skip(path, "not-a-file")
                 continue
             size, mtime_ns = info.st_size, info.st_mtime_ns
-        if _suffix(path).lower() in BINARY_EXTENSIONS:
+        suffix = _suffix(path).lower()
+        if suffix in BINARY_EXTENSIONS:
             result.skip(path, "binary")
             continue
         if size > config.max_file_bytes:
@@ -363,9 +380,9 @@ def _apply_rules(result: ScanResult, config: MapConfig, store_dir: Path,
             continue
         item.size = size
         item.mtime_ns = mtime_ns
-        item.language = language_for_path(path)
+        item.language = language_for_suffix(path, suffix)
         kept.append(item)
-    kept.sort(key=lambda f: f.path)
+    kept.sort(key=attrgetter("path"))
     result.files = kept
     return absent
 

@@ -39,7 +39,7 @@ TEXT_K1 = 2.0  # code files repeat their key identifiers: saturating later helps
 # (the blob too: a deleted blob's id may be given to new content)
 _STALE = """
 SELECT f.path, f.fid, b.blob, COALESCE(s.text, '') FROM files f
-LEFT JOIN blobs b ON b.id = f.fid
+LEFT JOIN blobs b {head} ON b.id = f.fid
 LEFT JOIN summaries s ON s.kind = 'file' AND s.path = f.path AND s.content_key = b.blob
                       AND s.text != ''
 LEFT JOIN search_docs d ON d.path = f.path
@@ -178,7 +178,7 @@ def _full_index(store: MapStore, files: list[str], pending: dict[str, FileDocume
 
 
 def _stale(store: MapStore) -> tuple[list[tuple[str, int | None, str | None, str]], list[str]]:
-    stale = store.conn.execute(_STALE).fetchall()
+    stale = store.conn.execute(_STALE.format(head=store.blobs_head())).fetchall()
     gone = [row[0] for row in store.conn.execute(_GONE)]
     return stale, gone
 

@@ -15,6 +15,7 @@ from sleepcoder.tools.search import token_counts
 from sleepcoder.tools.store import MapStore
 
 _MAX_BYTES = 1_000_000
+_LOOKUP_MAX = 2_000  # files looked up one by one; more are read with the whole list
 
 
 def store_missing_terms(store: MapStore, root: Path, paths: list[str] | None = None
@@ -37,9 +38,14 @@ def store_missing_terms(store: MapStore, root: Path, paths: list[str] | None = N
 
 def _missing_terms(store: MapStore, root: Path, paths: list[str] | None
                    ) -> dict[int, Counter[str]]:
-    rows = store.conn.execute(
-        "SELECT path, fid FROM files WHERE status='ok' AND fid IS NOT NULL").fetchall()
+    sql = "SELECT rowid, path, fid FROM files WHERE status='ok' AND fid IS NOT NULL"
     wanted = set(paths) if paths is not None else None
+    if wanted is not None and len(wanted) <= _LOOKUP_MAX:  # a refresh: not the whole list
+        found = sorted(row for path in wanted
+                       for row in store.conn.execute(f"{sql} AND path=?", (path,)))
+    else:
+        found = store.conn.execute(sql).fetchall()
+    rows = [(path, fid) for _rowid, path, fid in found]  # in the table's order either way
     todo: dict[int, str] = {}
     for path, fid in rows:
         if fid not in todo and (wanted is None or path in wanted):
