@@ -67,6 +67,7 @@ class PostingChanges:
         self.changed: dict[str, dict[int, int]] = {}
         self.added: dict[str, array] = {}
         self.last_added = 0
+        self.added_postings = 0  # pairs in `added`
 
     def replace(self, old: Mapping[str, int] | None, new: Mapping[str, int] | None,
                 doc: int) -> None:
@@ -86,7 +87,9 @@ class PostingChanges:
             raise ValueError(f"document {doc} added after document {self.last_added}")
         self.last_added = doc
         added = self.added
-        for word, count in (new or {}).items():
+        new = new or {}
+        self.added_postings += len(new)
+        for word, count in new.items():
             if count:
                 pairs = added.get(word)
                 if pairs is None:
