@@ -4,9 +4,16 @@ held postings written after each, must store exactly the map one batch stores.""
 
 from __future__ import annotations
 
+import sqlite3
+from collections import Counter
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sleepcoder.tools import search_docs
 from sleepcoder.tools.repomap import build_map
+from sleepcoder.tools.search_postings import PostingChanges, update_postings
+from sleepcoder.tools.store import _SEARCH_SCHEMA
 
 from tests.conftest import Repo
 from tests.test_calibrate import grow, open_store
@@ -90,3 +97,44 @@ def test_refreshes_in_batches_of_one_file_store_the_same_map(tmp_path, monkeypat
             batches_of_one(patch)
             build_map(batches.root)
         assert stored_search_tables(batches) == stored_search_tables(one_batch)
+
+
+def postings_written(documents: list[Counter], first_id: int, steps: list[int]) -> list:
+    """The stored postings of new `documents` numbered from `first_id`, written after each
+    document whose position is in `steps` and at the end."""
+    conn = sqlite3.connect(":memory:")
+    conn.executescript(_SEARCH_SCHEMA)
+    changes = PostingChanges()
+    for at, document in enumerate(documents):
+        if at in steps:
+            update_postings(conn, "text", changes)
+            changes = PostingChanges()
+        changes.add(document, first_id + at)
+    update_postings(conn, "text", changes)
+    return conn.execute("SELECT * FROM search_postings ORDER BY name, word").fetchall()
+
+
+@st.composite
+def written_in_steps(draw) -> tuple[list[Counter], list[int]]:
+    """Documents in up to three steps, each with its own largest count (a later step's
+    counts may fit in fewer bytes than the stored ones), sharing few words so that a word
+    gains more than the 64 documents edited in place at one write."""
+    documents: list[Counter] = []
+    steps = []
+    for _ in range(draw(st.integers(1, 3))):
+        if documents:
+            steps.append(len(documents))
+        counts = st.integers(1, draw(st.sampled_from([3, 300])))
+        size = draw(st.sampled_from([1, 20, 65, 150]))
+        documents += draw(st.lists(st.dictionaries(st.sampled_from(["alpha", "beta"]), counts,
+                                                   min_size=1).map(Counter),
+                                   min_size=size, max_size=size))
+    return documents, steps
+
+
+@settings(max_examples=100, deadline=None)
+@given(written_in_steps(), st.sampled_from([1, 65450]))  # ids beyond 2 bytes
+def test_postings_written_as_they_come_are_those_written_at_once(steps, first_id):
+    documents, written_after = steps
+    assert postings_written(documents, first_id, written_after) == postings_written(
+        documents, first_id, [])

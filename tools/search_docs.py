@@ -76,7 +76,7 @@ class SearchIndex:
     path_words: PathScores  # PathWords or StoredPathIndex
 
 
-def text_document(path: str, terms: Counter[str], summary: str) -> Counter[str]:
+def text_document(path: str, terms: Mapping[str, int], summary: str) -> Counter[str]:
     """What the text signal searches for a file: its content's words, its path's words
     (three times) and its sleep-pass summary."""
     doc = Counter(terms)
@@ -204,7 +204,7 @@ def _build(store: MapStore, root: Path, stale: list[tuple[str, int | None, str |
 
 
 def _documents(store: MapStore, stale: list[tuple[str, int | None, str | None, str]],
-               terms: dict[int, Counter[str]]) -> tuple[dict[str, FileDocuments], set[str]]:
+               terms: dict[int, Mapping[str, int]]) -> tuple[dict[str, FileDocuments], set[str]]:
     """The documents of the `stale` files from their content's `terms` by blob id (or, for
     a blob not in it, its stored terms), and which of them lack those (unreadable)."""
     unreadable: set[int] = set()
@@ -216,13 +216,13 @@ def _documents(store: MapStore, stale: list[tuple[str, int | None, str | None, s
             if fid not in terms:
                 row = store.conn.execute("SELECT terms FROM blob_terms WHERE fid=?",
                                          (fid,)).fetchone()
-                terms[fid] = Counter(marshal.loads(row[0])) if row else Counter()
+                terms[fid] = marshal.loads(row[0]) if row else {}  # copied by text_document
                 if row is None:
                     unreadable.add(fid)
             definitions = store.conn.execute("SELECT name, doc FROM defs WHERE fid=?",
                                              (fid,)).fetchall()
             symbols[fid] = symbol_document(definitions) if definitions else None
-        content = terms.get(fid, Counter()) if fid is not None else Counter()
+        content = terms.get(fid, {}) if fid is not None else {}
         words = path_words(path)
         out[path] = FileDocuments(fid, blob, summary, text_document(path, content, summary),
                                   symbols.get(fid) if fid is not None else None, *words)
