@@ -199,7 +199,8 @@ def _build(store: MapStore, root: Path, stale: list[tuple[str, int | None, str |
            ) -> tuple[dict[str, FileDocuments], set[str]]:
     """The documents of the `stale` files, and which of them lack their content's words
     (unreadable now), all held in memory (a map that cannot be written)."""
-    terms = store_missing_terms(store, root, [path for path, *_inputs in stale])
+    terms: dict[int, Mapping[str, int]] = dict(
+        store_missing_terms(store, root, [path for path, *_inputs in stale]))
     return _documents(store, stale, terms)
 
 
