@@ -132,13 +132,13 @@ def test_refresh_rebuilds_the_documents_of_changed_files_only(repo, monkeypatch)
     grow(repo, 6)
     build_map(repo.root)
     rebuilt: list[str] = []
-    original = search_docs._build
+    original = search_docs._documents
 
-    def recording(store, root, stale):
+    def recording(store, stale, terms):
         rebuilt.extend(path for path, *_ in stale)
-        return original(store, root, stale)
+        return original(store, stale, terms)
 
-    monkeypatch.setattr(search_docs, "_build", recording)
+    monkeypatch.setattr(search_docs, "_documents", recording)
     repo.commit("Change billing, add refunds, drop a module", {
         "shop/billing.py": '"""Billing with invoices."""\n\n\ndef invoice_total(x):\n'
                            '    return x\n',

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sleepcoder.tools.search import BM25, tokenize
-from sleepcoder.tools.search_index import store_missing_terms
+from sleepcoder.tools.search_index import cache_missing_terms, store_missing_terms
 from sleepcoder.tools.search_postings import (
     PATH_WORD,
     STEM_WORD,
@@ -34,6 +34,10 @@ from sleepcoder.tools.search_postings import (
 from sleepcoder.tools.store import MapStore
 
 TEXT_K1 = 2.0  # code files repeat their key identifiers: saturating later helps (dev set)
+BATCH = 1000  # documents built and written at a time: a full build holds one batch of them
+# new documents' postings held before they are written: a full build of 33,000 files adds
+# 9 million (200 MB held as arrays)
+HELD_POSTINGS = 3_000_000
 
 # ok files whose stored documents are missing or were built from another blob or summary
 # (the blob too: a deleted blob's id may be given to new content)
@@ -72,7 +76,7 @@ class SearchIndex:
     path_words: PathScores  # PathWords or StoredPathIndex
 
 
-def text_document(path: str, terms: Counter[str], summary: str) -> Counter[str]:
+def text_document(path: str, terms: Mapping[str, int], summary: str) -> Counter[str]:
     """What the text signal searches for a file: its content's words, its path's words
     (three times) and its sleep-pass summary."""
     doc = Counter(terms)
@@ -107,14 +111,22 @@ def sync_documents(store: MapStore, root: Path) -> int:
 
 def _sync(store: MapStore, root: Path) -> tuple[int, dict[str, FileDocuments]]:
     """(documents rebuilt, those of them not stored): a file that could not be read keeps
-    only its path's words and is tried again next time, as before the documents were stored."""
+    only its path's words and is tried again next time, as before the documents were stored.
+    The documents are built and written `BATCH` files at a time, in one transaction with
+    the postings they move (written last)."""
     stale, gone = _stale(store)
     if not stale and not gone:
         return 0, {}
-    built, unreadable = _build(store, root, stale)
+    cache_missing_terms(store, root, [path for path, *_inputs in stale], BATCH)
+    unstored: dict[str, FileDocuments] = {}
     with store.transaction():
-        _write(store, {p: d for p, d in built.items() if p not in unreadable}, gone)
-    return len(built), {p: built[p] for p in unreadable}
+        writer = _Writer(store.conn, gone)
+        for start in range(0, len(stale), BATCH):
+            built, unreadable = _documents(store, stale[start:start + BATCH], {})
+            writer.write({p: d for p, d in built.items() if p not in unreadable})
+            unstored.update((path, built[path]) for path in unreadable)
+        writer.finish()
+    return len(stale), unstored
 
 
 def load_index(store: MapStore, root: Path, files: list[str]) -> SearchIndex:
@@ -186,9 +198,16 @@ def _stale(store: MapStore) -> tuple[list[tuple[str, int | None, str | None, str
 def _build(store: MapStore, root: Path, stale: list[tuple[str, int | None, str | None, str]]
            ) -> tuple[dict[str, FileDocuments], set[str]]:
     """The documents of the `stale` files, and which of them lack their content's words
-    (unreadable now)."""
-    terms: dict[int, Counter[str]] = store_missing_terms(
-        store, root, [path for path, *_inputs in stale])
+    (unreadable now), all held in memory (a map that cannot be written)."""
+    terms: dict[int, Mapping[str, int]] = dict(
+        store_missing_terms(store, root, [path for path, *_inputs in stale]))
+    return _documents(store, stale, terms)
+
+
+def _documents(store: MapStore, stale: list[tuple[str, int | None, str | None, str]],
+               terms: dict[int, Mapping[str, int]]) -> tuple[dict[str, FileDocuments], set[str]]:
+    """The documents of the `stale` files from their content's `terms` by blob id (or, for
+    a blob not in it, its stored terms), and which of them lack those (unreadable)."""
     unreadable: set[int] = set()
     missing: set[str] = set()
     symbols: dict[int, Counter[str] | None] = {}
@@ -198,13 +217,13 @@ def _build(store: MapStore, root: Path, stale: list[tuple[str, int | None, str |
             if fid not in terms:
                 row = store.conn.execute("SELECT terms FROM blob_terms WHERE fid=?",
                                          (fid,)).fetchone()
-                terms[fid] = Counter(marshal.loads(row[0])) if row else Counter()
+                terms[fid] = marshal.loads(row[0]) if row else {}  # copied by text_document
                 if row is None:
                     unreadable.add(fid)
             definitions = store.conn.execute("SELECT name, doc FROM defs WHERE fid=?",
                                              (fid,)).fetchall()
             symbols[fid] = symbol_document(definitions) if definitions else None
-        content = terms.get(fid, Counter()) if fid is not None else Counter()
+        content = terms.get(fid, {}) if fid is not None else {}
         words = path_words(path)
         out[path] = FileDocuments(fid, blob, summary, text_document(path, content, summary),
                                   symbols.get(fid) if fid is not None else None, *words)
@@ -213,49 +232,70 @@ def _build(store: MapStore, root: Path, stale: list[tuple[str, int | None, str |
     return out, missing
 
 
-def _write(store: MapStore, built: dict[str, FileDocuments], gone: list[str]) -> None:
-    """Replace the documents of `built` and drop those of `gone`, moving the postings by the
-    difference: only the words whose counts changed are rewritten."""
-    conn = store.conn
-    changes = {name: PostingChanges() for name in ("text", "symbols", "path")}
-    ids: dict[str, int] = {}
-    for path in [*built, *gone]:
-        old = conn.execute("SELECT d.id, w.text, w.symbols FROM search_docs d "
-                           "JOIN search_words w ON w.id = d.id WHERE d.path=?",
-                           (path,)).fetchone()
-        if old is None:
-            continue
-        doc, text, symbols = old
-        ids[path] = doc
-        if path in gone:
-            changes["text"].replace(marshal.loads(text), None, doc)
+class _Writer:
+    """Writes rebuilt documents in batches and drops those of gone files, collecting how the
+    postings move; `finish` writes the postings. Ids are given as one write of every
+    document would: a new document is numbered after every stored one, gone ones dropped
+    first."""
+
+    def __init__(self, conn: sqlite3.Connection, gone: list[str]) -> None:
+        self.conn = conn
+        self.changes = {name: PostingChanges() for name in ("text", "symbols", "path")}
+        gone_ids = []
+        for path in gone:
+            old = self._stored(path)
+            if old is None:
+                continue
+            doc, text, symbols = old
+            self.changes["text"].replace(marshal.loads(text), None, doc)
             if symbols is not None:
-                changes["symbols"].replace(marshal.loads(symbols), None, doc)
-            changes["path"].replace(_path_counts(path), None, doc)
-        else:
-            new = built[path]
-            changes["text"].replace(marshal.loads(text), new.text, doc)
-            changes["symbols"].replace(None if symbols is None else marshal.loads(symbols),
-                                       new.symbols, doc)
-    gone_ids = [(ids[path],) for path in gone if path in ids]
-    conn.executemany("DELETE FROM search_docs WHERE id=?", gone_ids)
-    conn.executemany("DELETE FROM search_words WHERE id=?", gone_ids)
-    next_id = (conn.execute("SELECT MAX(id) FROM search_docs").fetchone()[0] or 0) + 1
-    rows, documents = [], []
-    for path, docs in built.items():
-        if path not in ids:  # a new document: numbered after every stored one
-            ids[path], next_id = next_id, next_id + 1
-            changes["text"].add(docs.text, ids[path])
-            changes["symbols"].add(docs.symbols, ids[path])
-            changes["path"].add(_path_counts(path), ids[path])
-        rows.append((ids[path], path, docs.fid, docs.blob, docs.summary, docs.text.total(),
-                     None if docs.symbols is None else docs.symbols.total()))
-        documents.append((ids[path], marshal.dumps(dict(docs.text)),
-                          None if docs.symbols is None else marshal.dumps(dict(docs.symbols))))
-    conn.executemany("INSERT OR REPLACE INTO search_docs VALUES (?,?,?,?,?,?,?)", rows)
-    conn.executemany("INSERT OR REPLACE INTO search_words VALUES (?,?,?)", documents)
-    for name in sorted(changes):  # in the table's order (name, word): a full build appends
-        update_postings(conn, name, changes[name])
+                self.changes["symbols"].replace(marshal.loads(symbols), None, doc)
+            self.changes["path"].replace(_path_counts(path), None, doc)
+            gone_ids.append((doc,))
+        conn.executemany("DELETE FROM search_docs WHERE id=?", gone_ids)
+        conn.executemany("DELETE FROM search_words WHERE id=?", gone_ids)
+        self.next_id = (conn.execute("SELECT MAX(id) FROM search_docs").fetchone()[0] or 0) + 1
+
+    def _stored(self, path: str) -> tuple[int, bytes, bytes | None] | None:
+        return self.conn.execute("SELECT d.id, w.text, w.symbols FROM search_docs d "
+                                 "JOIN search_words w ON w.id = d.id WHERE d.path=?",
+                                 (path,)).fetchone()
+
+    def write(self, built: dict[str, FileDocuments]) -> None:
+        """Replace the documents of `built`, moving the postings by the difference: only the
+        words whose counts changed are rewritten."""
+        changes = self.changes
+        rows, documents = [], []
+        for path, docs in built.items():
+            old = self._stored(path)
+            if old is None:  # a new document: numbered after every stored one
+                doc, self.next_id = self.next_id, self.next_id + 1
+                changes["text"].add(docs.text, doc)
+                changes["symbols"].add(docs.symbols, doc)
+                changes["path"].add(_path_counts(path), doc)
+            else:
+                doc, text, symbols = old
+                changes["text"].replace(marshal.loads(text), docs.text, doc)
+                changes["symbols"].replace(None if symbols is None else marshal.loads(symbols),
+                                           docs.symbols, doc)
+            rows.append((doc, path, docs.fid, docs.blob, docs.summary, docs.text.total(),
+                         None if docs.symbols is None else docs.symbols.total()))
+            documents.append((doc, marshal.dumps(dict(docs.text)),
+                              None if docs.symbols is None else marshal.dumps(dict(docs.symbols))))
+        self.conn.executemany("INSERT OR REPLACE INTO search_docs VALUES (?,?,?,?,?,?,?)", rows)
+        self.conn.executemany("INSERT OR REPLACE INTO search_words VALUES (?,?,?)", documents)
+        # postings that only add new documents (numbered above every stored one) are written
+        # as soon as many are held: appending them later gives the same rows. Not once stored
+        # documents changed: applied in two steps, a word's postings could be stored with
+        # another width of counts (the same values)
+        for name, pending in self.changes.items():
+            if not pending.changed and pending.added_postings >= HELD_POSTINGS:
+                update_postings(self.conn, name, pending)
+                self.changes[name] = PostingChanges()
+
+    def finish(self) -> None:
+        for name in sorted(self.changes):  # in the table's order (name, word): a full build
+            update_postings(self.conn, name, self.changes[name])  # appends to its pages
 
 
 def _path_counts(path: str) -> dict[str, int]:

@@ -67,6 +67,7 @@ class PostingChanges:
         self.changed: dict[str, dict[int, int]] = {}
         self.added: dict[str, array] = {}
         self.last_added = 0
+        self.added_postings = 0  # pairs in `added`
 
     def replace(self, old: Mapping[str, int] | None, new: Mapping[str, int] | None,
                 doc: int) -> None:
@@ -86,7 +87,9 @@ class PostingChanges:
             raise ValueError(f"document {doc} added after document {self.last_added}")
         self.last_added = doc
         added = self.added
-        for word, count in (new or {}).items():
+        new = new or {}
+        self.added_postings += len(new)
+        for word, count in new.items():
             if count:
                 pairs = added.get(word)
                 if pairs is None:
@@ -113,6 +116,10 @@ def update_postings(conn: sqlite3.Connection, name: str, changes: PostingChanges
                 continue
             ids = array("H" if ids[-1] < 1 << 16 else "I", ids)
             counts = array(_count_type(max(counts)), counts)
+        elif changed is None and len(pairs) > 2 * _FEW_CHANGES and pairs[0] > stored[0][-1]:
+            # only documents numbered after the stored ones (a full build writing as it goes):
+            # what `_merge` makes, without a dictionary of every document
+            ids, counts = _append(stored, pairs)
         else:
             # a removed document's id may be given to a new one: the addition comes last
             docs = dict(changed or {})
@@ -138,6 +145,17 @@ def _merge(stored: tuple[array, array] | None, docs: dict[int, int]) -> tuple[ar
     order = sorted(doc for doc, count in merged.items() if count)
     ids = array("H" if not order or order[-1] < 1 << 16 else "I", order)
     return ids, array(_count_type(max(merged.values(), default=0)), map(merged.get, order))
+
+
+def _append(stored: tuple[array, array], pairs: array) -> tuple[array, array]:
+    """The postings `stored` followed by the (id, count) `pairs` of documents numbered after
+    them, in the smallest widths that fit, as `_merge` stores them."""
+    new_ids, new_counts = pairs[0::2], pairs[1::2]
+    ids = array("H" if new_ids[-1] < 1 << 16 else "I", stored[0])
+    ids.fromlist(new_ids.tolist())
+    counts = array(_count_type(max(max(stored[1]), max(new_counts))), stored[1])
+    counts.fromlist(new_counts.tolist())
+    return ids, counts
 
 
 def _edit(ids: array, counts: array, docs: Mapping[int, int]) -> tuple[array, array]:
