@@ -307,7 +307,12 @@ def _run_jobs(
     if workers > 1 and len(jobs) >= _PARALLEL_MIN_JOBS:
         import multiprocessing  # here: a refresh of a few files parses them in this process
 
-        context = multiprocessing.get_context("fork")
+        # not "fork": the history is read by a thread meanwhile (HistoryJob), and a child
+        # forked while another thread holds a lock (git's pipes, the allocator, an import)
+        # can wait on it forever; a map once hung in its parse phase that way. The fork
+        # server is a clean single-threaded process, started once, that imports the parser.
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(["sleepcoder.tools.extract"])
         with context.Pool(workers, initializer=init_worker, initargs=(root,)) as pool:
             for chunk_results in pool.imap_unordered(extract_chunk, _chunks(root, jobs)):
                 pending.extend(chunk_results)
