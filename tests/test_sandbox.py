@@ -372,6 +372,33 @@ def test_tool_paths_only_ever_show_existing_paths_strictly_under_a_fresh_mount(t
         for path in shown:
             assert path.exists() or path.is_symlink()
             assert any(path != f and path.is_relative_to(f) for f in fresh)
+            real = Path(os.path.realpath(path))  # and so does what it points to
+            assert any(real != f and real.is_relative_to(f) for f in fresh)
             assert not any(p != path and path.is_relative_to(p) for p in shown)
 
     check()
+
+
+def test_a_link_under_tmp_to_a_hidden_folder_is_never_shown(tmp_venv):
+    """The hidden folder is covered where it is; a bind of a link to it would show its
+    content at the link's place."""
+    import shutil
+    import tempfile
+
+    from sleepcoder.tools.namespaces import fresh_mounts, tool_paths
+
+    home = Path(tempfile.mkdtemp(dir=scratch.scratch_root()))  # outside the fresh mounts
+    try:
+        if any(home.is_relative_to(f) for f in fresh_mounts()):
+            pytest.skip("no folder outside /tmp to put the secrets in")
+        secrets = home / ".ssh"
+        secrets.mkdir()
+        (secrets / "id_rsa").write_text("key")
+        link = tmp_venv / "keys"
+        link.symlink_to(secrets)
+        assert tool_paths(f"cat {link}/id_rsa", f"{link}") == []
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+    inside = tmp_venv / "venv-link"
+    inside.symlink_to(tmp_venv / "venv")  # a link that stays under /tmp is fine
+    assert tool_paths(f"{inside}/bin/python -V", "") != []

@@ -56,6 +56,10 @@ def tool_paths(command: str, path_env: str) -> list[Path]:
     shown: list[Path] = []
 
     def show(path: Path) -> None:
+        # a link under /tmp to a folder elsewhere (a hidden ~/.ssh) would be bound with the
+        # target's content, where the mount hiding the target does not reach: never shown
+        if _under_fresh(Path(os.path.realpath(path)), fresh) is None:
+            return
         if path not in shown and not any(path.is_relative_to(s) for s in shown):
             shown[:] = [s for s in shown if not s.is_relative_to(path)] + [path]
 
