@@ -402,3 +402,32 @@ def test_a_link_under_tmp_to_a_hidden_folder_is_never_shown(tmp_venv):
     inside = tmp_venv / "venv-link"
     inside.symlink_to(tmp_venv / "venv")  # a link that stays under /tmp is fine
     assert tool_paths(f"{inside}/bin/python -V", "") != []
+
+
+@pytest.mark.parametrize("backend", [b for b in backends() if b != "none"])
+def test_a_secret_under_a_shown_tool_path_is_not_reachable_another_way(backend, tmp_venv,
+                                                                      monkeypatch, tmp_path):
+    """unshare binds each shown tool to a hold in /dev/shm first; the mounts hiding the
+    secrets under it cover the tool's own place only, so the hold must be gone by then."""
+    force(monkeypatch, backend)
+    venv = tmp_venv / "venv"
+    secret = venv / ".git-credentials"
+    store = venv / "store"
+    store.mkdir()
+    for path in (secret, store / "token"):
+        path.write_text("hidden-marker")  # not secret-shaped: the output scrubber keeps it
+    probe = ("import os\n"
+             "for root, _, files in os.walk('/dev/shm'):\n"
+             "    for name in files:\n"
+             "        path = os.path.join(root, name)\n"
+             "        print('FOUND', path, b'hidden-marker' in open(path, 'rb').read())\n"
+             f"for path in ({str(secret)!r}, {str(store / 'token')!r}):\n"
+             "    try:\n"
+             "        print('READ', path, 'hidden-marker' in open(path).read())\n"
+             "    except OSError as exc:\n        print('refused', exc.errno)\n")
+    (tmp_path / "probe.py").write_text(probe)
+    result = run_command(f"{venv}/bin/python probe.py", tmp_path, {"PATH": "/usr/bin:/bin"},
+                         60, hide=[secret, store])
+    assert result.passed, result.output
+    assert result.isolation.tools == (str(venv),)
+    assert "True" not in result.output and "FOUND" not in result.output

@@ -154,6 +154,11 @@ def unshare(command: str, cwd: Path, writable: list[Path], hide: list[Path],
                   f"mount -o remount,bind,ro {path}"]
     for index, path in enumerate(quoted):
         steps += [f"mkdir -p {path} 2>/dev/null || true", f"mount --bind {hold}/{index} {path}"]
+    # the holds go: a shown tool's hold would show the secrets hidden below at their own
+    # place, where the mounts covering them do not reach
+    steps += [f"umount {hold}/r{index}" for index in range(len(shown))]
+    steps += [f"umount {hold}/{index}" for index in range(len(quoted))]
+    steps.append(f"rm -rf {hold}")
     dirs, files = _split(hide, readable)
     steps += [f"mount -t tmpfs -o size=64k,mode=0555 sleepcoder-hidden {shlex.quote(str(p))}"
               for p in dirs]
