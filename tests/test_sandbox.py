@@ -431,3 +431,16 @@ def test_a_secret_under_a_shown_tool_path_is_not_reachable_another_way(backend, 
     assert result.passed, result.output
     assert result.isolation.tools == (str(venv),)
     assert "True" not in result.output and "FOUND" not in result.output
+
+
+@pytest.mark.parametrize("home", ["/tmp/sleepcoder-gone-{}/bin", "/tmp/odd\x00byte/bin",
+                                  "/tmp/\udcff\udcfe/bin"])
+def test_a_virtualenv_whose_home_is_gone_is_shown_without_it(home, tmp_venv):
+    """pyvenv.cfg is read on the host: a `home` that does not exist (or cannot be a path)
+    is left out instead of failing the bind or raising."""
+    from sleepcoder.tools.namespaces import tool_paths
+
+    venv = tmp_venv / "venv"
+    (venv / "pyvenv.cfg").write_bytes(
+        f"home = {home.format(tmp_venv.name)}\n".encode(errors="surrogateescape"))
+    assert tool_paths(f"{venv}/bin/python -m pytest", "") == [venv]

@@ -72,7 +72,9 @@ def tool_paths(command: str, path_env: str) -> list[Path]:
         show(venv or path)
         if venv is not None:
             home = _venv_home(venv)
-            if home is not None and _under_fresh(home, fresh) is not None:
+            # a home that is gone (or unreadable bytes) would make the bind, and so the whole
+            # run, fail before the command starts
+            if home is not None and os.path.lexists(home) and _under_fresh(home, fresh):
                 show(_venv_root(home, _under_fresh(home, fresh)) or home.parent
                      if home.name == "bin" else home)
     return shown
