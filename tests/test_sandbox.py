@@ -444,3 +444,29 @@ def test_a_virtualenv_whose_home_is_gone_is_shown_without_it(home, tmp_venv):
     (venv / "pyvenv.cfg").write_bytes(
         f"home = {home.format(tmp_venv.name)}\n".encode(errors="surrogateescape"))
     assert tool_paths(f"{venv}/bin/python -m pytest", "") == [venv]
+
+
+@pytest.mark.parametrize("backend", [b for b in backends() if b != "none"])
+def test_a_hidden_folder_stays_hidden_in_a_tool_path_named_through_a_link(backend, monkeypatch,
+                                                                         tmp_path):
+    """A clone in /tmp reached by the command through a link (or hidden under its link's
+    name): the .git folder under the shown path is hidden at the place the command sees."""
+    import shutil
+    import tempfile
+
+    force(monkeypatch, backend)
+    real = Path(tempfile.mkdtemp(prefix="sleepcoder-clone-", dir="/tmp"))
+    link = real.with_name(real.name + "-link")
+    try:
+        link.symlink_to(real)
+        (real / ".git").mkdir()
+        (real / ".git" / "config").write_text("extraheader hidden-marker\n")
+        (real / "README").write_text("readable\n")
+        for shown, hidden in ((link, real), (real, link)):
+            result = run_command(f"cd {shown} && cat README && cat .git/config", tmp_path,
+                                 {"PATH": "/usr/bin:/bin"}, 60, hide=[hidden / ".git"])
+            assert result.isolation.tools == (str(shown),)
+            assert "readable" in result.output and "hidden-marker" not in result.output
+    finally:
+        link.unlink(missing_ok=True)
+        shutil.rmtree(real, ignore_errors=True)

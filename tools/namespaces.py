@@ -91,12 +91,31 @@ def _venv_home(venv: Path) -> Path | None:
     return None
 
 
+def _hidden_in_shown(hide: list[Path], readable: list[Path]) -> list[Path]:
+    """Where a hidden path shows up in a shown one through a link (the command says
+    /tmp/link/repo, the hidden .git is /tmp/real/repo/.git): the mount hiding it at its own
+    place does not reach the shown place, so it is hidden there too (the whole shown path
+    when it lies inside a hidden folder)."""
+    places = []
+    for shown in readable:
+        real_shown = Path(os.path.realpath(shown))
+        for path in hide:
+            real = Path(os.path.realpath(path))
+            if real.is_relative_to(real_shown):
+                places.append(shown / real.relative_to(real_shown))
+            elif real_shown.is_relative_to(real):
+                places.append(shown)
+    return places
+
+
 def _split(hide: list[Path], readable: list[Path] = ()) -> tuple[list[Path], list[Path]]:
     """The hidden folders and files (what lies under a fresh mount is gone already, unless a
     tool path shows it again)."""
     fresh = [Path(p) for p in fresh_mounts()]
+    linked = _hidden_in_shown(hide, readable)
     hide = [p for p in hide if not any(p.is_relative_to(f) for f in fresh)
             or any(p.is_relative_to(r) or r.is_relative_to(p) for r in readable)]
+    hide += [p for p in linked if p not in hide]
     dirs = [p for p in hide if p.is_dir() and not p.is_symlink()]
     return dirs, [p for p in hide if p not in dirs]
 
