@@ -470,3 +470,32 @@ def test_a_hidden_folder_stays_hidden_in_a_tool_path_named_through_a_link(backen
     finally:
         link.unlink(missing_ok=True)
         shutil.rmtree(real, ignore_errors=True)
+
+
+@pytest.mark.parametrize("backend", [b for b in backends() if b != "none"])
+def test_a_socket_the_command_names_under_tmp_stays_unreachable(backend, monkeypatch, tmp_path):
+    """Sockets and pipes in /tmp belong to other processes: naming one in the command does
+    not show it again, only files and folders are tools."""
+    import shutil
+    import socket
+    import tempfile
+
+    force(monkeypatch, backend)
+    folder = Path(tempfile.mkdtemp(prefix="sleepcoder-sock-", dir="/tmp"))
+    listener = socket.socket(socket.AF_UNIX)
+    try:
+        listener.bind(str(folder / "agent.sock"))
+        listener.listen()
+        os.mkfifo(folder / "pipe")
+        probe = ("import socket, sys\ns = socket.socket(socket.AF_UNIX)\n"
+                 "try:\n    s.connect(sys.argv[1])\n    print('CONNECTED')\n"
+                 "except OSError as exc:\n    print('refused', exc.errno)\n")
+        (tmp_path / "probe.py").write_text(probe)
+        result = run_command(f"{sys.executable} probe.py {folder}/agent.sock {folder}/pipe",
+                             tmp_path, {"PATH": "/usr/bin:/bin"}, 60)
+        assert result.passed, result.output
+        assert "refused" in result.output and "CONNECTED" not in result.output
+        assert result.isolation.tools == ()
+    finally:
+        listener.close()
+        shutil.rmtree(folder, ignore_errors=True)

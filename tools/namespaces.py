@@ -60,6 +60,10 @@ def tool_paths(command: str, path_env: str) -> list[Path]:
         # target's content, where the mount hiding the target does not reach: never shown
         if _under_fresh(Path(os.path.realpath(path)), fresh) is None:
             return
+        # another process's socket or pipe in /tmp is what the fresh mount is for: a tool is
+        # a file or a folder
+        if not (os.path.isfile(path) or os.path.isdir(path)):
+            return
         if path not in shown and not any(path.is_relative_to(s) for s in shown):
             shown[:] = [s for s in shown if not s.is_relative_to(path)] + [path]
 
