@@ -499,3 +499,41 @@ def test_a_socket_the_command_names_under_tmp_stays_unreachable(backend, monkeyp
     finally:
         listener.close()
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_every_hidden_path_is_covered_wherever_a_shown_path_reaches_it(tmp_venv):
+    """Whatever the links between them, a hidden path that lies (really) inside a shown one
+    is hidden at the place the shown path gives it, or the shown path is hidden whole."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+    from sleepcoder.tools import namespaces
+
+    real = tmp_venv / "venv"
+    (real / ".git").mkdir()
+    (real / ".git" / "config").write_text("x")
+    (real / "secret.txt").write_text("x")
+    (tmp_venv / "link").symlink_to(real)
+    (tmp_venv / "git-link").symlink_to(real / ".git")
+    places = [real, tmp_venv / "link", real / ".git", tmp_venv / "link" / ".git",
+              tmp_venv / "git-link", real / "secret.txt", tmp_venv / "link" / "secret.txt",
+              real / "bin", tmp_venv / "link" / "bin", tmp_venv / "beside.txt"]
+
+    @settings(max_examples=200, deadline=None)
+    @given(st.lists(st.sampled_from(places), max_size=4),
+           st.lists(st.sampled_from(places), min_size=1, max_size=3))
+    def check(hide, shown):
+        dirs, files = namespaces._split(hide, shown)
+        covered = dirs + files
+        for r in shown:
+            real_r = Path(os.path.realpath(r))
+            for p in hide:
+                real_p = Path(os.path.realpath(p))
+                if real_p.is_relative_to(real_r):
+                    place = r / real_p.relative_to(real_r)
+                elif real_r.is_relative_to(real_p):
+                    place = r
+                else:
+                    continue
+                assert any(place.is_relative_to(q) for q in covered), (p, r, covered)
+
+    check()
