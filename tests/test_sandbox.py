@@ -537,3 +537,20 @@ def test_every_hidden_path_is_covered_wherever_a_shown_path_reaches_it(tmp_venv)
                 assert any(place.is_relative_to(q) for q in covered), (p, r, covered)
 
     check()
+
+
+def test_a_virtualenv_home_without_an_interpreter_is_not_shown(tmp_venv):
+    """pyvenv.cfg's `home` shows the folder of the interpreter the virtualenv was made from;
+    a home naming some other folder under a fresh mount (a runtime folder of sockets) is
+    left hidden."""
+    from sleepcoder.tools.namespaces import tool_paths
+
+    venv = tmp_venv / "venv"
+    runtime = tmp_venv / "runtime"
+    (runtime / "bin").mkdir(parents=True)
+    (runtime / "bin" / "agent.socket-ish").write_text("")
+    for home in (runtime, runtime / "bin"):
+        (venv / "pyvenv.cfg").write_text(f"home = {home}\n")
+        assert tool_paths(f"{venv}/bin/python -m pytest", "") == [venv]
+    (runtime / "bin" / "python3").write_text("")
+    assert tool_paths(f"{venv}/bin/python -m pytest", "") == [venv, runtime]

@@ -78,10 +78,19 @@ def tool_paths(command: str, path_env: str) -> list[Path]:
             home = _venv_home(venv)
             # a home that is gone (or unreadable bytes) would make the bind, and so the whole
             # run, fail before the command starts
-            if home is not None and os.path.lexists(home) and _under_fresh(home, fresh):
+            if home is not None and _has_python(home) and _under_fresh(home, fresh):
                 show(_venv_root(home, _under_fresh(home, fresh)) or home.parent
                      if home.name == "bin" else home)
     return shown
+
+
+def _has_python(home: Path) -> bool:
+    """`home` is where the interpreter a virtualenv was made from lives; any other folder
+    there (a runtime folder full of sockets) is not shown for it."""
+    try:
+        return any(p.name.startswith("python") and os.path.isfile(p) for p in home.iterdir())
+    except (OSError, ValueError):
+        return False
 
 
 def _venv_home(venv: Path) -> Path | None:
