@@ -336,7 +336,13 @@ def test_tool_paths_show_a_virtualenv_whole_and_never_tmp_itself(tmp_venv):
     assert tool_paths(f"{venv}/bin/python -m pytest -q", "/usr/bin") == [venv]
     assert tool_paths("pytest", f"{venv}/bin:/tmp:/usr/bin") == [venv]
     beside = tmp_venv / "beside.txt"
-    assert tool_paths(f"cat {beside}", "") == [beside]
+    # a file the command reads or writes is not a tool: it stays the fresh /tmp's (an
+    # existing host log file shown read-only would make `> /tmp/out.log` fail)
+    assert tool_paths(f"cat {beside}", "") == []
+    assert tool_paths(f"pytest > {beside}", f"{beside}") == []
+    beside.chmod(0o755)
+    assert tool_paths(f"{beside} --fast", "") == [beside]  # an executable is a tool
+    assert tool_paths("pytest --basetemp /tmp", str(tmp_venv)) == [tmp_venv]  # PATH folder
     assert tool_paths(f"{tmp_venv}/missing/python", "/tmp/") == []
     assert tool_paths("/tmp", "/tmp/../tmp") == []
     # an unbalanced quote is the shell's to report, not a crash here
@@ -463,8 +469,10 @@ def test_a_hidden_folder_stays_hidden_in_a_tool_path_named_through_a_link(backen
         (real / ".git" / "config").write_text("extraheader hidden-marker\n")
         (real / "README").write_text("readable\n")
         for shown, hidden in ((link, real), (real, link)):
+            # a folder is shown when it is on PATH (a folder the command only names is not)
             result = run_command(f"cd {shown} && cat README && cat .git/config", tmp_path,
-                                 {"PATH": "/usr/bin:/bin"}, 60, hide=[hidden / ".git"])
+                                 {"PATH": f"{shown}:/usr/bin:/bin"}, 60,
+                                 hide=[hidden / ".git"])
             assert result.isolation.tools == (str(shown),)
             assert "readable" in result.output and "hidden-marker" not in result.output
     finally:

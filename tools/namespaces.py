@@ -44,15 +44,20 @@ def tool_paths(command: str, path_env: str) -> list[Path]:
     it names by an absolute path (`/tmp/x/.venv/bin/python -m pytest`), and the PATH folders
     there (an activated virtualenv in /tmp). A virtualenv is shown whole (the interpreter
     needs its `pyvenv.cfg` and site-packages), with the interpreter it was made from when
-    that too lies under a fresh mount; anything else as the path itself. Read-only, and
-    never a fresh mount itself: /tmp as a whole stays hidden."""
+    that too lies under a fresh mount; an executable file (a command word) or a folder (on
+    PATH) as the path itself; nothing else (a log file the command writes to stays the
+    fresh /tmp's). Read-only, and never a fresh mount itself: /tmp as a whole stays
+    hidden."""
     fresh = [Path(p) for p in fresh_mounts()]
     try:
         words = shlex.split(command)
     except ValueError:  # unbalanced quotes: the shell will say so
         words = command.split()
-    candidates = [w for w in words if w.startswith("/")]
-    candidates += [d for d in path_env.split(os.pathsep) if d.startswith("/")]
+    # (path, from PATH): a command word is shown only as a tool (an executable file, or a
+    # path in a virtualenv), so `> /tmp/out.log` or `--basetemp /tmp/pt` still write into
+    # the command's own fresh /tmp; a PATH entry only as a folder
+    candidates = [(w, False) for w in words if w.startswith("/")]
+    candidates += [(d, True) for d in path_env.split(os.pathsep) if d.startswith("/")]
     shown: list[Path] = []
 
     def show(path: Path) -> None:
@@ -67,12 +72,15 @@ def tool_paths(command: str, path_env: str) -> list[Path]:
         if path not in shown and not any(path.is_relative_to(s) for s in shown):
             shown[:] = [s for s in shown if not s.is_relative_to(path)] + [path]
 
-    for word in candidates:
+    for word, on_path in candidates:
         path = Path(os.path.normpath(word))
         stop = _under_fresh(path, fresh)
         if stop is None or not os.path.lexists(path):
             continue
         venv = _venv_root(path, stop)
+        if venv is None and not (os.path.isdir(path) if on_path else
+                                 os.path.isfile(path) and os.access(path, os.X_OK)):
+            continue
         show(venv or path)
         if venv is not None:
             home = _venv_home(venv)
