@@ -450,3 +450,32 @@ def test_a_change_is_started_only_if_it_fits_at_the_runs_prices():
     assert price_ratio({}) == 1.0 and price_ratio({"spent": 100, "priced": 2_500}) == 1.0
     assert price_ratio({"spent": 5_000, "priced": 2_500}) == 2.0
     assert price_ratio({"spent": 10**6, "priced": 1}) == MAX_RATIO
+
+
+def test_a_new_name_copied_from_the_worked_example_is_dropped(inventory, scripted):  # noqa: F811
+    """rich-65: the 1.5B planned `render_group_shout` in five files for "Add Hyperlinks"; the
+    word comes from the planner's worked example (an --shout flag), not from the request."""
+    from sleepcoder.agent.solve.plan import example_words
+
+    assert "shout" in example_words()
+    script_plan(scripted, "EDIT inventory/report.py: add the low-stock report\n"
+                "  ADD low_stock_shout AFTER valuation_report: the items below a threshold\n"
+                "  ADD low_stock AFTER valuation_report: the items below a threshold\n")
+    scripted.on(node="edit", contains="Planned new definition", reply=LOW_STOCK)
+    result = start_solve(inventory.root, REQUEST, options(edit_protocol="insert"))
+    plan = result.record["plan"]
+    report = next(s for s in plan["steps"] if s["path"] == "inventory/report.py")
+    assert [u["name"] for u in report["units"]] == ["low_stock"]
+    assert "`low_stock_shout` takes `shout` from the worked example" in plan["note"]
+
+
+def test_the_example_word_is_kept_when_the_request_uses_it(inventory, scripted):  # noqa: F811
+    script_plan(scripted, "EDIT inventory/report.py: a loud report\n"
+                "  ADD shout AFTER valuation_report: the report in capital letters\n")
+    scripted.on(node="edit", contains="Planned new definition",
+                reply="```python\ndef shout(text: str) -> str:\n    return text.upper()\n```\n")
+    result = start_solve(inventory.root, "Add a --shout option to the report",
+                         options(edit_protocol="insert"))
+    report = next(s for s in result.record["plan"]["steps"]
+                  if s["path"] == "inventory/report.py")
+    assert [u["name"] for u in report["units"]] == ["shout"]

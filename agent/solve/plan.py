@@ -233,6 +233,31 @@ def _parse_unit(kind: str, rest: str) -> Unit | None:
     return Unit("add", match.group(1), anchor, match.group(4).strip())
 
 
+def example_words() -> frozenset[str]:
+    """The words of the worked example's new names that its request does not use (`shout`):
+    the 1.5B copies them into real plans (rich-65 planned `render_group_shout` in five
+    files for "Add Hyperlinks")."""
+    answer = prompt("plan_symbols_example_answer")
+    request = prompt("plan_symbols_example").lower()
+    added = re.findall(r"^\s*ADD (\w+)", answer, re.MULTILINE)
+    words = {w for name in added for w in name.lower().split("_")}
+    listed = set(re.findall(r"^\s+(\w+)\(", request, re.MULTILINE))
+    return frozenset(w for w in words if not any(w in n.split("_") for n in listed)
+                     and len(w) > 3)
+
+
+def _copied(unit: Unit, request: str, names: dict) -> str:
+    """Why an ADD looks copied from the worked example ('' when it does not)."""
+    if unit.kind != "add":
+        return ""
+    parts = set(unit.name.lower().split("_"))
+    known = set(request.lower().replace("-", " ").split()) | {
+        w for q in names for w in q.lower().replace(".", "_").split("_")}
+    copied = sorted((parts & example_words()) - known)
+    return f"`{unit.name}` takes `{copied[0]}` from the worked example, not from the " \
+        "request (dropped)" if copied else ""
+
+
 def check_units(ctx: SolveContext, steps: list[Step], notes: list[str]) -> int:
     """Keep the units whose names exist (a CHANGE of a name another planned file defines
     moves there); drop the others with a note. Returns how many were dropped."""
@@ -258,6 +283,8 @@ def check_units(ctx: SolveContext, steps: list[Step], notes: list[str]) -> int:
                     continue
             if not problem and unit.kind == "change":
                 problem = _too_large(names[unit.name], sizes[step.path])
+            if not problem:
+                problem = _copied(unit, ctx.task.text, names)
             if problem:
                 dropped += 1
                 notes.append(f"{step.path}: {problem}")
