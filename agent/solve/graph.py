@@ -289,9 +289,11 @@ def _edit(ctx: SolveContext, state: SolveState, events: list[str]) -> SolveState
         not fixing else 0
     ctx.first_free = not started
     before = ctx.tokens()
+    # the file-level price, read and parsed once for the start check and the record
+    price = _file_price(ctx, step) if not fixing and ctx.options.budget else 0
     try:
-        result = _start_refused(ctx, step, fixing, started) or \
-            _edit_one(ctx, step, plan, fixing, len(queue), results)
+        result = _start_refused(ctx, step, fixing, started, price) or \
+            _edit_one(ctx, step, plan, fixing, len(queue), results, price)
     except (EditRefused, OSError) as exc:  # a path the rules or the file system refuse
         reason = str(exc) if isinstance(exc, EditRefused) else \
             f"{step.path}: {exc.strerror or exc}"
@@ -329,47 +331,50 @@ def _by_units(ctx: SolveContext, step, fixing: str) -> bool:
         by_units(step)
 
 
-def _start_refused(ctx: SolveContext, step, fixing: str, started: bool) -> FileResult | None:
-    """A file-level edit that the budget left cannot pay for, at this run's prices, is not
-    started (the first change of a run always is; a fix round is never refused here)."""
+def _file_price(ctx: SolveContext, step) -> int:
+    """What the fit priced the step's edits at (fit.step_cost), from the file as it is now."""
+    sizes, files = measure(ctx.workspace, Plan([step]))
+    return step_cost(step, sizes.get(step.path, {}), files.get(step.path, 0))
+
+
+def _start_refused(ctx: SolveContext, step, fixing: str, started: bool,
+                   price: int) -> FileResult | None:
+    """A file-level edit that the budget left cannot pay for (`price`), at this run's
+    prices, is not started (the first change of a run always is; a fix round is never
+    refused here)."""
     if fixing or not started or _by_units(ctx, step, fixing):
         return None
-    sizes, files = measure(ctx.workspace, Plan([step]))
-    why = ctx.start_refused(step_cost(step, sizes.get(step.path, {}), files.get(step.path, 0)))
+    why = ctx.start_refused(price)
     return FileResult(step.path, step.action, "failed", 0, why) if why else None
 
 
 def _edit_one(ctx: SolveContext, step, plan: Plan, fixing: str, waiting: int,
-              results: list[dict]) -> FileResult:
+              results: list[dict], price: int) -> FileResult:
     """The edit of one planned file in the run's edit format: definition by definition where
     the plan names definitions; a small or new file whole; else search/replace blocks. A fix
-    round after failing tests always uses the file-level format, with the test output."""
+    round after failing tests always uses the file-level format, with the test output.
+    `price` is what the step was priced at (0 when not priced), kept in the result."""
     fmt = edit_format(ctx)
-    priced = 0
-    if not fixing and ctx.options.budget:
-        sizes, files = measure(ctx.workspace, Plan([step]))
-        priced = step_cost(step, sizes.get(step.path, {}), files.get(step.path, 0))
+    if _by_units(ctx, step, fixing):
+        added = [a for r in results for a in r.get("added", [])]
+        result = edit_symbols(ctx, step, plan, added)
+        located = any("no definition named" not in u.get("error", "") for u in result.units)
+        if result.status != "failed" or located or result.stopped:
+            return result
+        fallback = edit_file(ctx, step, plan, waiting=waiting)
+        fallback.error = (f"the planned definitions were not found ({result.error}); "
+                          f"edited with blocks instead: {fallback.error}").rstrip(": ")
+        fallback.priced = result.priced + price
+        return fallback
     # a file without a parser (a template, a README) has no definitions to edit one by one
     if fmt == "symbols" and step.action == "edit" and not fixing and \
             language_for_path(step.path) is not None:
-        if _by_units(ctx, step, fixing):
-            added = [a for r in results for a in r.get("added", [])]
-            result = edit_symbols(ctx, step, plan, added)
-            located = any("no definition named" not in u.get("error", "")
-                          for u in result.units)
-            if result.status != "failed" or located or result.stopped:
-                return result
-            fallback = edit_file(ctx, step, plan, waiting=waiting)
-            fallback.error = (f"the planned definitions were not found ({result.error}); "
-                              f"edited with blocks instead: {fallback.error}").rstrip(": ")
-            fallback.priced = result.priced + priced
-            return fallback
         current = ctx.workspace.read_text(step.path)
         small = current is not None and current.count("\n") <= REWRITE_MAX_LINES
         result = edit_file(ctx, step, plan, waiting=waiting, whole=small)
     else:
         result = edit_file(ctx, step, plan, fixing, waiting=waiting, whole=fmt == "whole")
-    result.priced = priced
+    result.priced = price
     return result
 
 
