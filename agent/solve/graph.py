@@ -32,6 +32,7 @@ from sleepcoder.agent.solve.plan import Plan, fallback_plan, make_plan, restrict
 from sleepcoder.agent.solve.plan import render as render_plan
 from sleepcoder.agent.solve.symbol_edit import edit_symbols
 from sleepcoder.agent.solve.testing import run_tests
+from sleepcoder.agent.solve.text_edit import edit_text
 from sleepcoder.tools.diffs import check_applies, parse_patch, worktree_diff
 from sleepcoder.tools.languages import language_for_path
 from sleepcoder.tools.localize import localize as rank_files
@@ -366,8 +367,12 @@ def _edit_one(ctx: SolveContext, step, plan: Plan, fixing: str, waiting: int,
                           f"edited with blocks instead: {fallback.error}").rstrip(": ")
         fallback.priced = result.priced + price
         return fallback
-    # a file without a parser (a template, a README) has no definitions to edit one by one
+    # a file without a parser (a template, a README) has no definitions to edit one by one:
+    # its new lines are inserted at a place the model picks (text_edit.py)
     if fmt == "symbols" and step.action == "edit" and not fixing and \
+            language_for_path(step.path) is None and ctx.workspace.exists(step.path):
+        result = edit_text(ctx, step, plan)
+    elif fmt == "symbols" and step.action == "edit" and not fixing and \
             language_for_path(step.path) is not None:
         current = ctx.workspace.read_text(step.path)
         small = current is not None and current.count("\n") <= REWRITE_MAX_LINES

@@ -215,6 +215,7 @@ def parse_plan(ctx: SolveContext, text: str, files: list[str],
     if not steps:
         return fallback_plan(files, "the model's plan had no usable line")
     unknown = check_units(ctx, steps, dropped)
+    _scrub_copied_descriptions(ctx.task.text, steps, dropped)
     note = ("notes: " + "; ".join(dropped)) if dropped else ""
     return Plan(steps, note, unknown)
 
@@ -244,6 +245,44 @@ def example_words() -> frozenset[str]:
     listed = set(re.findall(r"^\s+(\w+)\(", request, re.MULTILINE))
     return frozenset(w for w in words if not any(w in n.split("_") for n in listed)
                      and len(w) > 3)
+
+
+# words of the worked example's request too generic to show a copy
+_GENERIC = frozenset({"flag", "prints", "print", "that", "with", "option", "command"})
+
+
+def example_topic() -> frozenset[str]:
+    """The topic words of the worked example (`shout`, `greeting`, `capital`, ...): its
+    request's words and its new names' words, less generic ones."""
+    request = prompt("plan_symbols_example").split("Feature request:", 1)[-1]
+    request = request.split("Files to change", 1)[0]
+    words = {w for w in re.findall(r"[a-z]+", request.lower()) if len(w) > 3}
+    return frozenset((words - _GENERIC) | example_words())
+
+
+def _scrub_copied_descriptions(request: str, steps: list[Step], notes: list[str]) -> None:
+    """Replace the descriptions that copy the worked example's topic (rich-167: "Adds
+    rich.prompt" was planned as "add a method to handle the --shout flag" in four files, and
+    each edit question then asked for a shout flag): the edit is asked from the request
+    alone rather than from a description of another feature."""
+    known = set(re.findall(r"[a-z]+", request.lower()))
+    if example_topic() & known:  # the request is on the example's topic: nothing is copied
+        return
+    topic = example_topic()
+    copied: set[str] = set()
+
+    def clean(text: str, instead: str) -> str:
+        found = topic & set(re.findall(r"[a-z]+", text.lower()))
+        copied.update(found)
+        return instead if found else text
+
+    for step in steps:
+        step.what = clean(step.what, "implement the feature request")
+        for unit in step.units:
+            unit.what = clean(unit.what, "its part of the feature request")
+    if copied:
+        notes.append("descriptions that copied the worked example ("
+                     + ", ".join(sorted(copied)) + ") replaced by the request")
 
 
 def _copied(unit: Unit, request: str, names: dict) -> str:

@@ -312,7 +312,7 @@ def _splice_decomposed(ctx: SolveContext, work: UnitWork, statements, header_las
     assert span is not None
     existing = _line_set(work.code)
     if new_header:
-        _check_header(work, new_header, header_last - span.header_line)
+        new_header = _check_header(work, new_header, header_last - span.header_line)
     body_lines = _line_set(new_body)
     if body_lines and body_lines <= existing:
         raise UnitRejected(f"the new body lines are already in `{work.tail}`: write only lines "
@@ -378,18 +378,44 @@ def _echo_region(work: UnitWork, header_last: int, answer: str) -> tuple[int, in
     return first, last, indent
 
 
-def _check_header(work: UnitWork, header: str, continuation: int) -> None:
+def _check_header(work: UnitWork, header: str, continuation: int) -> str:
     """The first answer of the decomposed protocol holds decorators and the line that defines
     the unit, and no more lines after it than its current header has (plus two): not the body,
-    not another definition."""
-    lines = [line.strip() for line in header.splitlines() if line.strip()]
+    not another definition. A Python answer that goes on past its signature into the body
+    (rich-167: `Console.__init__`'s 25-line signature, then body lines) is cut after the line
+    that closes the signature; the body is asked for next. Returns the header to use."""
+    raw = [line for line in header.splitlines() if line.strip()]
+    lines = [line.strip() for line in raw]
     opens = ("def ", "async def ", "class ", "function ", "export ")
+    defines = re.compile(rf"(async\s+)?(def|class)\s+{re.escape(work.tail)}\b")
     found = [i for i, line in enumerate(lines)
-             if work.tail in line and (line.startswith(opens) or work.language != "python")]
-    if not found or len(lines) - found[0] - 1 > continuation + 2 or any(
-            line.startswith(opens + ("return",)) for line in lines[found[0] + 1:]):
-        raise UnitRejected(f"the first answer must be only the decorator lines and the "
+             if (defines.match(line) if work.language == "python" else work.tail in line)]
+    refused = UnitRejected(f"the first answer must be only the decorator lines and the "
                            f"signature line of `{work.tail}` (or NONE), not other code")
+    if not found or any(line.startswith(opens) or not line.startswith(("@", ")", "]", "}"))
+                        and not raw[i][:1].isspace() for i, line in enumerate(lines[:found[0]])):
+        raise refused
+    if work.language == "python":
+        end = _signature_end(lines, found[0])
+        if end is None:
+            raise refused
+        return "\n".join(raw[:end + 1]) + "\n"
+    if len(lines) - found[0] - 1 > continuation + 2 or any(
+            line.startswith(opens + ("return",)) for line in lines[found[0] + 1:]):
+        raise refused
+    return header
+
+
+def _signature_end(lines: list[str], start: int) -> int | None:
+    """The index of the line that ends the Python signature starting at `start`: brackets
+    closed and the line ending with `:` (None when there is none)."""
+    depth = 0
+    for index in range(start, len(lines)):
+        code = re.sub(r"(\"[^\"]*\"|'[^']*')", "''", lines[index].split("  #", 1)[0])
+        depth += sum(code.count(c) for c in "([{") - sum(code.count(c) for c in ")]}")
+        if depth <= 0 and code.rstrip().endswith(":"):
+            return index
+    return None
 
 
 def _ask_place(ctx: SolveContext, work: UnitWork, statements, new_body: str) -> int:

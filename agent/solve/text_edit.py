@@ -1,0 +1,248 @@
+"""The `symbols` format for a planned file without a parser (documentation, a template, a
+configuration file): the model writes only the new lines the change adds, then picks where
+they go from a numbered list of the file's places (the sections of a Markdown or
+reStructuredText file, else its blocks or lines); the tool inserts them.
+
+Search/replace blocks, the file-level format, failed on six of the nineteen planned files that
+did not land on the dev subset at 62b8e7e: all of them such files (docs/signals.rst,
+templates/table.html, pyproject.toml, ...), either copied SEARCH text unchanged into REPLACE
+or were cut off by the length limit while copying it. Asked for the new lines only, a small
+model never has to reproduce old text, and the place is a grammar-constrained choice.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+from dataclasses import dataclass
+
+from sleepcoder.agent.solve import grammars
+from sleepcoder.agent.solve.context import SolveContext, prompt
+from sleepcoder.agent.solve.edit import FileResult
+from sleepcoder.agent.solve.plan import Plan, Step
+from sleepcoder.agent.solve.syntax import EditRejected
+from sleepcoder.agent.solve.units import code_blocks
+from sleepcoder.tools.search import tokenize
+
+MAX_PLACES = 40
+MAX_SHOWN_CHARS = 6000  # larger files are shown as their start and their outline
+NEW_LINES_TOKENS = 500
+PLACE_TOKENS = 600  # the question where the new lines go
+_RST_UNDERLINE = re.compile(r"^([=\-~^*#+`'\".:_])\1{2,}\s*$")
+_MD_HEADING = re.compile(r"^#{1,6}\s+\S")
+
+
+@dataclass
+class Place:
+    after: int  # 1-based line the new lines go after (0: the start of the file)
+    label: str
+    blank: bool  # a section or block boundary: the new lines are set off by blank lines
+    indent: str = ""  # a line of an indented file (a template): the new lines' indentation
+
+
+def places(content: str, path: str, focus: str = "") -> list[Place]:
+    """Where new lines may go: after each section's text (Markdown `#` headings, reST
+    underlined titles), else after each blank-line separated block, else after each line;
+    the end of the file always. Ranked by the words they share with `focus` when there are
+    more than MAX_PLACES, then kept in file order."""
+    lines = content.splitlines()
+    heads = _headings(lines, path)
+    found: list[Place] = []
+    if heads:
+        starts = [start for start, _ in heads] + [len(lines) + 1]
+        for (start, title), following in zip(heads, starts[1:], strict=True):
+            end = following - 1
+            while end > start and not lines[end - 1].strip():
+                end -= 1
+            if following <= len(lines) and _is_overline(lines, following):
+                end = min(end, following - 1)
+            found.append(Place(end, f"end of the section \"{title[:80]}\"", True))
+    else:
+        blocks = _blocks(lines)
+        if len(blocks) >= 3:
+            found = [Place(last, f"after the block starting \"{lines[first - 1].strip()[:80]}\"",
+                           True) for first, last in blocks]
+        else:
+            found = [Place(n, f"after \"{line.strip()[:80]}\"", False,
+                           line[: len(line) - len(line.lstrip())])
+                     for n, line in enumerate(lines, 1) if line.strip()]
+    last = next((p for p in found if p.after >= len(lines)), None)
+    found = [p for p in found if p.after < len(lines)]
+    if len(found) > MAX_PLACES - 1:
+        wanted = set(tokenize(focus))
+        ranked = sorted(found, key=lambda p: -len(wanted & set(tokenize(p.label))))
+        keep = {id(p) for p in ranked[:MAX_PLACES - 1]}
+        found = [p for p in found if id(p) in keep]
+    end = f"{last.label}, at the end of the file" if last else "at the end of the file"
+    return [*found, Place(len(lines), end, True)]
+
+
+def _is_overline(lines: list[str], number: int) -> bool:
+    """Whether 1-based line `number` is a reST overline (the title below has it as well)."""
+    return bool(_RST_UNDERLINE.match(lines[number - 1])) and number + 1 <= len(lines)
+
+
+def _headings(lines: list[str], path: str) -> list[tuple[int, str]]:
+    """(1-based line where the heading starts, its title), outside fenced code."""
+    lower = path.lower()
+    heads: list[tuple[int, str]] = []
+    if lower.endswith((".md", ".markdown")):
+        fenced = False
+        for n, line in enumerate(lines, 1):
+            if line.lstrip().startswith(("```", "~~~")):
+                fenced = not fenced
+            elif not fenced and _MD_HEADING.match(line):
+                heads.append((n, line.lstrip("#").strip()))
+    elif lower.endswith((".rst", ".txt", ".rest")):
+        for n in range(2, len(lines) + 1):
+            title, under = lines[n - 2], lines[n - 1]
+            if title.strip() and not title.startswith(" ") and _RST_UNDERLINE.match(under) \
+                    and len(under.rstrip()) >= len(title.rstrip()) \
+                    and not _RST_UNDERLINE.match(title):
+                start = n - 1
+                if start > 1 and _RST_UNDERLINE.match(lines[start - 2]):
+                    start -= 1
+                heads.append((start, title.strip()))
+    return heads
+
+
+def _blocks(lines: list[str]) -> list[tuple[int, int]]:
+    """(first, last) 1-based lines of each run of non-blank lines."""
+    blocks, first = [], 0
+    for n, line in enumerate(lines, 1):
+        if line.strip() and not first:
+            first = n
+        elif not line.strip() and first:
+            blocks.append((first, n - 1))
+            first = 0
+    if first:
+        blocks.append((first, len(lines)))
+    return blocks
+
+
+def insert(content: str, place: Place, new_lines: str) -> str:
+    """`content` with `new_lines` after `place`: set off by one blank line on each side at a
+    section or block boundary; at a line of an indented file, given that line's indentation
+    when the new lines have none."""
+    lines = content.splitlines(keepends=True)
+    if lines and not lines[-1].endswith("\n"):
+        lines[-1] += "\n"
+    new = [line.rstrip() for line in new_lines.strip("\n").splitlines()]
+    if not place.blank and place.indent and all(
+            not line or not line[0].isspace() for line in new):
+        new = [place.indent + line if line else line for line in new]
+    before, after = lines[:place.after], lines[place.after:]
+    if place.blank:
+        if before and before[-1].strip():
+            new = ["", *new]
+        if after and after[0].strip():
+            new = [*new, ""]
+    return "".join(before + [line + "\n" for line in new] + after)
+
+
+def new_lines_from(answer: str, content: str) -> str:
+    """The new lines of an answer; EditRejected when there is no code block, or when every
+    line of it is already in the file (a copy, not an addition)."""
+    if answer.strip().upper() == "NONE":
+        raise EditRejected("the answer was NONE, but the plan needs this file to change")
+    blocks = code_blocks(answer)
+    if not blocks:
+        raise EditRejected("no code block with the new lines")
+    text = blocks[0]
+    existing = {line.strip() for line in content.splitlines() if line.strip()}
+    written = [line.strip() for line in text.splitlines() if line.strip()]
+    if not written:
+        raise EditRejected("the code block is empty")
+    fresh = [line for line in written if line not in existing]
+    if not fresh or len(fresh) < len(written) / 2:
+        raise EditRejected("the new lines are (mostly) already in the file: write only the "
+                           "lines the change adds, not lines that are there")
+    return text
+
+
+def data_error(path: str, content: str) -> str:
+    """Why `content` is not valid for a data file's format (JSON, TOML); '' when it is, or
+    when the format is not checked."""
+    lower = path.lower()
+    try:
+        if lower.endswith(".json"):
+            json.loads(content)
+        elif lower.endswith(".toml"):
+            tomllib.loads(content)
+    except (ValueError, tomllib.TOMLDecodeError) as exc:
+        return str(exc).splitlines()[0][:200]
+    return ""
+
+
+def edit_text(ctx: SolveContext, step: Step, plan: Plan) -> FileResult:
+    """Edit `step`'s file (no parser) by inserting new lines at a chosen place; one retry
+    with the precise error when the new lines are unusable and the budget leaves room."""
+    path, target = ctx.workspace.editable(step.path, ctx.options.rules)
+    original = target.read_text(encoding="utf-8", errors="replace")
+    others = [s for s in plan.steps if s.path != path]
+    others_text = ("Other files in this change:\n" + "\n".join(
+        f"- {s.path}: {s.what}" for s in others) + "\n") if others else ""
+    options = places(original, path, f"{step.what}\n{ctx.task.text}")
+    shown = original if len(original) <= MAX_SHOWN_CHARS else (
+        original[:MAX_SHOWN_CHARS // 2].rsplit("\n", 1)[0] + "\n…\n(its places: "
+        + "; ".join(p.label for p in options) + ")")
+    user = prompt("text_lines").format(path=path, request=ctx.task.text[:5000],
+                                       what=step.what, others=others_text, content=shown,
+                                       status=ctx.budget.status_line())
+    messages = ctx.messages(user)
+    result = FileResult(path, "edit", "failed", 0, method="symbols/text")
+    attempts = min(2, ctx.options.edit_attempts)
+    for attempt in range(1, attempts + 1):
+        result.attempts = attempt
+        answer = ctx.ask("edit", messages, max_tokens=NEW_LINES_TOKENS,
+                         grammar=grammars.code_block("", max_lines=80))
+        try:
+            text = new_lines_from(answer.text, original)
+        except EditRejected as exc:
+            result.error = str(exc) + (" (cut off by the length limit)" if answer.truncated
+                                       else "")
+            ctx.trajectory.outcome("edit", f"rejected: {result.error}")
+            refused = "" if attempt == attempts else ctx.start_refused(
+                ctx.estimate(messages, NEW_LINES_TOKENS) + PLACE_TOKENS,
+                after=ctx.reserved_first)
+            if attempt == attempts or refused:
+                result.error += f" (not retried: {refused})" if refused else ""
+                return result
+            messages = [*messages, {"role": "assistant", "content": answer.text},
+                        {"role": "user", "content": prompt("text_repair").format(
+                            error=result.error, status=ctx.budget.status_line())}]
+            continue
+        if answer.truncated:  # keep the complete lines of an answer the limit cut off
+            text = "\n".join(text.splitlines()[:-1]) or text
+        place = _ask_place(ctx, options, text)
+        new = insert(original, place, text)
+        problem = data_error(path, new)
+        if problem:  # a configuration file the insertion broke: the file stays as it was
+            result.error = f"the new lines at {place.label} make {path} invalid: {problem}"
+            ctx.trajectory.outcome("edit", f"rejected: {result.error}")
+            return result
+        target.write_text(new, encoding="utf-8")
+        ctx.trajectory.outcome("edit", f"inserted {len(text.splitlines())} line(s) in {path} "
+                                       f"{place.label}")
+        result.status, result.error = "done", ""
+        result.units.append({"unit": "FILE", "status": "done",
+                             "what": f"{len(text.splitlines())} new line(s) {place.label}"})
+        return result
+    return result
+
+
+def _ask_place(ctx: SolveContext, options: list[Place], text: str) -> Place:
+    """The place the model picks for the new lines (a grammar-constrained number); the end
+    of the file when there is only that, or the answer names no option."""
+    if len(options) == 1:
+        return options[0]
+    listing = "\n".join(f"{n}: {p.label}" for n, p in enumerate(options, 1))
+    question = prompt("text_place").format(places=listing, new_lines=text.rstrip()[:1500],
+                                           status=ctx.budget.status_line())
+    chosen = ctx.ask("edit", ctx.messages(f"Feature request:\n{ctx.task.text[:1500]}\n\n"
+                                          f"{question}"), max_tokens=4,
+                     grammar=grammars.choice([str(n) for n in range(1, len(options) + 1)]))
+    number = chosen.text.strip().split()[0] if chosen.text.strip() else ""
+    return options[int(number) - 1] if number.isdigit() and 1 <= int(number) <= len(
+        options) else options[-1]
