@@ -548,3 +548,56 @@ def test_descriptions_copied_from_the_worked_example_are_replaced(inventory,  # 
     assert "copied the worked example (capital, letters, shout)" in plan["note"]
     asked = [c.prompt for c in scripted.calls if c.node == "edit"][0]
     assert "shout" not in asked and "capital" not in asked
+
+
+def test_decorator_lines_given_as_body_lines_go_above_the_def(inventory, scripted):  # noqa: F811
+    """datasette-212: the new `@click.option(...)` came as body lines, went into the body, and
+    the syntax error lost the file."""
+    script_plan(scripted, "EDIT inventory/report.py: money\n  CHANGE format_money: memoize it\n")
+    scripted.on(node="edit", reply="```python\n@functools.lru_cache(\n    maxsize=None)\n```",
+                times=1)
+    result = start_solve(inventory.root, "money", options(edit_protocol="decomposed"))
+    assert result.status == "done", result.record["events"]
+    assert "+@functools.lru_cache(\n+    maxsize=None)\n def format_money" in result.patch
+
+
+def test_decorators_it_already_has_are_not_added_again(inventory, scripted):  # noqa: F811
+    from sleepcoder.agent.solve.protocols import _decorator_lines
+
+    assert _decorator_lines("@a\n@b(\n  1)\n") == ["@a", "@b(", "  1)"]
+    assert _decorator_lines("@a\nx = 1\n") is None
+    assert _decorator_lines("x = 1\n") is None
+    assert _decorator_lines("@a(\n") is None
+    script_plan(scripted, "EDIT inventory/report.py: money\n  CHANGE format_money: memoize it\n")
+    scripted.on(node="edit", contains="decorators `format_money` already has",
+                reply="```python\nif amount < 0:\n    return \"-\"\n```", times=1)
+    scripted.on(node="edit", reply="```python\n@functools.lru_cache\n```", times=1)
+    scripted.on(node="edit", reply="0", times=1)
+    (inventory.root / "inventory/report.py").write_text((inventory.root / "inventory/report.py")
+        .read_text().replace("def format_money", "@functools.lru_cache\ndef format_money"))
+    inventory.commit("cached")
+    result = start_solve(inventory.root, "money", options(edit_protocol="decomposed"))
+    assert result.status == "done", result.record["events"]
+    assert "+@functools.lru_cache" not in result.patch and '+    if amount < 0:' in result.patch
+
+
+def test_an_added_definition_may_take_another_new_name_but_not_an_existing_one(
+        inventory, scripted):  # noqa: F811
+    """rich-65: asked to ADD `render_hyperlink`, the 1.5B wrote a class `Hyperlink`, and the
+    file got nothing. A new definition under another new name is what the plan asked for."""
+    script_plan(scripted, "EDIT inventory/report.py: add the low-stock report\n"
+                "  ADD low_stock AFTER valuation_report: the items below a threshold\n")
+    scripted.on(node="edit", reply=LOW_STOCK.replace("def low_stock", "def items_below"))
+    result = start_solve(inventory.root, REQUEST, options(edit_protocol="insert"))
+    report = {e["path"]: e for e in result.record["edits"]}["inventory/report.py"]
+    assert report["status"] == "done", report
+    assert "+def items_below(inventory: Inventory, threshold: int) -> str:" in result.patch
+
+    scripted.rules.clear()
+    script_plan(scripted, "EDIT inventory/report.py: add the low-stock report\n"
+                "  ADD low_stock AFTER valuation_report: the items below a threshold\n")
+    scripted.on(node="edit", reply="```python\ndef format_money(x):\n    return str(x)\n```")
+    result = start_solve(inventory.root, REQUEST, options(edit_protocol="insert"))
+    report = {e["path"]: e for e in result.record["edits"]}["inventory/report.py"]
+    assert report["status"] == "failed"
+    assert "must define `low_stock`, it defines `format_money`" in report["error"]

@@ -34,7 +34,14 @@ from sleepcoder.agent.solve.units import (
     place_text,
 )
 from sleepcoder.tools.edits import ApplyError, EditFormatError, apply_blocks, parse_blocks
-from sleepcoder.tools.symbols import body_statements, insert_lines, normalise, replace_lines
+from sleepcoder.tools.symbols import (
+    SymbolError,
+    body_statements,
+    insert_lines,
+    locate,
+    normalise,
+    replace_lines,
+)
 
 PROTOCOLS = ("rewrite", "blocks", "insert", "decomposed")
 CONTINUATIONS = 2  # extra requests for an answer cut off by the length limit
@@ -313,6 +320,20 @@ def _splice_decomposed(ctx: SolveContext, work: UnitWork, statements, header_las
     existing = _line_set(work.code)
     if new_header:
         new_header = _check_header(work, new_header, header_last - span.header_line)
+    decorators = _decorator_lines(new_body) if work.language == "python" else None
+    if decorators is not None:  # decorator lines given as body lines: they go on the header
+        fresh = [line for line in decorators if line.strip() not in existing]
+        if not fresh:
+            raise UnitRejected(f"the new lines are decorators `{work.tail}` already has: write "
+                               f"the body lines the change adds: {work.unit.what}")
+        ctx.trajectory.outcome("edit", "the new lines are decorators: they go above the "
+                                       f"`def` line of `{work.tail}`")
+        if new_header:  # a new header replaces the old one first, then takes them
+            content = replace_lines(content, span.start_line, header_last, new_header,
+                                    span.indent)
+            new_header = ""
+            span = _relocated(work, content) or span
+        return insert_lines(content, span.header_line - 1, "\n".join(fresh), span.indent)
     body_lines = _line_set(new_body)
     if body_lines and body_lines <= existing:
         raise UnitRejected(f"the new body lines are already in `{work.tail}`: write only lines "
@@ -338,6 +359,33 @@ def _splice_decomposed(ctx: SolveContext, work: UnitWork, statements, header_las
             content = replace_lines(content, span.start_line, header_last, new_header,
                                     span.indent)
     return content
+
+
+def _decorator_lines(text: str) -> list[str] | None:
+    """The lines of `text` when it is only Python decorators (each `@...` line with the
+    continuation lines of its brackets), else None."""
+    lines = [line for line in text.splitlines() if line.strip()]
+    if not lines or not lines[0].strip().startswith("@"):
+        return None
+    depth = 0
+    for line in lines:
+        stripped = line.strip()
+        if depth <= 0 and not stripped.startswith("@"):
+            return None
+        code = re.sub(r"(\"[^\"]*\"|'[^']*')", "''", stripped)
+        depth += sum(code.count(c) for c in "([{") - sum(code.count(c) for c in ")]}")
+    if depth != 0:
+        return None
+    least = min(len(line) - len(line.lstrip()) for line in lines)
+    return [line[least:] for line in lines]
+
+
+def _relocated(work: UnitWork, content: str):
+    """The unit's span found again in `content` (None when it cannot be)."""
+    try:
+        return locate(content, work.language, work.unit.name)
+    except SymbolError:
+        return None
 
 
 def _echo_region(work: UnitWork, header_last: int, answer: str) -> tuple[int, int, str] | None:
