@@ -601,3 +601,22 @@ def test_an_added_definition_may_take_another_new_name_but_not_an_existing_one(
     report = {e["path"]: e for e in result.record["edits"]}["inventory/report.py"]
     assert report["status"] == "failed"
     assert "must define `low_stock`, it defines `format_money`" in report["error"]
+
+
+def test_a_change_of_a_class_that_adds_a_method_becomes_an_add_in_the_class(
+        inventory, scripted):  # noqa: F811
+    """llm-613: `CHANGE Response: add the duration_ms method to the Response class`; asked
+    to rewrite the whole class, the 1.5B echoed it back three times."""
+    scripted.on(node="localize", reply="inventory/models.py: YES")
+    scripted.on(node="plan", reply="EDIT inventory/models.py: low stock\n"
+                "  CHANGE Inventory: add the low_stock method to the Inventory class\n")
+    scripted.on(node="edit", contains="Planned new definition", reply=(
+        "```python\ndef low_stock(self, threshold: int) -> list[Item]:\n"
+        "    return [i for i in self.items() if i.quantity < threshold]\n```"))
+    result = start_solve(inventory.root, REQUEST, options(edit_protocol="insert"))
+    plan = result.record["plan"]
+    step = next(s for s in plan["steps"] if s["path"] == "inventory/models.py")
+    assert [(u["kind"], u["name"], u["anchor"]) for u in step["units"]] == [
+        ("add", "low_stock", "in Inventory")]
+    assert "planned as ADD low_stock IN Inventory" in plan["note"]
+    assert "+    def low_stock(self, threshold: int) -> list[Item]:" in result.patch

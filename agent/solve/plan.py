@@ -312,6 +312,7 @@ def check_units(ctx: SolveContext, steps: list[Step], notes: list[str]) -> int:
         names = defined.get(step.path, {})
         kept = []
         for unit in step.units:
+            _method_of_class(unit, names, notes, step.path)
             problem = _resolve(unit, names)
             if problem and unit.kind == "change":
                 homes = [s for s in steps if s is not step and _resolve(
@@ -341,6 +342,32 @@ def check_units(ctx: SolveContext, steps: list[Step], notes: list[str]) -> int:
         elif not any(u.kind == unit.kind and u.name == unit.name for u in step.units):
             step.units.append(unit)  # (the model may name one definition several times)
     return dropped
+
+
+_ADDS_METHOD = re.compile(r"\badd(?:s|ing)?\b.*\b(?:method|property|function)\b",
+                         re.IGNORECASE)
+_NOT_A_NAME = frozenset({"a", "an", "the", "new", "this", "that", "class", "helper", "static",
+                         "instance", "public", "private", "its", "one"})
+
+
+def _method_of_class(unit: Unit, names: dict, notes: list[str], path: str) -> None:
+    """A CHANGE of a class whose description adds a method names the method (`add the
+    duration_ms method to the Response class`): it becomes an ADD of that method IN the
+    class. The 1.5B wrote it so on llm-613 and rich-167; asked to rewrite the whole class,
+    it echoed `Response` back three times, and `Console` (876 lines) could not be asked."""
+    if unit.kind != "change" or unit.name not in names or \
+            names[unit.name].kind != "class" or not _ADDS_METHOD.search(unit.what):
+        return
+    tail = unit.name.rsplit(".", 1)[-1]
+    quoted = re.findall(r"`([A-Za-z_]\w*)\s*(?:\(|`)", unit.what)
+    before = re.findall(r"\b([A-Za-z_]\w*)\s+(?:method|property|function)\b", unit.what,
+                        re.IGNORECASE)
+    found = [n for n in quoted + before if n != tail and n.lower() not in _NOT_A_NAME]
+    if not found:
+        return
+    notes.append(f"{path}: CHANGE {unit.name} adds a method: planned as ADD {found[0]} IN "
+                 f"{unit.name}")
+    unit.kind, unit.anchor, unit.name = "add", f"in {unit.name}", found[0]
 
 
 def _too_large(definition, sizes: dict[str, int]) -> str:
