@@ -620,3 +620,40 @@ def test_a_change_of_a_class_that_adds_a_method_becomes_an_add_in_the_class(
         ("add", "low_stock", "in Inventory")]
     assert "planned as ADD low_stock IN Inventory" in plan["note"]
     assert "+    def low_stock(self, threshold: int) -> list[Item]:" in result.patch
+
+
+def test_an_answer_looping_until_the_length_limit_is_not_continued(inventory,  # noqa: F811
+                                                                    scripted):
+    """httpx-42: the 1.5B wrote `@typing.overload` stubs until the length limit; two
+    continuations and a retry of that loop spent 11,000 of the run's 20,000 tokens."""
+    from sleepcoder.agent.solve.protocols import LOOPING, repeats_itself
+
+    stub = "@typing.overload\ndef low_stock(self, x: int) -> None:\n    ...\n\n"
+    assert repeats_itself("```python\n" + stub * 10)
+    assert not repeats_itself("```python\n" + "".join(f"x{n} = {n}\n" for n in range(30)))
+    assert not repeats_itself("```python\n" + stub * 3)
+    script_plan(scripted, "EDIT inventory/report.py: add the low-stock report\n"
+                "  ADD low_stock AFTER valuation_report: the items below a threshold\n")
+    scripted.on(node="edit", contains=LOOPING, reply=LOW_STOCK)
+    scripted.on(node="edit", reply="```python\n" + stub * 10, truncated=True, times=1)
+    result = start_solve(inventory.root, REQUEST, options(edit_protocol="insert"))
+    prompts = [c.prompt for c in scripted.calls if c.node == "edit"]
+    assert not any("Your answer was cut off" in p for p in prompts)
+    assert LOOPING in prompts[1]
+    assert {e["path"]: e for e in result.record["edits"]}["inventory/report.py"]["status"] \
+        == "done"
+
+
+def test_a_plain_word_before_method_names_no_method():
+    from sleepcoder.agent.solve.plan import Unit, _method_of_class
+
+    class Definition:
+        kind = "class"
+
+    for what, expected in [("add a query parameter method", "change"),
+                           ("add the duration_ms method to it", "add"),
+                           ("add the toJSON method", "add"),
+                           ("add a method `render_link(self)`", "add")]:
+        unit = Unit("change", "URL", what=what)
+        _method_of_class(unit, {"URL": Definition()}, [], "m.py")
+        assert unit.kind == expected, what

@@ -360,8 +360,11 @@ def _method_of_class(unit: Unit, names: dict, notes: list[str], path: str) -> No
         return
     tail = unit.name.rsplit(".", 1)[-1]
     quoted = re.findall(r"`([A-Za-z_]\w*)\s*(?:\(|`)", unit.what)
-    before = re.findall(r"\b([A-Za-z_]\w*)\s+(?:method|property|function)\b", unit.what,
-                        re.IGNORECASE)
+    # a word before "method" counts only when it is spelled like an identifier (`duration_ms
+    # method`, not "a query parameter method", which names no method)
+    before = [w for w in re.findall(r"\b([A-Za-z_]\w*)\s+(?:method|property|function)\b",
+                                    unit.what, re.IGNORECASE)
+              if "_" in w.strip("_") or re.search(r"[a-z][A-Z]", w)]
     found = [n for n in quoted + before if n != tail and n.lower() not in _NOT_A_NAME]
     if not found:
         return
