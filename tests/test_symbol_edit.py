@@ -601,3 +601,39 @@ def test_an_added_definition_may_take_another_new_name_but_not_an_existing_one(
     report = {e["path"]: e for e in result.record["edits"]}["inventory/report.py"]
     assert report["status"] == "failed"
     assert "must define `low_stock`, it defines `format_money`" in report["error"]
+
+
+def test_a_header_with_a_comment_after_its_colon_is_cut_there():
+    from sleepcoder.agent.solve.protocols import _signature_end
+
+    lines = ["def f(x, y=1):  # y is new", "if x:", "return y"]
+    assert _signature_end(lines, 0) == 0
+    assert _signature_end(["def f(x): # one space", "if x:"], 0) == 0
+    assert _signature_end(["def f(x='#('):", "pass"], 0) == 0
+
+
+def test_a_multiline_decorator_is_added_whole_though_its_closing_line_is_common(
+        inventory, scripted):  # noqa: F811
+    """Lines of the new decorators were dropped one by one when the definition had a line
+    like them (`)`), which cut `@functools.lru_cache(` off its closing bracket."""
+    script_plan(scripted, "EDIT inventory/report.py: money\n  CHANGE stock_table: memoize it\n")
+    scripted.on(node="edit", reply="```python\n@functools.lru_cache(\n    maxsize=None,\n)\n```",
+                times=1)
+    path = inventory.root / "inventory/report.py"
+    inventory.commit("wrapped", {"inventory/report.py": path.read_text().replace(
+        "    lines = [", "    lines = (\n        [").replace(
+        "'Value':>10}\"]\n", "'Value':>10}\"]\n    )\n")})
+    result = start_solve(inventory.root, "money", options(edit_protocol="decomposed"))
+    assert result.status == "done", result.record["events"]
+    assert "+@functools.lru_cache(\n+    maxsize=None,\n+)\n def stock_table" in result.patch
+
+
+def test_an_added_definition_never_takes_a_name_the_file_imports(inventory,  # noqa: F811
+                                                                  scripted):
+    script_plan(scripted, "EDIT inventory/report.py: add the low-stock report\n"
+                "  ADD low_stock AFTER valuation_report: the items below a threshold\n")
+    scripted.on(node="edit", reply="```python\nclass Inventory:\n    low = 1\n```")
+    result = start_solve(inventory.root, REQUEST, options(edit_protocol="insert"))
+    report = {e["path"]: e for e in result.record["edits"]}["inventory/report.py"]
+    assert "+class Inventory:" not in result.patch
+    assert "must define `low_stock`, it defines `Inventory`" in report["error"]

@@ -322,7 +322,9 @@ def _splice_decomposed(ctx: SolveContext, work: UnitWork, statements, header_las
         new_header = _check_header(work, new_header, header_last - span.header_line)
     decorators = _decorator_lines(new_body) if work.language == "python" else None
     if decorators is not None:  # decorator lines given as body lines: they go on the header
-        fresh = [line for line in decorators if line.strip() not in existing]
+        # whole decorators: a line of a new one (its closing `)`) may be in the code already
+        fresh = [line for group in _decorator_groups(decorators)
+                 if not all(line.strip() in existing for line in group) for line in group]
         if not fresh:
             raise UnitRejected(f"the new lines are decorators `{work.tail}` already has: write "
                                f"the body lines the change adds: {work.unit.what}")
@@ -378,6 +380,23 @@ def _decorator_lines(text: str) -> list[str] | None:
         return None
     least = min(len(line) - len(line.lstrip()) for line in lines)
     return [line[least:] for line in lines]
+
+
+def _decorator_groups(lines: list[str]) -> list[list[str]]:
+    """Decorator lines split into decorators: each `@` line with its continuation lines."""
+    groups: list[list[str]] = []
+    for line in lines:
+        if line.strip().startswith("@") and not (groups and _open(groups[-1])):
+            groups.append([line])
+        else:
+            groups[-1].append(line)
+    return groups
+
+
+def _open(lines: list[str]) -> bool:
+    """Whether brackets opened in `lines` are still open."""
+    code = re.sub(r"(\"[^\"]*\"|'[^']*')", "''", "\n".join(lines))
+    return sum(code.count(c) for c in "([{") > sum(code.count(c) for c in ")]}")
 
 
 def _relocated(work: UnitWork, content: str):
@@ -459,7 +478,8 @@ def _signature_end(lines: list[str], start: int) -> int | None:
     closed and the line ending with `:` (None when there is none)."""
     depth = 0
     for index in range(start, len(lines)):
-        code = re.sub(r"(\"[^\"]*\"|'[^']*')", "''", lines[index].split("  #", 1)[0])
+        # strings first, so that a `#` in one is not taken for a comment
+        code = re.sub(r"(\"[^\"]*\"|'[^']*')", "''", lines[index]).split("#", 1)[0]
         depth += sum(code.count(c) for c in "([{") - sum(code.count(c) for c in ")]}")
         if depth <= 0 and code.rstrip().endswith(":"):
             return index
