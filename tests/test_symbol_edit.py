@@ -637,3 +637,28 @@ def test_an_added_definition_never_takes_a_name_the_file_imports(inventory,  # n
     report = {e["path"]: e for e in result.record["edits"]}["inventory/report.py"]
     assert "+class Inventory:" not in result.patch
     assert "must define `low_stock`, it defines `Inventory`" in report["error"]
+
+
+@pytest.mark.parametrize("request_text,what", [
+    ("Add a welcome message on start", "print a greeting when the program starts"),
+    ("Show each country's details", "add the country's capital to the details"),
+    ("Make search case-insensitive", "compare the letters ignoring their case"),
+    ("Add a greet command", "print the greeting for the given name"),
+    ("Add a shouting mode", "add the --shout option"),
+])
+def test_a_description_that_merely_shares_a_word_with_the_example_is_kept(request_text,
+                                                                          what):
+    from sleepcoder.agent.solve.plan import Step, _scrub_copied_descriptions
+
+    steps, notes = [Step("edit", "app.py", what)], []
+    _scrub_copied_descriptions(request_text, steps, notes)
+    assert steps[0].what == what and not notes
+
+
+def test_a_description_with_the_example_name_or_two_topic_words_is_replaced():
+    from sleepcoder.agent.solve.plan import Step, _scrub_copied_descriptions
+
+    for what in ("add a method to handle the --shout flag", "print it in capital letters"):
+        steps: list = [Step("edit", "rich/prompt.py", what)]
+        _scrub_copied_descriptions("Adds rich.prompt", steps, [])
+        assert steps[0].what == "implement the feature request"
