@@ -220,3 +220,18 @@ def test_a_place_answer_in_other_digits_is_not_a_crash(inventory, scripted):  # 
     result, edit = _solve_readme(inventory, scripted, b"# inventory\n\nStock.\n\n## B\n\nx\n",
                                  place="\u00b2")
     assert edit["status"] == "done", edit
+
+
+def test_a_line_of_inline_code_is_not_a_fence():
+    text = "# A\n\n```x``` runs it.\n\n## B\n\ntext\n"
+    assert [p.label for p in places(text, "a.md")] == [
+        'end of the section "A"', 'end of the section "B", at the end of the file']
+
+
+def test_new_lines_are_not_refused_for_short_closing_lines_the_file_has():
+    """A template's new element repeats `<li>` and `</li>`: those lines say nothing of a
+    copy."""
+    template = "<ul>\n  <li>\n    {{ a }}\n  </li>\n</ul>\n"
+    assert new_lines_from("```\n<li>\n  {{ item.low_stock }}\n</li>\n```", template)
+    with pytest.raises(EditRejected, match="already in the file"):
+        new_lines_from("```\n<li>\n  {{ a }}\n</li>\n```", template)

@@ -29,6 +29,7 @@ MAX_PLACES = 40
 MAX_SHOWN_CHARS = 6000  # larger files are shown as their start and their outline
 NEW_LINES_TOKENS = 500
 PLACE_TOKENS = 600  # the question where the new lines go
+SHORT_LINE = 8  # shorter new lines do not count in telling new lines from copied ones
 _RST_UNDERLINE = re.compile(r"^([=\-~^*#+`'\".:_])\1{2,}\s*$")
 _MD_HEADING = re.compile(r"^#{1,6}\s+\S")
 
@@ -103,9 +104,10 @@ def _fenced(lines: list[str]) -> set[int]:
     for n, line in enumerate(lines, 1):
         stripped = line.strip()
         if not fence:
-            opening = re.match(r"(`{3,}|~{3,})", stripped)
+            # a backtick in the info string makes it inline code (```x```), not a fence
+            opening = re.match(r"(`{3,})[^`]*$|(~{3,})", stripped)
             if opening:
-                fence = opening.group(1)
+                fence = opening.group(1) or opening.group(2)
                 inside.add(n)
         elif stripped.startswith(fence) and not stripped.strip(fence[0]):
             fence = ""
@@ -187,8 +189,10 @@ def new_lines_from(answer: str, content: str) -> str:
     written = [line.strip() for line in text.splitlines() if line.strip()]
     if not written:
         raise EditRejected("the code block is empty")
-    fresh = [line for line in written if line not in existing]
-    if not fresh or len(fresh) < len(written) / 2:
+    # short lines (`</li>`, a fence, a bracket) a new element repeats tell nothing of a copy
+    telling = [line for line in written if len(line) >= SHORT_LINE] or written
+    fresh = [line for line in telling if line not in existing]
+    if not fresh or len(fresh) < len(telling) / 2:
         raise EditRejected("the new lines are (mostly) already in the file: write only the "
                            "lines the change adds, not lines that are there")
     return text
