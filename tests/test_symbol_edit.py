@@ -5,6 +5,8 @@ without a model, and every bad answer sent back with the precise reason."""
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sleepcoder.agent.solve.context import SolveOptions
 from sleepcoder.agent.solve.run import start_solve
 
@@ -662,3 +664,33 @@ def test_a_description_with_the_example_name_or_two_topic_words_is_replaced():
         steps: list = [Step("edit", "rich/prompt.py", what)]
         _scrub_copied_descriptions("Adds rich.prompt", steps, [])
         assert steps[0].what == "implement the feature request"
+
+
+_defaults = st.sampled_from(["", "=1", "='#'", "='):'", "=(1, 2)", "={'a': [1]}",
+                             ": int", ": dict[str, int] = {}", "='x'  # note"])
+
+
+@given(st.lists(st.tuples(st.from_regex(r"[a-z]{1,5}", fullmatch=True), _defaults),
+                max_size=6), st.booleans(), st.sampled_from(["", "  # changed", " # new"]))
+def test_a_signature_ends_at_its_colon_however_it_is_split(params, split, comment):
+    from sleepcoder.agent.solve.protocols import _signature_end
+
+    items = [f"{name}{default}" for name, default in params]
+    items = [item.split("  #")[0] for item in items]  # a comment only ends a line
+    if split and items:
+        lines = ["def f(", *[f"    {item}," for item in items], f") -> str:{comment}"]
+    else:
+        lines = [f"def f({', '.join(items)}) -> str:{comment}"]
+    body = ["if x:", "return {'a': 1}", "for i in (1,", "2):"]
+    assert _signature_end([*lines, *body], 0) == len(lines) - 1
+
+
+@given(st.lists(st.sampled_from(["@a", "@b(", "    1,", ")", "@c(x)", "@d[", "]"]),
+                max_size=8))
+def test_decorator_groups_keep_every_line_in_order(lines):
+    from sleepcoder.agent.solve.protocols import _decorator_groups
+
+    if lines and lines[0].startswith("@"):
+        groups = _decorator_groups(lines)
+        assert [line for group in groups for line in group] == lines
+        assert all(group[0].startswith("@") for group in groups)
