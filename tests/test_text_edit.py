@@ -110,9 +110,9 @@ def test_place_after_never_beyond_the_file():
 def test_an_rst_title_right_under_another_keeps_the_first_title_whole():
     """A title directly under another's underline is not taken for an overlined title: the
     new lines never go between a title and its underline."""
-    text = "Title\n=====\nSub\n---\n\nText.\n"
-    for place in places(text, "a.rst"):
-        assert "Title\n=====\n" in insert(text, place, "NEW")
+    for text in ("Title\n=====\nSub\n---\n\nText.\n", "Title\n=====\nTop\n=====\n\nText.\n"):
+        for place in places(text, "a.rst"):
+            assert "Title\n=====\n" in insert(text, place, "NEW")
 
 
 def test_markdown_places_are_never_inside_a_fenced_code_block():

@@ -131,9 +131,11 @@ def _headings(lines: list[str], path: str, fenced: set[int]) -> list[tuple[int, 
                     and len(under.rstrip()) >= len(title.rstrip()) \
                     and not _RST_UNDERLINE.match(title):
                 start = n - 1
-                # an overline is the underline's twin (docutils requires it); another
-                # title's underline right above is not one
-                if start > 1 and lines[start - 2].rstrip() == under.rstrip():
+                # an overline is the underline's twin (docutils requires it) at the start
+                # of the file or after a blank line; another title's underline right above
+                # is not one
+                if start > 1 and lines[start - 2].rstrip() == under.rstrip() and (
+                        start == 2 or not lines[start - 3].strip()):
                     start -= 1
                 heads.append((start, title.strip()))
     return heads
