@@ -694,3 +694,15 @@ def test_decorator_groups_keep_every_line_in_order(lines):
         groups = _decorator_groups(lines)
         assert [line for group in groups for line in group] == lines
         assert all(group[0].startswith("@") for group in groups)
+
+
+def test_a_decorator_in_both_the_header_and_the_body_answer_is_added_once(
+        inventory, scripted):  # noqa: F811
+    script_plan(scripted, "EDIT inventory/report.py: money\n"
+                          "  CHANGE format_money: decorate it with a cache\n")
+    scripted.on(node="edit", reply="```python\n@functools.cache\n"
+                                   "def format_money(amount: float) -> str:\n```", times=1)
+    scripted.on(node="edit", reply="```python\n@functools.cache\n```", times=1)
+    result = start_solve(inventory.root, "money", options(edit_protocol="decomposed"))
+    assert result.status == "done", result.record["events"]
+    assert result.patch.count("+@functools.cache") == 1

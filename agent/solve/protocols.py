@@ -322,20 +322,23 @@ def _splice_decomposed(ctx: SolveContext, work: UnitWork, statements, header_las
         new_header = _check_header(work, new_header, header_last - span.header_line)
     decorators = _decorator_lines(new_body) if work.language == "python" else None
     if decorators is not None:  # decorator lines given as body lines: they go on the header
-        # whole decorators: a line of a new one (its closing `)`) may be in the code already
+        # whole decorators: a line of a new one (its closing `)`) may be in the code already;
+        # and one the new header has is not added twice
+        known = existing | _line_set(new_header)
         fresh = [line for group in _decorator_groups(decorators)
-                 if not all(line.strip() in existing for line in group) for line in group]
-        if not fresh:
+                 if not all(line.strip() in known for line in group) for line in group]
+        if not fresh and not new_header:
             raise UnitRejected(f"the new lines are decorators `{work.tail}` already has: write "
                                f"the body lines the change adds: {work.unit.what}")
-        ctx.trajectory.outcome("edit", "the new lines are decorators: they go above the "
-                                       f"`def` line of `{work.tail}`")
-        if new_header:  # a new header replaces the old one first, then takes them
-            content = replace_lines(content, span.start_line, header_last, new_header,
-                                    span.indent)
-            new_header = ""
-            span = _relocated(work, content) or span
-        return insert_lines(content, span.header_line - 1, "\n".join(fresh), span.indent)
+        if fresh:
+            ctx.trajectory.outcome("edit", "the new lines are decorators: they go above the "
+                                           f"`def` line of `{work.tail}`")
+            if new_header:  # a new header replaces the old one first, then takes them
+                content = replace_lines(content, span.start_line, header_last, new_header,
+                                        span.indent)
+                span = _relocated(work, content) or span
+            return insert_lines(content, span.header_line - 1, "\n".join(fresh), span.indent)
+        new_body = ""  # the new header has them all: it is the change
     body_lines = _line_set(new_body)
     if body_lines and body_lines <= existing:
         raise UnitRejected(f"the new body lines are already in `{work.tail}`: write only lines "
