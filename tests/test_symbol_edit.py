@@ -5,6 +5,8 @@ without a model, and every bad answer sent back with the precise reason."""
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sleepcoder.agent.solve.context import SolveOptions
 from sleepcoder.agent.solve.run import start_solve
 
@@ -657,3 +659,105 @@ def test_a_plain_word_before_method_names_no_method():
         unit = Unit("change", "URL", what=what)
         _method_of_class(unit, {"URL": Definition()}, [], "m.py")
         assert unit.kind == expected, what
+
+def test_a_header_with_a_comment_after_its_colon_is_cut_there():
+    from sleepcoder.agent.solve.protocols import _signature_end
+
+    lines = ["def f(x, y=1):  # y is new", "if x:", "return y"]
+    assert _signature_end(lines, 0) == 0
+    assert _signature_end(["def f(x): # one space", "if x:"], 0) == 0
+    assert _signature_end(["def f(x='#('):", "pass"], 0) == 0
+
+
+def test_a_multiline_decorator_is_added_whole_though_its_closing_line_is_common(
+        inventory, scripted):  # noqa: F811
+    """Lines of the new decorators were dropped one by one when the definition had a line
+    like them (`)`), which cut `@functools.lru_cache(` off its closing bracket."""
+    script_plan(scripted, "EDIT inventory/report.py: money\n  CHANGE stock_table: memoize it\n")
+    scripted.on(node="edit", reply="```python\n@functools.lru_cache(\n    maxsize=None,\n)\n```",
+                times=1)
+    path = inventory.root / "inventory/report.py"
+    inventory.commit("wrapped", {"inventory/report.py": path.read_text().replace(
+        "    lines = [", "    lines = (\n        [").replace(
+        "'Value':>10}\"]\n", "'Value':>10}\"]\n    )\n")})
+    result = start_solve(inventory.root, "money", options(edit_protocol="decomposed"))
+    assert result.status == "done", result.record["events"]
+    assert "+@functools.lru_cache(\n+    maxsize=None,\n+)\n def stock_table" in result.patch
+
+
+def test_an_added_definition_never_takes_a_name_the_file_imports(inventory,  # noqa: F811
+                                                                  scripted):
+    script_plan(scripted, "EDIT inventory/report.py: add the low-stock report\n"
+                "  ADD low_stock AFTER valuation_report: the items below a threshold\n")
+    scripted.on(node="edit", reply="```python\nclass Inventory:\n    low = 1\n```")
+    result = start_solve(inventory.root, REQUEST, options(edit_protocol="insert"))
+    report = {e["path"]: e for e in result.record["edits"]}["inventory/report.py"]
+    assert "+class Inventory:" not in result.patch
+    assert "must define `low_stock`, it defines `Inventory`" in report["error"]
+
+
+@pytest.mark.parametrize("request_text,what", [
+    ("Add a welcome message on start", "print a greeting when the program starts"),
+    ("Show each country's details", "add the country's capital to the details"),
+    ("Make search case-insensitive", "compare the letters ignoring their case"),
+    ("Add a greet command", "print the greeting for the given name"),
+    ("Add a shouting mode", "add the --shout option"),
+])
+def test_a_description_that_merely_shares_a_word_with_the_example_is_kept(request_text,
+                                                                          what):
+    from sleepcoder.agent.solve.plan import Step, _scrub_copied_descriptions
+
+    steps, notes = [Step("edit", "app.py", what)], []
+    _scrub_copied_descriptions(request_text, steps, notes)
+    assert steps[0].what == what and not notes
+
+
+def test_a_description_with_the_example_name_or_two_topic_words_is_replaced():
+    from sleepcoder.agent.solve.plan import Step, _scrub_copied_descriptions
+
+    for what in ("add a method to handle the --shout flag", "print it in capital letters"):
+        steps: list = [Step("edit", "rich/prompt.py", what)]
+        _scrub_copied_descriptions("Adds rich.prompt", steps, [])
+        assert steps[0].what == "implement the feature request"
+
+
+_defaults = st.sampled_from(["", "=1", "='#'", "='):'", "=(1, 2)", "={'a': [1]}",
+                             ": int", ": dict[str, int] = {}", "='x'  # note"])
+
+
+@given(st.lists(st.tuples(st.from_regex(r"[a-z]{1,5}", fullmatch=True), _defaults),
+                max_size=6), st.booleans(), st.sampled_from(["", "  # changed", " # new"]))
+def test_a_signature_ends_at_its_colon_however_it_is_split(params, split, comment):
+    from sleepcoder.agent.solve.protocols import _signature_end
+
+    items = [f"{name}{default}" for name, default in params]
+    items = [item.split("  #")[0] for item in items]  # a comment only ends a line
+    if split and items:
+        lines = ["def f(", *[f"    {item}," for item in items], f") -> str:{comment}"]
+    else:
+        lines = [f"def f({', '.join(items)}) -> str:{comment}"]
+    body = ["if x:", "return {'a': 1}", "for i in (1,", "2):"]
+    assert _signature_end([*lines, *body], 0) == len(lines) - 1
+
+
+@given(st.lists(st.sampled_from(["@a", "@b(", "    1,", ")", "@c(x)", "@d[", "]"]),
+                max_size=8))
+def test_decorator_groups_keep_every_line_in_order(lines):
+    from sleepcoder.agent.solve.protocols import _decorator_groups
+
+    if lines and lines[0].startswith("@"):
+        groups = _decorator_groups(lines)
+        assert [line for group in groups for line in group] == lines
+        assert all(group[0].startswith("@") for group in groups)
+
+
+def test_a_decorator_in_both_the_header_and_the_body_answer_is_added_once(
+        inventory, scripted):  # noqa: F811
+    script_plan(scripted, "EDIT inventory/report.py: money\n"
+                          "  CHANGE format_money: decorate it with a cache\n")
+    scripted.on(node="edit", reply="```python\n@functools.cache\n"
+                                   "def format_money(amount: float) -> str:\n```", times=1)
+    scripted.on(node="edit", reply="```python\n@functools.cache\n```", times=1)
+    result = start_solve(inventory.root, "money", options(edit_protocol="decomposed"))
+    assert result.status == "done", result.record["events"]
+    assert result.patch.count("+@functools.cache") == 1

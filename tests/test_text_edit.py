@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from sleepcoder.agent.solve.run import start_solve
 from sleepcoder.agent.solve.syntax import EditRejected
 from sleepcoder.agent.solve.text_edit import (
     MAX_PLACES,
@@ -15,6 +16,9 @@ from sleepcoder.agent.solve.text_edit import (
     new_lines_from,
     places,
 )
+
+from tests.test_solve import REQUEST, inventory  # noqa: F401
+from tests.test_symbol_edit import options
 
 MD = "# Title\n\nIntro text.\n\n## Usage\n\nRun it.\n\n## Options\n\n- a\n- b\n"
 RST = ("Signals\n=======\n\nIntro.\n\nCore signals\n------------\n\n.. data:: got\n\n"
@@ -101,3 +105,133 @@ def test_insert_keeps_every_old_line_in_order_and_adds_the_new_ones(lines, data)
 
 def test_place_after_never_beyond_the_file():
     assert places("", "a.md") == [Place(0, "at the end of the file", True)]
+
+
+def test_an_rst_title_right_under_another_keeps_the_first_title_whole():
+    """A title directly under another's underline is not taken for an overlined title: the
+    new lines never go between a title and its underline."""
+    for text in ("Title\n=====\nSub\n---\n\nText.\n", "Title\n=====\nTop\n=====\n\nText.\n"):
+        for place in places(text, "a.rst"):
+            assert "Title\n=====\n" in insert(text, place, "NEW")
+
+
+def test_markdown_places_are_never_inside_a_fenced_code_block():
+    mixed = "# A\n\n~~~\n```python\n# comment\n```\n~~~\n\ntext\n\n## B\n\nx\n"
+    assert [p.label for p in places(mixed, "a.md")] == [
+        'end of the section "A"', 'end of the section "B", at the end of the file']
+    plain = "Intro\n\n```python\ndef f():\n\n    return 1\n\nprint(f())\n```\n\nEnd.\n"
+    assert [p.after for p in places(plain, "a.md")] == [1, 9, 11]  # 9: the closing fence
+
+
+def test_a_block_before_an_indented_block_gives_the_new_lines_its_indentation():
+    """Unindented lines between the blocks of an reST directive would end the directive."""
+    text = "Intro.\n\n.. note::\n\n   first\n\n   second\n\nEnd.\n"
+    first = next(p for p in places(text, "a.rst") if "first" in p.label)
+    assert insert(text, first, "NEW") == (
+        "Intro.\n\n.. note::\n\n   first\n\n   NEW\n\n   second\n\nEnd.\n")
+
+
+def test_crlf_files_keep_their_line_endings():
+    text = "# A\r\n\r\ntext\r\n\r\n## B\r\n\r\nx\r\n"
+    found = places(text, "a.md")
+    assert [p.after for p in found] == [3, 7]
+    new = insert(text, found[0], "NEW")
+    assert new == "# A\r\n\r\ntext\r\n\r\nNEW\r\n\r\n## B\r\n\r\nx\r\n"
+
+
+def test_only_newlines_end_lines():
+    """A form feed or a Unicode line separator inside a line is not a place to insert at."""
+    text = "a\x0cb\nc\u2028d\ne\n"
+    found = places(text, "a.txt")
+    assert [p.after for p in found] == [1, 2, 3]
+    assert insert(text, found[0], "NEW") == "a\x0cb\nNEW\nc\u2028d\ne\n"
+
+
+def test_a_file_without_a_final_newline_keeps_its_last_line_when_lines_go_before_it():
+    assert insert("a\nb\nc", places("a\nb\nc", "a.txt")[0], "NEW") == "a\nNEW\nb\nc"
+
+
+def test_a_deeply_nested_data_file_is_an_error_not_a_crash():
+    assert data_error("x.json", "[" * 100000 + "]" * 100000)
+
+
+any_lines = st.lists(st.text(alphabet=st.sampled_from(["a", " ", "#", "=", "`", "~", "\r",
+                                                      "\x0c", "\u2028", "\t", "é", "."]),
+                             max_size=8), max_size=25)
+
+
+@given(any_lines, st.booleans(), st.booleans(), st.data())
+def test_insert_keeps_every_old_line_byte_for_byte(lines, crlf, final, data):
+    ending = "\r\n" if crlf else "\n"
+    content = ending.join(lines) + (ending if final and lines else "")
+    options = places(content, data.draw(st.sampled_from(["a.md", "a.rst", "a.html"])))
+    place = data.draw(st.sampled_from(options))
+    new = insert(content, place, "NEW LINE")
+    got = new.split("\n")
+    assert sum(line.strip() == "NEW LINE" for line in got) == 1
+    old = content.split("\n")
+    it = iter(got)
+    # every old line in order, unchanged (the last one may have gained its newline)
+    assert all(any(line == want for line in it) for want in old[:-1])
+    assert old[-1] in got or old[-1] + "\r" in got
+
+
+def _solve_readme(repo, scripted, content: bytes, path: str = "README.md",
+                  place: str = "1"):
+    repo.commit("docs", {path: content})
+    scripted.on(node="localize", reply=f"{path}: YES")
+    scripted.on(node="plan", reply=f"EDIT {path}: document the low-stock command\n")
+    scripted.on(node="edit", contains="write only the new lines",
+                reply="```\nThe low-stock command lists items below a quantity.\n```")
+    scripted.on(node="edit", contains="After which numbered place", reply=place)
+    result = start_solve(repo.root, REQUEST, options())
+    return result, {e["path"]: e for e in result.record["edits"]}[path]
+
+
+def test_a_crlf_file_gets_crlf_lines_and_its_old_lines_untouched(inventory,  # noqa: F811
+                                                                   scripted):
+    result, edit = _solve_readme(inventory, scripted,
+                                 b"# inventory\r\n\r\nStock.\r\n\r\n## Commands\r\n\r\nadd.\r\n")
+    assert edit["status"] == "done", edit
+    assert result.patch, result.record["events"]
+    # two new lines (and the +++ line), none removed but for the --- line
+    assert result.patch.count("\n+") == 3 and result.patch.count("\n-") == 1
+    assert "+The low-stock command lists items below a quantity.\r\n" in result.patch
+
+
+def test_a_file_that_is_not_utf8_is_left_as_it_was(inventory, scripted):  # noqa: F811
+    result, edit = _solve_readme(inventory, scripted,
+                                 "# inventory\n\nCafé stock.\n".encode("latin-1"))
+    assert edit["status"] == "failed"
+    assert "README.md is not UTF-8 text" in edit["error"]
+    assert "README.md" not in result.patch
+
+
+def test_an_already_invalid_json_file_may_still_get_new_lines(inventory,  # noqa: F811
+                                                                scripted):
+    """A JSON file with comments (tsconfig.json, VS Code settings) is not valid JSON before
+    the edit either: the check refuses only what the insertion broke."""
+    result, edit = _solve_readme(inventory, scripted,
+                                 b'{\n  // stock\n  "a": 1\n}\n', path="settings.json")
+    assert edit["status"] == "done", edit
+
+
+def test_a_place_answer_in_other_digits_is_not_a_crash(inventory, scripted):  # noqa: F811
+    result, edit = _solve_readme(inventory, scripted, b"# inventory\n\nStock.\n\n## B\n\nx\n",
+                                 place="\u00b2")
+    assert edit["status"] == "done", edit
+
+
+def test_a_line_of_inline_code_is_not_a_fence():
+    text = "# A\n\n```x``` runs it.\n\n## B\n\ntext\n"
+    assert [p.label for p in places(text, "a.md")] == [
+        'end of the section "A"', 'end of the section "B", at the end of the file']
+
+
+def test_new_lines_are_not_refused_for_short_closing_lines_the_file_has():
+    """A template's new element repeats `<li>` and `</li>`: those lines say nothing of a
+    copy."""
+    template = "<ul>\n  <li>\n    {{ a }}\n  </li>\n</ul>\n"
+    assert new_lines_from("```\n<li>\n  {{ item.low_stock }}\n</li>\n```", template)
+    with pytest.raises(EditRejected, match="already in the file"):
+        new_lines_from("```\n<li>\n  {{ a }}\n</li>\n```", template)

@@ -46,7 +46,7 @@ def worktree_diff(worktree: Path, base: str, paths: list[str] | None = None) -> 
     # part of the change; only the planned paths are given, so nothing else comes in
     git(worktree, "add", "-A", *(["-f"] if paths else []), *spec)
     text = git(worktree, "diff", "--cached", "--binary", "--no-color", "--no-ext-diff",
-               base, *spec).stdout
+               base, *spec, exact=True).stdout
     git(worktree, "reset", "-q")
     return parse_patch(text)
 

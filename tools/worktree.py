@@ -24,10 +24,20 @@ class GitError(RuntimeError):
 
 
 def git(cwd: Path, *args: str, input: str | None = None, env: dict | None = None,
-        check: bool = True) -> subprocess.CompletedProcess:
-    result = subprocess.run(["git", "-c", "core.quotepath=off", "-c", "commit.gpgsign=false",
-                             *args], cwd=cwd, input=input, capture_output=True, text=True,
-                            env={**os.environ, **LITERAL, **(env or {})})
+        check: bool = True, exact: bool = False) -> subprocess.CompletedProcess:
+    """Run git; `exact`: its output with carriage returns kept (text mode turns a CRLF file's
+    diff into one that no longer applies) and bytes that are not UTF-8 replaced, not raised."""
+    command = ["git", "-c", "core.quotepath=off", "-c", "commit.gpgsign=false", *args]
+    environment = {**os.environ, **LITERAL, **(env or {})}
+    if exact:
+        raw = subprocess.run(command, cwd=cwd, capture_output=True, env=environment,
+                             input=None if input is None else input.encode("utf-8"))
+        result = subprocess.CompletedProcess(raw.args, raw.returncode,
+                                             raw.stdout.decode("utf-8", "replace"),
+                                             raw.stderr.decode("utf-8", "replace"))
+    else:
+        result = subprocess.run(command, cwd=cwd, input=input, capture_output=True,
+                                text=True, env=environment)
     if check and result.returncode != 0:
         # git's last lines say what went wrong ("Preparing worktree" comes first)
         lines = [line for line in result.stderr.strip().splitlines() if line.strip()]

@@ -265,16 +265,23 @@ def _scrub_copied_descriptions(request: str, steps: list[Step], notes: list[str]
     rich.prompt" was planned as "add a method to handle the --shout flag" in four files, and
     each edit question then asked for a shout flag): the edit is asked from the request
     alone rather than from a description of another feature."""
-    known = set(re.findall(r"[a-z]+", request.lower()))
-    if example_topic() & known:  # the request is on the example's topic: nothing is copied
-        return
+    known = {w for w in re.findall(r"[a-z]+", request.lower()) if len(w) > 3}
     topic = example_topic()
+    # the request is on the example's topic ("greet" for "greeting", "shouting" for
+    # "shout"): nothing is copied
+    if any(w.startswith(t) or t.startswith(w) for w in known for t in topic):
+        return
+    names = example_words()
     copied: set[str] = set()
 
     def clean(text: str, instead: str) -> str:
         found = topic & set(re.findall(r"[a-z]+", text.lower()))
+        # one plain word (a greeting, a capital, letters) is the description's own; the
+        # example's new name, or two of its topic words, are a copy
+        if not found & names and len(found) < 2:
+            return text
         copied.update(found)
-        return instead if found else text
+        return instead
 
     for step in steps:
         step.what = clean(step.what, "implement the feature request")

@@ -343,18 +343,23 @@ def _splice_decomposed(ctx: SolveContext, work: UnitWork, statements, header_las
         new_header = _check_header(work, new_header, header_last - span.header_line)
     decorators = _decorator_lines(new_body) if work.language == "python" else None
     if decorators is not None:  # decorator lines given as body lines: they go on the header
-        fresh = [line for line in decorators if line.strip() not in existing]
-        if not fresh:
+        # whole decorators: a line of a new one (its closing `)`) may be in the code already;
+        # and one the new header has is not added twice
+        known = existing | _line_set(new_header)
+        fresh = [line for group in _decorator_groups(decorators)
+                 if not all(line.strip() in known for line in group) for line in group]
+        if not fresh and not new_header:
             raise UnitRejected(f"the new lines are decorators `{work.tail}` already has: write "
                                f"the body lines the change adds: {work.unit.what}")
-        ctx.trajectory.outcome("edit", "the new lines are decorators: they go above the "
-                                       f"`def` line of `{work.tail}`")
-        if new_header:  # a new header replaces the old one first, then takes them
-            content = replace_lines(content, span.start_line, header_last, new_header,
-                                    span.indent)
-            new_header = ""
-            span = _relocated(work, content) or span
-        return insert_lines(content, span.header_line - 1, "\n".join(fresh), span.indent)
+        if fresh:
+            ctx.trajectory.outcome("edit", "the new lines are decorators: they go above the "
+                                           f"`def` line of `{work.tail}`")
+            if new_header:  # a new header replaces the old one first, then takes them
+                content = replace_lines(content, span.start_line, header_last, new_header,
+                                        span.indent)
+                span = _relocated(work, content) or span
+            return insert_lines(content, span.header_line - 1, "\n".join(fresh), span.indent)
+        new_body = ""  # the new header has them all: it is the change
     body_lines = _line_set(new_body)
     if body_lines and body_lines <= existing:
         raise UnitRejected(f"the new body lines are already in `{work.tail}`: write only lines "
@@ -399,6 +404,23 @@ def _decorator_lines(text: str) -> list[str] | None:
         return None
     least = min(len(line) - len(line.lstrip()) for line in lines)
     return [line[least:] for line in lines]
+
+
+def _decorator_groups(lines: list[str]) -> list[list[str]]:
+    """Decorator lines split into decorators: each `@` line with its continuation lines."""
+    groups: list[list[str]] = []
+    for line in lines:
+        if line.strip().startswith("@") and not (groups and _open(groups[-1])):
+            groups.append([line])
+        else:
+            groups[-1].append(line)
+    return groups
+
+
+def _open(lines: list[str]) -> bool:
+    """Whether brackets opened in `lines` are still open."""
+    code = re.sub(r"(\"[^\"]*\"|'[^']*')", "''", "\n".join(lines))
+    return sum(code.count(c) for c in "([{") > sum(code.count(c) for c in ")]}")
 
 
 def _relocated(work: UnitWork, content: str):
@@ -480,7 +502,8 @@ def _signature_end(lines: list[str], start: int) -> int | None:
     closed and the line ending with `:` (None when there is none)."""
     depth = 0
     for index in range(start, len(lines)):
-        code = re.sub(r"(\"[^\"]*\"|'[^']*')", "''", lines[index].split("  #", 1)[0])
+        # strings first, so that a `#` in one is not taken for a comment
+        code = re.sub(r"(\"[^\"]*\"|'[^']*')", "''", lines[index]).split("#", 1)[0]
         depth += sum(code.count(c) for c in "([{") - sum(code.count(c) for c in ")]}")
         if depth <= 0 and code.rstrip().endswith(":"):
             return index

@@ -29,6 +29,7 @@ MAX_PLACES = 40
 MAX_SHOWN_CHARS = 6000  # larger files are shown as their start and their outline
 NEW_LINES_TOKENS = 500
 PLACE_TOKENS = 600  # the question where the new lines go
+SHORT_LINE = 8  # shorter new lines do not count in telling new lines from copied ones
 _RST_UNDERLINE = re.compile(r"^([=\-~^*#+`'\".:_])\1{2,}\s*$")
 _MD_HEADING = re.compile(r"^#{1,6}\s+\S")
 
@@ -44,10 +45,12 @@ class Place:
 def places(content: str, path: str, focus: str = "") -> list[Place]:
     """Where new lines may go: after each section's text (Markdown `#` headings, reST
     underlined titles), else after each blank-line separated block, else after each line;
-    the end of the file always. Ranked by the words they share with `focus` when there are
-    more than MAX_PLACES, then kept in file order."""
-    lines = content.splitlines()
-    heads = _headings(lines, path)
+    the end of the file always; never inside a Markdown fenced code block. Ranked by the
+    words they share with `focus` when there are more than MAX_PLACES, then kept in file
+    order."""
+    lines = split_lines(content)
+    fenced = _fenced(lines) if path.lower().endswith((".md", ".markdown")) else set()
+    heads = _headings(lines, path, fenced)
     found: list[Place] = []
     if heads:
         starts = [start for start, _ in heads] + [len(lines) + 1]
@@ -55,18 +58,20 @@ def places(content: str, path: str, focus: str = "") -> list[Place]:
             end = following - 1
             while end > start and not lines[end - 1].strip():
                 end -= 1
-            if following <= len(lines) and _is_overline(lines, following):
-                end = min(end, following - 1)
             found.append(Place(end, f"end of the section \"{title[:80]}\"", True))
     else:
         blocks = _blocks(lines)
         if len(blocks) >= 3:
+            # before an indented block (an reST directive's body, a nested list or mapping)
+            # unindented lines would cut it off: the new lines take its indentation
             found = [Place(last, f"after the block starting \"{lines[first - 1].strip()[:80]}\"",
-                           True) for first, last in blocks]
+                           True, _indent(lines[after - 1]) if after else "")
+                     for (first, last), (after, _) in zip(blocks, [*blocks[1:], (0, 0)],
+                                                          strict=True)]
         else:
-            found = [Place(n, f"after \"{line.strip()[:80]}\"", False,
-                           line[: len(line) - len(line.lstrip())])
+            found = [Place(n, f"after \"{line.strip()[:80]}\"", False, _indent(line))
                      for n, line in enumerate(lines, 1) if line.strip()]
+    found = [p for p in found if p.after not in fenced]
     last = next((p for p in found if p.after >= len(lines)), None)
     found = [p for p in found if p.after < len(lines)]
     if len(found) > MAX_PLACES - 1:
@@ -78,21 +83,46 @@ def places(content: str, path: str, focus: str = "") -> list[Place]:
     return [*found, Place(len(lines), end, True)]
 
 
-def _is_overline(lines: list[str], number: int) -> bool:
-    """Whether 1-based line `number` is a reST overline (the title below has it as well)."""
-    return bool(_RST_UNDERLINE.match(lines[number - 1])) and number + 1 <= len(lines)
+def split_lines(content: str) -> list[str]:
+    """The lines of `content` as editors and git count them: ended by a newline only (not by
+    the form feeds and Unicode separators `str.splitlines` also splits at); each keeps a
+    carriage return of a CRLF ending."""
+    lines = content.split("\n")
+    return lines[:-1] if lines[-1] == "" else lines
 
 
-def _headings(lines: list[str], path: str) -> list[tuple[int, str]]:
+def _indent(line: str) -> str:
+    return line[: len(line) - len(line.lstrip())]
+
+
+def _fenced(lines: list[str]) -> set[int]:
+    """The 1-based lines after which new lines would land inside a fenced code block: from
+    an opening fence to the line before the fence that closes it (same character, at least
+    as long; an unclosed fence runs to the end of the file)."""
+    inside: set[int] = set()
+    fence = ""
+    for n, line in enumerate(lines, 1):
+        stripped = line.strip()
+        if not fence:
+            # a backtick in the info string makes it inline code (```x```), not a fence
+            opening = re.match(r"(`{3,})[^`]*$|(~{3,})", stripped)
+            if opening:
+                fence = opening.group(1) or opening.group(2)
+                inside.add(n)
+        elif stripped.startswith(fence) and not stripped.strip(fence[0]):
+            fence = ""
+        else:
+            inside.add(n)
+    return inside
+
+
+def _headings(lines: list[str], path: str, fenced: set[int]) -> list[tuple[int, str]]:
     """(1-based line where the heading starts, its title), outside fenced code."""
     lower = path.lower()
     heads: list[tuple[int, str]] = []
     if lower.endswith((".md", ".markdown")):
-        fenced = False
         for n, line in enumerate(lines, 1):
-            if line.lstrip().startswith(("```", "~~~")):
-                fenced = not fenced
-            elif not fenced and _MD_HEADING.match(line):
+            if n not in fenced and _MD_HEADING.match(line):
                 heads.append((n, line.lstrip("#").strip()))
     elif lower.endswith((".rst", ".txt", ".rest")):
         for n in range(2, len(lines) + 1):
@@ -101,7 +131,11 @@ def _headings(lines: list[str], path: str) -> list[tuple[int, str]]:
                     and len(under.rstrip()) >= len(title.rstrip()) \
                     and not _RST_UNDERLINE.match(title):
                 start = n - 1
-                if start > 1 and _RST_UNDERLINE.match(lines[start - 2]):
+                # an overline is the underline's twin (docutils requires it) at the start
+                # of the file or after a blank line; another title's underline right above
+                # is not one
+                if start > 1 and lines[start - 2].rstrip() == under.rstrip() and (
+                        start == 2 or not lines[start - 3].strip()):
                     start -= 1
                 heads.append((start, title.strip()))
     return heads
@@ -123,14 +157,17 @@ def _blocks(lines: list[str]) -> list[tuple[int, int]]:
 
 def insert(content: str, place: Place, new_lines: str) -> str:
     """`content` with `new_lines` after `place`: set off by one blank line on each side at a
-    section or block boundary; at a line of an indented file, given that line's indentation
-    when the new lines have none."""
-    lines = content.splitlines(keepends=True)
-    if lines and not lines[-1].endswith("\n"):
-        lines[-1] += "\n"
+    section or block boundary; given the place's indentation when the new lines have none;
+    in the file's line ending (CRLF or LF). The old lines stay byte for byte, but for the
+    newline a last line without one gets when lines go after it."""
+    lines = [line + "\n" for line in split_lines(content)]
+    if lines and not content.endswith("\n"):
+        lines[-1] = lines[-1][:-1]
+    ending = "\r\n" if lines and lines[0].endswith("\r\n") else "\n"
+    if place.after >= len(lines) and lines and not lines[-1].endswith("\n"):
+        lines[-1] += ending
     new = [line.rstrip() for line in new_lines.strip("\n").splitlines()]
-    if not place.blank and place.indent and all(
-            not line or not line[0].isspace() for line in new):
+    if place.indent and all(not line or not line[0].isspace() for line in new):
         new = [place.indent + line if line else line for line in new]
     before, after = lines[:place.after], lines[place.after:]
     if place.blank:
@@ -138,7 +175,7 @@ def insert(content: str, place: Place, new_lines: str) -> str:
             new = ["", *new]
         if after and after[0].strip():
             new = [*new, ""]
-    return "".join(before + [line + "\n" for line in new] + after)
+    return "".join(before + [line + ending for line in new] + after)
 
 
 def new_lines_from(answer: str, content: str) -> str:
@@ -154,8 +191,10 @@ def new_lines_from(answer: str, content: str) -> str:
     written = [line.strip() for line in text.splitlines() if line.strip()]
     if not written:
         raise EditRejected("the code block is empty")
-    fresh = [line for line in written if line not in existing]
-    if not fresh or len(fresh) < len(written) / 2:
+    # short lines (`</li>`, a fence, a bracket) a new element repeats tell nothing of a copy
+    telling = [line for line in written if len(line) >= SHORT_LINE] or written
+    fresh = [line for line in telling if line not in existing]
+    if not fresh or len(fresh) < len(telling) / 2:
         raise EditRejected("the new lines are (mostly) already in the file: write only the "
                            "lines the change adds, not lines that are there")
     return text
@@ -172,6 +211,8 @@ def data_error(path: str, content: str) -> str:
             tomllib.loads(content)
     except (ValueError, tomllib.TOMLDecodeError) as exc:
         return str(exc).splitlines()[0][:200]
+    except RecursionError:  # the parsers recurse once per nesting level
+        return "nested too deeply to be read"
     return ""
 
 
@@ -179,7 +220,18 @@ def edit_text(ctx: SolveContext, step: Step, plan: Plan) -> FileResult:
     """Edit `step`'s file (no parser) by inserting new lines at a chosen place; one retry
     with the precise error when the new lines are unusable and the budget leaves room."""
     path, target = ctx.workspace.editable(step.path, ctx.options.rules)
-    original = target.read_text(encoding="utf-8", errors="replace")
+    result = FileResult(path, "edit", "failed", 0, method="symbols/text")
+    # bytes, not text mode: CRLF endings stay, and a file in another encoding is not
+    # rewritten with replacement characters
+    data = target.read_bytes()
+    try:
+        original = "" if b"\0" in data else data.decode("utf-8")
+    except UnicodeDecodeError:
+        original = ""
+    if data and not original:
+        result.error = f"{path} is not UTF-8 text: it is left as it was"
+        ctx.trajectory.outcome("edit", f"rejected: {result.error}")
+        return result
     others = [s for s in plan.steps if s.path != path]
     others_text = ("Other files in this change:\n" + "\n".join(
         f"- {s.path}: {s.what}" for s in others) + "\n") if others else ""
@@ -191,7 +243,6 @@ def edit_text(ctx: SolveContext, step: Step, plan: Plan) -> FileResult:
                                        what=step.what, others=others_text, content=shown,
                                        status=ctx.budget.status_line())
     messages = ctx.messages(user)
-    result = FileResult(path, "edit", "failed", 0, method="symbols/text")
     attempts = min(2, ctx.options.edit_attempts)
     for attempt in range(1, attempts + 1):
         result.attempts = attempt
@@ -218,11 +269,13 @@ def edit_text(ctx: SolveContext, step: Step, plan: Plan) -> FileResult:
         place = _ask_place(ctx, options, text)
         new = insert(original, place, text)
         problem = data_error(path, new)
-        if problem:  # a configuration file the insertion broke: the file stays as it was
+        # a configuration file the insertion broke (not one already invalid before, such as
+        # JSON with comments): the file stays as it was
+        if problem and not data_error(path, original):
             result.error = f"the new lines at {place.label} make {path} invalid: {problem}"
             ctx.trajectory.outcome("edit", f"rejected: {result.error}")
             return result
-        target.write_text(new, encoding="utf-8")
+        target.write_bytes(new.encode("utf-8", "replace"))  # a lone surrogate from the model
         ctx.trajectory.outcome("edit", f"inserted {len(text.splitlines())} line(s) in {path} "
                                        f"{place.label}")
         result.status, result.error = "done", ""
@@ -243,6 +296,6 @@ def _ask_place(ctx: SolveContext, options: list[Place], text: str) -> Place:
     chosen = ctx.ask("edit", ctx.messages(f"Feature request:\n{ctx.task.text[:1500]}\n\n"
                                           f"{question}"), max_tokens=4,
                      grammar=grammars.choice([str(n) for n in range(1, len(options) + 1)]))
-    number = chosen.text.strip().split()[0] if chosen.text.strip() else ""
-    return options[int(number) - 1] if number.isdigit() and 1 <= int(number) <= len(
+    number = re.match(r"[0-9]{1,6}", chosen.text.strip())  # ASCII digits: int() takes them
+    return options[int(number.group()) - 1] if number and 1 <= int(number.group()) <= len(
         options) else options[-1]

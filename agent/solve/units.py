@@ -174,10 +174,18 @@ def apply_change(work: UnitWork, new_code: str) -> str:
     return replace_definition(work.content, work.span, new_code)
 
 
+def _named(name: str, work: UnitWork) -> bool:
+    """Whether the file uses `name` already (a definition, an import, a variable, a call) or
+    the plan has a unit of that name in it: a definition renamed to it would shadow or
+    duplicate that."""
+    planned = {u.name.rsplit(".", 1)[-1] for u in work.step.units}
+    return name in planned or re.search(rf"\b{re.escape(name)}\b",
+                                        work.content) is not None
+
+
 def apply_addition(work: UnitWork, new_code: str) -> str:
     names = defined_names(new_code, work.language)
-    if work.tail not in names and len(names) == 1 and names[0] not in {
-            d.qname.rsplit(".", 1)[-1] for d in definitions(work.content, work.language)}:
+    if work.tail not in names and len(names) == 1 and not _named(names[0], work):
         # one new definition under another name (rich-65: `Hyperlink` for the planned
         # `render_hyperlink`): what the plan asked for, named by the model; it keeps its name
         work.unit.name = work.unit.name[: len(work.unit.name) - len(work.tail)] + names[0]
