@@ -167,3 +167,18 @@ def test_every_grammar_compiles():
                  grammars.header_or_none("python", "f", 1),
                  grammars.header_or_none("typescript", 'we"ird', 3)):
         LlamaGrammar.from_string(text, verbose=False)
+
+
+def test_the_plan_grammar_names_each_file_once_and_in_order():
+    """httpx-73: free to name any file again, the 1.5B wrote `EDIT httpcore/models.py` eight
+    times and planned no other file."""
+    from sleepcoder.agent.solve import grammars
+
+    text = grammars.plan(["a.py", "b.py", "a.py", "c.py"], ["f"])
+    root = text.splitlines()[0]
+    assert root == ("root ::= edit0 edit1? edit2? create{0,3} | edit1 edit2? create{0,3} "
+                    "| edit2 create{0,3} | create{1,3}")
+    edits = [line for line in text.splitlines() if line.startswith("edit")]
+    assert [line.split('"')[3] for line in edits] == ["a.py", "b.py", "c.py"]
+    assert all(line.endswith("unit{0,3}") for line in edits)
+    assert grammars.plan([], []).splitlines()[0] == "root ::= create{1,3}"
