@@ -255,7 +255,7 @@ def test_decomposed_asks_for_a_header_only_when_the_plan_points_at_one(inventory
 
 
 def test_a_header_word_inside_a_quoted_name_does_not_count():
-    from sleepcoder.agent.solve.protocols import _header_may_change
+    from sleepcoder.agent.solve.decomposed import _header_may_change
 
     class Work:
         def __init__(self, what: str) -> None:
@@ -285,7 +285,7 @@ def test_an_echo_region_always_lies_inside_the_body():
 
     from hypothesis import given, settings
     from hypothesis import strategies as st
-    from sleepcoder.agent.solve.protocols import _echo_region
+    from sleepcoder.agent.solve.decomposed import _echo_region
 
     line = st.sampled_from(["x = 1", "y = 2", "if x:", "    return y", "", "pass", "z()"])
 
@@ -564,7 +564,7 @@ def test_decorator_lines_given_as_body_lines_go_above_the_def(inventory, scripte
 
 
 def test_decorators_it_already_has_are_not_added_again(inventory, scripted):  # noqa: F811
-    from sleepcoder.agent.solve.protocols import _decorator_lines
+    from sleepcoder.agent.solve.decomposed import _decorator_lines
 
     assert _decorator_lines("@a\n@b(\n  1)\n") == ["@a", "@b(", "  1)"]
     assert _decorator_lines("@a\nx = 1\n") is None
@@ -628,7 +628,7 @@ def test_an_answer_looping_until_the_length_limit_is_not_continued(inventory,  #
                                                                     scripted):
     """httpx-42: the 1.5B wrote `@typing.overload` stubs until the length limit; two
     continuations and a retry of that loop spent 11,000 of the run's 20,000 tokens."""
-    from sleepcoder.agent.solve.protocols import LOOPING, repeats_itself
+    from sleepcoder.agent.solve.asking import LOOPING, repeats_itself
 
     stub = "@typing.overload\ndef low_stock(self, x: int) -> None:\n    ...\n\n"
     assert repeats_itself("```python\n" + stub * 10)
@@ -661,7 +661,7 @@ def test_a_plain_word_before_method_names_no_method():
         assert unit.kind == expected, what
 
 def test_a_header_with_a_comment_after_its_colon_is_cut_there():
-    from sleepcoder.agent.solve.protocols import _signature_end
+    from sleepcoder.agent.solve.decomposed import _signature_end
 
     lines = ["def f(x, y=1):  # y is new", "if x:", "return y"]
     assert _signature_end(lines, 0) == 0
@@ -728,7 +728,7 @@ _defaults = st.sampled_from(["", "=1", "='#'", "='):'", "=(1, 2)", "={'a': [1]}"
 @given(st.lists(st.tuples(st.from_regex(r"[a-z]{1,5}", fullmatch=True), _defaults),
                 max_size=6), st.booleans(), st.sampled_from(["", "  # changed", " # new"]))
 def test_a_signature_ends_at_its_colon_however_it_is_split(params, split, comment):
-    from sleepcoder.agent.solve.protocols import _signature_end
+    from sleepcoder.agent.solve.decomposed import _signature_end
 
     items = [f"{name}{default}" for name, default in params]
     items = [item.split("  #")[0] for item in items]  # a comment only ends a line
@@ -743,7 +743,7 @@ def test_a_signature_ends_at_its_colon_however_it_is_split(params, split, commen
 @given(st.lists(st.sampled_from(["@a", "@b(", "    1,", ")", "@c(x)", "@d[", "]"]),
                 max_size=8))
 def test_decorator_groups_keep_every_line_in_order(lines):
-    from sleepcoder.agent.solve.protocols import _decorator_groups
+    from sleepcoder.agent.solve.decomposed import _decorator_groups
 
     if lines and lines[0].startswith("@"):
         groups = _decorator_groups(lines)

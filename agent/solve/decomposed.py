@@ -1,0 +1,292 @@
+"""The `decomposed` edit protocol: up to three narrow questions for one definition (new
+decorator and signature lines, asked only when the plan line points at the header; new body
+lines; after which numbered statement they go), spliced into the file by the tool. A header
+answer that runs into the body is cut after its signature, body lines that are only
+decorators go above the `def`, and new lines that repeat old ones around them replace the
+lines they span."""
+
+from __future__ import annotations
+
+import re
+
+from sleepcoder.agent.solve import grammars
+from sleepcoder.agent.solve.asking import (
+    NOT_RETRIED,
+    RETRY_TEMPERATURE,
+    UnitOutcome,
+    ask_whole,
+    line_set,
+    looped,
+    tokens_of,
+)
+from sleepcoder.agent.solve.context import SolveContext, prompt
+from sleepcoder.agent.solve.syntax import EditRejected, check_syntax
+from sleepcoder.agent.solve.units import UnitRejected, UnitWork, code_blocks
+from sleepcoder.tools.symbols import (
+    SymbolError,
+    body_statements,
+    insert_lines,
+    locate,
+    normalise,
+    replace_lines,
+)
+
+
+def decomposed(ctx: SolveContext, work: UnitWork, attempts: int) -> UnitOutcome:
+    assert work.span is not None
+    statements = body_statements(work.content, work.language, work.span)
+    header_last = statements[0].start_line - 1 if statements and \
+        statements[0].start_line > work.span.header_line else work.span.header_line
+    # answer limits sized from the definition: a header is its current size and a little
+    # more (a new decorator or parameter); new body lines are at most about the body again
+    header_now = "\n".join(work.content.splitlines()[work.span.start_line - 1:header_last])
+    header_tokens = min(600, 2 * tokens_of(header_now) + 80)
+    body_tokens = min(1500, max(300, tokens_of(work.code) + 150))
+    error, requests = "", 0
+    for attempt in range(1, attempts + 1):
+        note = f"\n(Your previous answer could not be used: {error})" if error else ""
+        base = ctx.messages(f"{work.context}\n" + prompt("sym_header").format(
+            name=work.unit.name, status=ctx.budget.status_line()) + note)
+        if attempt > 1 and not ctx.may_retry(base, body_tokens):
+            return UnitOutcome(None, attempt - 1, error + NOT_RETRIED, requests)
+        warmth = 0.0 if attempt == 1 else RETRY_TEMPERATURE
+        header, used = "NONE", 0
+        if _header_may_change(work):
+            answer, used = ask_whole(ctx, base, header_tokens, grammars.header_or_none(
+                work.fence, work.tail, header_last - work.span.header_line + 1), warmth)
+            header = answer.text
+        requests += used
+        body_q = ctx.messages(f"{work.context}\n" + prompt("sym_body").format(
+            name=work.unit.name, status=ctx.budget.status_line()) + note)
+        body, used = ask_whole(ctx, body_q, body_tokens,
+                               grammars.code_block_or_none(work.fence), warmth)
+        requests += used
+        try:
+            looped(body)
+            new_header = _block_or_none(header)
+            new_body = _block_or_none(body.text)
+            new = _splice_decomposed(ctx, work, statements, header_last, new_header, new_body)
+            check_syntax(work.path, work.content, new)
+            ctx.trajectory.outcome("edit", f"applied to {work.unit.describe()} in {work.path}")
+            return UnitOutcome(new, attempt, requests=requests + (1 if new_body else 0))
+        except (UnitRejected, EditRejected) as exc:
+            error = str(exc)
+            ctx.trajectory.outcome("edit", f"rejected: {error}")
+    return UnitOutcome(None, attempts, error, requests)
+
+
+# words of a plan line that point at the header: without one, the decomposed protocol does not
+# ask for new decorator and signature lines (the 1.5B, asked anyway, invented decorators such
+# as `@typing.overload` on most definitions of the edit benchmark)
+_HEADER_WORDS = re.compile(r"param|argument|\barg|option|flag|decorat|signature|keyword|"
+                           r"\bkwarg|default|return type|annotat|rename|async|overload|route",
+                           re.IGNORECASE)
+
+
+def _header_may_change(work: UnitWork) -> bool:
+    words = re.sub(r"`[^`]*`", " ", work.unit.what or "")  # not the names it quotes
+    return bool(_HEADER_WORDS.search(words))
+
+
+def _block_or_none(text: str) -> str:
+    blocks = code_blocks(text)
+    return blocks[0] if blocks and text.strip().upper() != "NONE" else ""
+
+
+def _splice_decomposed(ctx: SolveContext, work: UnitWork, statements, header_last: int,
+                       new_header: str, new_body: str) -> str:
+    if not new_header and not new_body:
+        raise UnitRejected(f"both answers were NONE: the plan needs `{work.tail}` to change: "
+                           f"{work.unit.what}")
+    content = work.content
+    span = work.span
+    assert span is not None
+    existing = line_set(work.code)
+    if new_header:
+        new_header = _check_header(work, new_header, header_last - span.header_line)
+    decorators = _decorator_lines(new_body) if work.language == "python" else None
+    if decorators is not None:  # decorator lines given as body lines: they go on the header
+        # whole decorators: a line of a new one (its closing `)`) may be in the code already;
+        # and one the new header has is not added twice
+        known = existing | line_set(new_header)
+        fresh = [line for group in _decorator_groups(decorators)
+                 if not all(line.strip() in known for line in group) for line in group]
+        if not fresh and not new_header:
+            raise UnitRejected(f"the new lines are decorators `{work.tail}` already has: write "
+                               f"the body lines the change adds: {work.unit.what}")
+        if fresh:
+            ctx.trajectory.outcome("edit", "the new lines are decorators: they go above the "
+                                           f"`def` line of `{work.tail}`")
+            if new_header:  # a new header replaces the old one first, then takes them
+                content = replace_lines(content, span.start_line, header_last, new_header,
+                                        span.indent)
+                span = _relocated(work, content) or span
+            return insert_lines(content, span.header_line - 1, "\n".join(fresh), span.indent)
+        new_body = ""  # the new header has them all: it is the change
+    body_lines = line_set(new_body)
+    if body_lines and body_lines <= existing:
+        raise UnitRejected(f"the new body lines are already in `{work.tail}`: write only lines "
+                           f"that are not there yet, the ones the change adds: "
+                           f"{work.unit.what}")
+    region = _echo_region(work, header_last, new_body) if new_body else None
+    if region is not None:  # old lines with new ones among them: a rewrite of those lines
+        first, last, indent = region
+        content = replace_lines(content, first, last, new_body, indent)
+        ctx.trajectory.outcome("edit", f"the new lines repeat lines {first}-{last} of "
+                                       f"`{work.tail}` with changes: they replace them")
+    elif new_body:
+        after = _ask_place(ctx, work, statements, new_body) if statements else header_last
+        indent = work.content.splitlines()[statements[0].start_line - 1] if statements else ""
+        indent = indent[: len(indent) - len(indent.lstrip())] or span.indent + "    "
+        content = insert_lines(content, after, new_body, indent)
+    if new_header:
+        if normalise(new_header, span.indent) == content.splitlines(True)[
+                span.start_line - 1:header_last]:
+            if not new_body:
+                raise UnitRejected("the new header is the current one and no lines were added")
+        else:
+            content = replace_lines(content, span.start_line, header_last, new_header,
+                                    span.indent)
+    return content
+
+
+def _decorator_lines(text: str) -> list[str] | None:
+    """The lines of `text` when it is only Python decorators (each `@...` line with the
+    continuation lines of its brackets), else None."""
+    lines = [line for line in text.splitlines() if line.strip()]
+    if not lines or not lines[0].strip().startswith("@"):
+        return None
+    depth = 0
+    for line in lines:
+        stripped = line.strip()
+        if depth <= 0 and not stripped.startswith("@"):
+            return None
+        code = re.sub(r"(\"[^\"]*\"|'[^']*')", "''", stripped)
+        depth += sum(code.count(c) for c in "([{") - sum(code.count(c) for c in ")]}")
+    if depth != 0:
+        return None
+    least = min(len(line) - len(line.lstrip()) for line in lines)
+    return [line[least:] for line in lines]
+
+
+def _decorator_groups(lines: list[str]) -> list[list[str]]:
+    """Decorator lines split into decorators: each `@` line with its continuation lines."""
+    groups: list[list[str]] = []
+    for line in lines:
+        if line.strip().startswith("@") and not (groups and _open(groups[-1])):
+            groups.append([line])
+        else:
+            groups[-1].append(line)
+    return groups
+
+
+def _open(lines: list[str]) -> bool:
+    """Whether brackets opened in `lines` are still open."""
+    code = re.sub(r"(\"[^\"]*\"|'[^']*')", "''", "\n".join(lines))
+    return sum(code.count(c) for c in "([{") > sum(code.count(c) for c in ")]}")
+
+
+def _relocated(work: UnitWork, content: str):
+    """The unit's span found again in `content` (None when it cannot be)."""
+    try:
+        return locate(content, work.language, work.unit.name)
+    except SymbolError:
+        return None
+
+
+def _echo_region(work: UnitWork, header_last: int, answer: str) -> tuple[int, int, str] | None:
+    """Where an answer that repeats body lines of the definition (in their order, at least
+    two) with new lines among them fits: the file lines from the first repeated line to the
+    last, and the indentation its least indented line gets. None when the answer repeats
+    fewer lines, adds none, or leaves out more than a third of the lines it spans (then it
+    is not a rewrite of them but a fragment)."""
+    assert work.span is not None
+    lines = work.content.splitlines()
+    body = range(header_last + 1, work.span.end_line + 1)  # 1-based
+    matched: list[tuple[int, str]] = []  # (file line, answer line)
+    fresh = 0
+    position = header_last
+    for raw in answer.splitlines():
+        text = raw.strip()
+        if not text:
+            continue
+        found = next((n for n in body if n > position and lines[n - 1].strip() == text), 0)
+        if found:
+            matched.append((found, raw))
+            position = found
+        else:
+            fresh += 1
+    if len(matched) < 2 or not fresh:
+        return None
+    first, last = matched[0][0], matched[-1][0]
+    spanned = [n for n in range(first, last + 1) if lines[n - 1].strip()]
+    if len(spanned) - len(matched) > len(spanned) // 3:
+        return None
+    line, raw = matched[0]
+    own = len(raw) - len(raw.lstrip())
+    least = min(len(r) - len(r.lstrip()) for r in answer.splitlines() if r.strip())
+    file_indent = lines[line - 1][: len(lines[line - 1]) - len(lines[line - 1].lstrip())]
+    shift = own - least
+    indent = file_indent[: len(file_indent) - shift] if 0 < shift <= len(file_indent) \
+        else file_indent
+    return first, last, indent
+
+
+def _check_header(work: UnitWork, header: str, continuation: int) -> str:
+    """The first answer of the decomposed protocol holds decorators and the line that defines
+    the unit, and no more lines after it than its current header has (plus two): not the body,
+    not another definition. A Python answer that goes on past its signature into the body
+    (rich-167: `Console.__init__`'s 25-line signature, then body lines) is cut after the line
+    that closes the signature; the body is asked for next. Returns the header to use."""
+    raw = [line for line in header.splitlines() if line.strip()]
+    lines = [line.strip() for line in raw]
+    opens = ("def ", "async def ", "class ", "function ", "export ")
+    defines = re.compile(rf"(async\s+)?(def|class)\s+{re.escape(work.tail)}\b")
+    found = [i for i, line in enumerate(lines)
+             if (defines.match(line) if work.language == "python" else work.tail in line)]
+    refused = UnitRejected(f"the first answer must be only the decorator lines and the "
+                           f"signature line of `{work.tail}` (or NONE), not other code")
+    if not found or any(line.startswith(opens) or not line.startswith(("@", ")", "]", "}"))
+                        and not raw[i][:1].isspace() for i, line in enumerate(lines[:found[0]])):
+        raise refused
+    if work.language == "python":
+        end = _signature_end(lines, found[0])
+        if end is None:
+            raise refused
+        return "\n".join(raw[:end + 1]) + "\n"
+    if len(lines) - found[0] - 1 > continuation + 2 or any(
+            line.startswith(opens + ("return",)) for line in lines[found[0] + 1:]):
+        raise refused
+    return header
+
+
+def _signature_end(lines: list[str], start: int) -> int | None:
+    """The index of the line that ends the Python signature starting at `start`: brackets
+    closed and the line ending with `:` (None when there is none)."""
+    depth = 0
+    for index in range(start, len(lines)):
+        # strings first, so that a `#` in one is not taken for a comment
+        code = re.sub(r"(\"[^\"]*\"|'[^']*')", "''", lines[index]).split("#", 1)[0]
+        depth += sum(code.count(c) for c in "([{") - sum(code.count(c) for c in ")]}")
+        if depth <= 0 and code.rstrip().endswith(":"):
+            return index
+    return None
+
+
+def _ask_place(ctx: SolveContext, work: UnitWork, statements, new_body: str) -> int:
+    """After which line the new body lines go, chosen by the model among the statements
+    (0: the start of the body, after a docstring)."""
+    first_is_doc = statements[0].first.startswith(('"""', "'''", 'r"""', '"', "'"))
+    options = [(0, statements[0].end_line if first_is_doc else statements[0].start_line - 1,
+                "at the start of the body")]
+    options += [(n, s.end_line, s.first[:90]) for n, s in enumerate(statements, 1)
+                if not (n == 1 and first_is_doc)]
+    listing = "\n".join(f"{n}: {text}" for n, _line, text in options)
+    question = prompt("sym_place").format(name=work.unit.name, statements=listing,
+                                          new_lines=new_body.rstrip()[:1500], first=0,
+                                          status=ctx.budget.status_line())
+    answer = ctx.ask("edit", ctx.messages(f"{work.context}\n{question}"), max_tokens=4,
+                     grammar=grammars.choice([str(n) for n, _l, _t in options]))
+    chosen = answer.text.strip().split()[0] if answer.text.strip() else "0"
+    by_number = {str(n): line for n, line, _t in options}
+    return by_number.get(chosen, options[-1][1])
