@@ -235,3 +235,23 @@ def test_new_lines_are_not_refused_for_short_closing_lines_the_file_has():
     assert new_lines_from("```\n<li>\n  {{ item.low_stock }}\n</li>\n```", template)
     with pytest.raises(EditRejected, match="already in the file"):
         new_lines_from("```\n<li>\n  {{ a }}\n</li>\n```", template)
+
+
+def test_a_file_with_sections_is_shown_as_their_titles_only():
+    """flask-687 at 0fa2542: shown docs/signals.rst whole, the 1.5B copied it back instead
+    of writing new lines, on all four reST files of the dev subset."""
+    from sleepcoder.agent.solve.text_edit import outline
+
+    shown = outline(RST, "docs/signals.rst", places(RST, "docs/signals.rst"))
+    assert "(reStructuredText)" in shown
+    assert "- Signals\n- Core signals\n- Other" in shown
+    assert "Intro." not in shown and "Sent." not in shown
+    html = outline(HTML, "t.html", places(HTML, "t.html"))
+    assert html == f"Current content of t.html (an HTML template):\n{HTML}"
+
+
+def test_new_lines_after_a_copied_head_are_kept():
+    from sleepcoder.agent.solve.text_edit import new_lines_from
+
+    answer = "```\n# Title\n\nIntro text.\n\nThe new --json flag prints JSON.\n```"
+    assert new_lines_from(answer, MD).strip() == "The new --json flag prints JSON."

@@ -16,6 +16,7 @@ import json
 import re
 import tomllib
 from dataclasses import dataclass
+from pathlib import Path
 
 from sleepcoder.agent.solve import grammars
 from sleepcoder.agent.solve.context import SolveContext, prompt
@@ -26,7 +27,10 @@ from sleepcoder.agent.solve.units import code_blocks
 from sleepcoder.tools.search import tokenize
 
 MAX_PLACES = 40
-MAX_SHOWN_CHARS = 6000  # larger files are shown as their start and their outline
+OUTLINE_CHARS = 3000  # a file without sections is shown up to this much
+KINDS = {".rst": " (reStructuredText)", ".md": " (Markdown)", ".html": " (an HTML template)",
+         ".toml": " (TOML)", ".json": " (JSON)", ".yml": " (YAML)", ".yaml": " (YAML)",
+         ".txt": " (text)", ".cfg": " (configuration)", ".ini": " (configuration)"}
 NEW_LINES_TOKENS = 500
 PLACE_TOKENS = 600  # the question where the new lines go
 SHORT_LINE = 8  # shorter new lines do not count in telling new lines from copied ones
@@ -186,7 +190,7 @@ def new_lines_from(answer: str, content: str) -> str:
     blocks = code_blocks(answer)
     if not blocks:
         raise EditRejected("no code block with the new lines")
-    text = blocks[0]
+    text = _without_copied_head(blocks[0], content)
     existing = {line.strip() for line in content.splitlines() if line.strip()}
     written = [line.strip() for line in text.splitlines() if line.strip()]
     if not written:
@@ -198,6 +202,37 @@ def new_lines_from(answer: str, content: str) -> str:
         raise EditRejected("the new lines are (mostly) already in the file: write only the "
                            "lines the change adds, not lines that are there")
     return text
+
+
+def _without_copied_head(text: str, content: str) -> str:
+    """`text` less its leading lines that are lines of the file (a model that starts by
+    copying the file and then writes new text: the new text is kept); `text` itself when
+    every line is copied."""
+    existing = {line.strip() for line in content.splitlines() if line.strip()}
+    lines = text.splitlines(keepends=True)
+    start = 0
+    while start < len(lines) and (not lines[start].strip() or lines[start].strip() in existing):
+        start += 1
+    return "".join(lines[start:]) if start < len(lines) else text
+
+
+def outline(content: str, path: str, options: list[Place]) -> str:
+    """What the new-lines question shows of the file: for a file with sections, their
+    titles only (shown its whole text, the 1.5B copied it back on all four reST files of
+    the dev subset at 0fa2542, instead of writing new lines); for another file, its text
+    up to OUTLINE_CHARS (a template's markup is its style)."""
+    kind = KINDS.get(Path(path).suffix.lower(), "")
+    lines = split_lines(content)
+    fenced = _fenced(lines) if path.lower().endswith((".md", ".markdown")) else set()
+    titles = [title for _, title in _headings(lines, path, fenced)]
+    if titles:
+        shown = "\n".join(f"- {title[:100]}" for title in titles[:MAX_PLACES * 2])
+        return (f"{path}{kind} has {len(lines):,} lines in these sections (the new lines "
+                f"are text of their own, not a copy of these):\n{shown}")
+    if len(content) <= OUTLINE_CHARS:
+        return f"Current content of {path}{kind}:\n{content}"
+    head = content[:OUTLINE_CHARS].rsplit("\n", 1)[0]
+    return f"The start of {path}{kind} ({len(lines):,} lines):\n{head}\n…"
 
 
 def data_error(path: str, content: str) -> str:
@@ -236,11 +271,9 @@ def edit_text(ctx: SolveContext, step: Step, plan: Plan) -> FileResult:
     others_text = ("Other files in this change:\n" + "\n".join(
         f"- {s.path}: {s.what}" for s in others) + "\n") if others else ""
     options = places(original, path, f"{step.what}\n{ctx.task.text}")
-    shown = original if len(original) <= MAX_SHOWN_CHARS else (
-        original[:MAX_SHOWN_CHARS // 2].rsplit("\n", 1)[0] + "\n…\n(its places: "
-        + "; ".join(p.label for p in options) + ")")
     user = prompt("text_lines").format(path=path, request=ctx.task.text[:5000],
-                                       what=step.what, others=others_text, content=shown,
+                                       what=step.what, others=others_text,
+                                       content=outline(original, path, options),
                                        status=ctx.budget.status_line())
     messages = ctx.messages(user)
     attempts = min(2, ctx.options.edit_attempts)
