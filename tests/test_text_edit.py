@@ -244,7 +244,7 @@ def test_a_file_with_sections_is_shown_as_their_titles_only():
 
     shown = outline(RST, "docs/signals.rst", places(RST, "docs/signals.rst"))
     assert "(reStructuredText)" in shown
-    assert "- Signals\n- Core signals\n- Other" in shown
+    assert 'sections: "Signals"; "Core signals"; "Other".' in shown
     assert "Intro." not in shown and "Sent." not in shown
     html = outline(HTML, "t.html", places(HTML, "t.html"))
     assert html == f"Current content of t.html (an HTML template):\n{HTML}"

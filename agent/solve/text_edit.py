@@ -226,9 +226,10 @@ def outline(content: str, path: str, options: list[Place]) -> str:
     fenced = _fenced(lines) if path.lower().endswith((".md", ".markdown")) else set()
     titles = [title for _, title in _headings(lines, path, fenced)]
     if titles:
-        shown = "\n".join(f"- {title[:100]}" for title in titles[:MAX_PLACES * 2])
-        return (f"{path}{kind} has {len(lines):,} lines in these sections (the new lines "
-                f"are text of their own, not a copy of these):\n{shown}")
+        # on one line: given as a list, the 1.5B answered with the list
+        shown = "; ".join(f"\"{title[:100]}\"" for title in titles[:MAX_PLACES * 2])
+        return (f"{path}{kind} has {len(lines):,} lines in {len(titles)} sections: {shown}. "
+                "The new lines are text of their own, not a copy of these titles.")
     if len(content) <= OUTLINE_CHARS:
         return f"Current content of {path}{kind}:\n{content}"
     head = content[:OUTLINE_CHARS].rsplit("\n", 1)[0]
