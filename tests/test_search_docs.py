@@ -246,6 +246,19 @@ def test_token_counts_equal_the_counted_tokens(text):
     assert token_counts(text) == Counter(tokenize(text))
 
 
+_DEFINITION_TEXT = st.text(alphabet=st.sampled_from("aAbB_zZ09 \n.:-éx"), max_size=40)
+
+
+@given(st.lists(st.tuples(_DEFINITION_TEXT, _DEFINITION_TEXT), max_size=12))
+def test_symbol_documents_are_stored_as_counting_each_definition_gave_them(definitions):
+    counted: Counter[str] = Counter()
+    for name, doc in definitions:
+        counted.update(tokenize(f"{name} {doc}"))
+    built = symbol_document(definitions)
+    # the stored bytes depend on the words' order too
+    assert marshal.dumps(dict(built)) == marshal.dumps(dict(counted))
+
+
 def test_a_map_that_cannot_be_written_ranks_as_one_that_can(repo):
     grow(repo, 6)
     build_map(repo.root)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Protocol
 
 from sleepcoder.tools import gitutil
+from sleepcoder.tools.bulk_gc import fewer_collections
 from sleepcoder.tools.config import Config, load_config
 from sleepcoder.tools.extract import (
     ExtractJob,
@@ -108,7 +109,7 @@ def build_map(
     store_dir = gitutil.make_store_dir(config.map.store_path(root), root, repo,
                                        on_notice=progress.notice)
     timeout = config.map.lock_timeout if lock_timeout is None else lock_timeout
-    with map_lock(store_dir, timeout, on_wait=progress.notice):
+    with map_lock(store_dir, timeout, on_wait=progress.notice), fewer_collections():
         store, notice = MapStore.open(store_dir, create=True, rebuild=rebuild)
         if notice:  # now, not only in the report: solve does not print the report
             progress.notice(notice)

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from sleepcoder.tools.search import BM25, tokenize
+from sleepcoder.tools.search import BM25, token_counts, tokenize
 from sleepcoder.tools.search_index import cache_missing_terms, store_missing_terms
 from sleepcoder.tools.search_postings import (
     PATH_WORD,
@@ -88,11 +88,11 @@ def text_document(path: str, terms: Mapping[str, int], summary: str) -> Counter[
 
 
 def symbol_document(definitions: list[tuple[str, str]]) -> Counter[str]:
-    """The words of a blob's definitions' names and first doc lines."""
-    words: Counter[str] = Counter()
-    for name, doc in definitions:
-        words.update(tokenize(f"{name} {doc}"))
-    return words
+    """The words of a blob's definitions' names and first doc lines. Counted over their
+    text joined by spaces, each distinct word split once: the same counts, in the same
+    order, as counting `tokenize` of each definition in turn (a tenth of the search phase
+    at 33,000 files did that)."""
+    return token_counts(" ".join(f"{name} {doc}" for name, doc in definitions))
 
 
 def path_words(path: str) -> tuple[frozenset[str], frozenset[str]]:
