@@ -761,3 +761,24 @@ def test_a_decorator_in_both_the_header_and_the_body_answer_is_added_once(
     result = start_solve(inventory.root, "money", options(edit_protocol="decomposed"))
     assert result.status == "done", result.record["events"]
     assert result.patch.count("+@functools.cache") == 1
+
+
+def test_a_plan_that_copied_the_worked_example_is_asked_again_without_it(
+        inventory, scripted):  # noqa: F811
+    """llm-254 at 0fa2542: for "Binary embeddings" the 1.5B wrote the worked example's plan
+    word for word ("add the --shout option and upper-case the greeting when it is set")."""
+    scripted.on(node="localize", reply="inventory/cli.py: YES\ninventory/report.py: YES")
+    scripted.on(node="plan", times=1, reply=(
+        "EDIT inventory/report.py: add the --shout option and upper-case the greeting\n"
+        "  ADD low_stock_shout AFTER valuation_report: the report in capital letters\n"))
+    scripted.on(node="plan", times=1, reply="EDIT inventory/report.py: the low-stock report\n"
+                "  ADD low_stock AFTER valuation_report: the items below a threshold\n")
+    scripted.on(node="edit", contains="Planned new definition", reply=LOW_STOCK)
+    result = start_solve(inventory.root, REQUEST, options(edit_protocol="insert"))
+    plan = result.record["plan"]
+    assert plan["note"].startswith("planned again without the worked example")
+    report = next(s for s in plan["steps"] if s["path"] == "inventory/report.py")
+    assert [u["name"] for u in report["units"]] == ["low_stock"]
+    plans = [c for c in scripted.calls if c.node == "plan"]
+    assert len(plans) == 2
+    assert "+def low_stock(inventory: Inventory, threshold: int) -> str:" in result.patch

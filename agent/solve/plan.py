@@ -76,6 +76,7 @@ class Plan:
     note: str = ""  # why the plan is a fallback, or what was dropped
     dropped_units: int = 0  # definitions the model named that do not exist
     left_out: list[str] = field(default_factory=list)  # cut to fit the budget (fit.py)
+    copied: bool = False  # it took names or descriptions from the worked example
 
     def to_dict(self) -> dict:
         return {"steps": [s.to_dict() for s in self.steps], "note": self.note,
@@ -112,7 +113,31 @@ def make_plan(ctx: SolveContext, files: list[str], context: str,
         max_tokens = 60 * len(files) + 120
     answer = ctx.ask("plan", ctx.messages(user, example=example), max_tokens=max_tokens,
                      grammar=grammar)
-    return parse_plan(ctx, answer.text, files, runners_up or [])
+    plan = parse_plan(ctx, answer.text, files, runners_up or [])
+    if plan.copied and grammar is not None:
+        return _plan_again(ctx, plan, user, max_tokens, grammar, files, runners_up or [])
+    return plan
+
+
+def _plan_again(ctx: SolveContext, plan: Plan, user: str, max_tokens: int, grammar: str,
+                files: list[str], runners_up: list[str]) -> Plan:
+    """The plan asked again without the worked example, when the first one copied it (on a
+    terse request the 1.5B wrote the example's plan word for word: "Binary embeddings" got
+    "add the --shout option and upper-case the greeting when it is set"); the grammar holds
+    the format. Kept if it copies nothing; else the first plan, scrubbed, stays."""
+    messages = ctx.messages(user)
+    why = ctx.start_refused(ctx.estimate(messages, max_tokens))
+    if why:
+        plan.note += f"; not planned again without the worked example ({why})"
+        return plan
+    answer = ctx.ask("plan", messages, max_tokens=max_tokens, grammar=grammar)
+    again = parse_plan(ctx, answer.text, files, runners_up)
+    if again.copied or not again.steps or again.note.startswith("fallback"):
+        plan.note += "; planned again without the worked example, and that plan was no better"
+        return plan
+    again.note = "planned again without the worked example, which the first plan copied" + (
+        f"; {again.note}" if again.note else "")
+    return again
 
 
 def _definition_listing(ctx: SolveContext, files: list[str]) -> tuple[str, list[str]]:
@@ -215,9 +240,10 @@ def parse_plan(ctx: SolveContext, text: str, files: list[str],
     if not steps:
         return fallback_plan(files, "the model's plan had no usable line")
     unknown = check_units(ctx, steps, dropped)
-    _scrub_copied_descriptions(ctx.task.text, steps, dropped)
+    copied = _scrub_copied_descriptions(ctx.task.text, steps, dropped) or any(
+        "from the worked example" in note for note in dropped)
     note = ("notes: " + "; ".join(dropped)) if dropped else ""
-    return Plan(steps, note, unknown)
+    return Plan(steps, note, unknown, copied=copied)
 
 
 def _parse_unit(kind: str, rest: str) -> Unit | None:
@@ -260,7 +286,7 @@ def example_topic() -> frozenset[str]:
     return frozenset((words - _GENERIC) | example_words())
 
 
-def _scrub_copied_descriptions(request: str, steps: list[Step], notes: list[str]) -> None:
+def _scrub_copied_descriptions(request: str, steps: list[Step], notes: list[str]) -> bool:
     """Replace the descriptions that copy the worked example's topic (rich-167: "Adds
     rich.prompt" was planned as "add a method to handle the --shout flag" in four files, and
     each edit question then asked for a shout flag): the edit is asked from the request
@@ -270,7 +296,7 @@ def _scrub_copied_descriptions(request: str, steps: list[Step], notes: list[str]
     # the request is on the example's topic ("greet" for "greeting", "shouting" for
     # "shout"): nothing is copied
     if any(w.startswith(t) or t.startswith(w) for w in known for t in topic):
-        return
+        return False
     names = example_words()
     copied: set[str] = set()
 
@@ -290,6 +316,7 @@ def _scrub_copied_descriptions(request: str, steps: list[Step], notes: list[str]
     if copied:
         notes.append("descriptions that copied the worked example ("
                      + ", ".join(sorted(copied)) + ") replaced by the request")
+    return bool(copied)
 
 
 def _copied(unit: Unit, request: str, names: dict) -> str:
