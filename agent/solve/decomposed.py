@@ -161,8 +161,7 @@ def _decorator_lines(text: str) -> list[str] | None:
         stripped = line.strip()
         if depth <= 0 and not stripped.startswith("@"):
             return None
-        code = re.sub(r"(\"[^\"]*\"|'[^']*')", "''", stripped)
-        depth += sum(code.count(c) for c in "([{") - sum(code.count(c) for c in ")]}")
+        depth += _balance(stripped)
     if depth != 0:
         return None
     least = min(len(line) - len(line.lstrip()) for line in lines)
@@ -182,8 +181,16 @@ def _decorator_groups(lines: list[str]) -> list[list[str]]:
 
 def _open(lines: list[str]) -> bool:
     """Whether brackets opened in `lines` are still open."""
-    code = re.sub(r"(\"[^\"]*\"|'[^']*')", "''", "\n".join(lines))
-    return sum(code.count(c) for c in "([{") > sum(code.count(c) for c in ")]}")
+    return _balance("\n".join(lines)) > 0
+
+
+def _balance(code: str, comments: bool = False) -> int:
+    """Brackets opened less brackets closed in `code`, strings left out (and, with
+    `comments`, a `#` comment: strings first, so that a `#` in one is not taken for one)."""
+    code = re.sub(r"(\"[^\"]*\"|'[^']*')", "''", code)
+    if comments:
+        code = code.split("#", 1)[0]
+    return sum(code.count(c) for c in "([{") - sum(code.count(c) for c in ")]}")
 
 
 def _relocated(work: UnitWork, content: str):
@@ -265,9 +272,8 @@ def _signature_end(lines: list[str], start: int) -> int | None:
     closed and the line ending with `:` (None when there is none)."""
     depth = 0
     for index in range(start, len(lines)):
-        # strings first, so that a `#` in one is not taken for a comment
+        depth += _balance(lines[index], comments=True)
         code = re.sub(r"(\"[^\"]*\"|'[^']*')", "''", lines[index]).split("#", 1)[0]
-        depth += sum(code.count(c) for c in "([{") - sum(code.count(c) for c in ")]}")
         if depth <= 0 and code.rstrip().endswith(":"):
             return index
     return None

@@ -53,8 +53,7 @@ def places(content: str, path: str, focus: str = "") -> list[Place]:
     words they share with `focus` when there are more than MAX_PLACES, then kept in file
     order."""
     lines = split_lines(content)
-    fenced = _fenced(lines) if path.lower().endswith((".md", ".markdown")) else set()
-    heads = _headings(lines, path, fenced)
+    fenced, heads = _sections(lines, path)
     found: list[Place] = []
     if heads:
         starts = [start for start, _ in heads] + [len(lines) + 1]
@@ -97,6 +96,12 @@ def split_lines(content: str) -> list[str]:
 
 def _indent(line: str) -> str:
     return line[: len(line) - len(line.lstrip())]
+
+
+def _sections(lines: list[str], path: str) -> tuple[set[int], list[tuple[int, str]]]:
+    """The lines inside Markdown fenced code (empty for other files) and the headings."""
+    fenced = _fenced(lines) if path.lower().endswith((".md", ".markdown")) else set()
+    return fenced, _headings(lines, path, fenced)
 
 
 def _fenced(lines: list[str]) -> set[int]:
@@ -190,8 +195,8 @@ def new_lines_from(answer: str, content: str) -> str:
     blocks = code_blocks(answer)
     if not blocks:
         raise EditRejected("no code block with the new lines")
-    text = _without_copied_head(blocks[0], content)
     existing = {line.strip() for line in content.splitlines() if line.strip()}
+    text = _without_copied_head(blocks[0], existing)
     written = [line.strip() for line in text.splitlines() if line.strip()]
     if not written:
         raise EditRejected("the code block is empty")
@@ -204,11 +209,10 @@ def new_lines_from(answer: str, content: str) -> str:
     return text
 
 
-def _without_copied_head(text: str, content: str) -> str:
+def _without_copied_head(text: str, existing: set[str]) -> str:
     """`text` less its leading lines that are lines of the file (a model that starts by
     copying the file and then writes new text: the new text is kept); `text` itself when
-    every line is copied."""
-    existing = {line.strip() for line in content.splitlines() if line.strip()}
+    every line is copied. `existing`: the file's non-blank lines, stripped."""
     lines = text.splitlines(keepends=True)
     start = 0
     while start < len(lines) and (not lines[start].strip() or lines[start].strip() in existing):
@@ -223,8 +227,7 @@ def outline(content: str, path: str, options: list[Place]) -> str:
     up to OUTLINE_CHARS (a template's markup is its style)."""
     kind = KINDS.get(Path(path).suffix.lower(), "")
     lines = split_lines(content)
-    fenced = _fenced(lines) if path.lower().endswith((".md", ".markdown")) else set()
-    titles = [title for _, title in _headings(lines, path, fenced)]
+    titles = [title for _, title in _sections(lines, path)[1]]
     if titles:
         # on one line: given as a list, the 1.5B answered with the list
         shown = "; ".join(f"\"{title[:100]}\"" for title in titles[:MAX_PLACES * 2])
