@@ -242,11 +242,11 @@ def test_a_file_with_sections_is_shown_as_their_titles_only():
     of writing new lines, on all four reST files of the dev subset."""
     from sleepcoder.agent.solve.text_edit import outline
 
-    shown = outline(RST, "docs/signals.rst", places(RST, "docs/signals.rst"))
+    shown = outline(RST, "docs/signals.rst")
     assert "(reStructuredText)" in shown
     assert 'sections: "Signals"; "Core signals"; "Other".' in shown
     assert "Intro." not in shown and "Sent." not in shown
-    html = outline(HTML, "t.html", places(HTML, "t.html"))
+    html = outline(HTML, "t.html")
     assert html == f"Current content of t.html (an HTML template):\n{HTML}"
 
 

@@ -220,7 +220,7 @@ def _without_copied_head(text: str, existing: set[str]) -> str:
     return "".join(lines[start:]) if start < len(lines) else text
 
 
-def outline(content: str, path: str, options: list[Place]) -> str:
+def outline(content: str, path: str) -> str:
     """What the new-lines question shows of the file: for a file with sections, their
     titles only (shown its whole text, the 1.5B copied it back on all four reST files of
     the dev subset at 0fa2542, instead of writing new lines); for another file, its text
@@ -277,7 +277,7 @@ def edit_text(ctx: SolveContext, step: Step, plan: Plan) -> FileResult:
     options = places(original, path, f"{step.what}\n{ctx.task.text}")
     user = prompt("text_lines").format(path=path, request=ctx.task.text[:5000],
                                        what=step.what, others=others_text,
-                                       content=outline(original, path, options),
+                                       content=outline(original, path),
                                        status=ctx.budget.status_line())
     messages = ctx.messages(user)
     attempts = min(2, ctx.options.edit_attempts)
