@@ -431,7 +431,7 @@ def test_new_lines_that_copy_the_file_are_sent_back_once(inventory, scripted):  
 
 
 def test_a_toml_file_the_new_lines_would_break_is_left_as_it_was(inventory, scripted):  # noqa: F811
-    inventory.commit("config", {"pyproject.toml": "[project]\nname = \"inventory\"\n"})
+    inventory.commit("config", {"pyproject.toml": "[project]\nname = \"shop\"\n"})
     scripted.on(node="localize", reply="pyproject.toml: YES")
     scripted.on(node="plan", reply="EDIT pyproject.toml: add a script entry\n")
     scripted.on(node="edit", contains="write only the new lines", reply="```\nlow = = 1\n```")

@@ -212,7 +212,7 @@ def test_an_already_invalid_json_file_may_still_get_new_lines(inventory,  # noqa
     """A JSON file with comments (tsconfig.json, VS Code settings) is not valid JSON before
     the edit either: the check refuses only what the insertion broke."""
     result, edit = _solve_readme(inventory, scripted,
-                                 b'{\n  // stock\n  "a": 1\n}\n', path="settings.json")
+                                 b'{\n  // colour\n  "a": 1\n}\n', path="settings.json")
     assert edit["status"] == "done", edit
 
 

@@ -8,6 +8,8 @@ did not land on the dev subset at 62b8e7e: all of them such files (docs/signals.
 templates/table.html, pyproject.toml, ...), either copied SEARCH text unchanged into REPLACE
 or were cut off by the length limit while copying it. Asked for the new lines only, a small
 model never has to reproduce old text, and the place is a grammar-constrained choice.
+A file without sections that has a line the request names gets line_edit.py's question
+instead (the model rewrites that line).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from pathlib import Path
 from sleepcoder.agent.solve import grammars
 from sleepcoder.agent.solve.context import SolveContext, prompt
 from sleepcoder.agent.solve.edit import FileResult
+from sleepcoder.agent.solve.line_edit import edit_line, focus_lines
 from sleepcoder.agent.solve.plan import Plan, Step
 from sleepcoder.agent.solve.syntax import EditRejected
 from sleepcoder.agent.solve.units import code_blocks
@@ -36,6 +39,7 @@ PLACE_TOKENS = 600  # the question where the new lines go
 SHORT_LINE = 8  # shorter new lines do not count in telling new lines from copied ones
 _RST_UNDERLINE = re.compile(r"^([=\-~^*#+`'\".:_])\1{2,}\s*$")
 _MD_HEADING = re.compile(r"^#{1,6}\s+\S")
+_ELISION = re.compile(r"^\s*(\.{3,}|\u2026|\[\.\.\.\]|\[\u2026\])\s*$")
 
 
 @dataclass
@@ -196,7 +200,10 @@ def new_lines_from(answer: str, content: str) -> str:
     if not blocks:
         raise EditRejected("no code block with the new lines")
     existing = {line.strip() for line in content.splitlines() if line.strip()}
-    text = _without_copied_head(blocks[0], existing)
+    # an elision mark copied from the excerpt the question showed is not a new line
+    kept = [line for line in blocks[0].splitlines(keepends=True)
+            if not _ELISION.match(line) or line.strip() in existing]
+    text = _without_copied_head("".join(kept), existing)
     written = [line.strip() for line in text.splitlines() if line.strip()]
     if not written:
         raise EditRejected("the code block is empty")
@@ -223,8 +230,9 @@ def _without_copied_head(text: str, existing: set[str]) -> str:
 def outline(content: str, path: str) -> str:
     """What the new-lines question shows of the file: for a file with sections, their
     titles only (shown its whole text, the 1.5B copied it back on all four reST files of
-    the dev subset at 0fa2542, instead of writing new lines); for another file, its text
-    up to OUTLINE_CHARS (a template's markup is its style)."""
+    the dev subset at 0fa2542, instead of writing new lines); for another file (one with no
+    line the change names: those get line_edit.py's question), its text up to
+    OUTLINE_CHARS."""
     kind = KINDS.get(Path(path).suffix.lower(), "")
     lines = split_lines(content)
     titles = [title for _, title in _sections(lines, path)[1]]
@@ -236,7 +244,7 @@ def outline(content: str, path: str) -> str:
     if len(content) <= OUTLINE_CHARS:
         return f"Current content of {path}{kind}:\n{content}"
     head = content[:OUTLINE_CHARS].rsplit("\n", 1)[0]
-    return f"The start of {path}{kind} ({len(lines):,} lines):\n{head}\n…"
+    return f"The start of {path}{kind} ({len(lines):,} lines):\n{head}\n\u2026"
 
 
 def data_error(path: str, content: str) -> str:
@@ -256,8 +264,9 @@ def data_error(path: str, content: str) -> str:
 
 
 def edit_text(ctx: SolveContext, step: Step, plan: Plan) -> FileResult:
-    """Edit `step`'s file (no parser) by inserting new lines at a chosen place; one retry
-    with the precise error when the new lines are unusable and the budget leaves room."""
+    """Edit `step`'s file (no parser): rewrite the line the change is about (a file without
+    sections), else insert new lines at a chosen place, with one retry with the precise
+    error when the new lines are unusable and the budget leaves room."""
     path, target = ctx.workspace.editable(step.path, ctx.options.rules)
     result = FileResult(path, "edit", "failed", 0, method="symbols/text")
     # bytes, not text mode: CRLF endings stay, and a file in another encoding is not
@@ -271,10 +280,19 @@ def edit_text(ctx: SolveContext, step: Step, plan: Plan) -> FileResult:
         result.error = f"{path} is not UTF-8 text: it is left as it was"
         ctx.trajectory.outcome("edit", f"rejected: {result.error}")
         return result
+    focus = f"{step.what}\n{ctx.task.text}"
+    lines = split_lines(original)
+    candidates = [] if _sections(lines, path)[1] else focus_lines(lines, focus)
+    if candidates:  # a template or configuration file: the line the change is about
+        result.method = "symbols/line"
+        new = edit_line(ctx, step, plan, path, original, lines, candidates, result)
+        if new is not None:
+            _land(ctx, result, target, original, new, "its rewritten line")
+        return result
     others = [s for s in plan.steps if s.path != path]
     others_text = ("Other files in this change:\n" + "\n".join(
         f"- {s.path}: {s.what}" for s in others) + "\n") if others else ""
-    options = places(original, path, f"{step.what}\n{ctx.task.text}")
+    options = places(original, path, focus)
     user = prompt("text_lines").format(path=path, request=ctx.task.text[:5000],
                                        what=step.what, others=others_text,
                                        content=outline(original, path),
@@ -304,22 +322,29 @@ def edit_text(ctx: SolveContext, step: Step, plan: Plan) -> FileResult:
         if answer.truncated:  # keep the complete lines of an answer the limit cut off
             text = "\n".join(text.splitlines()[:-1]) or text
         place = _ask_place(ctx, options, text)
-        new = insert(original, place, text)
-        problem = data_error(path, new)
-        # a configuration file the insertion broke (not one already invalid before, such as
-        # JSON with comments): the file stays as it was
-        if problem and not data_error(path, original):
-            result.error = f"the new lines at {place.label} make {path} invalid: {problem}"
-            ctx.trajectory.outcome("edit", f"rejected: {result.error}")
-            return result
-        target.write_bytes(new.encode("utf-8", "replace"))  # a lone surrogate from the model
-        ctx.trajectory.outcome("edit", f"inserted {len(text.splitlines())} line(s) in {path} "
-                                       f"{place.label}")
-        result.status, result.error = "done", ""
-        result.units.append({"unit": "FILE", "status": "done",
-                             "what": f"{len(text.splitlines())} new line(s) {place.label}"})
+        if _land(ctx, result, target, original, insert(original, place, text),
+                 f"the new lines at {place.label}"):
+            ctx.trajectory.outcome("edit", f"inserted {len(text.splitlines())} line(s) in "
+                                           f"{path} {place.label}")
+            result.units.append({"unit": "FILE", "status": "done",
+                                 "what": f"{len(text.splitlines())} new line(s) {place.label}"})
         return result
     return result
+
+
+def _land(ctx: SolveContext, result: FileResult, target: Path, original: str, new: str,
+          what: str) -> bool:
+    """Write `new` over the file unless it breaks a configuration file's format (JSON, TOML)
+    that `original` kept (one already invalid, such as JSON with comments, is not checked):
+    then the file stays as it was and `result` says why."""
+    problem = data_error(result.path, new)
+    if problem and not data_error(result.path, original):
+        result.error = f"{what} make {result.path} invalid: {problem}"
+        ctx.trajectory.outcome("edit", f"rejected: {result.error}")
+        return False
+    target.write_bytes(new.encode("utf-8", "replace"))  # a lone surrogate from the model
+    result.status, result.error = "done", ""
+    return True
 
 
 def _ask_place(ctx: SolveContext, options: list[Place], text: str) -> Place:

@@ -1,0 +1,138 @@
+"""The `symbols` format's line question for files without sections (templates, configuration):
+the line the request names is rewritten by the model, the tool splices it."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from sleepcoder.agent.solve.line_edit import focus_lines, replace_line, rewritten
+from sleepcoder.agent.solve.run import start_solve
+from sleepcoder.agent.solve.syntax import EditRejected
+
+from tests.test_solve import REQUEST, inventory  # noqa: F401
+from tests.test_symbol_edit import options
+
+TEMPLATE = ("{% extends \"base.html\" %}\n"
+            "{% block content %}\n"
+            "<div class=\"items\">\n"
+            "    <p>Export as <a href=\"{{ url_csv }}\">.csv</a></p>\n"
+            "    <p>{{ count }} items</p>\n"
+            "</div>\n"
+            "{% endblock %}\n")
+
+
+def test_the_line_sharing_the_rarest_request_words_comes_first():
+    lines = ["<div>", "<p>stock items</p>", "<p>low stock threshold</p>", "<div>items</div>"]
+    assert focus_lines(lines, "low-stock threshold report", count=3) == [2, 1]
+
+
+def test_a_line_without_any_request_word_is_never_a_candidate():
+    assert focus_lines(["<div>", "</div>"], "low-stock report") == []
+
+
+def test_a_very_long_line_is_not_offered_for_rewriting():
+    """A minified line would have to be copied whole to be rewritten."""
+    assert focus_lines(["stock " * 200, "<p>stock</p>"], "stock") == [1]
+
+
+def test_a_rewritten_line_takes_the_old_lines_indentation():
+    lines = TEMPLATE.splitlines()
+    answer = ("```\n<p>Export as <a href=\"{{ url_csv }}\">.csv</a>,\n"
+              "   <a href=\"{{ url_json }}\">.json</a></p>\n```")
+    assert rewritten(answer, lines, 3) == [
+        "    <p>Export as <a href=\"{{ url_csv }}\">.csv</a>,",
+        "       <a href=\"{{ url_json }}\">.json</a></p>"]
+
+
+@pytest.mark.parametrize("answer, error", [
+    ("no block", "no code block"),
+    ("```\n    <p>Export as <a href=\"{{ url_csv }}\">.csv</a></p>\n```", "unchanged"),
+    ("```\n<p>Export as <a href=\"{{url_csv}}\">.csv</a></p>\n```", "unchanged"),
+    ("```\n{% extends \"base.html\" %}\n```", "only repeats lines"),
+    ("```\n<p>{{ count }} items</p>\n```", "no line of the change"),  # the line after it
+    ("```\n\n\n```", "no code block|no line of the change"),
+])
+def test_answers_that_change_nothing_are_refused(answer, error):
+    with pytest.raises(EditRejected, match=error):
+        rewritten(answer, TEMPLATE.splitlines(), 3)
+
+
+def test_context_the_model_copies_around_the_line_is_not_duplicated():
+    lines = TEMPLATE.splitlines()
+    answer = ("```\n<div class=\"items\">\n<p>Export as <a href=\"{{ url_csv }}\">.csv</a>, "
+              "<a href=\"{{ url_json }}\">.json</a></p>\n<p>{{ count }} items</p>\n```")
+    new = rewritten(answer, lines, 3)
+    assert len(new) == 1 and ".json" in new[0]
+
+
+def test_a_line_kept_with_new_lines_after_it_is_an_addition():
+    lines = TEMPLATE.splitlines()
+    answer = ("```\n<p>Export as <a href=\"{{ url_csv }}\">.csv</a></p>\n"
+              "<p>Low stock: {{ low_stock }}</p>\n```")
+    assert rewritten(answer, lines, 3)[1] == "    <p>Low stock: {{ low_stock }}</p>"
+
+
+@given(st.lists(st.text(st.characters(blacklist_characters="\n\r"), max_size=12), min_size=1,
+                max_size=8),
+       st.booleans(), st.booleans(), st.data())
+def test_replace_line_keeps_every_other_line_byte_for_byte(lines, crlf, final, data):
+    ending = "\r\n" if crlf else "\n"
+    content = ending.join(lines) + (ending if final else "")
+    index = data.draw(st.integers(0, len(lines) - 1))
+    new = data.draw(st.lists(st.text(st.characters(blacklist_characters="\n\r"), max_size=8),
+                             min_size=1, max_size=3))
+    got = replace_line(content, index, new)
+    ending = ending if ending in content else "\n"  # a file of one unended line: LF
+    assert got.split(ending)[:index] == content.split(ending)[:index]
+    assert got.split(ending)[index:index + len(new)] == new
+    assert got.split(ending)[index + len(new):] == content.split(ending)[index + 1:]
+
+
+def _solve_template(repo, scripted, content: str, *replies: str):
+    repo.commit("template", {"templates/items.html": content})
+    scripted.on(node="localize", reply="templates/items.html: YES")
+    scripted.on(node="plan", reply="EDIT templates/items.html: link to the low-stock report\n")
+    for reply in replies:
+        scripted.on(node="edit", contains="as it reads after the change", reply=reply,
+                    times=1)
+    result = start_solve(repo.root, REQUEST, options())
+    return result, {e["path"]: e for e in result.record["edits"]}["templates/items.html"]
+
+
+def test_a_template_gets_its_line_rewritten_and_nothing_else(inventory,  # noqa: F811
+                                                             scripted):
+    template = ("<ul>\n  <li><a href=\"/\">home</a></li>\n"
+                "  <li><a href=\"/report\">report</a></li>\n</ul>\n")
+    result, edit = _solve_template(
+        inventory, scripted, template,
+        "```\n<li><a href=\"/report\">report</a></li>\n"
+        "<li><a href=\"/report/low-stock\">low stock</a></li>\n```")
+    assert edit["status"] == "done" and edit["method"] == "symbols/line", edit
+    assert result.patch.count("\n+  <li>") == 1 and result.patch.count("\n-  <li>") == 0
+    assert "+  <li><a href=\"/report/low-stock\">low stock</a></li>" in result.patch
+
+
+def test_an_unchanged_line_moves_on_to_the_next_line(inventory, scripted):  # noqa: F811
+    template = ("<ul>\n  <li><a href=\"/report\">report</a></li>\n"
+                "  <li><a href=\"/stock\">stock</a></li>\n</ul>\n")
+    result, edit = _solve_template(
+        inventory, scripted, template,
+        "```\n<li><a href=\"/report\">report</a></li>\n```",
+        "```\n<li><a href=\"/stock\">stock</a> (<a href=\"/stock/low\">low</a>)</li>\n```")
+    assert edit["status"] == "done" and edit["attempts"] == 2, edit
+    assert "/stock/low" in result.patch
+    prompts = [c.prompt for c in scripted.calls if "as it reads after the change" in c.prompt]
+    assert len(prompts) == 2 and "(line 2)" in prompts[0] and "(line 3)" in prompts[1]
+
+
+def test_a_line_rewrite_that_breaks_a_toml_file_leaves_it_as_it_was(inventory,  # noqa: F811
+                                                                    scripted):
+    inventory.commit("config", {"stock.toml": "[stock]\nlow = 5\n"})
+    scripted.on(node="localize", reply="stock.toml: YES")
+    scripted.on(node="plan", reply="EDIT stock.toml: a low-stock threshold\n")
+    scripted.on(node="edit", contains="as it reads after the change", reply="```\nlow = [\n```")
+    result = start_solve(inventory.root, REQUEST, options())
+    edit = {e["path"]: e for e in result.record["edits"]}["stock.toml"]
+    assert edit["status"] == "failed" and "make stock.toml invalid" in edit["error"], edit
+    assert "stock.toml" not in result.patch
