@@ -151,6 +151,20 @@ def test_huge_output_keeps_its_tail(tmp_path, monkeypatch):
     assert "last 64,000" in result.notes[0]
 
 
+def test_a_secret_the_output_cut_splits_is_redacted_whole(tmp_path, monkeypatch):
+    """Only the output's last 64,000 bytes are kept: a secret straddling that cut must not
+    leave its tail, which no longer matches it, in clear."""
+    force(monkeypatch, "none")
+    key = "sk-proj-Abc123def456GHI789jklMNO"
+    monkeypatch.setenv("OPENAI_API_KEY", key)
+    script = ("import os, sys; sys.stdout.write('x' * 100000 + os.environ['OPENAI_API_KEY'] "
+              "+ 'y' * (64000 - 12))")
+    result = run_command(f"{sys.executable} -c \"{script}\"", tmp_path, dict(os.environ), 30)
+    assert key[-12:] not in result.output and key[-6:] not in result.output
+    assert result.output.startswith("[REDACTED:OPENAI_API_KEY]"), result.output[:80]
+    assert result.output.endswith("y" * 100)
+
+
 def test_secret_locations_cover_home_credentials_and_runner_temp(tmp_path):
     home = tmp_path / "home"
     (home / ".config" / "gh").mkdir(parents=True)

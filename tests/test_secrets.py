@@ -180,3 +180,18 @@ def test_a_private_key_printed_with_escaped_newlines_or_line_by_line_is_removed(
 
 def test_pw_abbreviation_marks_a_credential_name():
     assert is_secret_name("DEPLOY_PW") and is_secret_name("DB_PW")
+
+
+@given(st.text("abc \n", max_size=40), st.text("abc \n", max_size=40), st.data())
+def test_scrub_from_never_leaves_part_of_a_secret_the_start_cuts(before, after, data):
+    scrubber = Scrubber()
+    scrubber.add_environment({"OPENAI_API_KEY": KEY})
+    text = before + KEY + after
+    start = data.draw(st.integers(0, len(text)))
+    got = scrubber.scrub_from(text, start)
+    if start >= len(before) + len(KEY):
+        assert got == text[start:]
+    else:
+        assert got.endswith(after) and "[REDACTED:OPENAI_API_KEY]" in got
+        assert not any(KEY[i:i + 6] in got for i in range(len(KEY) - 5))
+

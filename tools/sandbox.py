@@ -22,7 +22,7 @@ from pathlib import Path
 
 from sleepcoder.tools import namespaces, tamper
 from sleepcoder.tools.scratch import scratch_root
-from sleepcoder.tools.secrets import is_secret_name, scrub
+from sleepcoder.tools.secrets import is_secret_name, scrubber
 
 SANDBOX_MODES = ("auto", "require", "off")
 _ALLOWED_NAMES = frozenset("""PATH LANG LANGUAGE TERM TZ USER LOGNAME SHELL CI PYTHONPATH
@@ -45,6 +45,7 @@ _HOME_SECRETS = (".git-credentials", ".gitconfig", ".config/git", ".config/gh", 
                  # shell histories hold pasted `export TOKEN=...` lines
                  ".bash_history", ".zsh_history", ".python_history")
 OUTPUT_KEEP = 64_000  # bytes of output read back (the tail); the rest stays unread
+SCRUB_MARGIN = 16_384  # bytes read before the tail so a secret the cut splits is found whole
 
 
 class SandboxUnavailable(RuntimeError):
@@ -210,8 +211,14 @@ def run_command(command: str, cwd: Path, env: dict[str, str], timeout: float, *,
             raise
         sink.seek(0, os.SEEK_END)
         size = sink.tell()
-        sink.seek(max(0, size - OUTPUT_KEEP))
-        text = sink.read().decode("utf-8", "replace")
+        # read SCRUB_MARGIN bytes before the kept tail: a secret the cut splits is matched
+        # whole there and redacted, not left as an unrecognisable tail
+        first = max(0, size - OUTPUT_KEEP - SCRUB_MARGIN)
+        sink.seek(first)
+        raw = sink.read()
+    margin = max(0, size - OUTPUT_KEEP) - first
+    text = scrubber().scrub_from(raw.decode("utf-8", "replace"),
+                                 len(raw[:margin].decode("utf-8", "replace")))
     notes = []
     if size > OUTPUT_KEEP:
         notes.append(f"output was {size:,} bytes; the last {OUTPUT_KEEP:,} are kept")
@@ -221,7 +228,7 @@ def run_command(command: str, cwd: Path, env: dict[str, str], timeout: float, *,
     if changed:
         notes.append("the test command changed files outside its scratch folder: "
                      + ", ".join(changed[:8]))
-    return CommandResult(code, scrub(text), round(time.perf_counter() - started, 2), isolation,
+    return CommandResult(code, text, round(time.perf_counter() - started, 2), isolation,
                          notes, changed)
 
 

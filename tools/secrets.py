@@ -214,6 +214,25 @@ class Scrubber:
             return text
         return pattern.sub(lambda m: f"[REDACTED:{self._source(m.group(0))}]", text)
 
+    def scrub_from(self, text: str, start: int) -> str:
+        """`text[start:]` scrubbed, where a secret that begins before `start` and ends after
+        it is redacted too (scrubbing the cut text would leave that secret's tail, no longer
+        matching, in clear)."""
+        self.add_environment()
+        pattern = self._compiled()
+        if pattern is None:
+            return text[start:]
+        out: list[str] = []
+        pos = start
+        for match in pattern.finditer(text):
+            if match.end() <= start:
+                continue
+            out.append(text[pos:max(pos, match.start())])
+            out.append(f"[REDACTED:{self._source(match.group(0))}]")
+            pos = match.end()
+        out.append(text[pos:])
+        return "".join(out)
+
     def found(self, text: str) -> list[str]:
         """Names of the secrets `text` contains (empty: none)."""
         self.add_environment()
