@@ -243,6 +243,22 @@ def test_a_decomposed_header_inside_another_definition_is_refused(inventory,  # 
     assert "format_moneyProtocol" not in (result.patch or "")
 
 
+def test_a_decomposed_header_that_turns_a_class_into_a_function_is_refused(
+        inventory, scripted):  # noqa: F811
+    """httpx-42 at 2574b04: asked for `class URL:`'s new first line, the 1.5B answered
+    `def URL(self, url, ...)`, which parses, and the class became a function around its
+    methods in the patch."""
+    script_plan(scripted, "EDIT inventory/models.py: stock\n  CHANGE Inventory: a new base "
+                          "class parameter\n")
+    scripted.on(node="edit", contains="signature line",
+                reply="```python\ndef Inventory(self, low: int = 5):\n```")
+    scripted.on(node="edit", reply="NONE")
+    result = start_solve(inventory.root, "stock", options(edit_protocol="decomposed"))
+    assert "`Inventory` is a class: its new first line must still define a class, not a " \
+           "function" in scripted.calls[-1].prompt + str(result.record["edits"])
+    assert "def Inventory" not in (result.patch or "")
+
+
 def test_decomposed_asks_for_a_header_only_when_the_plan_points_at_one(inventory,  # noqa: F811
                                                                        scripted):
     script_plan(scripted, "EDIT inventory/report.py: money\n  CHANGE format_money: dollars\n")

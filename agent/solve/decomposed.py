@@ -256,6 +256,12 @@ def _check_header(work: UnitWork, header: str, continuation: int) -> str:
     if not found or any(line.startswith(opens) or not line.startswith(("@", ")", "]", "}"))
                         and not raw[i][:1].isspace() for i, line in enumerate(lines[:found[0]])):
         raise refused
+    was, now = _kind(work.code, work), _kind(lines[found[0]], work)
+    if was and now and was != now:
+        # httpx-42 at 2574b04: `class URL:` answered as `def URL(self, url, ...)`, which
+        # parses, and would have turned the class into a function around its methods
+        raise UnitRejected(f"`{work.tail}` is a {was}: its new first line must still define "
+                           f"a {was}, not a {now}")
     if work.language == "python":
         end = _signature_end(lines, found[0])
         if end is None:
@@ -265,6 +271,23 @@ def _check_header(work: UnitWork, header: str, continuation: int) -> str:
             line.startswith(opens + ("return",)) for line in lines[found[0] + 1:]):
         raise refused
     return header
+
+
+def _kind(code: str, work: UnitWork) -> str:
+    """'class' or 'function' for the first line of `code` that defines `work`'s unit; ''
+    when no line does."""
+    for line in code.splitlines():
+        if work.tail not in line:
+            continue
+        if work.language == "python":
+            found = re.match(rf"\s*(?:async\s+)?(def|class)\s+{re.escape(work.tail)}\b", line)
+            if found:
+                return "class" if found.group(1) == "class" else "function"
+        elif re.search(rf"\bclass\s+{re.escape(work.tail)}\b", line):
+            return "class"
+        elif re.search(rf"\bfunction\b|=>|\b{re.escape(work.tail)}\s*\(", line):
+            return "function"
+    return ""
 
 
 def _signature_end(lines: list[str], start: int) -> int | None:
