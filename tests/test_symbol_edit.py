@@ -259,6 +259,22 @@ def test_a_decomposed_header_that_turns_a_class_into_a_function_is_refused(
     assert "def Inventory" not in (result.patch or "")
 
 
+def test_a_method_added_among_a_class_body_is_set_off_by_blank_lines(inventory,  # noqa: F811
+                                                                     scripted):
+    """httpx-42 at 2574b04: a method given as new body lines of a class went right under the
+    previous method's last line."""
+    script_plan(scripted, "EDIT inventory/models.py: stock\n  CHANGE Inventory: low stock\n")
+    scripted.on(node="edit", reply="```python\ndef low(self, n: int) -> list[Item]:\n"
+                                   "    return [i for i in self.items() if i.quantity < n]\n```",
+                times=1)
+    scripted.on(node="edit", reply="3", times=1)  # after `add`, before `remove`
+    result = start_solve(inventory.root, "stock", options(edit_protocol="decomposed"))
+    assert result.status == "done", result.record["events"]
+    assert ("existing.quantity += item.quantity\n \n+    def low(self, n: int)"
+            in result.patch), result.patch
+    assert "if i.quantity < n]\n+\n     def remove(" in result.patch, result.patch
+
+
 def test_decomposed_asks_for_a_header_only_when_the_plan_points_at_one(inventory,  # noqa: F811
                                                                        scripted):
     script_plan(scripted, "EDIT inventory/report.py: money\n  CHANGE format_money: dollars\n")

@@ -277,13 +277,20 @@ def insert_definition(content: str, language: str, anchor: Anchor, new_text: str
                    + ["\n"] * after + tail)
 
 
-def insert_lines(content: str, after_line: int, new_text: str, indent: str) -> str:
-    """`content` with `new_text` (re-indented to `indent`) after line `after_line`."""
+def insert_lines(content: str, after_line: int, new_text: str, indent: str,
+                 apart: bool = False) -> str:
+    """`content` with `new_text` (re-indented to `indent`) after line `after_line`; `apart`:
+    set off by a blank line from non-blank lines next to it (a method among methods)."""
     lines = _lines(content)
     if after_line and after_line <= len(lines) and not lines[after_line - 1].endswith("\n"):
         lines[after_line - 1] += "\n"
-    return "".join(lines[:after_line] + normalise(new_text, indent, indent_unit(content))
-                   + lines[after_line:])
+    before, after = lines[:after_line], lines[after_line:]
+    new = normalise(new_text, indent, indent_unit(content))
+    if apart and before and before[-1].strip():
+        new = ["\n", *new]
+    if apart and after and after[0].strip():
+        new = [*new, "\n"]
+    return "".join(before + new + after)
 
 
 def replace_lines(content: str, first: int, last: int, new_text: str, indent: str) -> str:

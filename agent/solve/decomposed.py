@@ -138,7 +138,11 @@ def _splice_decomposed(ctx: SolveContext, work: UnitWork, statements, header_las
         after = _ask_place(ctx, work, statements, new_body) if statements else header_last
         indent = work.content.splitlines()[statements[0].start_line - 1] if statements else ""
         indent = indent[: len(indent) - len(indent.lstrip())] or span.indent + "    "
-        content = insert_lines(content, after, new_body, indent)
+        # a new method (or nested definition) among the body's: a blank line on each side
+        first = next((line.strip() for line in new_body.splitlines() if line.strip()), "")
+        content = insert_lines(content, after, new_body, indent,
+                               apart=work.language == "python" and first.startswith(
+                                   ("def ", "async def ", "class ", "@")))
     if new_header:
         if normalise(new_header, span.indent) == content.splitlines(True)[
                 span.start_line - 1:header_last]:
