@@ -255,3 +255,21 @@ def test_new_lines_after_a_copied_head_are_kept():
 
     answer = "```\n# Title\n\nIntro text.\n\nThe new --json flag prints JSON.\n```"
     assert new_lines_from(answer, MD).strip() == "The new --json flag prints JSON."
+
+
+def test_the_incomplete_last_line_of_a_cut_off_answer_is_never_inserted():
+    """datasette-192 at 2574b04: a copy of the template, cut off by the length limit, left
+    `<select name="_filter` after its copied lines, and that was inserted."""
+    template = "<h1>{{ title }}</h1>\n\n<form>\n    <select name=\"_filter\">\n</form>\n"
+    copied = "```\n<h1>{{ title }}</h1>\n<form>\n    <select name=\"_filter"
+    with pytest.raises(EditRejected, match="no complete new line before the length limit"):
+        new_lines_from(copied, template, truncated=True)
+    assert new_lines_from("```\n<p>{{ shape }}</p>\n<p>{{ sha", template,
+                          truncated=True) == "<p>{{ shape }}</p>\n"
+
+
+def test_an_elision_mark_is_not_a_new_line():
+    with pytest.raises(EditRejected, match="already in the file"):
+        new_lines_from("```\n<h1>{{ title }}</h1>\n<form>\n...\n```",
+                       "<h1>{{ title }}</h1>\n<form>\n</form>\n")
+

@@ -191,22 +191,28 @@ def insert(content: str, place: Place, new_lines: str) -> str:
     return "".join(before + [line + ending for line in new] + after)
 
 
-def new_lines_from(answer: str, content: str) -> str:
+def new_lines_from(answer: str, content: str, truncated: bool = False) -> str:
     """The new lines of an answer; EditRejected when there is no code block, or when every
-    line of it is already in the file (a copy, not an addition)."""
+    line of it is already in the file (a copy, not an addition). Of an answer the length
+    limit cut off (`truncated`), the last, incomplete line is dropped."""
     if answer.strip().upper() == "NONE":
         raise EditRejected("the answer was NONE, but the plan needs this file to change")
     blocks = code_blocks(answer)
     if not blocks:
         raise EditRejected("no code block with the new lines")
     existing = {line.strip() for line in content.splitlines() if line.strip()}
-    # an elision mark copied from the excerpt the question showed is not a new line
+    # an elision mark copied from where the shown text was cut (…) is not a new line
     kept = [line for line in blocks[0].splitlines(keepends=True)
             if not _ELISION.match(line) or line.strip() in existing]
     text = _without_copied_head("".join(kept), existing)
+    if truncated:
+        # datasette-192 at 2574b04: a copy of the template cut off by the limit left
+        # `<select name="_filter` after its copied lines, and that was inserted
+        text = "".join(text.splitlines(keepends=True)[:-1])
     written = [line.strip() for line in text.splitlines() if line.strip()]
     if not written:
-        raise EditRejected("the code block is empty")
+        raise EditRejected("no complete new line before the length limit" if truncated
+                           else "the code block is empty")
     # short lines (`</li>`, a fence, a bracket) a new element repeats tell nothing of a copy
     telling = [line for line in written if len(line) >= SHORT_LINE] or written
     fresh = [line for line in telling if line not in existing]
@@ -304,7 +310,7 @@ def edit_text(ctx: SolveContext, step: Step, plan: Plan) -> FileResult:
         answer = ctx.ask("edit", messages, max_tokens=NEW_LINES_TOKENS,
                          grammar=grammars.code_block("", max_lines=80))
         try:
-            text = new_lines_from(answer.text, original)
+            text = new_lines_from(answer.text, original, answer.truncated)
         except EditRejected as exc:
             result.error = str(exc) + (" (cut off by the length limit)" if answer.truncated
                                        else "")
@@ -319,8 +325,6 @@ def edit_text(ctx: SolveContext, step: Step, plan: Plan) -> FileResult:
                         {"role": "user", "content": prompt("text_repair").format(
                             error=result.error, status=ctx.budget.status_line())}]
             continue
-        if answer.truncated:  # keep the complete lines of an answer the limit cut off
-            text = "\n".join(text.splitlines()[:-1]) or text
         place = _ask_place(ctx, options, text)
         if _land(ctx, result, target, original, insert(original, place, text),
                  f"the new lines at {place.label}"):
