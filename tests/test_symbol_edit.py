@@ -584,6 +584,22 @@ def test_descriptions_copied_from_the_worked_example_are_replaced(inventory,  # 
     assert "shout" not in asked and "capital" not in asked
 
 
+def test_listing_annotations_copied_into_a_description_are_cut(inventory,  # noqa: F811
+                                                                scripted):
+    """llm-254 at 2574b04: a plan line read "Changes with: docs/embeddings/cli.md (50%)
+    [used by 2 files]" and then the bracket again up to the line's limit."""
+    script_plan(scripted, "EDIT inventory/report.py: Changes with: inventory/cli.py (50%)  "
+                + "[used by 2 files]  " * 5 + "\n  ADD low_stock AFTER valuation_report: "
+                "the low items  [used by 2 files]  [used by 2 files]\n")
+    scripted.on(node="edit", contains="Planned new definition", reply=LOW_STOCK)
+    result = start_solve(inventory.root, REQUEST, options(edit_protocol="insert"))
+    report = next(s for s in result.record["plan"]["steps"]
+                  if s["path"] == "inventory/report.py")
+    assert report["what"] == "implement the feature request"
+    assert report["units"][0]["what"] == "the low items"
+    assert "used by" not in [c.prompt for c in scripted.calls if c.node == "edit"][0]
+
+
 def test_decorator_lines_given_as_body_lines_go_above_the_def(inventory, scripted):  # noqa: F811
     """datasette-212: the new `@click.option(...)` came as body lines, went into the body, and
     the syntax error lost the file."""

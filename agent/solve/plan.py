@@ -25,6 +25,9 @@ _UNIT = re.compile(r"^\s*[-*]?\s*\**(CHANGE|ADD|IMPORTS)\**\b\s*:?\s*(.*)$")
 _ADD = re.compile(r"^`?([\w$]+)`?(?:\s+(AFTER|IN)\s+`?([\w.$]+)`?|\s+AT\s+END)?\s*:?\s*(.*)$",
                   re.IGNORECASE)
 _CHANGE = re.compile(r"^`?([\w.$]+)`?(?:\(\))?\s*:?\s*(.*)$")
+# the file listing's annotations (tools/render.py), copied into a description
+_LISTING = re.compile(r"\[used by \d+ files?\]|\bchanges with:|\(candidate:|\bdefines:",
+                      re.IGNORECASE)
 MAX_NEW_FILES = 3
 MAX_EXTRA_FILES = 1  # existing files the plan may add beyond the localization's choice
 MAX_LISTED_DEFINITIONS = 30  # per file, in the plan prompt
@@ -235,7 +238,7 @@ def parse_plan(ctx: SolveContext, text: str, files: list[str],
             dropped.append(f"{path}: too many new files")
             continue
         seen.add(path)
-        current = Step(action, path, what or "implement the feature request")
+        current = Step(action, path, _own_words(what) or "implement the feature request")
         steps.append(current)
     if not steps:
         return fallback_plan(files, "the model's plan had no usable line")
@@ -246,18 +249,27 @@ def parse_plan(ctx: SolveContext, text: str, files: list[str],
     return Plan(steps, note, unknown, copied=copied)
 
 
+def _own_words(text: str) -> str:
+    """A plan description less what it copied from the file listing's annotations (llm-254
+    at 2574b04: "Changes with: docs/embeddings/cli.md (50%)  [used by 2 files]" and the
+    bracket again until the line's limit): the edit questions quote the description."""
+    cut = _LISTING.search(text)
+    return text[:cut.start()].strip(" -:;,") if cut else text
+
+
 def _parse_unit(kind: str, rest: str) -> Unit | None:
     if kind == "IMPORTS":
         return Unit("imports", what=rest)
     if kind == "CHANGE":
         match = _CHANGE.match(rest)
-        return Unit("change", match.group(1), what=match.group(2).strip()) if match else None
+        return Unit("change", match.group(1), what=_own_words(match.group(2).strip())) \
+            if match else None
     match = _ADD.match(rest)
     if not match:
         return None
     where = (match.group(2) or "").lower()
     anchor = f"{where} {match.group(3)}" if where else "end"
-    return Unit("add", match.group(1), anchor, match.group(4).strip())
+    return Unit("add", match.group(1), anchor, _own_words(match.group(4).strip()))
 
 
 def example_words() -> frozenset[str]:
