@@ -202,7 +202,13 @@ def _review(payload: dict) -> dict:
     for s in steps:
         _err.print(f"  {s['action'].upper()} {s['path']}: {s['what']}", markup=False)
     if not sys.stdin.isatty():
+        # no terminal (a pipe, CI): the answer is a line of standard input; none aborts
+        _err.print("[a]pprove, [e]dit the file list, or [q]uit (read from standard input)",
+                   markup=False)
         line = sys.stdin.readline().strip().lower()
+        if not line:
+            _err.print("no answer on standard input: the plan is not approved (aborted)",
+                       markup=False)
     else:
         line = typer.prompt("[a]pprove, [e]dit the file list, or [q]uit", default="a").lower()
     if line.startswith("a"):

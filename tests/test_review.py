@@ -55,3 +55,23 @@ def test_restrict_plan_keeps_only_edits_of_the_chosen_files():
     fallback = restrict_plan(Plan([Step("edit", "c.py", "z")]), ["a.py"])
     assert [(s.action, s.path) for s in fallback.steps] == [("edit", "a.py")]
     assert fallback.note.startswith("fallback plan")
+
+
+def test_review_without_a_terminal_reads_its_answer_from_standard_input(monkeypatch, capfd):
+    """A pipe or CI: the choices are printed, a line of standard input answers, and none
+    (end of input) aborts with a reason instead of silently."""
+    import io
+
+    from sleepcoder import solve_cli
+
+    payload = {"plan": {"steps": [{"action": "edit", "path": "a.py", "what": "x"}]},
+               "files": ["a.py"]}
+    monkeypatch.setattr("sys.stdin", io.StringIO("approve\n"))
+    assert solve_cli._review(payload) == {"action": "approve"}
+    monkeypatch.setattr("sys.stdin", io.StringIO("e\na.py, b.py\n"))
+    assert solve_cli._review(payload) == {"action": "edit", "files": ["a.py", "b.py"]}
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))
+    assert solve_cli._review(payload) == {"action": "abort"}
+    err = capfd.readouterr().err
+    assert "(read from standard input)" in err
+    assert "no answer on standard input: the plan is not approved (aborted)" in err
