@@ -273,3 +273,17 @@ def test_an_elision_mark_is_not_a_new_line():
         new_lines_from("```\n<h1>{{ title }}</h1>\n<form>\n...\n```",
                        "<h1>{{ title }}</h1>\n<form>\n</form>\n")
 
+
+def test_new_lines_that_loop_keep_what_was_written_once():
+    """flask-307 at 2574b04: `.. automodule:: flask.views` with `:members: route`, over and
+    over until the length limit, was inserted whole."""
+    answer = ("```\nView Decorators\n===============\n\n"
+              + ".. automodule:: flask.views\n    :members: route\n\n"
+              + ".. automodule:: flask.app\n    :members: route\n\n"
+              + ".. automodule:: flask.views\n    :members: route\n\n" * 8 + ".. au")
+    text = new_lines_from(answer, "Intro\n=====\n\ntext\n", truncated=True)
+    assert text.count("automodule") == 2 and text.endswith(":members: route\n")
+    # lines that come again without looping (a list's closing tags) are kept
+    listing = "```\n<ul>\n  <li>objects</li>\n</ul>\n<ul>\n  <li>object</li>\n</ul>\n```"
+    assert new_lines_from(listing, "<p>x</p>\n").count("<ul>") == 2
+

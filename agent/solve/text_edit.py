@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sleepcoder.agent.solve import grammars
+from sleepcoder.agent.solve.asking import repeats_itself
 from sleepcoder.agent.solve.context import SolveContext, prompt
 from sleepcoder.agent.solve.edit import FileResult
 from sleepcoder.agent.solve.line_edit import edit_line, focus_lines
@@ -209,6 +210,8 @@ def new_lines_from(answer: str, content: str, truncated: bool = False) -> str:
         # datasette-192 at 2574b04: a copy of the template cut off by the limit left
         # `<select name="_filter` after its copied lines, and that was inserted
         text = "".join(text.splitlines(keepends=True)[:-1])
+    if repeats_itself(text):
+        text = _before_the_loop(text)
     written = [line.strip() for line in text.splitlines() if line.strip()]
     if not written:
         raise EditRejected("no complete new line before the length limit" if truncated
@@ -219,6 +222,21 @@ def new_lines_from(answer: str, content: str, truncated: bool = False) -> str:
     if not fresh or len(fresh) < len(telling) / 2:
         raise EditRejected("the new lines are (mostly) already in the file: write only the "
                            "lines the change adds, not lines that are there")
+    return text
+
+
+def _before_the_loop(text: str) -> str:
+    """`text` up to where two consecutive non-blank lines come again (flask-307 at 2574b04:
+    `.. automodule:: flask.views` with `:members: route`, over and over until the length
+    limit): the lines written once are kept, the loop is not."""
+    lines = text.splitlines(keepends=True)
+    filled = [n for n, line in enumerate(lines) if line.strip()]
+    seen: set[tuple[str, str]] = set()
+    for first, second in zip(filled, filled[1:], strict=False):
+        pair = (lines[first].strip(), lines[second].strip())
+        if pair in seen:
+            return "".join(lines[:first]).rstrip("\n") + "\n"
+        seen.add(pair)
     return text
 
 
