@@ -287,3 +287,15 @@ def test_new_lines_that_loop_keep_what_was_written_once():
     listing = "```\n<ul>\n  <li>objects</li>\n</ul>\n<ul>\n  <li>object</li>\n</ul>\n```"
     assert new_lines_from(listing, "<p>x</p>\n").count("<ul>") == 2
 
+
+def test_a_copied_title_does_not_leave_its_underline_behind():
+    """flask-687 at 2574b04: the answer began with the file's title and an underline one
+    character longer; the title was dropped as copied and a lone `========` was inserted."""
+    rst = "Signals\n=======\n\nIntro.\n"
+    text = new_lines_from("```\nSignals\n========\n\nFlashed messages send a signal.\n```",
+                          rst)
+    assert text.strip() == "Flashed messages send a signal."
+    # a new title keeps its own underline
+    fresh = new_lines_from("```\nFlashing\n========\n\nA signal.\n```", rst)
+    assert fresh.startswith("Flashing\n========\n")
+

@@ -246,7 +246,10 @@ def _without_copied_head(text: str, existing: set[str]) -> str:
     every line is copied. `existing`: the file's non-blank lines, stripped."""
     lines = text.splitlines(keepends=True)
     start = 0
-    while start < len(lines) and (not lines[start].strip() or lines[start].strip() in existing):
+    while start < len(lines) and (not lines[start].strip() or lines[start].strip() in existing
+                                  # a copied title's underline of another length
+                                  # (flask-687 at 2574b04: a lone `========` went in)
+                                  or start and _RST_UNDERLINE.match(lines[start])):
         start += 1
     return "".join(lines[start:]) if start < len(lines) else text
 
