@@ -376,7 +376,7 @@ def test_a_retry_that_would_eat_the_reserve_for_planned_changes_is_not_asked(
 
     reserves: list[int] = []
 
-    def may_retry(self, messages, max_tokens):
+    def may_retry(self, messages, max_tokens, also=0):
         reserves.append(self.reserved)
         return False
 
@@ -423,6 +423,31 @@ def test_the_reserve_is_what_a_retry_must_leave():
     assert ctx.may_retry([], 100)
     ctx.options = SolveOptions(budget=0)  # no token budget: always
     assert ctx.may_retry([], 100)
+    ctx.options = SolveOptions(budget=10_000)  # the other questions the retry asks again
+    assert not ctx.may_retry([], 100, also=1)
+
+
+def test_a_decomposed_retry_must_fit_every_question_it_asks_again(
+        inventory, scripted, monkeypatch):  # noqa: F811
+    """datasette-192 at 9610816: the header question was asked again after a refused answer,
+    and the body question after it did not fit: the run ended budget_exhausted."""
+    from sleepcoder.agent.solve.context import SolveContext
+
+    asked: list[int] = []
+
+    def may_retry(self, messages, max_tokens, also=0):
+        asked.append(also)
+        return False
+
+    monkeypatch.setattr(SolveContext, "may_retry", may_retry)
+    script_plan(scripted, "EDIT inventory/report.py: money\n  CHANGE format_money: a currency "
+                  "parameter\n")
+    scripted.on(node="edit", contains="signature line", reply="```python\nx = 1\n```")
+    scripted.on(node="edit", reply="NONE")
+    result = start_solve(inventory.root, "money", options(edit_protocol="decomposed"))
+    unit = result.record["edits"][0]["units"][0]
+    assert "not retried" in unit["error"] and unit["attempts"] == 1
+    assert asked and asked[0] > 0  # the header's and the place's questions are counted
 
 
 def test_a_file_without_a_parser_gets_new_lines_at_a_place_the_model_picks(

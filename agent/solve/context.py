@@ -146,15 +146,17 @@ class SolveContext:
         assert self.llm is not None
         return self.llm.request_tokens(messages, max_tokens)
 
-    def may_retry(self, messages: list[dict[str, str]], max_tokens: int) -> bool:
-        """Whether another answer to this question fits in what is left and still leaves
-        `reserved` tokens for the planned edits not tried yet (always, without a token
-        budget). A retry is optional: one that cannot fit is not asked, rather than ending
-        the run `budget_exhausted` halfway through the question (flask-307's last file)."""
+    def may_retry(self, messages: list[dict[str, str]], max_tokens: int,
+                  also: int = 0) -> bool:
+        """Whether another answer to this question (and `also` tokens of the other questions
+        the retry asks again) fits in what is left and still leaves `reserved` tokens for
+        the planned edits not tried yet (always, without a token budget). A retry is
+        optional: one that cannot fit is not asked, rather than ending the run
+        `budget_exhausted` halfway through the question (flask-307's last file)."""
         if not self.options.budget or self.llm is None:
             return True
         left = self.options.budget - self.tokens()
-        return left - self.estimate(messages, max_tokens) >= self.reserved
+        return left - self.estimate(messages, max_tokens) - also >= self.reserved
 
     def start_refused(self, cost: int, after: int = 0) -> str:
         """Why a planned change priced at `cost` tokens is not started (empty: it may

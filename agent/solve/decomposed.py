@@ -31,6 +31,8 @@ from sleepcoder.tools.symbols import (
     replace_lines,
 )
 
+PLACE_TOKENS = 4  # the answer to "after which statement"
+
 
 def decomposed(ctx: SolveContext, work: UnitWork, attempts: int) -> UnitOutcome:
     assert work.span is not None
@@ -47,11 +49,17 @@ def decomposed(ctx: SolveContext, work: UnitWork, attempts: int) -> UnitOutcome:
         note = f"\n(Your previous answer could not be used: {error})" if error else ""
         base = ctx.messages(f"{work.context}\n" + prompt("sym_header").format(
             name=work.unit.name, status=ctx.budget.status_line()) + note)
-        if attempt > 1 and not ctx.may_retry(base, body_tokens):
+        asks_header = _header_may_change(work)
+        # a retry asks every question again (header, body, place): all must fit
+        # (datasette-192 at 9610816: the header was asked again, and the body question then
+        # did not fit, which ended the run budget_exhausted)
+        also = (ctx.estimate(base, header_tokens) if asks_header else 0) + (
+            ctx.estimate(base, PLACE_TOKENS) if statements else 0)
+        if attempt > 1 and not ctx.may_retry(base, body_tokens, also=also):
             return UnitOutcome(None, attempt - 1, error + NOT_RETRIED, requests)
         warmth = 0.0 if attempt == 1 else RETRY_TEMPERATURE
         header, used = "NONE", 0
-        if _header_may_change(work):
+        if asks_header:
             answer, used = ask_whole(ctx, base, header_tokens, grammars.header_or_none(
                 work.fence, work.tail, header_last - work.span.header_line + 1), warmth)
             header = answer.text
@@ -318,7 +326,8 @@ def _ask_place(ctx: SolveContext, work: UnitWork, statements, new_body: str) -> 
     question = prompt("sym_place").format(name=work.unit.name, statements=listing,
                                           new_lines=new_body.rstrip()[:1500], first=0,
                                           status=ctx.budget.status_line())
-    answer = ctx.ask("edit", ctx.messages(f"{work.context}\n{question}"), max_tokens=4,
+    answer = ctx.ask("edit", ctx.messages(f"{work.context}\n{question}"),
+                     max_tokens=PLACE_TOKENS,
                      grammar=grammars.choice([str(n) for n, _l, _t in options]))
     chosen = answer.text.strip().split()[0] if answer.text.strip() else "0"
     by_number = {str(n): line for n, line, _t in options}
