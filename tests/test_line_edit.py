@@ -136,3 +136,19 @@ def test_a_line_rewrite_that_breaks_a_toml_file_leaves_it_as_it_was(inventory,  
     edit = {e["path"]: e for e in result.record["edits"]}["stock.toml"]
     assert edit["status"] == "failed" and "make stock.toml invalid" in edit["error"], edit
     assert "stock.toml" not in result.patch
+
+
+def test_a_rewrite_the_length_limit_cut_off_is_never_spliced(inventory, scripted):  # noqa: F811
+    """A cut-off rewrite would splice its incomplete last line (`<a href="/report/low`) in
+    place of the whole line, or drop what it had not copied yet."""
+    template = "<ul>\n  <li><a href=\"/report\">report</a></li>\n</ul>\n"
+    inventory.commit("template", {"templates/items.html": template})
+    scripted.on(node="localize", reply="templates/items.html: YES")
+    scripted.on(node="plan", reply="EDIT templates/items.html: link to the low-stock report\n")
+    scripted.on(node="edit", contains="as it reads after the change", truncated=True,
+                reply="```\n<li><a href=\"/report/low-stock\">low stock</a></li>\n"
+                      "<li><a href=\"/rep")
+    result = start_solve(inventory.root, REQUEST, options())
+    edit = {e["path"]: e for e in result.record["edits"]}["templates/items.html"]
+    assert edit["status"] == "failed" and "cut off by the length limit" in edit["error"], edit
+    assert "templates/items.html" not in result.patch

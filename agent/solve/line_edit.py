@@ -97,6 +97,12 @@ def _without_context(new: list[str], lines: list[str], index: int) -> list[str]:
     return new[start:end]
 
 
+def _unclosed(answer: str) -> bool:
+    """Whether the first code block of `answer` has no closing fence."""
+    opened = re.search(r"```[^\n]*\n", answer)
+    return opened is not None and "\n```" not in answer[opened.end() - 1:]
+
+
 def replace_line(content: str, index: int, new: list[str]) -> str:
     """`content` with its line `index` (0-based) replaced by `new`, in the file's line ending;
     every other line stays byte for byte."""
@@ -134,6 +140,10 @@ def edit_line(ctx: SolveContext, step: Step, plan: Plan, path: str, original: st
         answer = ctx.ask("edit", messages, max_tokens=LINE_TOKENS,
                          grammar=grammars.code_block("", max_lines=MAX_NEW_LINES))
         try:
+            if answer.truncated and _unclosed(answer.text):
+                # the rewrite replaces the line: cut off, it would splice its incomplete
+                # last line, or lose the part of the line it had not copied yet
+                raise EditRejected("the rewrite is incomplete")
             new = rewritten(answer.text, lines, index)
         except EditRejected as exc:
             error = f"line {index + 1}: {exc}" + (" (cut off by the length limit)"
