@@ -4,7 +4,7 @@ the line the request names is rewritten by the model, the tool splices it."""
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 from sleepcoder.agent.solve.line_edit import focus_lines, replace_line, rewritten
 from sleepcoder.agent.solve.run import start_solve
@@ -152,3 +152,59 @@ def test_a_rewrite_the_length_limit_cut_off_is_never_spliced(inventory, scripted
     edit = {e["path"]: e for e in result.record["edits"]}["templates/items.html"]
     assert edit["status"] == "failed" and "cut off by the length limit" in edit["error"], edit
     assert "templates/items.html" not in result.patch
+
+
+def test_a_closing_line_the_rewrite_needs_is_kept_though_a_nearby_line_reads_the_same():
+    """The line wrapped in a new element: its `</div>` is the rewrite's, not a copy of the
+    `</div>` two lines below (dropped, the template was left with an unclosed element)."""
+    answer = ("```\n<div class=\"export\">\n  <p>Export as <a href=\"{{ url_json }}\">.json</a>"
+              "</p>\n</div>\n```")
+    assert rewritten(answer, TEMPLATE.splitlines(), 3) == [
+        "    <div class=\"export\">",
+        "      <p>Export as <a href=\"{{ url_json }}\">.json</a></p>",
+        "    </div>"]
+
+
+def test_context_copied_before_and_after_the_line_in_order_is_dropped():
+    lines = TEMPLATE.splitlines()
+    answer = ("```\n{% block content %}\n<div class=\"items\">\n<p>Export as .json</p>\n"
+              "<p>{{ count }} items</p>\n</div>\n```")
+    assert rewritten(answer, lines, 3) == ["    <p>Export as .json</p>"]
+
+
+_WORDS = st.text("ab</>{} \t", min_size=1, max_size=8)
+
+
+@given(st.lists(_WORDS, min_size=1, max_size=7), st.lists(st.text("xyz=\"", min_size=1,
+                                                                  max_size=6),
+                                                          min_size=1, max_size=3), st.data())
+def test_a_copy_of_the_shown_lines_around_the_rewrite_is_dropped_and_nothing_else(
+        lines, added, data):
+    """The lines the model writes (`added`, none of them a line of the file) are what
+    replaces the line, whether the answer copies the shown lines before and after it or not."""
+    index = data.draw(st.integers(0, len(lines) - 1))
+    head = data.draw(st.integers(0, min(index, 2)))
+    tail = data.draw(st.integers(0, 2))
+    shown = (lines[index - head:index], lines[index + 1:index + 1 + tail])
+    # a shown line that reads as the line itself: the answer may keep the line and add to it
+    assume(lines[index].strip() not in {line.strip() for line in [*shown[0], *shown[1]]})
+    answer = "```\n" + "\n".join([*shown[0], *added, *shown[1]]) + "\n```"
+    try:
+        new = rewritten(answer, lines, index)
+    except EditRejected:
+        return  # `added` is the line itself, whitespace aside: refused, rightly
+    assert [line.strip() for line in new] == added
+
+
+@given(st.lists(_WORDS, min_size=1, max_size=6), st.data())
+def test_a_rewrite_never_leaves_the_line_as_it_was(lines, data):
+    index = data.draw(st.integers(0, len(lines) - 1))
+    pieces = st.sampled_from([*lines, "```", "\n", "x", " ", "\r\n"])
+    answer = "```\n" + "".join(data.draw(st.lists(pieces, max_size=10))) + "\n```"
+    try:
+        new = rewritten(answer, lines, index)
+    except EditRejected:
+        return
+    assert "".join(new).split() != lines[index].split() or \
+        "".join("".join(new).split()) != "".join(lines[index].split())
+    assert any(line.strip() not in {x.strip() for x in lines} for line in new)

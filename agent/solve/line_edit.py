@@ -83,17 +83,20 @@ def _squeezed(text: str) -> str:
 
 def _without_context(new: list[str], lines: list[str], index: int) -> list[str]:
     """`new` less leading lines that copy the lines just before `lines[index]` and trailing
-    lines that copy those just after it (a model that answers with the whole excerpt)."""
-    before = [line.strip() for line in lines[max(0, index - AROUND):index]]
-    after = [line.strip() for line in lines[index + 1:index + 1 + AROUND]]
-    start = 0
-    while start < len(new) and before and new[start].strip() in before and \
-            new[start].strip() != lines[index].strip():
-        start += 1
-    end = len(new)
-    while end > start and after and new[end - 1].strip() in after and \
-            new[end - 1].strip() != lines[index].strip():
-        end -= 1
+    lines that copy those just after it (a model that answers with the whole excerpt). A copy
+    is those lines in their order (blank lines aside): a line of the rewrite that only reads
+    like one of them (the `</div>` closing an element the rewrite opens) is the rewrite's."""
+    line = lines[index].strip()
+    before = [x.strip() for x in lines[max(0, index - AROUND):index] if x.strip()]
+    after = [x.strip() for x in lines[index + 1:index + 1 + AROUND] if x.strip()]
+    filled = [n for n, x in enumerate(new) if x.strip()]  # indexes of the non-blank lines
+    said = [new[n].strip() for n in filled]
+    head = next((k for k in range(min(len(before), len(said)), 0, -1)
+                 if said[:k] == before[-k:] and line not in said[:k]), 0)
+    tail = next((k for k in range(min(len(after), len(said) - head), 0, -1)
+                 if said[-k:] == after[:k] and line not in said[-k:]), 0)
+    start = filled[head - 1] + 1 if head else 0
+    end = filled[len(said) - tail] if tail else len(new)
     return new[start:end]
 
 
