@@ -208,3 +208,12 @@ def test_a_rewrite_never_leaves_the_line_as_it_was(lines, data):
     assert "".join(new).split() != lines[index].split() or \
         "".join("".join(new).split()) != "".join(lines[index].split())
     assert any(line.strip() not in {x.strip() for x in lines} for line in new)
+
+
+@pytest.mark.parametrize("answer", [
+    "```\n```html\n<p>Export as <a href=\"{{ url_json }}\">.json</a></p>\n```\n```",
+    "```html\n```\n<p>Export as <a href=\"{{ url_json }}\">.json</a></p>\n```",
+])
+def test_a_fence_the_model_opens_inside_its_code_block_is_not_spliced(answer):
+    assert rewritten(answer, TEMPLATE.splitlines(), 3) == [
+        "    <p>Export as <a href=\"{{ url_json }}\">.json</a></p>"]

@@ -273,3 +273,8 @@ def test_an_elision_mark_is_not_a_new_line():
         new_lines_from("```\n<h1>{{ title }}</h1>\n<form>\n...\n```",
                        "<h1>{{ title }}</h1>\n<form>\n</form>\n")
 
+
+
+def test_a_fence_the_model_opens_inside_its_code_block_is_not_inserted():
+    assert new_lines_from("```\n```html\n<p>{{ shape }}</p>\n```\n```",
+                          "<h1>{{ title }}</h1>\n").strip() == "<p>{{ shape }}</p>"

@@ -61,7 +61,8 @@ def rewritten(answer: str, lines: list[str], index: int) -> list[str]:
     new = [line.rstrip("\r") for line in blocks[0].split("\n")]
     while new and not new[-1].strip():
         new.pop()
-    while new and not new[0].strip():
+    # and a fence opening a block inside the block (```html after ```): not a line of the file
+    while new and (not new[0].strip() or new[0].lstrip().startswith("```")):
         new.pop(0)
     new = _without_context(new, lines, index)
     if not new:

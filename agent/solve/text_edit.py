@@ -39,6 +39,7 @@ PLACE_TOKENS = 600  # the question where the new lines go
 SHORT_LINE = 8  # shorter new lines do not count in telling new lines from copied ones
 _RST_UNDERLINE = re.compile(r"^([=\-~^*#+`'\".:_])\1{2,}\s*$")
 _MD_HEADING = re.compile(r"^#{1,6}\s+\S")
+_NESTED_FENCE = re.compile(r"\A(?:\s*```[^\n]*\n)+")
 _ELISION = re.compile(r"^\s*(\.{3,}|\u2026|\[\.\.\.\]|\[\u2026\])\s*$")
 
 
@@ -202,7 +203,8 @@ def new_lines_from(answer: str, content: str, truncated: bool = False) -> str:
         raise EditRejected("no code block with the new lines")
     existing = {line.strip() for line in content.splitlines() if line.strip()}
     # an elision mark copied from where the shown text was cut (…) is not a new line
-    kept = [line for line in blocks[0].splitlines(keepends=True)
+    # nor is a fence that opens a block inside the block (```html after ```)
+    kept = [line for line in _NESTED_FENCE.sub("", blocks[0]).splitlines(keepends=True)
             if not _ELISION.match(line) or line.strip() in existing]
     text = _without_copied_head("".join(kept), existing)
     if truncated:
