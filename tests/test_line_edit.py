@@ -217,3 +217,9 @@ def test_a_rewrite_never_leaves_the_line_as_it_was(lines, data):
 def test_a_fence_the_model_opens_inside_its_code_block_is_not_spliced(answer):
     assert rewritten(answer, TEMPLATE.splitlines(), 3) == [
         "    <p>Export as <a href=\"{{ url_json }}\">.json</a></p>"]
+
+
+def test_an_elision_mark_for_the_lines_around_is_not_spliced():
+    """`...` for the shown lines the model did not copy would replace them in the file."""
+    answer = "```\n...\n<p>Export as .json</p>\n\u2026\n```"
+    assert rewritten(answer, TEMPLATE.splitlines(), 3) == ["    <p>Export as .json</p>"]

@@ -26,6 +26,7 @@ TRIED = 2  # lines tried, best first: an unchanged answer moves on to the next l
 AROUND = 2  # lines shown on each side of the line
 LINE_TOKENS = 300
 MAX_NEW_LINES = 20
+ELISION = re.compile(r"^\s*(\.{3,}|\u2026|\[\.\.\.\]|\[\u2026\])\s*$")
 LONGEST = 400  # a longer line (minified markup) would have to be copied whole to be rewritten
 
 
@@ -58,7 +59,10 @@ def rewritten(answer: str, lines: list[str], index: int) -> list[str]:
     blocks = code_blocks(answer)
     if not blocks:
         raise EditRejected("no code block with the line after the change")
-    new = [line.rstrip("\r") for line in blocks[0].split("\n")]
+    existing = {line.strip() for line in lines if line.strip()}
+    # an elision mark (`...`) for lines the model did not copy is not a line of the change
+    new = [line.rstrip("\r") for line in blocks[0].split("\n")
+           if not ELISION.match(line) or line.strip() in existing]
     while new and not new[-1].strip():
         new.pop()
     # and a fence opening a block inside the block (```html after ```): not a line of the file
@@ -70,7 +74,6 @@ def rewritten(answer: str, lines: list[str], index: int) -> list[str]:
     old = lines[index]
     if _squeezed("\n".join(new)) == _squeezed(old):
         raise EditRejected("the line is unchanged")
-    existing = {line.strip() for line in lines if line.strip()}
     if all(line.strip() in existing for line in new if line.strip()):
         raise EditRejected("the answer only repeats lines that are in the file")
     indent = old[: len(old) - len(old.lstrip())].rstrip("\r")

@@ -23,7 +23,7 @@ from pathlib import Path
 from sleepcoder.agent.solve import grammars
 from sleepcoder.agent.solve.context import SolveContext, prompt
 from sleepcoder.agent.solve.edit import FileResult
-from sleepcoder.agent.solve.line_edit import edit_line, focus_lines
+from sleepcoder.agent.solve.line_edit import ELISION, edit_line, focus_lines
 from sleepcoder.agent.solve.plan import Plan, Step
 from sleepcoder.agent.solve.syntax import EditRejected
 from sleepcoder.agent.solve.units import code_blocks
@@ -40,7 +40,6 @@ SHORT_LINE = 8  # shorter new lines do not count in telling new lines from copie
 _RST_UNDERLINE = re.compile(r"^([=\-~^*#+`'\".:_])\1{2,}\s*$")
 _MD_HEADING = re.compile(r"^#{1,6}\s+\S")
 _NESTED_FENCE = re.compile(r"\A(?:\s*```[^\n]*\n)+")
-_ELISION = re.compile(r"^\s*(\.{3,}|\u2026|\[\.\.\.\]|\[\u2026\])\s*$")
 
 
 @dataclass
@@ -205,7 +204,7 @@ def new_lines_from(answer: str, content: str, truncated: bool = False) -> str:
     # an elision mark copied from where the shown text was cut (…) is not a new line
     # nor is a fence that opens a block inside the block (```html after ```)
     kept = [line for line in _NESTED_FENCE.sub("", blocks[0]).splitlines(keepends=True)
-            if not _ELISION.match(line) or line.strip() in existing]
+            if not ELISION.match(line) or line.strip() in existing]
     text = _without_copied_head("".join(kept), existing)
     if truncated:
         # datasette-192 at 2574b04: a copy of the template cut off by the limit left
