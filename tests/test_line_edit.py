@@ -223,3 +223,9 @@ def test_an_elision_mark_for_the_lines_around_is_not_spliced():
     """`...` for the shown lines the model did not copy would replace them in the file."""
     answer = "```\n...\n<p>Export as .json</p>\n\u2026\n```"
     assert rewritten(answer, TEMPLATE.splitlines(), 3) == ["    <p>Export as .json</p>"]
+
+
+def test_a_line_of_the_longest_length_is_offered_whatever_the_files_line_ending():
+    line = "stock " + "x" * 394
+    assert focus_lines([line], "stock") == focus_lines([line + "\r"], "stock") == [0]
+

@@ -47,7 +47,7 @@ def focus_lines(lines: list[str], focus: str, count: int = TRIED) -> list[int]:
     first (the earlier of equals); none longer than LONGEST characters."""
     score = line_scores(lines, focus)
     ranked = sorted((n for n in range(len(lines)) if score[n] > 0 and
-                     len(lines[n]) <= LONGEST), key=lambda n: -score[n])
+                     len(lines[n].rstrip("\r")) <= LONGEST), key=lambda n: -score[n])
     return ranked[:count]
 
 
