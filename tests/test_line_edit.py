@@ -229,3 +229,22 @@ def test_a_line_of_the_longest_length_is_offered_whatever_the_files_line_ending(
     line = "stock " + "x" * 394
     assert focus_lines([line], "stock") == focus_lines([line + "\r"], "stock") == [0]
 
+
+@given(st.lists(st.tuples(st.text("ab \t", max_size=5), st.sampled_from(["\n", "\r\n"])),
+                min_size=1, max_size=6),
+       st.booleans(), st.data())
+def test_new_lines_take_the_replaced_lines_ending_in_a_file_of_mixed_endings(lines, ended,
+                                                                             data):
+    """A CRLF line elsewhere (a pasted block) does not put carriage returns into a rewrite
+    of an LF line, nor the reverse."""
+    content = "".join(text + ending for text, ending in lines)
+    if not ended:
+        content = content[: -len(lines[-1][1])]
+    index = data.draw(st.integers(0, len(lines) - 1))
+    new = data.draw(st.lists(st.text("xy", min_size=1, max_size=3), min_size=1, max_size=3))
+    got = replace_line(content, index, new)
+    ending = lines[index][1] if ended or index < len(lines) - 1 else \
+        (lines[index - 1][1] if index else "\n")
+    before = "".join(text + end for text, end in lines[:index])
+    assert got.startswith(before + ending.join(new))
+    assert got == before + ending.join(new) + content[len(before) + len(lines[index][0]):]

@@ -115,8 +115,10 @@ def replace_line(content: str, index: int, new: list[str]) -> str:
     every other line stays byte for byte."""
     kept = content.split("\n")
     tail = "\r" if kept[index].endswith("\r") else ""
-    # a CRLF file stays CRLF, also after a last line that has no line ending
-    carriage = "\r" if tail or "\r\n" in content else ""
+    # the new lines end as the line did (a file may mix endings: a pasted CRLF block); after
+    # a last line that has no line ending, as the line before it
+    ended = index < len(kept) - 1
+    carriage = tail if ended else ("\r" if index and kept[index - 1].endswith("\r") else "")
     kept[index] = "\n".join([line + carriage for line in new[:-1]] + [new[-1] + tail])
     return "\n".join(kept)
 
