@@ -278,3 +278,10 @@ def test_an_elision_mark_is_not_a_new_line():
 def test_a_fence_the_model_opens_inside_its_code_block_is_not_inserted():
     assert new_lines_from("```\n```html\n<p>{{ shape }}</p>\n```\n```",
                           "<h1>{{ title }}</h1>\n").strip() == "<p>{{ shape }}</p>"
+
+
+def test_the_cut_off_last_line_is_dropped_whole_though_it_holds_a_line_separator():
+    """U+2028 (in a JavaScript or JSON string) does not end a line for the file, nor for the
+    cut: the whole incomplete line goes, not only its part after the separator."""
+    assert new_lines_from("```\n<p>{{ shape }}</p>\n<p data-x=\"a\u2028b\">{{ sha",
+                          "<h1>{{ title }}</h1>\n", truncated=True) == "<p>{{ shape }}</p>\n"

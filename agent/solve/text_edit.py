@@ -209,7 +209,8 @@ def new_lines_from(answer: str, content: str, truncated: bool = False) -> str:
     if truncated:
         # datasette-192 at 2574b04: a copy of the template cut off by the limit left
         # `<select name="_filter` after its copied lines, and that was inserted
-        text = "".join(text.splitlines(keepends=True)[:-1])
+        # (lines end at a newline only: a U+2028 in the line does not end it)
+        text = text[: text.rfind("\n", 0, len(text) - 1) + 1]
     written = [line.strip() for line in text.splitlines() if line.strip()]
     if not written:
         raise EditRejected("no complete new line before the length limit" if truncated
