@@ -85,6 +85,8 @@ def test_replace_line_keeps_every_other_line_byte_for_byte(lines, crlf, final, d
     got = replace_line(content, index, new)
     ending = ending if ending in content else "\n"  # a file of one unended line: LF
     assert got.split(ending)[:index] == content.split(ending)[:index]
+    if index == 0 and content.startswith("\ufeff") and not new[0].startswith("\ufeff"):
+        new = ["\ufeff" + new[0], *new[1:]]  # the file's byte order mark stays
     assert got.split(ending)[index:index + len(new)] == new
     assert got.split(ending)[index + len(new):] == content.split(ending)[index + 1:]
 
@@ -248,3 +250,22 @@ def test_new_lines_take_the_replaced_lines_ending_in_a_file_of_mixed_endings(lin
     before = "".join(text + end for text, end in lines[:index])
     assert got.startswith(before + ending.join(new))
     assert got == before + ending.join(new) + content[len(before) + len(lines[index][0]):]
+
+
+def test_a_first_line_answered_as_it_was_without_the_files_byte_order_mark_is_unchanged(
+        inventory, scripted):  # noqa: F811
+    """The model cannot see a BOM: `[stock]` for `\\ufeff[stock]` is the line unchanged, not a
+    rewrite that drops the BOM; and a rewrite of the first line keeps it."""
+    inventory.commit("config", {"stock.toml": "\ufeff[stock]\nlow = 5\n"})
+    scripted.on(node="localize", reply="stock.toml: YES")
+    scripted.on(node="plan", reply="EDIT stock.toml: a low-stock threshold\n")
+    scripted.on(node="edit", contains="as it reads after the change", reply="```\n[stock]\n```",
+                times=1)
+    scripted.on(node="edit", contains="as it reads after the change",
+                reply="```\nlow = 5\nthreshold = 3\n```", times=1)
+    result = start_solve(inventory.root, REQUEST, options())
+    edit = {e["path"]: e for e in result.record["edits"]}["stock.toml"]
+    assert edit["status"] == "done" and edit["attempts"] == 2, edit
+    assert "-\ufeff[stock]" not in result.patch and "+threshold = 3" in result.patch
+    assert replace_line("\ufeff[stock]\nlow = 5\n", 0, ["[stock]", "high = 9"]) == \
+        "\ufeff[stock]\nhigh = 9\nlow = 5\n"

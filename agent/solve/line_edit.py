@@ -119,6 +119,8 @@ def replace_line(content: str, index: int, new: list[str]) -> str:
     # a last line that has no line ending, as the line before it
     ended = index < len(kept) - 1
     carriage = tail if ended else ("\r" if index and kept[index - 1].endswith("\r") else "")
+    if index == 0 and kept[0].startswith("\ufeff") and not new[0].startswith("\ufeff"):
+        new = ["\ufeff" + new[0], *new[1:]]  # a byte order mark is the file's, not the line's
     kept[index] = "\n".join([line + carriage for line in new[:-1]] + [new[-1] + tail])
     return "\n".join(kept)
 
@@ -131,6 +133,9 @@ def edit_line(ctx: SolveContext, step: Step, plan: Plan, path: str, original: st
     others_text = ("Other files in this change:\n" + "\n".join(
         f"- {s.path}: {s.what}" for s in others) + "\n") if others else ""
     errors: list[str] = []
+    # the model cannot see a byte order mark: its answer is compared with the line without it
+    # (replace_line keeps the mark)
+    lines = [lines[0].removeprefix("\ufeff"), *lines[1:]] if lines else lines
     for attempt, index in enumerate(candidates, 1):
         result.attempts = attempt
         around = "\n".join(line.rstrip("\r") for line in
