@@ -218,6 +218,9 @@ def _review(payload: dict) -> dict:
         raw = typer.prompt("files to change (comma-separated)", default=current) \
             if sys.stdin.isatty() else sys.stdin.readline()
         return {"action": "edit", "files": [f.strip() for f in raw.split(",") if f.strip()]}
+    if line and not line.startswith("q"):  # `yes | sleepcoder solve --review` answers 'y'
+        _err.print(f"{line[:40]!r} is not one of a, e, q: the plan is not approved (aborted)",
+                   markup=False)
     return {"action": "abort"}
 
 

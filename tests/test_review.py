@@ -75,3 +75,21 @@ def test_review_without_a_terminal_reads_its_answer_from_standard_input(monkeypa
     err = capfd.readouterr().err
     assert "(read from standard input)" in err
     assert "no answer on standard input: the plan is not approved (aborted)" in err
+
+
+def test_review_says_why_an_answer_it_does_not_know_aborts(monkeypatch, capfd):
+    """`yes | sleepcoder solve --review`: 'y' is not a choice; the run is not approved, and
+    says so instead of ending aborted without a word."""
+    import io
+
+    from sleepcoder import solve_cli
+
+    payload = {"plan": {"steps": [{"action": "edit", "path": "a.py", "what": "x"}]},
+               "files": ["a.py"]}
+    monkeypatch.setattr("sys.stdin", io.StringIO("y\n"))
+    assert solve_cli._review(payload) == {"action": "abort"}
+    assert "'y' is not one of a, e, q: the plan is not approved (aborted)" in \
+        capfd.readouterr().err
+    monkeypatch.setattr("sys.stdin", io.StringIO("q\n"))
+    assert solve_cli._review(payload) == {"action": "abort"}
+    assert "not approved" not in capfd.readouterr().err

@@ -299,3 +299,14 @@ def test_a_copied_title_does_not_leave_its_underline_behind():
     fresh = new_lines_from("```\nFlashing\n========\n\nA signal.\n```", rst)
     assert fresh.startswith("Flashing\n========\n")
 
+
+def test_a_fence_the_model_opens_inside_its_code_block_is_not_inserted():
+    assert new_lines_from("```\n```html\n<p>{{ shape }}</p>\n```\n```",
+                          "<h1>{{ title }}</h1>\n").strip() == "<p>{{ shape }}</p>"
+
+
+def test_the_cut_off_last_line_is_dropped_whole_though_it_holds_a_line_separator():
+    """U+2028 (in a JavaScript or JSON string) does not end a line for the file, nor for the
+    cut: the whole incomplete line goes, not only its part after the separator."""
+    assert new_lines_from("```\n<p>{{ shape }}</p>\n<p data-x=\"a\u2028b\">{{ sha",
+                          "<h1>{{ title }}</h1>\n", truncated=True) == "<p>{{ shape }}</p>\n"

@@ -26,6 +26,7 @@ TRIED = 2  # lines tried, best first: an unchanged answer moves on to the next l
 AROUND = 2  # lines shown on each side of the line
 LINE_TOKENS = 300
 MAX_NEW_LINES = 20
+ELISION = re.compile(r"^\s*(\.{3,}|\u2026|\[\.\.\.\]|\[\u2026\])\s*$")
 LONGEST = 400  # a longer line (minified markup) would have to be copied whole to be rewritten
 
 
@@ -46,7 +47,7 @@ def focus_lines(lines: list[str], focus: str, count: int = TRIED) -> list[int]:
     first (the earlier of equals); none longer than LONGEST characters."""
     score = line_scores(lines, focus)
     ranked = sorted((n for n in range(len(lines)) if score[n] > 0 and
-                     len(lines[n]) <= LONGEST), key=lambda n: -score[n])
+                     len(lines[n].rstrip("\r")) <= LONGEST), key=lambda n: -score[n])
     return ranked[:count]
 
 
@@ -58,10 +59,14 @@ def rewritten(answer: str, lines: list[str], index: int) -> list[str]:
     blocks = code_blocks(answer)
     if not blocks:
         raise EditRejected("no code block with the line after the change")
-    new = [line.rstrip("\r") for line in blocks[0].split("\n")]
+    existing = {line.strip() for line in lines if line.strip()}
+    # an elision mark (`...`) for lines the model did not copy is not a line of the change
+    new = [line.rstrip("\r") for line in blocks[0].split("\n")
+           if not ELISION.match(line) or line.strip() in existing]
     while new and not new[-1].strip():
         new.pop()
-    while new and not new[0].strip():
+    # and a fence opening a block inside the block (```html after ```): not a line of the file
+    while new and (not new[0].strip() or new[0].lstrip().startswith("```")):
         new.pop(0)
     new = _without_context(new, lines, index)
     if not new:
@@ -69,7 +74,6 @@ def rewritten(answer: str, lines: list[str], index: int) -> list[str]:
     old = lines[index]
     if _squeezed("\n".join(new)) == _squeezed(old):
         raise EditRejected("the line is unchanged")
-    existing = {line.strip() for line in lines if line.strip()}
     if all(line.strip() in existing for line in new if line.strip()):
         raise EditRejected("the answer only repeats lines that are in the file")
     indent = old[: len(old) - len(old.lstrip())].rstrip("\r")
@@ -83,18 +87,27 @@ def _squeezed(text: str) -> str:
 
 def _without_context(new: list[str], lines: list[str], index: int) -> list[str]:
     """`new` less leading lines that copy the lines just before `lines[index]` and trailing
-    lines that copy those just after it (a model that answers with the whole excerpt)."""
-    before = [line.strip() for line in lines[max(0, index - AROUND):index]]
-    after = [line.strip() for line in lines[index + 1:index + 1 + AROUND]]
-    start = 0
-    while start < len(new) and before and new[start].strip() in before and \
-            new[start].strip() != lines[index].strip():
-        start += 1
-    end = len(new)
-    while end > start and after and new[end - 1].strip() in after and \
-            new[end - 1].strip() != lines[index].strip():
-        end -= 1
+    lines that copy those just after it (a model that answers with the whole excerpt). A copy
+    is those lines in their order (blank lines aside): a line of the rewrite that only reads
+    like one of them (the `</div>` closing an element the rewrite opens) is the rewrite's."""
+    line = lines[index].strip()
+    before = [x.strip() for x in lines[max(0, index - AROUND):index] if x.strip()]
+    after = [x.strip() for x in lines[index + 1:index + 1 + AROUND] if x.strip()]
+    filled = [n for n, x in enumerate(new) if x.strip()]  # indexes of the non-blank lines
+    said = [new[n].strip() for n in filled]
+    head = next((k for k in range(min(len(before), len(said)), 0, -1)
+                 if said[:k] == before[-k:] and line not in said[:k]), 0)
+    tail = next((k for k in range(min(len(after), len(said) - head), 0, -1)
+                 if said[-k:] == after[:k] and line not in said[-k:]), 0)
+    start = filled[head - 1] + 1 if head else 0
+    end = filled[len(said) - tail] if tail else len(new)
     return new[start:end]
+
+
+def _unclosed(answer: str) -> bool:
+    """Whether the first code block of `answer` has no closing fence."""
+    opened = re.search(r"```[^\n]*\n", answer)
+    return opened is not None and "\n```" not in answer[opened.end() - 1:]
 
 
 def replace_line(content: str, index: int, new: list[str]) -> str:
@@ -102,8 +115,12 @@ def replace_line(content: str, index: int, new: list[str]) -> str:
     every other line stays byte for byte."""
     kept = content.split("\n")
     tail = "\r" if kept[index].endswith("\r") else ""
-    # a CRLF file stays CRLF, also after a last line that has no line ending
-    carriage = "\r" if tail or "\r\n" in content else ""
+    # the new lines end as the line did (a file may mix endings: a pasted CRLF block); after
+    # a last line that has no line ending, as the line before it
+    ended = index < len(kept) - 1
+    carriage = tail if ended else ("\r" if index and kept[index - 1].endswith("\r") else "")
+    if index == 0 and kept[0].startswith("\ufeff") and not new[0].startswith("\ufeff"):
+        new = ["\ufeff" + new[0], *new[1:]]  # a byte order mark is the file's, not the line's
     kept[index] = "\n".join([line + carriage for line in new[:-1]] + [new[-1] + tail])
     return "\n".join(kept)
 
@@ -116,6 +133,9 @@ def edit_line(ctx: SolveContext, step: Step, plan: Plan, path: str, original: st
     others_text = ("Other files in this change:\n" + "\n".join(
         f"- {s.path}: {s.what}" for s in others) + "\n") if others else ""
     errors: list[str] = []
+    # the model cannot see a byte order mark: its answer is compared with the line without it
+    # (replace_line keeps the mark)
+    lines = [lines[0].removeprefix("\ufeff"), *lines[1:]] if lines else lines
     for attempt, index in enumerate(candidates, 1):
         result.attempts = attempt
         around = "\n".join(line.rstrip("\r") for line in
@@ -134,6 +154,10 @@ def edit_line(ctx: SolveContext, step: Step, plan: Plan, path: str, original: st
         answer = ctx.ask("edit", messages, max_tokens=LINE_TOKENS,
                          grammar=grammars.code_block("", max_lines=MAX_NEW_LINES))
         try:
+            if answer.truncated and _unclosed(answer.text):
+                # the rewrite replaces the line: cut off, it would splice its incomplete
+                # last line, or lose the part of the line it had not copied yet
+                raise EditRejected("the rewrite is incomplete")
             new = rewritten(answer.text, lines, index)
         except EditRejected as exc:
             error = f"line {index + 1}: {exc}" + (" (cut off by the length limit)"

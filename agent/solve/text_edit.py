@@ -24,7 +24,7 @@ from sleepcoder.agent.solve import grammars
 from sleepcoder.agent.solve.asking import repeats_itself
 from sleepcoder.agent.solve.context import SolveContext, prompt
 from sleepcoder.agent.solve.edit import FileResult
-from sleepcoder.agent.solve.line_edit import edit_line, focus_lines
+from sleepcoder.agent.solve.line_edit import ELISION, edit_line, focus_lines
 from sleepcoder.agent.solve.plan import Plan, Step
 from sleepcoder.agent.solve.syntax import EditRejected
 from sleepcoder.agent.solve.units import code_blocks
@@ -40,7 +40,7 @@ PLACE_TOKENS = 600  # the question where the new lines go
 SHORT_LINE = 8  # shorter new lines do not count in telling new lines from copied ones
 _RST_UNDERLINE = re.compile(r"^([=\-~^*#+`'\".:_])\1{2,}\s*$")
 _MD_HEADING = re.compile(r"^#{1,6}\s+\S")
-_ELISION = re.compile(r"^\s*(\.{3,}|\u2026|\[\.\.\.\]|\[\u2026\])\s*$")
+_NESTED_FENCE = re.compile(r"\A(?:\s*```[^\n]*\n)+")
 
 
 @dataclass
@@ -203,13 +203,15 @@ def new_lines_from(answer: str, content: str, truncated: bool = False) -> str:
         raise EditRejected("no code block with the new lines")
     existing = {line.strip() for line in content.splitlines() if line.strip()}
     # an elision mark copied from where the shown text was cut (…) is not a new line
-    kept = [line for line in blocks[0].splitlines(keepends=True)
-            if not _ELISION.match(line) or line.strip() in existing]
+    # nor is a fence that opens a block inside the block (```html after ```)
+    kept = [line for line in _NESTED_FENCE.sub("", blocks[0]).splitlines(keepends=True)
+            if not ELISION.match(line) or line.strip() in existing]
     text = _without_copied_head("".join(kept), existing)
     if truncated:
         # datasette-192 at 2574b04: a copy of the template cut off by the limit left
         # `<select name="_filter` after its copied lines, and that was inserted
-        text = "".join(text.splitlines(keepends=True)[:-1])
+        # (lines end at a newline only: a U+2028 in the line does not end it)
+        text = text[: text.rfind("\n", 0, len(text) - 1) + 1]
     if repeats_itself(text):
         text = _before_the_loop(text)
     written = [line.strip() for line in text.splitlines() if line.strip()]
