@@ -201,11 +201,12 @@ def _review(payload: dict) -> dict:
     _err.print("[bold]Plan[/bold]")
     for s in steps:
         _err.print(f"  {s['action'].upper()} {s['path']}: {s['what']}", markup=False)
-    if not sys.stdin.isatty():
+    interactive = _interactive()
+    if not interactive:
         # no terminal (a pipe, CI): the answer is a line of standard input; none aborts
         _err.print("[a]pprove, [e]dit the file list, or [q]uit (read from standard input)",
                    markup=False)
-        line = sys.stdin.readline().strip().lower()
+        line = _stdin_line().strip().lower()
         if not line:
             _err.print("no answer on standard input: the plan is not approved (aborted)",
                        markup=False)
@@ -216,12 +217,27 @@ def _review(payload: dict) -> dict:
     if line.startswith("e"):
         current = ", ".join(payload.get("files", []))
         raw = typer.prompt("files to change (comma-separated)", default=current) \
-            if sys.stdin.isatty() else sys.stdin.readline()
+            if interactive else _stdin_line()
         return {"action": "edit", "files": [f.strip() for f in raw.split(",") if f.strip()]}
     if line and not line.startswith("q"):  # `yes | sleepcoder solve --review` answers 'y'
         _err.print(f"{line[:40]!r} is not one of a, e, q: the plan is not approved (aborted)",
                    markup=False)
     return {"action": "abort"}
+
+
+def _interactive() -> bool:
+    try:
+        return sys.stdin is not None and sys.stdin.isatty()
+    except ValueError:  # closed
+        return False
+
+
+def _stdin_line() -> str:
+    """A line of standard input; '' (no answer) when it is closed or not text."""
+    try:
+        return sys.stdin.readline() if sys.stdin is not None else ""
+    except (OSError, ValueError):  # closed, or bytes that are not text (UnicodeDecodeError)
+        return ""
 
 
 def _print_localization(record: dict) -> None:

@@ -93,3 +93,20 @@ def test_review_says_why_an_answer_it_does_not_know_aborts(monkeypatch, capfd):
     monkeypatch.setattr("sys.stdin", io.StringIO("q\n"))
     assert solve_cli._review(payload) == {"action": "abort"}
     assert "not approved" not in capfd.readouterr().err
+
+
+def test_review_with_a_closed_or_binary_standard_input_aborts_without_a_traceback(
+        monkeypatch, capfd):
+    import io
+
+    from sleepcoder import solve_cli
+
+    payload = {"plan": {"steps": []}, "files": []}
+    closed = io.StringIO("a\n")
+    closed.close()
+    binary = io.TextIOWrapper(io.BytesIO(b"\xff\xfe\xfa\n"), encoding="utf-8")
+    for stdin in (closed, binary):
+        monkeypatch.setattr("sys.stdin", stdin)
+        assert solve_cli._review(payload) == {"action": "abort"}
+    assert "no answer on standard input" in capfd.readouterr().err
+

@@ -286,7 +286,8 @@ def insert_lines(content: str, after_line: int, new_text: str, indent: str,
         lines[after_line - 1] += "\n"
     before, after = lines[:after_line], lines[after_line:]
     new = normalise(new_text, indent, indent_unit(content))
-    if apart and before and before[-1].strip():
+    # (not right under the line that opens the block: `class X:`)
+    if apart and before and before[-1].strip() and not before[-1].rstrip().endswith(":"):
         new = ["\n", *new]
     if apart and after and after[0].strip():
         new = [*new, "\n"]

@@ -26,8 +26,7 @@ _ADD = re.compile(r"^`?([\w$]+)`?(?:\s+(AFTER|IN)\s+`?([\w.$]+)`?|\s+AT\s+END)?\
                   re.IGNORECASE)
 _CHANGE = re.compile(r"^`?([\w.$]+)`?(?:\(\))?\s*:?\s*(.*)$")
 # the file listing's annotations (tools/render.py), copied into a description
-_LISTING = re.compile(r"\[used by \d+ files?\]|\bchanges with:|\(candidate:|\bdefines:",
-                      re.IGNORECASE)
+_LISTING = re.compile(r"\[used by \d+ files?\]|\b[Cc]hanges with:|\(candidate:|\bDefines:")
 MAX_NEW_FILES = 3
 MAX_EXTRA_FILES = 1  # existing files the plan may add beyond the localization's choice
 MAX_LISTED_DEFINITIONS = 30  # per file, in the plan prompt
