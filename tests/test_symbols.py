@@ -182,3 +182,18 @@ def test_the_plan_grammar_names_each_file_once_and_in_order():
     assert [line.split('"')[3] for line in edits] == ["a.py", "b.py", "c.py"]
     assert all(line.endswith("unit{0,3}") for line in edits)
     assert grammars.plan([], []).splitlines()[0] == "root ::= create{1,3}"
+
+
+def test_lines_inserted_apart_get_blank_lines_but_not_under_a_block_opener():
+    from sleepcoder.tools.symbols import insert_lines
+
+    source = "class A:\n    def f(self):\n        return 1\n    def g(self):\n        pass\n"
+    method = "def h(self):\n    return 2\n"
+    assert insert_lines(source, 3, method, "    ", apart=True) == (
+        "class A:\n    def f(self):\n        return 1\n\n    def h(self):\n        return 2\n"
+        "\n    def g(self):\n        pass\n")
+    assert insert_lines(source, 1, method, "    ", apart=True).startswith(
+        "class A:\n    def h(self):\n        return 2\n\n    def f(self):")
+    assert insert_lines(source, 3, method, "    ") == (  # not apart: as before
+        "class A:\n    def f(self):\n        return 1\n    def h(self):\n        return 2\n"
+        "    def g(self):\n        pass\n")
