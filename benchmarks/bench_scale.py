@@ -6,18 +6,20 @@ short git history of feature-sized commits. The 10x tree is ten trees under diff
 prefixes: once exact copies of the 1x tree (every blob is shared: the map parses each once),
 once distinct copies, each another draw of the generator (nothing is shared; each of the 1x
 tree's expected size). For each tree: the full map, its peak RSS, a one-file refresh, localization
-alone (the CLI, and `localize()` in this process), printed in seconds and as ratios to an
-anchor (a fixed pure-Python workload timed in the same run, so figures from a loaded machine
-can be compared).
+alone (the CLI, and `localize()` in this process) and the search index's size, printed in
+seconds and as ratios to an anchor (a fixed pure-Python workload timed in the same run, so
+figures from a loaded machine can be compared).
 """
 
 from __future__ import annotations
 
 import random
 import shutil
+import sqlite3
 import subprocess
 import sys
 import time
+from array import array
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -214,9 +216,26 @@ def time_localize(repo: Path, request: str) -> tuple[float, float]:
     return times[0], times[1]
 
 
+def search_input(repo: Path) -> dict[str, int]:
+    """The search index's size in the map at `repo`: its postings per index (text, symbols,
+    path) and the documents' summed lengths, the input its build is linear in."""
+    conn = sqlite3.connect(f"file:{repo / '.sleepcoder' / 'map.db'}?mode=ro", uri=True)
+    try:
+        sizes = {f"{name} postings": 0 for name in ("text", "symbols", "path")}
+        for name, code, length in conn.execute(
+                "SELECT name, substr(ids, 1, 1), length(ids) FROM search_postings"):
+            sizes[f"{name} postings"] += (length - 1) // array(code.decode()).itemsize
+        text, symbols = conn.execute("SELECT sum(text_length), coalesce(sum(symbols_length), 0)"
+                                     " FROM search_docs").fetchone()
+    finally:
+        conn.close()
+    return {**sizes, "text length": text, "symbols length": symbols}
+
+
 def measure(repo: Path, request: str, run_map, touch_files) -> dict:
     """Full map, peak RSS, one-file refresh and localization on the tree at `repo`."""
     report, wall, memory = run_map(repo, "--rebuild")
+    index = search_input(repo)
     first, second = time_localize(repo, request)
     cli = time_cli_localize(repo, request)
     sources = sorted(path for path in (p.relative_to(repo).as_posix()
@@ -227,7 +246,7 @@ def measure(repo: Path, request: str, run_map, touch_files) -> dict:
             "parsed": report["parsed"], "rss_mb": memory.peak_total / 2**20,
             "phases": report["seconds"], "refresh_phases": one["seconds"],
             "refresh": one["seconds"]["total"], "refresh_wall": one_wall,
-            "localize": first, "localize_again": second, "cli_localize": cli}
+            "localize": first, "localize_again": second, "cli_localize": cli, "index": index}
 
 
 def scale_run(workdir: Path, files: int, factor: int, run_map, touch_files) -> None:
@@ -259,10 +278,14 @@ def scale_run(workdir: Path, files: int, factor: int, run_map, touch_files) -> N
         print(f"{label}: map phases " + ", ".join(f"{k} {v:.2f}" for k, v in f["phases"].items())
               + "; refresh phases " + ", ".join(f"{k} {v:.2f}"
                                                 for k, v in f["refresh_phases"].items()))
+    for label, _info, f in rows:
+        print(f"{label}: search index " + ", ".join(f"{k} {v:,}" for k, v in f["index"].items()))
     base = rows[0][2]
     for label, _info, f in rows[1:]:
         print(f"{label} / 1x: map {f['map'] / base['map']:.1f}x, RSS "
               f"{f['rss_mb'] / base['rss_mb']:.1f}x, refresh "
               f"{f['refresh'] / base['refresh']:.1f}x, localize "
               f"{f['localize'] / base['localize']:.1f}x, CLI localize "
-              f"{f['cli_localize'] / base['cli_localize']:.1f}x")
+              f"{f['cli_localize'] / base['cli_localize']:.1f}x, text postings "
+              f"{f['index']['text postings'] / base['index']['text postings']:.1f}x, text length "
+              f"{f['index']['text length'] / base['index']['text length']:.1f}x")
