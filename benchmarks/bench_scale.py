@@ -2,21 +2,24 @@
 
 The tree is generated deterministically (seeded) in a temporary directory: Python,
 JavaScript and TypeScript modules in packages that import each other, with docstrings, and a
-short git history of feature-sized commits. The 10x tree is ten copies of the 1x tree under
-different prefixes, once as exact copies (every blob is shared: the map parses each once) and
-once with each copy's identifiers renamed (nothing is shared). For each tree: the full map, its
-peak RSS, a one-file refresh, and localization alone (the CLI, and `localize()` in this
-process), printed in seconds and as ratios to an anchor (a fixed pure-Python workload timed in
-the same run, so figures from a loaded machine can be compared).
+short git history of feature-sized commits. The 10x tree is ten trees under different
+prefixes: once exact copies of the 1x tree (every blob is shared: the map parses each once),
+once distinct copies, each another draw of the generator (nothing is shared; each of the 1x
+tree's expected size). For each tree: the full map, its peak RSS, a one-file refresh, localization
+alone (the CLI, and `localize()` in this process) and the search index's size, printed in
+seconds and as ratios to an anchor (a fixed pure-Python workload timed in the same run, so
+figures from a loaded machine can be compared).
 """
 
 from __future__ import annotations
 
 import random
 import shutil
+import sqlite3
 import subprocess
 import sys
 import time
+from array import array
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,19 +70,19 @@ def plan_modules(files: int, seed: int) -> list[Module]:
     return modules
 
 
-def module_source(module: Module, modules: list[Module], rng: random.Random, tag: str) -> str:
+def module_source(module: Module, modules: list[Module], rng: random.Random) -> str:
     """One module's text: imports of a few same-language modules and 4 to 10 definitions,
-    about 150 lines. `tag` renames every identifier (a distinct copy)."""
+    about 150 lines."""
     same = [m for m in modules if m.language == module.language and m is not module]
     imported = rng.sample(same, min(3, len(same)))
-    names = [f"{rng.choice(VERBS)}_{rng.choice(module.nouns)}_{rng.choice(WORDS)}{tag}"
+    names = [f"{rng.choice(VERBS)}_{rng.choice(module.nouns)}_{rng.choice(WORDS)}"
              for _ in range(rng.randint(4, 10))]
-    used = [(m, f"{VERBS[hash_index(m.path, len(VERBS))]}_{m.nouns[0]}_{m.nouns[1]}{tag}")
+    used = [(m, f"{VERBS[hash_index(m.path, len(VERBS))]}_{m.nouns[0]}_{m.nouns[1]}")
             for m in imported]
     head = _header(module, used)
-    body = [_definition(module.language, name, used, rng, tag) for name in names]
-    own = f"{VERBS[hash_index(module.path, len(VERBS))]}_{module.nouns[0]}_{module.nouns[1]}{tag}"
-    body.append(_definition(module.language, own, used, rng, tag))  # what others import
+    body = [_definition(module.language, name, used, rng) for name in names]
+    own = f"{VERBS[hash_index(module.path, len(VERBS))]}_{module.nouns[0]}_{module.nouns[1]}"
+    body.append(_definition(module.language, own, used, rng))  # what others import
     return "\n".join([head, *body])
 
 
@@ -97,10 +100,10 @@ def _header(module: Module, used: list[tuple[Module, str]]) -> str:
     return "\n".join([f"// The {module.nouns[0]} {module.nouns[1]} module.", *imports, ""])
 
 
-def _definition(language: str, name: str, used: list[tuple[Module, str]], rng: random.Random,
-                tag: str) -> str:
+def _definition(language: str, name: str, used: list[tuple[Module, str]],
+                rng: random.Random) -> str:
     words = name.split("_")
-    steps = [f"{word}{tag}" for word in rng.sample(WORDS, rng.randint(6, 16))]
+    steps = rng.sample(WORDS, rng.randint(6, 16))
     calls = [callee for _m, callee in rng.sample(used, min(2, len(used)))]
     if language == "py":
         lines = [f"def {name}(value, limit=10):",
@@ -120,23 +123,30 @@ def _definition(language: str, name: str, used: list[tuple[Module, str]], rng: r
     return "\n".join(lines)
 
 
+def copy_sources(files: int, seed: int) -> tuple[list[Module], dict[str, str]]:
+    """One copy of the tree, drawn with `seed`: its modules and each one's text by path."""
+    modules = plan_modules(files, seed)
+    rng = random.Random(seed)
+    return modules, {module.path: module_source(module, modules, rng) for module in modules}
+
+
 def generate_tree(target: Path, files: int, copies: int = 1, distinct: bool = False,
                   seed: int = 7, commits: int = 12) -> dict:
     """A git repository at `target` (replaced): `copies` copies of a `files`-module tree,
-    under copy0/, copy1/, ... when more than one; `distinct` renames each copy's identifiers.
-    Then `commits` feature-sized commits. Returns its file and line counts."""
+    under copy0/, copy1/, ... when more than one. `distinct` draws copy k with seed + k (its
+    own module names, identifiers and bodies), otherwise every copy is the seed's tree. Then
+    `commits` feature-sized commits. Returns its file and line counts and copy 0's modules."""
     if target.exists():
         shutil.rmtree(target)
     target.mkdir(parents=True)
-    modules = plan_modules(files, seed)
+    # Renaming one tree's identifiers per copy (`ledger_v3`) made each copy tokenise to more
+    # search words than the 1x tree; another draw of the generator has the 1x's expected size.
+    drawn = [copy_sources(files, seed + copy) for copy in range(copies if distinct else 1)]
     lines = 0
     for copy in range(copies):
         prefix = target / f"copy{copy}" if copies > 1 else target
-        tag = f"_v{copy}" if distinct and copy else ""
-        rng = random.Random(seed)  # the same draws per copy: copies differ only by `tag`
-        for module in modules:
-            text = module_source(module, modules, rng, tag)
-            dest = prefix / module.path
+        for path, text in drawn[copy if distinct else 0][1].items():
+            dest = prefix / path
             dest.parent.mkdir(parents=True, exist_ok=True)
             dest.write_text(text)
             lines += text.count("\n")
@@ -154,7 +164,7 @@ def generate_tree(target: Path, files: int, copies: int = 1, distinct: bool = Fa
                 handle.write(f"\n{comment} change {number}: {rng.choice(WORDS)} limit\n")
         subject = f"Add {rng.choice(WORDS)} {rng.choice(WORDS)} support"
         subprocess.run([*GIT, "commit", "-qam", subject], cwd=target, check=True)
-    return {"files": len(paths), "lines": lines, "modules": modules}
+    return {"files": len(paths), "lines": lines, "modules": drawn[0][0]}
 
 
 def request_for(modules: list[Module]) -> str:
@@ -206,9 +216,26 @@ def time_localize(repo: Path, request: str) -> tuple[float, float]:
     return times[0], times[1]
 
 
+def search_input(repo: Path) -> dict[str, int]:
+    """The search index's size in the map at `repo`: its postings per index (text, symbols,
+    path) and the documents' summed lengths, the input its build is linear in."""
+    conn = sqlite3.connect(f"file:{repo / '.sleepcoder' / 'map.db'}?mode=ro", uri=True)
+    try:
+        sizes = {f"{name} postings": 0 for name in ("text", "symbols", "path")}
+        for name, code, length in conn.execute(
+                "SELECT name, substr(ids, 1, 1), length(ids) FROM search_postings"):
+            sizes[f"{name} postings"] += (length - 1) // array(code.decode()).itemsize
+        text, symbols = conn.execute("SELECT sum(text_length), coalesce(sum(symbols_length), 0)"
+                                     " FROM search_docs").fetchone()
+    finally:
+        conn.close()
+    return {**sizes, "text length": text, "symbols length": symbols}
+
+
 def measure(repo: Path, request: str, run_map, touch_files) -> dict:
     """Full map, peak RSS, one-file refresh and localization on the tree at `repo`."""
     report, wall, memory = run_map(repo, "--rebuild")
+    index = search_input(repo)
     first, second = time_localize(repo, request)
     cli = time_cli_localize(repo, request)
     sources = sorted(path for path in (p.relative_to(repo).as_posix()
@@ -219,7 +246,7 @@ def measure(repo: Path, request: str, run_map, touch_files) -> dict:
             "parsed": report["parsed"], "rss_mb": memory.peak_total / 2**20,
             "phases": report["seconds"], "refresh_phases": one["seconds"],
             "refresh": one["seconds"]["total"], "refresh_wall": one_wall,
-            "localize": first, "localize_again": second, "cli_localize": cli}
+            "localize": first, "localize_again": second, "cli_localize": cli, "index": index}
 
 
 def scale_run(workdir: Path, files: int, factor: int, run_map, touch_files) -> None:
@@ -251,10 +278,14 @@ def scale_run(workdir: Path, files: int, factor: int, run_map, touch_files) -> N
         print(f"{label}: map phases " + ", ".join(f"{k} {v:.2f}" for k, v in f["phases"].items())
               + "; refresh phases " + ", ".join(f"{k} {v:.2f}"
                                                 for k, v in f["refresh_phases"].items()))
+    for label, _info, f in rows:
+        print(f"{label}: search index " + ", ".join(f"{k} {v:,}" for k, v in f["index"].items()))
     base = rows[0][2]
     for label, _info, f in rows[1:]:
         print(f"{label} / 1x: map {f['map'] / base['map']:.1f}x, RSS "
               f"{f['rss_mb'] / base['rss_mb']:.1f}x, refresh "
               f"{f['refresh'] / base['refresh']:.1f}x, localize "
               f"{f['localize'] / base['localize']:.1f}x, CLI localize "
-              f"{f['cli_localize'] / base['cli_localize']:.1f}x")
+              f"{f['cli_localize'] / base['cli_localize']:.1f}x, text postings "
+              f"{f['index']['text postings'] / base['index']['text postings']:.1f}x, text length "
+              f"{f['index']['text length'] / base['index']['text length']:.1f}x")
