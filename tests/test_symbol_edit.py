@@ -290,11 +290,16 @@ def test_a_header_word_inside_a_quoted_name_does_not_count():
     from sleepcoder.agent.solve.decomposed import _header_may_change
 
     class Work:
-        def __init__(self, what: str) -> None:
-            self.unit = type("Unit", (), {"what": what})()
+        def __init__(self, what: str, code: str = "def dump(x):\n    pass\n") -> None:
+            self.unit = type("Unit", (), {"what": what, "name": "dump"})()
+            self.code, self.language, self.tail = code, "python", "dump"
 
     assert not _header_may_change(Work("change the function `_dump_arg_defaults` as needed"))
     assert _header_may_change(Work("give `dump` a `sort` keyword argument"))
+    # a class's first line holds its bases and decorators, not parameters (httpx-42)
+    klass = "class dump:\n    pass\n"
+    assert not _header_may_change(Work("add a query parameter method", klass))
+    assert _header_may_change(Work("make it inherit from the base Mapping", klass))
 
 
 def test_new_lines_among_repeated_ones_replace_the_lines_they_span(inventory,  # noqa: F811
