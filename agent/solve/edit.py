@@ -46,6 +46,13 @@ class FileResult:
         return asdict(self)
 
 
+def other_files(plan: Plan, path: str) -> str:
+    """The plan's other files and what each is for, as the edit questions show them."""
+    others = [s for s in plan.steps if s.path != path]
+    return ("Other files in this change:\n" + "\n".join(
+        f"- {s.path}: {s.what}" for s in others) + "\n") if others else ""
+
+
 def edit_file(ctx: SolveContext, step: Step, plan: Plan, test_output: str = "",
               waiting: int = 0, whole: bool = False) -> FileResult:
     """Edit one planned file. In a fix round (`test_output` set) an answer that changes
@@ -55,9 +62,7 @@ def edit_file(ctx: SolveContext, step: Step, plan: Plan, test_output: str = "",
     others)."""
     path, target = ctx.workspace.editable(step.path, ctx.options.rules)
     original = target.read_text(encoding="utf-8", errors="replace") if target.exists() else ""
-    others = [s for s in plan.steps if s.path != path]
-    others_text = ("Other files in this change:\n" + "\n".join(
-        f"- {s.path}: {s.what}" for s in others) + "\n") if others else ""
+    others_text = other_files(plan, path)
     tests = (f"The tests failed after the last attempt; fix what concerns {path}:\n"
              f"{test_output[-2500:]}\n\n") if test_output else ""
     if step.action == "create":

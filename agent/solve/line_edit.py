@@ -16,7 +16,7 @@ import textwrap
 
 from sleepcoder.agent.solve import grammars
 from sleepcoder.agent.solve.context import SolveContext, prompt
-from sleepcoder.agent.solve.edit import FileResult
+from sleepcoder.agent.solve.edit import FileResult, other_files
 from sleepcoder.agent.solve.plan import Plan, Step
 from sleepcoder.agent.solve.syntax import EditRejected
 from sleepcoder.agent.solve.units import code_blocks
@@ -129,9 +129,7 @@ def edit_line(ctx: SolveContext, step: Step, plan: Plan, path: str, original: st
               lines: list[str], candidates: list[int], result: FileResult) -> str | None:
     """Ask the model to rewrite the first of `candidates` (0-based line indexes) whose answer
     changes it; the file's new content, or None (with `result.error` set) when none did."""
-    others = [s for s in plan.steps if s.path != path]
-    others_text = ("Other files in this change:\n" + "\n".join(
-        f"- {s.path}: {s.what}" for s in others) + "\n") if others else ""
+    others_text = other_files(plan, path)
     errors: list[str] = []
     # the model cannot see a byte order mark: its answer is compared with the line without it
     # (replace_line keeps the mark)

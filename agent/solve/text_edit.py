@@ -23,7 +23,7 @@ from pathlib import Path
 from sleepcoder.agent.solve import grammars
 from sleepcoder.agent.solve.asking import repeats_itself
 from sleepcoder.agent.solve.context import SolveContext, prompt
-from sleepcoder.agent.solve.edit import FileResult
+from sleepcoder.agent.solve.edit import FileResult, other_files
 from sleepcoder.agent.solve.line_edit import ELISION, edit_line, focus_lines
 from sleepcoder.agent.solve.plan import Plan, Step
 from sleepcoder.agent.solve.syntax import EditRejected
@@ -318,9 +318,7 @@ def edit_text(ctx: SolveContext, step: Step, plan: Plan) -> FileResult:
         if new is not None:
             _land(ctx, result, target, original, new, "its rewritten line")
         return result
-    others = [s for s in plan.steps if s.path != path]
-    others_text = ("Other files in this change:\n" + "\n".join(
-        f"- {s.path}: {s.what}" for s in others) + "\n") if others else ""
+    others_text = other_files(plan, path)
     options = places(original, path, focus)
     user = prompt("text_lines").format(path=path, request=ctx.task.text[:5000],
                                        what=step.what, others=others_text,
