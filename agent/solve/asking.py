@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sleepcoder.agent.llm import Completion
+from sleepcoder.agent.repetition import ends_in_loop
 from sleepcoder.agent.solve.context import SolveContext
 from sleepcoder.agent.solve.units import UnitRejected
 
@@ -64,7 +65,7 @@ def repeats_itself(text: str) -> bool:
     and a retry of that loop spent 11,000 of the run's 20,000 tokens."""
     lines = [line.strip() for line in text.splitlines()
              if line.strip() not in ("", "```", "...", "pass", "}", ")", "]")]
-    return len(lines) >= 12 and len(set(lines)) <= len(lines) / 2
+    return len(lines) >= 12 and len(set(lines)) <= len(lines) / 2 or ends_in_loop(text)
 
 
 def looped(answer: Completion) -> None:
