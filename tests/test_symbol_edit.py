@@ -683,6 +683,38 @@ def test_an_added_definition_may_take_another_new_name_but_not_an_existing_one(
     assert "must define `low_stock`, it defines `format_money`" in report["error"]
 
 
+def test_a_new_method_wrapped_in_its_class_is_taken_out_of_it(inventory, scripted):  # noqa: F811
+    """rich-65: asked to ADD a method in `Table`, the 1.5B answered `class Table:` with an
+    elision comment and the method inside, three times; each was refused."""
+    scripted.on(node="localize", reply="inventory/models.py: YES")
+    scripted.on(node="plan", reply="EDIT inventory/models.py: low stock\n"
+                "  ADD low_stock IN Inventory: the items below a threshold\n")
+    scripted.on(node="edit", reply=(
+        "```python\n@dataclass\nclass Inventory:\n    # ... (existing class definition)\n"
+        "    def low_stock(self, threshold: int) -> list[Item]:\n"
+        "        return [i for i in self.items() if i.quantity < threshold]\n```"))
+    result = start_solve(inventory.root, REQUEST, options(edit_protocol="insert"))
+    assert result.record["edits"][0]["status"] == "done", result.record["edits"]
+    assert "+    def low_stock(self, threshold: int) -> list[Item]:" in result.patch
+    assert "existing class definition" not in result.patch
+    assert result.patch.count("class Inventory") <= 1
+
+
+def test_a_placeholder_body_is_refused_and_asked_again(inventory, scripted):  # noqa: F811
+    """black-136 landed `get_cache` and `save_cache` helpers whose bodies were a comment and
+    `pass`; datasette-192 a test that was `# Your test implementation here`."""
+    script_plan(scripted, "EDIT inventory/report.py: add the low-stock report\n"
+                "  ADD low_stock AFTER valuation_report: the items below a threshold\n")
+    scripted.on(node="edit", reply=(
+        "```python\ndef low_stock(inventory: Inventory, threshold: int) -> str:\n"
+        "    # Your implementation here\n    pass\n```"), times=1)
+    scripted.on(node="edit", contains="placeholder body", reply=LOW_STOCK)
+    result = start_solve(inventory.root, REQUEST, options(edit_protocol="insert"))
+    assert "`low_stock` has a placeholder body" in scripted.calls[-1].prompt
+    assert result.record["edits"][0]["status"] == "done"
+    assert "implementation here" not in result.patch and "+    return" in result.patch
+
+
 def test_a_change_of_a_class_that_adds_a_method_becomes_an_add_in_the_class(
         inventory, scripted):  # noqa: F811
     """llm-613: `CHANGE Response: add the duration_ms method to the Response class`; asked

@@ -18,6 +18,7 @@ from sleepcoder.tools.symbols import (
     import_block,
     insert_definition,
     locate,
+    new_stubs,
     replace_definition,
     text_of,
 )
@@ -71,6 +72,49 @@ def test_locate_by_tail_and_ambiguity():
             "        pass\n"
     with pytest.raises(SymbolError, match="2 definitions"):
         locate(twice, "python", "f")
+
+
+def test_a_name_defined_again_locates_the_definition_it_is_bound_to():
+    """black-136: `gen` is defined twice in tests/expression.py; the edit was not tried."""
+    again = ("from typing import overload\n\n\n@overload\ndef f(x: int) -> int: ...\n\n\n"
+             "def f(x):\n    return x\n")
+    span = locate(again, "python", "f")
+    assert span.header_line == 8 and text_of(again, span).startswith("def f(x):")
+
+
+BASE = "def kept():\n    return 1\n"
+
+
+@pytest.mark.parametrize("added,stubs", [
+    ("def later():\n    # the implementation goes here\n    pass\n", ["later"]),
+    ("def later():\n    \"\"\"Doc.\"\"\"\n    ...\n", ["later"]),
+    ("class Later:\n    def run(self):\n        pass\n", ["Later.run"]),
+    ("class LaterError(Exception):\n    pass\n", []),
+    ("@hookspec\ndef later(x):\n    \"\"\"A plugin hook: a docstring is its body.\"\"\"\n", []),
+    ("def later():\n    raise NotImplementedError\n", []),
+    ("def later(parts):\n    \"\".join(parts)\n", []),
+])
+def test_a_new_function_with_only_a_placeholder_body_is_a_stub(added, stubs):
+    assert new_stubs(BASE, BASE + "\n\n" + added, "python") == stubs
+
+
+def test_a_file_that_holds_stubs_by_design_may_get_more():
+    protocol = "class Sink(Protocol):\n    def write(self, data: bytes) -> None: ...\n"
+    assert new_stubs(protocol, protocol + "    def flush(self) -> None: ...\n",
+                     "python") == []
+    js = "function kept() { return 1; }\n"
+    assert new_stubs(js, js + "class K { m() { /* todo */ } }\n", "javascript") == ["K.m"]
+
+
+@given(st.from_regex(r"[a-z][a-z0-9_]{0,12}", fullmatch=True),
+       st.sampled_from(["return {v}", "x = {v}\n    return x", "print({v})"]),
+       st.sampled_from(["pass", "...", '"""Doc."""', "# todo\n    pass"]))
+def test_a_body_that_does_something_is_never_a_stub_and_a_bare_one_always_is(name, body,
+                                                                             stub):
+    added = f"\n\ndef f_{name}(v):\n    {body.format(v='v')}\n"
+    assert new_stubs(BASE, BASE + added, "python") == []
+    assert new_stubs(BASE, BASE + added.replace(body.format(v="v"), stub),
+                     "python") == [f"f_{name}"]
 
 
 def test_replace_reindents_and_keeps_the_rest():

@@ -106,6 +106,10 @@ def locate(content: str, language: str, qname: str) -> DefinitionSpan:
         return exact[0]
     if not exact:
         raise SymbolError(f"no definition named {qname!r}")
+    if len({d.qname for d in exact}) == 1:
+        # the same name defined again (typing overloads, a conditional redefinition, a test
+        # data file): the last one is what the name is bound to when the module has run
+        return exact[-1]
     raise SymbolError(f"{qname!r} names {len(exact)} definitions: "
                       + ", ".join(f"{d.qname} (line {d.header_line})" for d in exact[:5]))
 
@@ -129,6 +133,54 @@ def body_statements(content: str, language: str, span: DefinitionSpan) -> list[S
         start, end = child.start_point[0] + 1, child.end_point[0] + 1
         out.append(Statement(start, end, lines[start - 1].strip() if start <= len(lines) else ""))
     return out
+
+
+_COMMENTS = frozenset({"comment", "line_comment", "block_comment"})
+_NO_OPS = frozenset({"pass_statement", "empty_statement", "ellipsis", "string"})
+
+
+def _placeholder(body) -> bool:
+    """Whether a function body holds nothing but `pass`, `...`, a docstring or comments."""
+    if body is None or body.type not in ("block", "statement_block"):
+        return False  # an arrow function's expression body, a declaration without a body
+    for child in body.named_children:
+        if child.type in _COMMENTS or child.type in _NO_OPS:
+            continue
+        if child.type == "expression_statement" and all(
+                grand.type in _NO_OPS or grand.type in _COMMENTS
+                for grand in child.named_children):
+            continue
+        return False
+    return True
+
+
+def _stub_headers(content: str, language: str) -> set[int]:
+    """Header lines (1-based) of the undecorated functions whose body is a placeholder.
+    Classes are never stubs here (`class Error(Exception): pass` is complete), and a
+    decorated one is left alone (`@abstractmethod`, `@overload`, a plugin's `@hookspec`)."""
+    out: set[int] = set()
+    stack = [_tree(content, language).root_node]
+    while stack:
+        node = stack.pop()
+        if node.child_by_field_name("name") is not None and "class" not in node.type and \
+                "interface" not in node.type and (node.parent is None or node.parent.type
+                                                  not in _WRAPPERS) and \
+                _placeholder(node.child_by_field_name("body")):
+            out.add(node.start_point[0] + 1)
+        stack.extend(node.named_children)
+    return out
+
+
+def new_stubs(original: str, new: str, language: str) -> list[str]:
+    """The functions of `new` whose body is only `pass`, `...`, a docstring or comments (a
+    stub saying "implementation here", not an implementation), when `original` has none: a
+    file that holds such stubs by design (a protocol, plugin hook specifications, a `.pyi`)
+    may get more."""
+    headers = _stub_headers(new, language)
+    if not headers or _stub_headers(original, language):
+        return []
+    return [d.qname for d in definitions(new, language)
+            if d.header_line in headers and d.kind not in _CLASS_KINDS]
 
 
 def _node_at_line(root, line: int):

@@ -1,5 +1,6 @@
-"""The syntax check every edit passes: the edited file may not have more tree-sitter errors
-than before, and when it does the model is told where, in terms of the lines it changed."""
+"""The check every edit passes: the edited file may not have more tree-sitter errors than
+before (when it does, the model is told where, in terms of the lines it changed), nor gain a
+function whose body is only a placeholder."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import difflib
 
 from sleepcoder.tools.languages import language_for_path
 from sleepcoder.tools.parse import syntax_errors
+from sleepcoder.tools.symbols import new_stubs
 
 
 class EditRejected(ValueError):
@@ -20,6 +22,11 @@ def check_syntax(path: str, original: str, new: str) -> None:
     before, _ = syntax_errors(original.encode(), language)
     after, line = syntax_errors(new.encode(), language)
     if after <= before:
+        stubs = new_stubs(original, new, language)
+        if stubs:
+            raise EditRejected(
+                f"`{stubs[0]}` has a placeholder body (only `pass`, `...`, a docstring or "
+                "comments): write the code that does what the plan says")
         return
     lines = new.splitlines()
     start, end = _changed_lines(original, new)

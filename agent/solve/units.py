@@ -6,6 +6,7 @@ file (by the definition's range, found again in the current text)."""
 from __future__ import annotations
 
 import re
+import textwrap
 from dataclasses import dataclass
 
 from sleepcoder.agent.solve.context import SolveContext, prompt
@@ -157,8 +158,23 @@ def defined_names(code: str, language: str) -> list[str]:
             if "." not in d.qname]
 
 
+def _unwrapped(work: UnitWork, new_code: str) -> str:
+    """The planned definition alone, when the answer wraps it in its class (rich-65: `class
+    Table:` with an elision comment and the new method): the model's way of saying where it
+    goes, which the unit already knows."""
+    if work.tail in defined_names(new_code, work.language):
+        return new_code
+    code = "".join(normalise(new_code, ""))
+    nested = [d for d in definitions(code, work.language)
+              if "." in d.qname and d.qname.rsplit(".", 1)[-1] == work.tail]
+    if len(nested) != 1:
+        return new_code
+    return textwrap.dedent(text_of(code, nested[0]))
+
+
 def apply_change(work: UnitWork, new_code: str) -> str:
     """The file with the definition replaced by `new_code`, or UnitRejected saying why not."""
+    new_code = _unwrapped(work, new_code)
     names = defined_names(new_code, work.language)
     if not names:
         raise UnitRejected(f"the code block defines nothing: it must be the complete new "
@@ -184,6 +200,7 @@ def _named(name: str, work: UnitWork) -> bool:
 
 
 def apply_addition(work: UnitWork, new_code: str) -> str:
+    new_code = _unwrapped(work, new_code)
     names = defined_names(new_code, work.language)
     if work.tail not in names and len(names) == 1 and not _named(names[0], work):
         # one new definition under another name (rich-65: `Hyperlink` for the planned
