@@ -259,6 +259,33 @@ def test_a_decomposed_header_that_turns_a_class_into_a_function_is_refused(
     assert "def Inventory" not in (result.patch or "")
 
 
+def test_a_body_answer_that_is_the_whole_new_definition_replaces_it(inventory,  # noqa: F811
+                                                                     scripted):
+    """llm-613 at 68ff3e4: the body answer was all of `async def get_embedding_model(...)`
+    with a new body; it was refused with the header answer (which named another function),
+    twice, and the file got nothing."""
+    script_plan(scripted, "EDIT inventory/report.py: money\n  CHANGE format_money: a currency "
+                  "parameter\n")
+    scripted.on(node="edit", contains="signature line",
+                reply="```python\ndef money_format(amount):\n```")
+    scripted.on(node="edit", reply="```python\ndef format_money(amount: float, currency: str "
+                                   "= \"$\") -> str:\n    return f\"{currency}{amount:,.2f}\"\n```")
+    result = start_solve(inventory.root, "money", options(edit_protocol="decomposed"))
+    assert result.status == "done", result.record["edits"]
+    assert '+def format_money(amount: float, currency: str = "$") -> str:' in result.patch
+    assert "money_format" not in result.patch
+
+    scripted.rules.clear()  # the whole definition unchanged is still an echo
+    script_plan(scripted, "EDIT inventory/report.py: money\n  CHANGE format_money: a currency "
+                  "parameter\n")
+    scripted.on(node="edit", contains="signature line", reply="NONE")
+    scripted.on(node="edit", reply="```python\ndef format_money(amount: float) -> str:\n"
+                                   "    return f\"{amount:,.2f}\"\n```")
+    result = start_solve(inventory.root, "money", options(edit_protocol="decomposed"))
+    assert "current `format_money` unchanged" in str(result.record["edits"])
+    assert not result.patch
+
+
 def test_a_method_added_among_a_class_body_is_set_off_by_blank_lines(inventory,  # noqa: F811
                                                                      scripted):
     """httpx-42 at 2574b04: a method given as new body lines of a class went right under the

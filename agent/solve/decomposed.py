@@ -21,7 +21,13 @@ from sleepcoder.agent.solve.asking import (
 )
 from sleepcoder.agent.solve.context import SolveContext, prompt
 from sleepcoder.agent.solve.syntax import EditRejected, check_syntax
-from sleepcoder.agent.solve.units import UnitRejected, UnitWork, code_blocks
+from sleepcoder.agent.solve.units import (
+    UnitRejected,
+    UnitWork,
+    apply_change,
+    code_blocks,
+    defined_names,
+)
 from sleepcoder.tools.symbols import (
     SymbolError,
     body_statements,
@@ -115,6 +121,13 @@ def _splice_decomposed(ctx: SolveContext, work: UnitWork, statements, header_las
     if not new_header and not new_body:
         raise UnitRejected(f"both answers were NONE: the plan needs `{work.tail}` to change: "
                            f"{work.unit.what}")
+    if new_body and work.tail in defined_names(new_body, work.language):
+        # the body answer is the whole new definition, its header included (llm-613 at
+        # 68ff3e4: `async def get_embedding_model(name):` and a new body, refused with the
+        # header answer, which had named another function): a rewrite, checked as one
+        ctx.trajectory.outcome("edit", f"the body answer is a whole new `{work.tail}`: it "
+                                       "replaces the definition")
+        return apply_change(work, new_body)
     content = work.content
     span = work.span
     assert span is not None
