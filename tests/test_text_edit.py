@@ -82,6 +82,15 @@ def test_data_files_that_an_insertion_breaks_are_caught():
     assert data_error("notes.txt", "anything {") == ""
 
 
+def test_a_yaml_file_that_an_insertion_breaks_is_caught_safely():
+    workflow = "on: push\njobs:\n  test:\n    runs-on: ubuntu-latest\n"
+    assert data_error(".github/workflows/ci.yml", workflow) == ""
+    assert data_error("ci.yml", workflow + "   steps: [\n")  # unclosed, and misindented
+    assert data_error("a.yaml", "a: 1\n---\nb: [\n")  # the second document is checked too
+    # a tag that would build a Python object is an error for the safe loader, never run
+    assert data_error("x.yaml", "!!python/object/apply:os.system ['echo hi']\n")
+
+
 lines_st = st.lists(st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc")),
                             max_size=20), max_size=30)
 
@@ -310,3 +319,9 @@ def test_the_cut_off_last_line_is_dropped_whole_though_it_holds_a_line_separator
     cut: the whole incomplete line goes, not only its part after the separator."""
     assert new_lines_from("```\n<p>{{ shape }}</p>\n<p data-x=\"a\u2028b\">{{ sha",
                           "<h1>{{ title }}</h1>\n", truncated=True) == "<p>{{ shape }}</p>\n"
+
+
+@given(st.text(alphabet=st.sampled_from(list("ab:-[]{}!&*|>'\"#\n\t ?,%@`") + ["!!python/"]),
+               max_size=60), st.sampled_from(["x.yaml", "x.yml", "x.json", "x.toml"]))
+def test_checking_any_data_file_text_says_why_or_nothing_and_never_raises(text, path):
+    assert isinstance(data_error(path, text), str)
