@@ -104,6 +104,7 @@ def test_a_file_that_holds_stubs_by_design_may_get_more():
                      "python") == []
     js = "function kept() { return 1; }\n"
     assert new_stubs(js, js + "class K { m() { /* todo */ } }\n", "javascript") == ["K.m"]
+    assert new_stubs(js, js + "class K { m() {} }\n", "javascript") == []  # a no-op
 
 
 @given(st.from_regex(r"[a-z][a-z0-9_]{0,12}", fullmatch=True),

@@ -141,8 +141,12 @@ _NO_OPS = frozenset({"pass_statement", "empty_statement", "ellipsis", "string"})
 
 def _placeholder(body) -> bool:
     """Whether a function body holds nothing but `pass`, `...`, a docstring or comments."""
-    if body is None or body.type not in ("block", "statement_block"):
-        return False  # an arrow function's expression body, a declaration without a body
+    if body is None or body.type not in ("block", "statement_block") or \
+            not body.named_children:
+        # an arrow function's expression body, a declaration without a body, or `{}`: an
+        # empty body is how a no-op is written in the brace languages (a comment in it,
+        # "// TODO", makes it a placeholder)
+        return False
     for child in body.named_children:
         if child.type in _COMMENTS or child.type in _NO_OPS:
             continue
