@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Protocol
 
 from sleepcoder.tools import gitutil
-from sleepcoder.tools.bulk_gc import fewer_collections
+from sleepcoder.tools.bulk_gc import BulkCollections, fewer_collections
 from sleepcoder.tools.config import Config, load_config
 from sleepcoder.tools.extract import (
     ExtractJob,
@@ -109,12 +109,14 @@ def build_map(
     store_dir = gitutil.make_store_dir(config.map.store_path(root), root, repo,
                                        on_notice=progress.notice)
     timeout = config.map.lock_timeout if lock_timeout is None else lock_timeout
-    with map_lock(store_dir, timeout, on_wait=progress.notice), fewer_collections():
+    with map_lock(store_dir, timeout, on_wait=progress.notice), \
+            fewer_collections() as collections:
         store, notice = MapStore.open(store_dir, create=True, rebuild=rebuild)
         if notice:  # now, not only in the report: solve does not print the report
             progress.notice(notice)
         try:
-            report = _build(store, root, repo, config, store_dir, workers, progress)
+            report = _build(store, root, repo, config, store_dir, workers, progress,
+                            collections)
             mark = time.perf_counter()
             sync_documents(store, root)  # the localizer's search documents of changed files
             report.seconds["search"] = time.perf_counter() - mark
@@ -136,11 +138,13 @@ def _build(
     store_dir: Path,
     workers: int | None,
     progress: Progress,
+    collections: BulkCollections,
 ) -> BuildReport:
     timings: dict[str, float] = {}
     mark = time.perf_counter()
     old_rows, contents = store.file_state()
     scanned = scan(root, repo, config.map, store_dir, contents)
+    collections.scale(len(scanned.files))  # every later phase holds structures of this size
     for message in scanned.notices:
         progress.notice(message)
     history_job = HistoryJob(store, repo, scanned.commit, config)
