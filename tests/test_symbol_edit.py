@@ -742,6 +742,25 @@ def test_a_placeholder_body_is_refused_and_asked_again(inventory, scripted):  # 
     assert "implementation here" not in result.patch and "+    return" in result.patch
 
 
+def test_a_method_python_refuses_is_refused_though_tree_sitter_recovers(inventory,  # noqa: F811
+                                                                         scripted):
+    """rich-65 at d2374aa: a method with no body (its only line a comment the splice left
+    out) landed in rich/console.py before `if __name__ == "__main__":`; tree-sitter parsed
+    the file without an error, Python does not."""
+    scripted.on(node="localize", reply="inventory/models.py: YES")
+    scripted.on(node="plan", reply="EDIT inventory/models.py: low stock\n"
+                "  ADD low_stock IN Inventory: the items below a threshold\n")
+    scripted.on(node="edit", reply="```python\ndef low_stock(self, threshold: int) -> list:\n"
+                                   "\n\n```", times=1)
+    scripted.on(node="edit", contains="invalid Python", reply=(
+        "```python\ndef low_stock(self, threshold: int) -> list:\n"
+        "    return [i for i in self.items() if i.quantity < threshold]\n```"))
+    result = start_solve(inventory.root, REQUEST, options(edit_protocol="insert"))
+    assert any("invalid Python" in call.prompt for call in scripted.calls)
+    assert result.record["edits"][0]["status"] == "done"
+    assert "+        return [i for i in self.items() if i.quantity < threshold]" in result.patch
+
+
 def test_a_change_of_a_class_that_adds_a_method_becomes_an_add_in_the_class(
         inventory, scripted):  # noqa: F811
     """llm-613: `CHANGE Response: add the duration_ms method to the Response class`; asked

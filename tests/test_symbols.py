@@ -93,6 +93,11 @@ BASE = "def kept():\n    return 1\n"
     ("@hookspec\ndef later(x):\n    \"\"\"A plugin hook: a docstring is its body.\"\"\"\n", []),
     ("def later():\n    raise NotImplementedError\n", []),
     ("def later(parts):\n    \"\".join(parts)\n", []),
+    ("@abstractmethod\ndef later(self):\n    ...\n", []),
+    ("@typing.overload\ndef later(x: int) -> int: ...\n", []),
+    ("@pytest.mark.parametrize('a', [1])\ndef test_later(a):\n    # Your test here\n    pass\n",
+     ["test_later"]),
+    ("@console.command()\ndef later():\n    pass\n", ["later"]),
 ])
 def test_a_new_function_with_only_a_placeholder_body_is_a_stub(added, stubs):
     assert new_stubs(BASE, BASE + "\n\n" + added, "python") == stubs

@@ -9,6 +9,7 @@ edit in the same run moves lines, and a line range remembered from the map would
 
 from __future__ import annotations
 
+import re
 import textwrap
 from dataclasses import dataclass
 
@@ -158,19 +159,29 @@ def _placeholder(body) -> bool:
     return True
 
 
+# decorators under which a body of `...` or a docstring is the definition's whole point
+_STUB_DECORATORS = re.compile(r"abstract|overload|hookspec|\bspec\b|interface", re.IGNORECASE)
+
+
 def _stub_headers(content: str, language: str) -> set[int]:
-    """Header lines (1-based) of the undecorated functions whose body is a placeholder.
-    Classes are never stubs here (`class Error(Exception): pass` is complete), and a
-    decorated one is left alone (`@abstractmethod`, `@overload`, a plugin's `@hookspec`)."""
+    """Header lines (1-based) of the functions whose body is a placeholder. Classes are
+    never stubs here (`class Error(Exception): pass` is complete), nor is a function under
+    `@abstractmethod`, `@overload` or a plugin's `@hookspec`; any other decorator does not
+    make one complete (datasette-192 at d2374aa: a `@pytest.mark.parametrize` test that was
+    `# Your test implementation here` and `pass`)."""
     out: set[int] = set()
     stack = [_tree(content, language).root_node]
     while stack:
         node = stack.pop()
         if node.child_by_field_name("name") is not None and "class" not in node.type and \
-                "interface" not in node.type and (node.parent is None or node.parent.type
-                                                  not in _WRAPPERS) and \
+                "interface" not in node.type and \
                 _placeholder(node.child_by_field_name("body")):
-            out.add(node.start_point[0] + 1)
+            parent = node.parent
+            wrapper = parent.text.decode("utf-8", "replace")[:node.start_byte -
+                                                            parent.start_byte] \
+                if parent is not None and parent.type in _WRAPPERS else ""
+            if not _STUB_DECORATORS.search(wrapper):
+                out.add(node.start_point[0] + 1)
         stack.extend(node.named_children)
     return out
 

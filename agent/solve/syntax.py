@@ -1,9 +1,11 @@
 """The check every edit passes: the edited file may not have more tree-sitter errors than
-before (when it does, the model is told where, in terms of the lines it changed), nor gain a
-function whose body is only a placeholder."""
+before (when it does, the model is told where, in terms of the lines it changed), a Python
+file Python parsed must still parse, and no function whose body is only a placeholder may be
+added."""
 
 from __future__ import annotations
 
+import ast
 import difflib
 
 from sleepcoder.tools.languages import language_for_path
@@ -22,6 +24,8 @@ def check_syntax(path: str, original: str, new: str) -> None:
     before, _ = syntax_errors(original.encode(), language)
     after, line = syntax_errors(new.encode(), language)
     if after <= before:
+        if language == "python":
+            _python_parses(path, original, new)
         stubs = new_stubs(original, new, language)
         if stubs:
             raise EditRejected(
@@ -40,6 +44,31 @@ def check_syntax(path: str, original: str, new: str) -> None:
             f"{_numbered(lines, start - 1, end + 1)}")
     raise EditRejected(f"the edit introduces a syntax error near line {line} of {path}:\n"
                        f"{_numbered(lines, line - 2, line + 2)}")
+
+
+def _python_error(source: str) -> SyntaxError | None:
+    """Python's own verdict on `source` (None when it parses, or when it cannot be asked:
+    nesting too deep, a NUL byte)."""
+    try:
+        ast.parse(source)
+    except SyntaxError as exc:
+        return exc
+    except (ValueError, RecursionError, MemoryError):
+        return None
+    return None
+
+
+def _python_parses(path: str, original: str, new: str) -> None:
+    """tree-sitter recovers from what Python refuses: rich-65 at d2374aa landed a method with
+    no body (`def render_table_with_hyperlinks(...) -> Table:` and then a blank line), which
+    tree-sitter parsed without an error. A file Python parsed before must parse after (one it
+    did not, such as Python 2 code, is left to tree-sitter)."""
+    error = _python_error(new)
+    if error is None or _python_error(original) is not None:
+        return
+    line = error.lineno or 1
+    raise EditRejected(f"the edit makes {path} invalid Python at line {line}: {error.msg}:\n"
+                       f"{_numbered(new.splitlines(), line - 3, line + 1)}")
 
 
 def _changed_lines(original: str, new: str) -> tuple[int, int]:
