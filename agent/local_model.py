@@ -299,7 +299,7 @@ def streamed_completion(llama: Any, messages: list[dict[str, str]], max_tokens: 
     chunks = llama.create_chat_completion(messages=messages, max_tokens=max_tokens,
                                           temperature=temperature, stop=stop, seed=0,
                                           grammar=grammar, stream=True)
-    pieces: list[str] = []
+    text = ""
     head: dict[str, Any] = {}
     finish = "stop"
     try:
@@ -307,17 +307,16 @@ def streamed_completion(llama: Any, messages: list[dict[str, str]], max_tokens: 
             head = head or chunk
             choice = chunk["choices"][0]
             piece = (choice.get("delta") or {}).get("content") or ""
-            pieces.append(piece)
+            text += piece
             if choice.get("finish_reason"):
                 finish = choice["finish_reason"]
-            if "\n" in piece and ends_in_loop("".join(pieces).rsplit("\n", 1)[0]):
+            if "\n" in piece and ends_in_loop(text.rsplit("\n", 1)[0]):
                 finish = "length"
                 break
     finally:
         close = getattr(chunks, "close", None)
         if close is not None:
             close()  # stops the generation where the loop was seen
-    text = "".join(pieces)
     prompt_tokens = _prompt_tokens(llama, messages)
     completion_tokens = len(llama.tokenize(text.encode(), add_bos=False, special=True)) \
         if text else 0

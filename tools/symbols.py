@@ -177,9 +177,8 @@ def _stub_headers(content: str, language: str) -> set[int]:
                 "interface" not in node.type and \
                 _placeholder(node.child_by_field_name("body")):
             parent = node.parent
-            wrapper = parent.text.decode("utf-8", "replace")[:node.start_byte -
-                                                            parent.start_byte] \
-                if parent is not None and parent.type in _WRAPPERS else ""
+            wrapper = parent.text[:node.start_byte - parent.start_byte].decode(
+                "utf-8", "replace") if parent is not None and parent.type in _WRAPPERS else ""
             if not _STUB_DECORATORS.search(wrapper):
                 out.add(node.start_point[0] + 1)
         stack.extend(node.named_children)
