@@ -2,19 +2,42 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-from rich.table import Table
-
 if TYPE_CHECKING:
+    from rich.console import Console
     from rich.progress import Progress
 
 from sleepcoder.agent.tokens import ESTIMATE
 
-_err = Console(stderr=True)
-_out = Console()
+
+class _LazyConsole:
+    """A rich Console made on first use. Importing rich and making its consoles is about 25 ms
+    of a command's start-up, and a map refresh from a git hook or a CI job prints only plain
+    lines: it need not pay for them (the one-file refresh is timed from the command line)."""
+
+    def __init__(self, stderr: bool = False) -> None:
+        self._stderr = stderr
+        self._console: Console | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(stderr=self._stderr)
+        return getattr(self._console, name)
+
+
+_err: Any = _LazyConsole(stderr=True)
+_out: Any = _LazyConsole()
+
+
+def _plain(text: str, stream: Any) -> None:
+    """One line as it is (no markup, no wrapping), flushed: what rich prints of a plain line
+    with markup, highlighting and wrapping off, without importing it."""
+    print(text, file=stream, flush=True)
 
 
 PLAIN_EVERY = 30.0  # seconds between progress lines when stderr is not a terminal
@@ -26,7 +49,8 @@ class RichProgress:
     long sleep pass is not silent for minutes; nothing when disabled (--json)."""
 
     def __init__(self, enabled: bool = True) -> None:
-        self.enabled = enabled and _err.is_terminal
+        # not a terminal by the stream's own word: rich is not imported to be told so
+        self.enabled = enabled and sys.stderr.isatty() and _err.is_terminal
         self.quiet = not enabled
         self.plain = enabled and not self.enabled
         self._progress: Progress | None = None
@@ -88,12 +112,12 @@ class RichProgress:
 
     @staticmethod
     def _line(text: str) -> None:
-        _err.print(text, highlight=False, markup=False, soft_wrap=True)
+        _plain(text, sys.stderr)
 
     def notice(self, message: str) -> None:
         if not self.quiet and message not in self.printed:
             self.printed.add(message)
-            _err.print(f"notice: {message}", highlight=False, markup=False, soft_wrap=True)
+            _plain(f"notice: {message}", sys.stderr)
 
 
 def _files(count: int) -> str:
@@ -108,20 +132,18 @@ def warn_config(config: Any) -> None:
 
 
 def print_report(report: Any, already_printed: set[str] = frozenset()) -> None:
-    """The summary after `sleepcoder map` (notices not yet shown go to stderr)."""
+    """The summary after `sleepcoder map` (notices not yet shown go to stderr), in plain
+    aligned lines: the command a git hook runs after every commit does not import rich."""
     where = f"{report.root}" + (f" @ {report.commit[:10]}" if report.commit else "")
     if report.dirty:
         where += " (with uncommitted changes)"
-    _out.print(f"[bold]Map of {where}[/bold]  ({report.store})", highlight=False)
-    table = Table(show_header=False, box=None, pad_edge=False)
-    table.add_column(style="dim")
-    table.add_column()
+    rows = []
     languages = ", ".join(f"{lang} {n}" for lang, n in report.files_by_language.items())
-    table.add_row("files", f"{report.mapped} mapped ({languages or 'none'})")
-    table.add_row("work", f"{report.parsed} parsed, {report.reused} reused unchanged, "
-                          f"{report.removed} removed")
+    rows.append(("files", f"{report.mapped} mapped ({languages or 'none'})"))
+    rows.append(("work", f"{report.parsed} parsed, {report.reused} reused unchanged, "
+                         f"{report.removed} removed"))
     skipped = ", ".join(f"{reason} {n}" for reason, n in report.skipped.items())
-    table.add_row("skipped", skipped or "none")
+    rows.append(("skipped", skipped or "none"))
     problems = []
     if report.parse_error_files:
         problems.append(f"{report.parse_error_files} with syntax errors (partial facts kept)")
@@ -130,28 +152,39 @@ def print_report(report: Any, already_printed: set[str] = frozenset()) -> None:
     if report.extraction_failures:
         problems.append(f"{report.extraction_failures} failed to extract")
     if problems:
-        table.add_row("problems", "; ".join(problems))
-    table.add_row("symbols", f"{report.definitions:,} definitions, {report.references:,} "
-                             f"references, {report.imports:,} imports")
-    table.add_row("graphs", f"{report.import_edges:,} import edges, {report.call_edges:,} call "
-                            f"edges ({report.resolved_files} files resolved)")
+        rows.append(("problems", "; ".join(problems)))
+    rows.append(("symbols", f"{report.definitions:,} definitions, {report.references:,} "
+                            f"references, {report.imports:,} imports"))
+    rows.append(("graphs", f"{report.import_edges:,} import edges, {report.call_edges:,} call "
+                           f"edges ({report.resolved_files} files resolved)"))
     history = {"none": "no history", "unchanged": "unchanged",
                "failed": "not read: see the notice"}.get(
         report.history, f"{report.history}: {report.new_commits} new commits")
     if report.unreadable_commits:
         history += f", {report.unreadable_commits} unreadable and skipped"
-    table.add_row("history", f"{report.commits} commits ({history})")
+    rows.append(("history", f"{report.commits} commits ({history})"))
     if report.calibration:
-        table.add_row("calibration", calibration_line(report.calibration))
-    timing = ", ".join(f"{phase} {sec:.2f}s" for phase, sec in report.seconds.items())
-    table.add_row("time", timing)
-    _out.print(table)
+        rows.append(("calibration", calibration_line(report.calibration)))
+    rows.append(("time", ", ".join(f"{phase} {sec:.2f}s"
+                                   for phase, sec in report.seconds.items())))
+    width = max(len(key) for key, _value in rows) + 2
+    lines = [f"Map of {where}  ({report.store})"]
+    lines += [f"{key:<{width}}{value}" for key, value in rows]
+    _plain("\n".join(_one_line(line) for line in lines), sys.stdout)
     for message in report.notices:
         if message not in already_printed:
-            _err.print(f"notice: {message}", highlight=False, markup=False, soft_wrap=True)
+            _plain(f"notice: {message}", sys.stderr)
+
+
+def _one_line(text: str) -> str:
+    """`text` with line breaks and other control characters shown escaped: a path or a
+    language name from the repository cannot start a line of its own in the report."""
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
 
 
 def print_stats(stats: dict) -> None:
+    from rich.table import Table
+
     _out.print(f"[bold]Map of {stats['root']}[/bold] @ {stats['commit'] or '(no commit)'}",
                highlight=False)
     table = Table(show_header=False, box=None, pad_edge=False)
@@ -200,6 +233,8 @@ def calibration_line(calibration: dict) -> str:
 
 def print_sleep_report(report: dict) -> None:
     """The summary after `sleepcoder sleep`."""
+    from rich.table import Table
+
     mode = "without a model (--no-llm)" if report["mode"] == "no-llm" else \
         f"with {report['model']}"
     resumed = " (resumed)" if report.get("resumed") else ""

@@ -23,12 +23,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sleepcoder.tools.localize import Candidate, LocalizeModel, choose, usable_commits
-from sleepcoder.tools.localize_features import build_index
-from sleepcoder.tools.pseudo_tasks import Replay, contents_before, created_at, replay, select_tasks
 from sleepcoder.tools.store import MapStore
 
-if TYPE_CHECKING:  # numpy is imported where it is used: a map refresh that fits
-    import numpy as np  # nothing does not pay for importing it
+if TYPE_CHECKING:  # numpy, the search index and the replays are imported where they are
+    import numpy as np  # used: a map refresh that fits nothing does not pay for them
+    from sleepcoder.tools.pseudo_tasks import Replay
 
 META_KEY = "calibration"
 VERSION = 1
@@ -159,8 +158,6 @@ def _still_fits(store: MapStore, stored: Calibration, limit: int) -> bool:
     describes); after REFIT_AFTER of them the fit is redone anyway. A history rewritten
     under the fit (its head gone) is refitted. A result of too few pseudo-tasks stands
     the same way; one that did not read the history (too little of it) does not."""
-    from sleepcoder.tools.pseudo_tasks import could_be_task
-
     if stored.note in (_OFF, _LITTLE_HISTORY, _NOTHING_MAPPED) or stored.limit != limit:
         return False  # (another limit chooses other pseudo-tasks)
     fitted = stored.fitted_head or stored.history_head
@@ -169,6 +166,7 @@ def _still_fits(store: MapStore, stored: Calibration, limit: int) -> bool:
         return False
     newer = store.conn.execute("SELECT subject, nfiles, skipped FROM commits WHERE seq > ?",
                                (row[0],)).fetchall()
+    from sleepcoder.tools.pseudo_tasks import could_be_task
     return len(newer) < REFIT_AFTER and not any(could_be_task(*item) for item in newer)
 
 
@@ -180,6 +178,9 @@ def calibrate(store: MapStore, root: Path | None, model: LocalizeModel, limit: i
         return Calibration(key, head, 0, note=_OFF, limit=limit)
     if usable_commits(store) < model.min_history_commits:
         return Calibration(key, head, 0, note=_LITTLE_HISTORY, limit=limit)
+    from sleepcoder.tools.localize_features import build_index
+    from sleepcoder.tools.pseudo_tasks import contents_before, created_at, replay, select_tasks
+
     index = build_index(store, root or Path("."), use_history=True)
     if index is None or index.history is None:
         return Calibration(key, head, 0, note=_NOTHING_MAPPED, limit=limit)
