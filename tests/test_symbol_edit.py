@@ -938,3 +938,22 @@ def test_a_plan_that_copied_the_worked_example_is_asked_again_without_it(
     plans = [c for c in scripted.calls if c.node == "plan"]
     assert len(plans) == 2
     assert "+def low_stock(inventory: Inventory, threshold: int) -> str:" in result.patch
+
+
+def test_new_lines_opening_with_elif_go_at_the_end_of_the_if_chain_unasked(
+        inventory, scripted):  # noqa: F811
+    """The README example at 2b96bed: the body answer was `elif args.command == ...` and the
+    1.5B, asked after which numbered statement it goes, picked `args = ...` twice: a syntax
+    error each time, and `main` got no edit."""
+    script_plan(scripted, "EDIT inventory/cli.py: low stock\n  CHANGE main: dispatch the "
+                          "low-stock command\n")
+    scripted.on(node="edit", contains="signature line", reply="NONE")
+    scripted.on(node="edit", contains="After which numbered place", reply="1")
+    scripted.on(node="edit", reply='```python\n        elif args.command == "low-stock":\n'
+                                   '            print(stock_table(inventory))\n```')
+    result = start_solve(inventory.root, "low stock", options(edit_protocol="decomposed"))
+    assert result.status == "done", result.record["edits"]
+    assert not [c for c in scripted.calls if "After which numbered place" in c.prompt]
+    assert ('             print(valuation_report(inventory))\n'
+            '+        elif args.command == "low-stock":\n'
+            '+            print(stock_table(inventory))\n') in result.patch

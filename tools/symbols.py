@@ -136,6 +136,56 @@ def body_statements(content: str, language: str, span: DefinitionSpan) -> list[S
     return out
 
 
+def elif_place(content: str, language: str, span: DefinitionSpan, answer: str
+               ) -> tuple[int, str] | None:
+    """Where new lines that open with an `elif` clause go in a Python definition: after the
+    last `elif` (before an `else`) of an `if` chain in its body, at the `if`'s indentation, as
+    (line after which they go, indentation). An `elif` fits nowhere else, and the small
+    model, asked after which numbered statement it goes, picks one where it breaks the
+    syntax (the README example's `elif args.command == "low-stock":`, put after
+    `args = ...` at 2b96bed). The chain is the one with the most branches, ties broken by
+    the words its conditions share with the new one's. None when the lines do not open
+    with `elif` or the body has no `if`."""
+    first = next((line.strip() for line in answer.splitlines() if line.strip()), "")
+    if language != "python" or not first.startswith("elif ") or not first.endswith(":"):
+        return None
+    node = _node_at_line(_tree(content, language).root_node, span.header_line)
+    body = node.child_by_field_name("body") if node is not None else None
+    if body is None:
+        return None
+    chains = []
+    stack = list(body.named_children)
+    while stack:
+        item = stack.pop()
+        if item.type in ("function_definition", "class_definition", "decorated_definition"):
+            continue  # a nested definition's chains are its own
+        if item.type == "if_statement":
+            chains.append(item)
+        stack.extend(item.named_children)
+    if not chains:
+        return None
+    words = set(re.findall(r"\w+", first))
+
+    def rank(chain) -> tuple[int, int]:
+        branches = [c for c in chain.named_children if c.type == "elif_clause"]
+        condition = chain.child_by_field_name("condition")
+        said = " ".join(n.text.decode("utf-8", "replace") for n in
+                        [condition, *[c.child_by_field_name("condition") for c in branches]]
+                        if n is not None)
+        return len(branches), len(words & set(re.findall(r"\w+", said)))
+
+    chain = max(chains, key=rank)
+    lines = _lines(content)
+    clauses = [c for c in chain.named_children if c.type in ("elif_clause", "else_clause")]
+    closing = next((c for c in clauses if c.type == "else_clause"), None)
+    if closing is not None:
+        after = closing.start_point[0]  # the line before `else:`
+    else:
+        after = (clauses[-1] if clauses else chain).end_point[0] + 1
+    header = lines[chain.start_point[0]]
+    return after, header[: len(header) - len(header.lstrip())]
+
+
 _COMMENTS = frozenset({"comment", "line_comment", "block_comment"})
 _NO_OPS = frozenset({"pass_statement", "empty_statement", "ellipsis", "string"})
 

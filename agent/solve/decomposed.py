@@ -31,6 +31,7 @@ from sleepcoder.agent.solve.units import (
 from sleepcoder.tools.symbols import (
     SymbolError,
     body_statements,
+    elif_place,
     insert_lines,
     locate,
     normalise,
@@ -164,6 +165,11 @@ def _splice_decomposed(ctx: SolveContext, work: UnitWork, statements, header_las
         content = replace_lines(content, first, last, new_body, indent)
         ctx.trajectory.outcome("edit", f"the new lines repeat lines {first}-{last} of "
                                        f"`{work.tail}` with changes: they replace them")
+    elif new_body and (clause := elif_place(content, work.language, span, new_body)):
+        after, indent = clause  # no question: an `elif` goes at the end of an `if` chain
+        content = insert_lines(content, after, new_body, indent)
+        ctx.trajectory.outcome("edit", f"the new lines open with `elif`: they go after line "
+                                       f"{after}, at the end of the `if` chain there")
     elif new_body:
         after = _ask_place(ctx, work, statements, new_body) if statements else header_last
         indent = work.content.splitlines()[statements[0].start_line - 1] if statements else ""
