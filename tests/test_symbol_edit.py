@@ -211,6 +211,9 @@ def test_a_decomposed_header_may_gain_a_multiline_decorator(inventory, scripted)
     result = start_solve(inventory.root, "money", options(edit_protocol="decomposed"))
     assert result.status == "done", result.record["events"]
     assert "+@functools.lru_cache(\n+    maxsize=None,\n+)\n def format_money" in result.patch
+    # the standard-library module the decorator names is imported (else importing the module
+    # would fail: the check sends back a decorator whose name nothing provides)
+    assert "from inventory.models import Inventory\n+import functools\n" in result.patch
 
 
 def test_a_decomposed_header_that_runs_into_the_body_is_cut_after_its_signature(
@@ -957,3 +960,33 @@ def test_new_lines_opening_with_elif_go_at_the_end_of_the_if_chain_unasked(
     assert ('             print(valuation_report(inventory))\n'
             '+        elif args.command == "low-stock":\n'
             '+            print(stock_table(inventory))\n') in result.patch
+
+
+def test_a_decorator_naming_what_the_module_lacks_is_sent_back(inventory, scripted):  # noqa: F811
+    """The README example at 2b96bed: a new `low_stock` in report.py came decorated with
+    `@cli.command()` and `@click.argument(...)`; report.py imports neither, so importing it
+    would fail and every test with it. Names the repository provides are imported instead."""
+    script_plan(scripted, "EDIT inventory/report.py: low stock\n  ADD low_stock AFTER "
+                          "valuation_report: items under a threshold\n")
+    scripted.on(node="edit", contains="NameError", reply=LOW_STOCK)
+    scripted.on(node="edit", reply="```python\n@cli.command()\n@click.argument('n')\n"
+                                   "def low_stock(inventory, n):\n    return [i for i in "
+                                   "inventory.items() if i.quantity < n]\n```")
+    result = start_solve(inventory.root, "low stock", options())
+    unit = result.record["edits"][0]["units"][0]
+    assert unit["status"] == "done" and unit["attempts"] == 2, unit
+    refused = [c.prompt for c in scripted.calls if "NameError" in c.prompt][0]
+    assert "`cli`, `click` are used where Python runs it" in refused
+    assert "@cli.command" not in result.patch and "+def low_stock(" in result.patch
+
+    scripted.rules.clear()  # a name another module defines is imported, not refused
+    script_plan(scripted, "EDIT inventory/report.py: low stock\n  ADD low_stock AFTER "
+                          "valuation_report: items under a threshold\n")
+    scripted.on(node="edit", reply="```python\ndef low_stock(inventory, n, make=Item):\n"
+                                   "    return [i for i in inventory.items() if i.quantity < n]"
+                                   "\n```")
+    result = start_solve(inventory.root, "low stock", options())
+    assert result.status == "done", result.record["edits"]
+    assert "-from inventory.models import Inventory\n+from inventory.models import Inventory, " \
+           "Item\n" in result.patch or "+from inventory.models import Item\n" in result.patch, \
+        result.patch

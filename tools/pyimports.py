@@ -9,9 +9,11 @@ they import an existing one.
 
 from __future__ import annotations
 
+import ast
 import builtins
 import re
 import symtable
+import sys
 from collections import Counter
 from pathlib import PurePosixPath
 
@@ -92,16 +94,35 @@ def _is_test(path: str) -> bool:
     return name.startswith("test_") or name.endswith("_test.py") or "/tests/" in f"/{path}"
 
 
+def stdlib_modules(content: str, names: set[str]) -> set[str]:
+    """The `names` that are standard-library modules and that `content` uses as one
+    (`json.dumps(...)`, `@functools.cache`): the model forgot `import json`. A name used
+    otherwise (`select(...)`) is not taken for the module of the same name."""
+    candidates = names & set(sys.stdlib_module_names)
+    if not candidates:
+        return set()
+    try:
+        tree = ast.parse(content)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return set()
+    return {node.value.id for node in ast.walk(tree)
+            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and
+            node.value.id in candidates}
+
+
 def add_imports(content: str, wanted: dict[str, str]) -> str:
     """`content` with `from module import name` for each of `wanted` (name -> module), added
-    to an existing `from module import ...` line when it is a one-line import."""
+    to an existing `from module import ...` line when it is a one-line import; a name whose
+    module is "" is a module itself: `import name`."""
     if not wanted:
         return content
     lines = content.splitlines(keepends=True)
     first, last = import_block(content, "python")
     by_module: dict[str, list[str]] = {}
+    plain = sorted(name for name, module in wanted.items() if not module)
     for name, module in sorted(wanted.items()):
-        by_module.setdefault(module, []).append(name)
+        if module:
+            by_module.setdefault(module, []).append(name)
     for index in range(first - 1, min(last, len(lines))):
         match = _FROM.match(lines[index].rstrip("\n"))
         if not match or match.group(1) not in by_module or "(" in match.group(2) or \
@@ -111,8 +132,9 @@ def add_imports(content: str, wanted: dict[str, str]) -> str:
         names = sorted(set(names) | set(by_module.pop(match.group(1))),
                        key=lambda n: (n.lower(), n))
         lines[index] = f"from {match.group(1)} import {', '.join(names)}\n"
-    new = [f"from {module} import {', '.join(names)}\n"
-           for module, names in sorted(by_module.items())]
+    new = [f"import {name}\n" for name in plain]
+    new += [f"from {module} import {', '.join(names)}\n"
+            for module, names in sorted(by_module.items())]
     if not new:
         return "".join(lines)
     at = last if last >= first else first - 1  # after the block, or where an empty one goes
@@ -120,3 +142,110 @@ def add_imports(content: str, wanted: dict[str, str]) -> str:
     if at < len(lines) and lines[at].strip() and last < first:
         block = [*block, "\n"]
     return "".join(lines[:at] + block + lines[at:])
+
+
+def import_time_unbound(content: str) -> set[str] | None:
+    """Names the module looks up while it is imported — in decorators, default values,
+    evaluated annotations, class bases, keywords and bodies, and top-level statements (not
+    under `if TYPE_CHECKING:`) — that it never binds at the top level and that are not
+    builtins: each is a NameError the moment the module is imported, which breaks every
+    importer, where a name unbound inside a function body fails only when it runs. (None:
+    the text does not compile, or a `from x import *` makes the question unanswerable.)
+    Order is not checked: a name bound further down counts as bound."""
+    if re.search(r"^\s*from\s+\S+\s+import\s+\*", content, re.M):
+        return None
+    try:
+        tree = ast.parse(content)
+        top = symtable.symtable(content, "<edit>", "exec")
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+    bound = {s.get_name() for s in top.get_symbols()
+             if s.is_assigned() or s.is_imported() or s.is_namespace()}
+    stack = list(top.get_children())
+    while stack:  # `global x` then `x = ...` in a function binds x at the top level
+        table = stack.pop()
+        bound |= {s.get_name() for s in table.get_symbols()
+                  if s.is_declared_global() and s.is_assigned()}
+        stack.extend(table.get_children())
+    lazy = any(isinstance(node, ast.ImportFrom) and node.module == "__future__" and
+               any(alias.name == "annotations" for alias in node.names)
+               for node in tree.body)
+    used: set[str] = set()
+    _scope_loads(tree.body, lazy, set(), used)
+    return used - bound - _BUILTINS
+
+
+def _scope_loads(body: list[ast.stmt], lazy: bool, local: set[str], used: set[str]) -> None:
+    """Add to `used` the names the statements of a module or class body load when they run,
+    less those the class body binds itself (`local`)."""
+    for statement in body:
+        if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            args = statement.args
+            parts: list[ast.AST | None] = [*statement.decorator_list, *args.defaults,
+                                           *args.kw_defaults]
+            if not lazy:
+                parts += [a.annotation for a in (*args.posonlyargs, *args.args,
+                                                 *args.kwonlyargs, args.vararg, args.kwarg)
+                          if a is not None]
+                parts.append(statement.returns)
+            _expression_loads(parts, local, used)
+        elif isinstance(statement, ast.ClassDef):
+            _expression_loads([*statement.decorator_list, *statement.bases,
+                               *(k.value for k in statement.keywords)], local, used)
+            own = {node.id for item in statement.body for node in ast.walk(item)
+                   if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store)} | {
+                item.name for item in statement.body
+                if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))} | {
+                (alias.asname or alias.name).split(".")[0] for item in statement.body
+                if isinstance(item, (ast.Import, ast.ImportFrom)) for alias in item.names}
+            _scope_loads(statement.body, lazy, local | own, used)
+        elif isinstance(statement, ast.If) and _type_checking(statement.test):
+            _scope_loads(statement.orelse, lazy, local, used)  # the `if` body never runs
+        elif isinstance(statement, ast.AnnAssign):
+            _expression_loads([statement.value, None if lazy else statement.annotation],
+                              local, used)
+        elif isinstance(statement, (ast.If, ast.For, ast.AsyncFor, ast.While, ast.With,
+                                    ast.AsyncWith, ast.Try, ast.Match)) or (
+                hasattr(ast, "TryStar") and isinstance(statement, ast.TryStar)):
+            for name, value in ast.iter_fields(statement):
+                if isinstance(value, list) and value and isinstance(value[0], ast.stmt):
+                    _scope_loads(value, lazy, local, used)
+                elif name == "handlers":
+                    for handler in value:
+                        _expression_loads([handler.type], local, used)
+                        _scope_loads(handler.body, lazy, local, used)
+                elif name == "cases":
+                    for case in value:
+                        _expression_loads([case.guard], local, used)
+                        _scope_loads(case.body, lazy, local, used)
+                elif isinstance(value, ast.AST):
+                    _expression_loads([value], local, used)
+                elif isinstance(value, list):
+                    _expression_loads([v for v in value if isinstance(v, ast.AST)], local, used)
+        else:
+            _expression_loads([statement], local, used)
+
+
+def _expression_loads(nodes: list, local: set[str], used: set[str]) -> None:
+    """The names `nodes` load when evaluated: not inside a lambda (it runs later), and not the
+    names a comprehension binds for itself."""
+    stack = [(node, frozenset()) for node in nodes if node is not None]
+    while stack:
+        node, own = stack.pop()
+        if isinstance(node, ast.Lambda):
+            _expression_loads([*node.args.defaults, *node.args.kw_defaults], local, used)
+            continue
+        if isinstance(node, (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)):
+            own = own | {n.id for g in node.generators for n in ast.walk(g.target)
+                         if isinstance(n, ast.Name)}
+        if isinstance(node, ast.NamedExpr) and isinstance(node.target, ast.Name):
+            local = local | {node.target.id}
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and \
+                node.id not in own and node.id not in local:
+            used.add(node.id)
+        stack.extend((child, own) for child in ast.iter_child_nodes(node))
+
+
+def _type_checking(test: ast.expr) -> bool:
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")

@@ -6,13 +6,12 @@ added without a model (tools/pyimports.py). Each unit lands or fails on its own:
 
 from __future__ import annotations
 
-from collections import Counter
-
 from sleepcoder.agent.budget import BudgetExhausted, RequestTooLarge
 from sleepcoder.agent.solve import grammars
 from sleepcoder.agent.solve.context import SolveContext
 from sleepcoder.agent.solve.edit import FileResult
 from sleepcoder.agent.solve.fit import definition_tokens, unit_cost
+from sleepcoder.agent.solve.names import repository_names
 from sleepcoder.agent.solve.plan import Plan, Step, Unit
 from sleepcoder.agent.solve.protocols import UnitOutcome, edit_unit
 from sleepcoder.agent.solve.syntax import EditRejected, check_syntax
@@ -131,15 +130,18 @@ def _imports(ctx: SolveContext, step: Step, plan: Plan, path: str, language: str
         missing = after - before
         new_names = {u.name: s.path for s in plan.steps for u in s.units
                      if u.kind == "add" and s.path != path}
-        imported_as, defined_in = _repository_names(ctx, missing)
+        imported_as, defined_in = repository_names(ctx, missing)
         wanted = pyimports.providers(missing, path, new_names, imported_as, defined_in)
+        wanted.update(dict.fromkeys(pyimports.stdlib_modules(content, missing - set(wanted)),
+                                    ""))
         if wanted:
             updated = pyimports.add_imports(content, wanted)
             try:
                 check_syntax(path, content, updated)
                 content = updated
                 result.units.append({"unit": "IMPORTS", "status": "done", "what": ", ".join(
-                    f"{n} from {m}" for n, m in sorted(wanted.items())), "automatic": True})
+                    f"{n} from {m}" if m else f"import {n}" for n, m in sorted(wanted.items())),
+                    "automatic": True})
             except EditRejected:
                 pass
         unknown = sorted(missing - set(wanted))
@@ -162,24 +164,6 @@ def _imports(ctx: SolveContext, step: Step, plan: Plan, path: str, language: str
         return content
     record["status"] = "done"
     return updated
-
-
-def _repository_names(ctx: SolveContext, names: set[str]
-                      ) -> tuple[dict[str, Counter[str]], dict[str, list[str]]]:
-    imported_as: dict[str, Counter[str]] = {}
-    defined_in: dict[str, list[str]] = {}
-    if ctx.store is None or not names:
-        return imported_as, defined_in
-    for imports in ctx.store.imports_by_path().values():
-        for item in imports:
-            for name, alias in item.names:
-                if name in names and alias is None and item.kind == "from":
-                    imported_as.setdefault(name, Counter())[item.module] += 1
-    for name in names:
-        defined_in[name] = [row[0] for row in ctx.store.conn.execute(
-            "SELECT f.path FROM defs d JOIN files f ON f.fid = d.fid WHERE d.qname = ? AND "
-            "f.status = 'ok'", (name,))]
-    return imported_as, defined_in
 
 
 def _import_block(ctx: SolveContext, step: Step, plan: Plan, unit: Unit, path: str,

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 import textwrap
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sleepcoder.agent.solve.context import SolveContext, prompt
 from sleepcoder.agent.solve.plan import Plan, Step, Unit
@@ -45,6 +45,8 @@ class UnitWork:
     span: DefinitionSpan | None  # the definition being changed (None for an addition)
     code: str  # its current text ('' for an addition)
     context: str  # the shared part of every question about this unit
+    # the names the plan adds, with the file each goes to (an edit may use them)
+    planned: dict[str, str] = field(default_factory=dict)
 
     @property
     def fence(self) -> str:
@@ -94,7 +96,8 @@ def prepare(ctx: SolveContext, step: Step, plan: Plan, unit: Unit, content: str,
     rendered = prompt("sym_context").format(
         request=ctx.task.text[:4000], path=step.path, file_what=step.what, unit_line=unit_line,
         others=text, context="".join(p.rstrip() + "\n" for p in parts if p), current=current)
-    return UnitWork(step.path, language, unit, step, content, span, code, rendered)
+    planned = {u.name: s.path for s in plan.steps for u in s.units if u.kind == "add"}
+    return UnitWork(step.path, language, unit, step, content, span, code, rendered, planned)
 
 
 def _class_header(content: str, language: str, qname: str) -> str:

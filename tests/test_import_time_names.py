@@ -1,0 +1,108 @@
+"""Names a module runs when it is imported (decorators, defaults, bases, top-level code) must
+be bound: the check that refuses an edit which would make the module fail to import."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sleepcoder.tools.pyimports import import_time_unbound
+
+
+def test_decorators_defaults_bases_and_top_level_code_are_looked_up_on_import():
+    source = '''
+import argparse
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from shop import Store
+
+@cli.command()
+@click.argument("threshold", type=int)
+def low_stock(store: Store, n=DEFAULT, *, parser=argparse.ArgumentParser) -> Report:
+    return undefined_inside_a_body(n)
+
+class Table(Base, metaclass=Meta):
+    width = 3
+    height = width * 2
+    cells = [i for i in range(width)]
+    handler = lambda self: not_looked_up_yet
+
+print(missing_at_top)
+'''
+    # (`Store`, imported under TYPE_CHECKING, counts as bound: conditions are not weighed,
+    # so the check errs towards letting an edit through)
+    assert import_time_unbound(source) == {"cli", "click", "DEFAULT", "Base", "Meta",
+                                           "missing_at_top", "Report"}
+    lazy = "from __future__ import annotations\n" + source
+    # annotations are strings there
+    assert import_time_unbound(lazy) == {"cli", "click", "DEFAULT", "Base", "Meta",
+                                         "missing_at_top"}
+
+
+def test_what_the_module_binds_anywhere_at_the_top_counts_as_bound():
+    source = '''
+try:
+    import json
+except ImportError as exc:
+    json = None
+for item in range(3):
+    total = item
+with open(__file__) as handle:
+    pass
+def configure():
+    global settings
+    settings = {}
+@configure_later
+def f(): pass
+def configure_later(fn): return fn
+x = [settings, json, total, handle, exc, f]
+'''
+    assert import_time_unbound(source) == set()
+    assert import_time_unbound("from os import *\n@x\ndef f(): pass\n") is None
+    assert import_time_unbound("def f(:\n") is None
+
+
+NAMES = ["alpha", "beta", "gamma", "delta"]
+
+
+@settings(max_examples=150, deadline=None)
+@given(defined=st.sets(st.sampled_from(NAMES)),
+       uses=st.lists(st.tuples(st.sampled_from(["decorator", "default", "base", "class body",
+                                                "body", "top", "lambda", "comprehension"]),
+                               st.sampled_from(NAMES)), min_size=1, max_size=5))
+def test_a_name_is_reported_exactly_when_importing_the_module_raises_name_error(defined, uses):
+    """Generated modules (all bindings first, so order plays no part), run for real."""
+    lines = [f"def {name}(*a, **k):\n    return {name}" for name in sorted(defined)]
+    for kind, name in uses:
+        lines.append({
+            "decorator": f"@{name}\ndef f_{len(lines)}():\n    pass",
+            "default": f"def g_{len(lines)}(x={name}):\n    return x",
+            "base": f"class C_{len(lines)}({name}.__class__.__mro__[-1]):\n    pass",
+            "class body": f"class D_{len(lines)}:\n    attr = {name}",
+            "body": f"def h_{len(lines)}():\n    return {name}()",
+            "top": f"v_{len(lines)} = {name}",
+            "lambda": f"l_{len(lines)} = lambda: {name}",
+            "comprehension": f"c_{len(lines)} = [{name} for {name} in range(2)]",
+        }[kind])
+    source = "\n".join(lines) + "\n"
+    found = import_time_unbound(source)
+    try:
+        exec(compile(source, "<generated>", "exec"), {"__name__": "generated"})
+        raised = set()
+    except NameError as exc:
+        raised = {exc.name}
+    assert raised <= found
+    assert bool(found) == bool(raised)
+
+
+def test_a_standard_library_module_used_as_one_is_imported_plainly():
+    from sleepcoder.tools.pyimports import add_imports, stdlib_modules
+
+    code = ('"""Doc."""\n\nfrom __future__ import annotations\n\nfrom shop import Item\n\n\n'
+            "@functools.cache\ndef f(select):\n    return json.dumps(select(Item))\n")
+    assert stdlib_modules(code, {"functools", "json", "select", "Item", "nothing"}) == {
+        "functools", "json"}  # `select` is called, not used as the module
+    new = add_imports(code, {"functools": "", "json": "", "Tag": "shop"})
+    assert ("from __future__ import annotations\n\nfrom shop import Item, Tag\nimport functools\n"
+            "import json\n\n\n@functools.cache") in new
+    assert import_time_unbound(new) == set()
