@@ -990,3 +990,45 @@ def test_a_decorator_naming_what_the_module_lacks_is_sent_back(inventory, script
     assert "-from inventory.models import Inventory\n+from inventory.models import Inventory, " \
            "Item\n" in result.patch or "+from inventory.models import Item\n" in result.patch, \
         result.patch
+
+
+def test_a_new_function_gets_its_caller_planned_where_the_neighbour_is_called(
+        inventory, scripted):  # noqa: F811
+    """The README example's map run at afed0ae: `ADD low_stock AFTER valuation_report` in
+    report.py and nothing in cli.py's `main`, which calls `valuation_report`: the command
+    never existed. The call graph plans the call; nothing is added where a planned change
+    already calls the neighbour, in tests, or in files the plan does not edit."""
+    script_plan(scripted, "EDIT inventory/cli.py: the low-stock command\n"
+                          "  CHANGE build_parser: a low-stock subcommand\n"
+                          "EDIT inventory/report.py: low stock\n"
+                          "  ADD low_stock AFTER valuation_report: items under a threshold\n")
+    scripted.on(node="edit", contains="Planned new definition", reply=LOW_STOCK)
+    scripted.on(node="edit", contains="Planned change of `build_parser`",
+                reply=BUILD_PARSER_INSERT)
+    scripted.on(node="edit", contains="Planned change of `main`", reply=MAIN_INSERT)
+    result = start_solve(inventory.root, REQUEST, options(edit_protocol="insert"))
+    plan = result.record["plan"]
+    cli = next(s for s in plan["steps"] if s["path"] == "inventory/cli.py")
+    wired = [u for u in cli["units"] if u["name"] == "main"]
+    assert wired and "call the new `low_stock` (inventory/report.py) where it calls " \
+                     "`valuation_report`" in wired[0]["what"], cli
+    assert "main planned to call the new low_stock" in plan["note"]
+    assert '+        elif args.command == "low-stock":' in result.patch
+
+    scripted.rules.clear()  # main already planned: left as the model planned it
+    script_plan(scripted, "EDIT inventory/cli.py: the low-stock command\n"
+                          "  CHANGE main: dispatch low-stock\n"
+                          "EDIT inventory/report.py: low stock\n"
+                          "  ADD low_stock AFTER valuation_report: items under a threshold\n")
+    scripted.on(node="edit", contains="Planned new definition", reply=LOW_STOCK)
+    scripted.on(node="edit", contains="Planned change of `main`", reply=MAIN_INSERT)
+    result = start_solve(inventory.root, REQUEST + " (planned)", options(edit_protocol="insert"))
+    cli = next(s for s in result.record["plan"]["steps"] if s["path"] == "inventory/cli.py")
+    assert [u["what"] for u in cli["units"]] == ["dispatch low-stock"]
+
+    scripted.rules.clear()  # cli.py not in the plan: not added
+    script_plan(scripted, "EDIT inventory/report.py: low stock\n"
+                          "  ADD low_stock AFTER valuation_report: items under a threshold\n")
+    scripted.on(node="edit", contains="Planned new definition", reply=LOW_STOCK)
+    result = start_solve(inventory.root, REQUEST + " (one file)", options(edit_protocol="insert"))
+    assert [s["path"] for s in result.record["plan"]["steps"]] == ["inventory/report.py"]

@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 
 from sleepcoder.agent.solve.context import SolveContext, prompt
 from sleepcoder.agent.solve.localize import describe
+from sleepcoder.agent.solve.wiring import wire_additions
 from sleepcoder.tools.languages import language_for_path
 from sleepcoder.tools.pathguard import EditRefused
 from sleepcoder.tools.symbols import definitions
@@ -242,6 +243,7 @@ def parse_plan(ctx: SolveContext, text: str, files: list[str],
     if not steps:
         return fallback_plan(files, "the model's plan had no usable line")
     unknown = check_units(ctx, steps, dropped)
+    wire_additions(ctx, steps, dropped)
     copied = _scrub_copied_descriptions(ctx.task.text, steps, dropped) or any(
         "from the worked example" in note for note in dropped)
     note = ("notes: " + "; ".join(dropped)) if dropped else ""
