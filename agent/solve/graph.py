@@ -28,9 +28,10 @@ from sleepcoder.agent.solve.fit import (
     reserve_for,
     step_cost,
 )
+from sleepcoder.agent.solve.fixing import fix_step, only_a_caller
 from sleepcoder.agent.solve.plan import Plan, fallback_plan, make_plan, restrict_plan
 from sleepcoder.agent.solve.plan import render as render_plan
-from sleepcoder.agent.solve.symbol_edit import edit_symbols
+from sleepcoder.agent.solve.symbol_edit import FIX_PROTOCOL, edit_symbols
 from sleepcoder.agent.solve.testing import run_tests
 from sleepcoder.agent.solve.text_edit import edit_text
 from sleepcoder.tools.diffs import check_applies, parse_patch, worktree_diff
@@ -356,6 +357,10 @@ def _edit_one(ctx: SolveContext, step, plan: Plan, fixing: str, waiting: int,
     round after failing tests always uses the file-level format, with the test output.
     `price` is what the step was priced at (0 when not priced), kept in the result."""
     fmt = edit_format(ctx)
+    if fixing and fmt == "symbols":
+        fixed = _fix_by_units(ctx, step, plan, fixing, results)
+        if fixed is not None:
+            return fixed
     if _by_units(ctx, step, fixing):
         added = [a for r in results for a in r.get("added", [])]
         result = edit_symbols(ctx, step, plan, added)
@@ -380,6 +385,35 @@ def _edit_one(ctx: SolveContext, step, plan: Plan, fixing: str, waiting: int,
     else:
         result = edit_file(ctx, step, plan, fixing, waiting=waiting, whole=fmt == "whole")
     result.priced = price
+    return result
+
+
+def _fix_by_units(ctx: SolveContext, step, plan: Plan, fixing: str,
+                  results: list[dict]) -> FileResult | None:
+    """A fix round on the definitions the failure points at (agent/solve/fixing.py), asked
+    as search/replace on the definition, then as its complete new text; None when the output
+    points at none this run changed, or when none of them could be fixed (the file-level fix
+    is tried then)."""
+    previous = next((r for r in results if r["path"] == step.path), None)
+    if previous is not None and only_a_caller(fixing, step.path):
+        ctx.trajectory.outcome("edit", f"fix round: {step.path} only calls the failing code "
+                                       "(the failures are raised elsewhere): left as it is")
+        return FileResult(step.path, step.action, previous["status"], 0, previous["error"],
+                          previous["units"], previous["added"], previous["method"])
+    current = ctx.workspace.read_text(step.path)
+    fix = fix_step(step, fixing, ctx.workspace.tree.read_text(step.path), current or "")
+    if fix is None:
+        return None
+    ctx.trajectory.outcome("edit", f"fix round: the failure points at "
+                                   f"{', '.join(u.name for u in fix.units)} in {step.path}")
+    added = [a for r in results for a in r.get("added", [])]
+    result = edit_symbols(ctx, fix, plan, added, protocol=FIX_PROTOCOL)
+    if result.status == "failed" and not result.stopped:
+        return None
+    for unit in result.units:
+        unit["fix_round"] = True
+    result.units = [*(previous or {}).get("units", []), *result.units]
+    result.action = step.action
     return result
 
 

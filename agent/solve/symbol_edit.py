@@ -31,6 +31,9 @@ LOCAL_PROTOCOL = "decomposed+blocks"
 DEFAULT_PROTOCOLS = {"local/qwen2.5-coder-1.5b": LOCAL_PROTOCOL,
                      "local/qwen2.5-coder-0.5b": LOCAL_PROTOCOL}
 API_PROTOCOL = "rewrite"
+# a fix round's question: the wrong lines replaced (search/replace on the definition), else the
+# definition rewritten; new lines alone (the decomposed protocol) rarely fix a failing line
+FIX_PROTOCOL = "blocks+rewrite"
 
 
 def protocol_for(ctx: SolveContext) -> str:
@@ -42,14 +45,16 @@ def protocol_for(ctx: SolveContext) -> str:
                                  LOCAL_PROTOCOL if model.startswith("local/") else API_PROTOCOL)
 
 
-def edit_symbols(ctx: SolveContext, step: Step, plan: Plan, added: list[str]) -> FileResult:
+def edit_symbols(ctx: SolveContext, step: Step, plan: Plan, added: list[str],
+                 protocol: str = "") -> FileResult:
     """Edit `step`'s file unit by unit. `added` holds the signatures of definitions earlier
-    files of this run added (shown to the model, so calls to them are right)."""
+    files of this run added (shown to the model, so calls to them are right); `protocol`
+    overrides the run's (a fix round asks for replacements, not new lines)."""
     path, target = ctx.workspace.editable(step.path, ctx.options.rules)
     language = language_for_path(path) or ""
     original = target.read_text(encoding="utf-8", errors="replace")
     content = original
-    protocol = protocol_for(ctx)
+    protocol = protocol or protocol_for(ctx)
     result = FileResult(path, step.action, "failed", 0, method=f"symbols/{protocol}")
     errors = syntax_errors(original.encode(), language)[0] if language else 0
     if errors:
