@@ -94,7 +94,12 @@ BASE = "def kept():\n    return 1\n"
     ("def later():\n    raise NotImplementedError\n", []),
     ("def later(parts):\n    \"\".join(parts)\n", []),
     ("@abstractmethod\ndef later(self):\n    ...\n", []),
-    ("@typing.overload\ndef later(x: int) -> int: ...\n", []),
+    # an overload with its implementation is complete; a lone one is a placeholder
+    ("@typing.overload\ndef later(x: int) -> int: ...\n@typing.overload\n"
+     "def later(x: str) -> str: ...\ndef later(x):\n    return x\n", []),
+    ("@typing.overload\ndef later(x: int) -> int: ...\n", ["later"]),
+    ("class K:\n    @overload\n    def m(self, x: int) -> int: ...\n    def n(self):\n"
+     "        return 1\n", ["K.m"]),
     ("@pytest.mark.parametrize('a', [1])\ndef test_later(a):\n    # Your test here\n    pass\n",
      ["test_later"]),
     ("@console.command()\ndef later():\n    pass\n", ["later"]),

@@ -213,6 +213,29 @@ def _placeholder(body) -> bool:
 _STUB_DECORATORS = re.compile(r"abstract|overload|hookspec|\bspec\b|interface", re.IGNORECASE)
 
 
+_OVERLOAD = re.compile(r"@(?:\w+\.)*overload\b")
+
+
+def _implemented(wrapper, node) -> bool:
+    """Whether an `@overload` stub has its implementation: a definition of the same name, in
+    the same block, that is not an overload itself (a lone `@overload` is a placeholder)."""
+    name = node.child_by_field_name("name")
+    block = wrapper.parent
+    if name is None or block is None:
+        return True
+    for sibling in block.named_children:
+        inner = sibling.child_by_field_name("definition") if sibling.type in _WRAPPERS else \
+            sibling
+        if inner is None or inner is node or inner.child_by_field_name("name") is None:
+            continue
+        if inner.child_by_field_name("name").text != name.text:
+            continue
+        if sibling.type not in _WRAPPERS or not _OVERLOAD.search(
+                sibling.text[:inner.start_byte - sibling.start_byte].decode("utf-8", "replace")):
+            return True
+    return False
+
+
 def _stub_headers(content: str, language: str) -> set[int]:
     """Header lines (1-based) of the functions whose body is a placeholder. Classes are
     never stubs here (`class Error(Exception): pass` is complete), nor is a function under
@@ -229,7 +252,8 @@ def _stub_headers(content: str, language: str) -> set[int]:
             parent = node.parent
             wrapper = parent.text[:node.start_byte - parent.start_byte].decode(
                 "utf-8", "replace") if parent is not None and parent.type in _WRAPPERS else ""
-            if not _STUB_DECORATORS.search(wrapper):
+            if not _STUB_DECORATORS.search(wrapper) or (
+                    _OVERLOAD.search(wrapper) and not _implemented(parent, node)):
                 out.add(node.start_point[0] + 1)
         stack.extend(node.named_children)
     return out
