@@ -102,7 +102,18 @@ def test_a_standard_library_module_used_as_one_is_imported_plainly():
             "@functools.cache\ndef f(select):\n    return json.dumps(select(Item))\n")
     assert stdlib_modules(code, {"functools", "json", "select", "Item", "nothing"}) == {
         "functools", "json"}  # `select` is called, not used as the module
-    new = add_imports(code, {"functools": "", "json": "", "Tag": "shop"})
+    new = add_imports(code, {"functools": "import functools", "json": "import json",
+                             "Tag": "shop"})
     assert ("from __future__ import annotations\n\nfrom shop import Item, Tag\nimport functools\n"
             "import json\n\n\n@functools.cache") in new
     assert import_time_unbound(new) == set()
+
+
+def test_attributes_looked_up_on_import_are_listed():
+    from sleepcoder.tools.pyimports import import_time_attributes
+
+    source = ("import argparse\n@argparse.arg('x')\ndef f(a=os.sep):\n    return argparse.gone\n"
+              "class C(abc.ABC):\n    x = lambda: q.r\n    y = [i.real for i in range(2)]\n")
+    assert import_time_attributes(source) == {("argparse", "arg"), ("os", "sep"),
+                                              ("abc", "ABC")}
+    assert import_time_attributes("def f(:\n") == set()

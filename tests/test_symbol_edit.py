@@ -1032,3 +1032,42 @@ def test_a_new_function_gets_its_caller_planned_where_the_neighbour_is_called(
     scripted.on(node="edit", contains="Planned new definition", reply=LOW_STOCK)
     result = start_solve(inventory.root, REQUEST + " (one file)", options(edit_protocol="insert"))
     assert [s["path"] for s in result.record["plan"]["steps"]] == ["inventory/report.py"]
+
+
+def test_a_module_the_repository_imports_elsewhere_is_imported_not_refused(
+        inventory, scripted):  # noqa: F811
+    """The example's map run at 34c6375: a new test in tests/test_cli.py used
+    `@pytest.mark.parametrize`; test_cli.py does not import pytest, test_models.py does.
+    It was refused three times as a NameError on import; it gets `import pytest` instead."""
+    scripted.on(node="localize", reply="tests/test_cli.py: YES")
+    scripted.on(node="plan", reply="EDIT tests/test_cli.py: test low stock\n  ADD "
+                                   "test_low_stock AT END: the command with thresholds\n")
+    scripted.on(node="edit", reply="```python\n@pytest.mark.parametrize('n', [1, 2])\n"
+                                   "def test_low_stock(n):\n    assert main(['--help']) == n\n"
+                                   "```")
+    result = start_solve(inventory.root, "test low stock", options())
+    assert result.status == "done", result.record["edits"]
+    assert "+import pytest\n" in result.patch
+    edit = result.record["edits"][0]
+    assert edit["units"][-1] == {"unit": "IMPORTS", "status": "done", "what": "import pytest",
+                                 "automatic": True}
+
+
+def test_a_decorator_the_standard_library_lacks_is_sent_back(inventory, scripted):  # noqa: F811
+    """The example's no-map run at 34c6375: `@argparse.arg(...)` above a new function of
+    cli.py, which imports argparse: AttributeError on import, every test failing, and three
+    fix rounds that echoed the function back."""
+    scripted.on(node="localize", reply="inventory/cli.py: YES")
+    scripted.on(node="plan", reply="EDIT inventory/cli.py: low stock\n  ADD low_stock AT "
+                                   "END: the threshold argument\n")
+    scripted.on(node="edit", contains="AttributeError", reply=(
+        "```python\ndef low_stock(parser: argparse.ArgumentParser) -> None:\n"
+        "    parser.add_argument('threshold', type=int)\n```"))
+    scripted.on(node="edit", reply="```python\n@argparse.arg('threshold', type=int)\n"
+                                   "def low_stock(parser: argparse.ArgumentParser) -> None:\n"
+                                   "    parser.add_argument('threshold', type=int)\n```")
+    result = start_solve(inventory.root, "low stock", options())
+    assert result.status == "done", result.record["edits"]
+    refused = [c.prompt for c in scripted.calls if "AttributeError" in c.prompt][0]
+    assert "`argparse.arg` does not exist in the standard library" in refused
+    assert "@argparse" not in result.patch

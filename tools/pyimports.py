@@ -94,12 +94,15 @@ def _is_test(path: str) -> bool:
     return name.startswith("test_") or name.endswith("_test.py") or "/tests/" in f"/{path}"
 
 
-def stdlib_modules(content: str, names: set[str]) -> set[str]:
-    """The `names` that are standard-library modules and that `content` uses as one
-    (`json.dumps(...)`, `@functools.cache`): the model forgot `import json`. A name used
-    otherwise (`select(...)`) is not taken for the module of the same name."""
-    candidates = names & set(sys.stdlib_module_names)
-    if not candidates:
+def plain_import(name: str, module: str = "") -> str:
+    """The statement that binds `name` to a module: `import json`, `import numpy as np`."""
+    module = module or name
+    return f"import {module}" if module == name else f"import {module} as {name}"
+
+
+def used_as_module(content: str, names: set[str]) -> set[str]:
+    """Those of `names` that `content` uses as a module would be used: `name.attribute`."""
+    if not names:
         return set()
     try:
         tree = ast.parse(content)
@@ -107,21 +110,29 @@ def stdlib_modules(content: str, names: set[str]) -> set[str]:
         return set()
     return {node.value.id for node in ast.walk(tree)
             if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and
-            node.value.id in candidates}
+            node.value.id in names}
+
+
+def stdlib_modules(content: str, names: set[str]) -> set[str]:
+    """The `names` that are standard-library modules and that `content` uses as one
+    (`json.dumps(...)`, `@functools.cache`): the model forgot `import json`. A name used
+    otherwise (`select(...)`) is not taken for the module of the same name."""
+    return used_as_module(content, names & set(sys.stdlib_module_names))
 
 
 def add_imports(content: str, wanted: dict[str, str]) -> str:
     """`content` with `from module import name` for each of `wanted` (name -> module), added
-    to an existing `from module import ...` line when it is a one-line import; a name whose
-    module is "" is a module itself: `import name`."""
+    to an existing `from module import ...` line when it is a one-line import; a "module"
+    that is a whole `import ...` statement (`import json`, `import numpy as np`, see
+    plain_import) is added as it is."""
     if not wanted:
         return content
     lines = content.splitlines(keepends=True)
     first, last = import_block(content, "python")
     by_module: dict[str, list[str]] = {}
-    plain = sorted(name for name, module in wanted.items() if not module)
+    plain = sorted({module for module in wanted.values() if module.startswith("import ")})
     for name, module in sorted(wanted.items()):
-        if module:
+        if not module.startswith("import "):
             by_module.setdefault(module, []).append(name)
     for index in range(first - 1, min(last, len(lines))):
         match = _FROM.match(lines[index].rstrip("\n"))
@@ -132,7 +143,7 @@ def add_imports(content: str, wanted: dict[str, str]) -> str:
         names = sorted(set(names) | set(by_module.pop(match.group(1))),
                        key=lambda n: (n.lower(), n))
         lines[index] = f"from {match.group(1)} import {', '.join(names)}\n"
-    new = [f"import {name}\n" for name in plain]
+    new = [f"{statement}\n" for statement in plain]
     new += [f"from {module} import {', '.join(names)}\n"
             for module, names in sorted(by_module.items())]
     if not new:
@@ -175,7 +186,23 @@ def import_time_unbound(content: str) -> set[str] | None:
     return used - bound - _BUILTINS
 
 
-def _scope_loads(body: list[ast.stmt], lazy: bool, local: set[str], used: set[str]) -> None:
+def import_time_attributes(content: str) -> set[tuple[str, str]]:
+    """(name, attribute) for each `name.attribute` the module looks up while it is imported
+    (the positions import_time_unbound reads): `@argparse.arg` is ("argparse", "arg")."""
+    try:
+        tree = ast.parse(content)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return set()
+    lazy = any(isinstance(node, ast.ImportFrom) and node.module == "__future__" and
+               any(alias.name == "annotations" for alias in node.names)
+               for node in tree.body)
+    found: set[tuple[str, str]] = set()
+    _scope_loads(tree.body, lazy, set(), set(), found)
+    return found
+
+
+def _scope_loads(body: list[ast.stmt], lazy: bool, local: set[str], used: set[str],
+                 attrs: set[tuple[str, str]] | None = None) -> None:
     """Add to `used` the names the statements of a module or class body load when they run,
     less those the class body binds itself (`local`)."""
     for statement in body:
@@ -188,52 +215,54 @@ def _scope_loads(body: list[ast.stmt], lazy: bool, local: set[str], used: set[st
                                                  *args.kwonlyargs, args.vararg, args.kwarg)
                           if a is not None]
                 parts.append(statement.returns)
-            _expression_loads(parts, local, used)
+            _expression_loads(parts, local, used, attrs)
         elif isinstance(statement, ast.ClassDef):
             _expression_loads([*statement.decorator_list, *statement.bases,
-                               *(k.value for k in statement.keywords)], local, used)
+                               *(k.value for k in statement.keywords)], local, used, attrs)
             own = {node.id for item in statement.body for node in ast.walk(item)
                    if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store)} | {
                 item.name for item in statement.body
                 if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))} | {
                 (alias.asname or alias.name).split(".")[0] for item in statement.body
                 if isinstance(item, (ast.Import, ast.ImportFrom)) for alias in item.names}
-            _scope_loads(statement.body, lazy, local | own, used)
+            _scope_loads(statement.body, lazy, local | own, used, attrs)
         elif isinstance(statement, ast.If) and _type_checking(statement.test):
-            _scope_loads(statement.orelse, lazy, local, used)  # the `if` body never runs
+            _scope_loads(statement.orelse, lazy, local, used, attrs)  # the `if` body never runs
         elif isinstance(statement, ast.AnnAssign):
             _expression_loads([statement.value, None if lazy else statement.annotation],
-                              local, used)
+                              local, used, attrs)
         elif isinstance(statement, (ast.If, ast.For, ast.AsyncFor, ast.While, ast.With,
                                     ast.AsyncWith, ast.Try, ast.Match)) or (
                 hasattr(ast, "TryStar") and isinstance(statement, ast.TryStar)):
             for name, value in ast.iter_fields(statement):
                 if isinstance(value, list) and value and isinstance(value[0], ast.stmt):
-                    _scope_loads(value, lazy, local, used)
+                    _scope_loads(value, lazy, local, used, attrs)
                 elif name == "handlers":
                     for handler in value:
-                        _expression_loads([handler.type], local, used)
-                        _scope_loads(handler.body, lazy, local, used)
+                        _expression_loads([handler.type], local, used, attrs)
+                        _scope_loads(handler.body, lazy, local, used, attrs)
                 elif name == "cases":
                     for case in value:
-                        _expression_loads([case.guard], local, used)
-                        _scope_loads(case.body, lazy, local, used)
+                        _expression_loads([case.guard], local, used, attrs)
+                        _scope_loads(case.body, lazy, local, used, attrs)
                 elif isinstance(value, ast.AST):
-                    _expression_loads([value], local, used)
+                    _expression_loads([value], local, used, attrs)
                 elif isinstance(value, list):
-                    _expression_loads([v for v in value if isinstance(v, ast.AST)], local, used)
+                    _expression_loads([v for v in value if isinstance(v, ast.AST)], local,
+                                      used, attrs)
         else:
-            _expression_loads([statement], local, used)
+            _expression_loads([statement], local, used, attrs)
 
 
-def _expression_loads(nodes: list, local: set[str], used: set[str]) -> None:
+def _expression_loads(nodes: list, local: set[str], used: set[str],
+                      attrs: set[tuple[str, str]] | None = None) -> None:
     """The names `nodes` load when evaluated: not inside a lambda (it runs later), and not the
     names a comprehension binds for itself."""
     stack = [(node, frozenset()) for node in nodes if node is not None]
     while stack:
         node, own = stack.pop()
         if isinstance(node, ast.Lambda):
-            _expression_loads([*node.args.defaults, *node.args.kw_defaults], local, used)
+            _expression_loads([*node.args.defaults, *node.args.kw_defaults], local, used, attrs)
             continue
         if isinstance(node, (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)):
             own = own | {n.id for g in node.generators for n in ast.walk(g.target)
@@ -243,6 +272,10 @@ def _expression_loads(nodes: list, local: set[str], used: set[str]) -> None:
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and \
                 node.id not in own and node.id not in local:
             used.add(node.id)
+        if attrs is not None and isinstance(node, ast.Attribute) and \
+                isinstance(node.value, ast.Name) and node.value.id not in own and \
+                node.value.id not in local:
+            attrs.add((node.value.id, node.attr))
         stack.extend((child, own) for child in ast.iter_child_nodes(node))
 
 

@@ -11,7 +11,7 @@ from sleepcoder.agent.solve import grammars
 from sleepcoder.agent.solve.context import SolveContext
 from sleepcoder.agent.solve.edit import FileResult
 from sleepcoder.agent.solve.fit import definition_tokens, unit_cost
-from sleepcoder.agent.solve.names import repository_names
+from sleepcoder.agent.solve.names import module_imports, repository_names
 from sleepcoder.agent.solve.plan import Plan, Step, Unit
 from sleepcoder.agent.solve.protocols import UnitOutcome, edit_unit
 from sleepcoder.agent.solve.syntax import EditRejected, check_syntax
@@ -137,15 +137,15 @@ def _imports(ctx: SolveContext, step: Step, plan: Plan, path: str, language: str
                      if u.kind == "add" and s.path != path}
         imported_as, defined_in = repository_names(ctx, missing)
         wanted = pyimports.providers(missing, path, new_names, imported_as, defined_in)
-        wanted.update(dict.fromkeys(pyimports.stdlib_modules(content, missing - set(wanted)),
-                                    ""))
+        wanted.update(module_imports(ctx, content, missing - set(wanted)))
         if wanted:
             updated = pyimports.add_imports(content, wanted)
             try:
                 check_syntax(path, content, updated)
                 content = updated
                 result.units.append({"unit": "IMPORTS", "status": "done", "what": ", ".join(
-                    f"{n} from {m}" if m else f"import {n}" for n, m in sorted(wanted.items())),
+                    m if m.startswith("import ") else f"{n} from {m}"
+                    for n, m in sorted(wanted.items())),
                     "automatic": True})
             except EditRejected:
                 pass
