@@ -82,3 +82,15 @@ def test_the_elif_placed_always_parses(branches, has_else, depth, after_chain):
     chain = [n for n in ast.walk(tree) if isinstance(n, ast.If)]
     assert any(isinstance(n.test, ast.Compare) and getattr(n.test.comparators[0], "value", 0)
                == 99 for n in chain)
+
+
+def test_line_breaks_other_than_newline_do_not_shift_the_place():
+    """From a hostile review at b4031c2: a form feed (a page break in old code) or a U+2028 in
+    a string counted as a line break for the splice but not for tree-sitter."""
+    for odd in ("\x0c\n", 'X = "a\u2028b"\n'):
+        source = ("import os\n" + odd + 'def main(cmd):\n    if cmd == "a":\n        a()\n'
+                  '    elif cmd == "b":\n        b()\n    return 1\n')
+        after, indent = place(source)
+        new = insert_lines(source, after, NEW, indent)
+        ast.parse(new)
+        assert '        b()\n    elif args.command == "low":\n        low(args)\n' in new

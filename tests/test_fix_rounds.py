@@ -96,3 +96,34 @@ def test_a_failing_new_function_is_fixed_on_its_own_lines(inventory, scripted): 
     assert [u.get("fix_round", False) for u in report["units"]] == [False, True]
     assert not [c for c in scripted.calls if "The tests failed after the last attempt" in
                 c.prompt]  # no file-level fix was needed
+
+
+def test_a_library_assertion_helper_is_not_the_innermost_frame():
+    """From a hostile review at b4031c2: `mock.assert_called_once_with` raising in the
+    standard library is the test's own failure, not a caller's."""
+    output = ("___ test_x ___\ntests/test_cli.py:9: in test_x\n    sender.send.assert_called_"
+              "once_with('goodbye')\n/usr/lib/python3.11/unittest/mock.py:939: in assert_"
+              "called_once_with\n    raise AssertionError(msg)\nE   AssertionError: expected\n")
+    assert failing_lines(output, "tests/test_cli.py") == [9]
+    assert error_lines("json.decoder.JSONDecodeError: bad\nSystemExit: 2\n") == \
+        "json.decoder.JSONDecodeError: bad; SystemExit: 2"
+
+
+def test_module_level_code_is_not_a_caller_to_plan():
+    """From a hostile review at b4031c2: a neighbour called most from module-level code (its
+    scope is "") got `CHANGE ""` planned, and the real caller none."""
+    import sqlite3
+    from types import SimpleNamespace
+
+    from sleepcoder.agent.solve.plan import Unit
+    from sleepcoder.agent.solve.wiring import wire_additions
+
+    conn = sqlite3.connect(":memory:")
+    conn.execute("CREATE TABLE call_edges (src TEXT, src_qname TEXT, dst TEXT, dst_qname TEXT, "
+                 "how TEXT, count INTEGER)")
+    conn.executemany("INSERT INTO call_edges VALUES (?, ?, ?, ?, 'x', ?)", [
+        ("app.py", "", "app.py", "create_app", 3), ("app.py", "main", "app.py", "create_app", 1)])
+    step = Step("edit", "app.py", "w", [Unit("add", "create_test_app", "after create_app", "w")])
+    notes: list[str] = []
+    assert wire_additions(SimpleNamespace(store=SimpleNamespace(conn=conn)), [step], notes) == 1
+    assert [u.name for u in step.units] == ["create_test_app", "main"]

@@ -109,11 +109,61 @@ def test_a_standard_library_module_used_as_one_is_imported_plainly():
     assert import_time_unbound(new) == set()
 
 
-def test_attributes_looked_up_on_import_are_listed():
-    from sleepcoder.tools.pyimports import import_time_attributes
+def test_module_attributes_are_listed_unless_the_name_is_rebound():
+    from sleepcoder.tools.pyimports import module_attributes
 
-    source = ("import argparse\n@argparse.arg('x')\ndef f(a=os.sep):\n    return argparse.gone\n"
-              "class C(abc.ABC):\n    x = lambda: q.r\n    y = [i.real for i in range(2)]\n")
-    assert import_time_attributes(source) == {("argparse", "arg"), ("os", "sep"),
-                                              ("abc", "ABC")}
-    assert import_time_attributes("def f(:\n") == set()
+    source = ("import argparse, json\n@argparse.arg('x')\ndef f(a=os.sep):\n"
+              "    return argparse.gone\ndef g(json):\n    return json.dumps\n"
+              "class C(abc.ABC):\n    x = lambda: q.r\n")
+    assert module_attributes(source) == {("argparse", "arg"), ("argparse", "gone"),
+                                         ("os", "sep"), ("abc", "ABC"), ("q", "r")}
+    assert module_attributes("def f(:\n") == set()
+
+
+def test_review_cases_bound_in_a_class_body_and_rebound_modules():
+    """From a hostile review at b4031c2: these run, and were reported as failing."""
+    from sleepcoder.tools.pyimports import module_attributes
+
+    assert import_time_unbound("class A:\n    try:\n        x = int('1')\n    except ValueError "
+                               "as err:\n        y = err\n") == set()
+    assert import_time_unbound("class A:\n    match 3:\n        case [n, *rest]:\n"
+                               "            m = (n, rest)\n        case {'k': v, **more}:\n"
+                               "            q = more\n") == set()
+    assert module_attributes("import json\njson = type('J', (), {'mine': 1})\nX = json.mine\n"
+                             ) == set()
+
+
+def test_the_import_a_module_path_needs_is_the_longest_that_exists():
+    from sleepcoder.tools.pyimports import add_imports, stdlib_import
+
+    assert stdlib_import("@unittest.mock.patch('os.getcwd')\ndef f(): pass\n",
+                         "unittest") == "import unittest.mock"
+    assert stdlib_import("t = xml.etree.ElementTree.parse(1)\nu = xml.dom.minidom\n",
+                         "xml") == "import xml.dom.minidom\nimport xml.etree.ElementTree"
+    assert stdlib_import("json.dumps(1)\n", "json") == "import json"
+    assert add_imports("import os", {"json": "import json"}) == "import os\nimport json\n"
+    assert add_imports("import os\r\nx = 1\r\n", {"json": "import json"}) == \
+        "import os\r\nimport json\r\nx = 1\r\n"
+
+
+def test_standard_library_attribute_check_spares_submodules_and_own_modules():
+    from types import SimpleNamespace
+
+    import pytest
+    from sleepcoder.agent.solve.names import check_import_names
+    from sleepcoder.agent.solve.syntax import EditRejected
+
+    own = {"app/secrets.py"}
+    ctx = SimpleNamespace(store=None, workspace=SimpleNamespace(exists=lambda p: p in own))
+
+    def check(before: str, after: str, path: str = "app/main.py") -> None:
+        work = SimpleNamespace(language="python", content=before, path=path, planned={})
+        check_import_names(ctx, work, after)
+
+    check("", "import logging.handlers\nH = logging.handlers.RotatingFileHandler\n")
+    check("", "import unittest.mock\n@unittest.mock.patch('os.getcwd')\ndef f(): pass\n")
+    check("", "import secrets\nURL = secrets.DATABASE_URL\n")  # app/secrets.py is its own
+    with pytest.raises(EditRejected, match="`argparse.arg` does not exist"):
+        check("def f():\n    pass\n", "@argparse.arg('x')\ndef f():\n    pass\n")  # unimported
+    with pytest.raises(EditRejected, match="`json.dump_everything` does not exist"):
+        check("import json\n", "import json\ndef f(x):\n    return json.dump_everything(x)\n")

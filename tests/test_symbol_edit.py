@@ -1071,3 +1071,23 @@ def test_a_decorator_the_standard_library_lacks_is_sent_back(inventory, scripted
     refused = [c.prompt for c in scripted.calls if "AttributeError" in c.prompt][0]
     assert "`argparse.arg` does not exist in the standard library" in refused
     assert "@argparse" not in result.patch
+
+
+def test_a_standard_library_call_that_does_not_exist_is_sent_back(inventory,  # noqa: F811
+                                                                   scripted):
+    """The example's map run at 34c6375: `argparse.add_argument(...)` in `main`: every test
+    failed with AttributeError, and the fix rounds echoed `main` back six times. A parameter
+    that shadows a module's name is not taken for the module."""
+    scripted.on(node="localize", reply="inventory/cli.py: YES")
+    scripted.on(node="plan", reply="EDIT inventory/cli.py: low stock\n  ADD low_stock AT "
+                                   "END: the threshold argument\n")
+    scripted.on(node="edit", contains="AttributeError", reply=(
+        "```python\ndef low_stock(parser, argparse=None):\n"
+        "    return argparse.whatever or parser.add_argument('threshold', type=int)\n```"))
+    scripted.on(node="edit", reply="```python\ndef low_stock(parser):\n"
+                                   "    argparse.add_argument('threshold', type=int)\n```")
+    result = start_solve(inventory.root, "low stock", options())
+    assert result.status == "done", result.record["edits"]
+    refused = [c.prompt for c in scripted.calls if "AttributeError" in c.prompt][0]
+    assert "`argparse.add_argument` does not exist in the standard library" in refused
+    assert "+    return argparse.whatever or parser" in result.patch

@@ -94,10 +94,54 @@ def _is_test(path: str) -> bool:
     return name.startswith("test_") or name.endswith("_test.py") or "/tests/" in f"/{path}"
 
 
-def plain_import(name: str, module: str = "") -> str:
-    """The statement that binds `name` to a module: `import json`, `import numpy as np`."""
-    module = module or name
-    return f"import {module}" if module == name else f"import {module} as {name}"
+# standard-library modules never imported by sleepcoder to look into them, nor added to a
+# file: importing them does something (opens a browser, prints, starts a GUI)
+NOT_IMPORTED = frozenset({"antigravity", "this", "turtle", "turtledemo", "idlelib", "tkinter",
+                          "__hello__", "__phello__", "pydoc_data", "lib2to3", "ensurepip",
+                          "venv", "msilib", "winreg", "winsound", "_tkinter"})
+
+
+def attribute_chains(content: str, name: str) -> set[str]:
+    """The dotted paths `content` reads starting at `name`: `unittest.mock.patch(...)` gives
+    "unittest.mock.patch"."""
+    try:
+        tree = ast.parse(content)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return set()
+    chains = set()
+    for node in ast.walk(tree):
+        parts = []
+        while isinstance(node, ast.Attribute):
+            parts.append(node.attr)
+            node = node.value
+        if parts and isinstance(node, ast.Name) and node.id == name:
+            chains.add(".".join([name, *reversed(parts)]))
+    return chains
+
+
+def stdlib_import(content: str, name: str) -> str:
+    """The `import` statements a standard-library module `name` needs for the paths `content`
+    reads from it: the longest importable module of each (`import unittest.mock` for
+    `unittest.mock.patch`, `import xml.etree.ElementTree` for `xml.etree.ElementTree.parse`),
+    one statement per line."""
+    import importlib.util
+
+    modules = set()
+    for chain in attribute_chains(content, name) or {name}:
+        parts = chain.split(".")
+        found = name
+        for end in range(len(parts), 1, -1):
+            dotted = ".".join(parts[:end])
+            try:
+                if importlib.util.find_spec(dotted) is not None:
+                    found = dotted
+                    break
+            except (ImportError, ValueError):
+                continue
+        modules.add(found)
+    # a submodule's import binds the package too: `import xml` beside `import xml.dom` is moot
+    kept = {m for m in modules if not any(o != m and o.startswith(m + ".") for o in modules)}
+    return "\n".join(f"import {module}" for module in sorted(kept))
 
 
 def used_as_module(content: str, names: set[str]) -> set[str]:
@@ -117,20 +161,21 @@ def stdlib_modules(content: str, names: set[str]) -> set[str]:
     """The `names` that are standard-library modules and that `content` uses as one
     (`json.dumps(...)`, `@functools.cache`): the model forgot `import json`. A name used
     otherwise (`select(...)`) is not taken for the module of the same name."""
-    return used_as_module(content, names & set(sys.stdlib_module_names))
+    return used_as_module(content, (names & set(sys.stdlib_module_names)) - NOT_IMPORTED)
 
 
 def add_imports(content: str, wanted: dict[str, str]) -> str:
     """`content` with `from module import name` for each of `wanted` (name -> module), added
     to an existing `from module import ...` line when it is a one-line import; a "module"
     that is a whole `import ...` statement (`import json`, `import numpy as np`, see
-    plain_import) is added as it is."""
+    stdlib_import) is added as it is, one line each."""
     if not wanted:
         return content
     lines = content.splitlines(keepends=True)
     first, last = import_block(content, "python")
     by_module: dict[str, list[str]] = {}
-    plain = sorted({module for module in wanted.values() if module.startswith("import ")})
+    plain = sorted({line for module in wanted.values() if module.startswith("import ")
+                    for line in module.splitlines()})
     for name, module in sorted(wanted.items()):
         if not module.startswith("import "):
             by_module.setdefault(module, []).append(name)
@@ -149,6 +194,10 @@ def add_imports(content: str, wanted: dict[str, str]) -> str:
     if not new:
         return "".join(lines)
     at = last if last >= first else first - 1  # after the block, or where an empty one goes
+    ending = "\r\n" if lines and lines[0].endswith("\r\n") else "\n"
+    new = [line[:-1] + ending for line in new]
+    if 0 < at <= len(lines) and not lines[at - 1].endswith("\n"):
+        lines[at - 1] += ending  # a last line without its line break
     block = new if last >= first else ["\n", *new] if at > 0 and lines[at - 1].strip() else new
     if at < len(lines) and lines[at].strip() and last < first:
         block = [*block, "\n"]
@@ -186,23 +235,45 @@ def import_time_unbound(content: str) -> set[str] | None:
     return used - bound - _BUILTINS
 
 
-def import_time_attributes(content: str) -> set[tuple[str, str]]:
-    """(name, attribute) for each `name.attribute` the module looks up while it is imported
-    (the positions import_time_unbound reads): `@argparse.arg` is ("argparse", "arg")."""
+def module_attributes(content: str) -> set[tuple[str, str]]:
+    """(name, attribute) for each `name.attribute` read anywhere in the module where `name` is
+    only ever bound by an import (never a parameter, an assignment, a loop or `with` target,
+    a definition, an `except ... as` or a `match` capture, in any scope):
+    `argparse.add_argument(...)` in a function body is ("argparse", "add_argument")."""
     try:
         tree = ast.parse(content)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return set()
-    lazy = any(isinstance(node, ast.ImportFrom) and node.module == "__future__" and
-               any(alias.name == "annotations" for alias in node.names)
-               for node in tree.body)
-    found: set[tuple[str, str]] = set()
-    _scope_loads(tree.body, lazy, set(), set(), found)
-    return found
+    rebound = {node.arg for node in ast.walk(tree) if isinstance(node, ast.arg)}
+    rebound |= {name for node in ast.walk(tree) if hasattr(node, "body") and
+                isinstance(node.body, list) for name in _bound_names(node.body)
+                if not _only_imported(node.body, name)}
+    return {(node.value.id, node.attr) for node in ast.walk(tree)
+            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and
+            isinstance(node.ctx, ast.Load) and node.value.id not in rebound}
 
 
-def _scope_loads(body: list[ast.stmt], lazy: bool, local: set[str], used: set[str],
-                 attrs: set[tuple[str, str]] | None = None) -> None:
+def _only_imported(body: list[ast.stmt], name: str) -> bool:
+    """Whether every binding of `name` among `body`'s own statements is an import."""
+    for item in body:
+        if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            if item.name == name:
+                return False
+            continue
+        for node in ast.walk(item):
+            if isinstance(node, ast.Name) and node.id == name and isinstance(
+                    node.ctx, (ast.Store, ast.Del)):
+                return False
+            if isinstance(node, (ast.ExceptHandler, ast.MatchAs, ast.MatchStar)) and \
+                    node.name == name:
+                return False
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and \
+                    node.name == name:
+                return False
+    return True
+
+
+def _scope_loads(body: list[ast.stmt], lazy: bool, local: set[str], used: set[str]) -> None:
     """Add to `used` the names the statements of a module or class body load when they run,
     less those the class body binds itself (`local`)."""
     for statement in body:
@@ -215,54 +286,70 @@ def _scope_loads(body: list[ast.stmt], lazy: bool, local: set[str], used: set[st
                                                  *args.kwonlyargs, args.vararg, args.kwarg)
                           if a is not None]
                 parts.append(statement.returns)
-            _expression_loads(parts, local, used, attrs)
+            _expression_loads(parts, local, used)
         elif isinstance(statement, ast.ClassDef):
             _expression_loads([*statement.decorator_list, *statement.bases,
-                               *(k.value for k in statement.keywords)], local, used, attrs)
-            own = {node.id for item in statement.body for node in ast.walk(item)
-                   if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store)} | {
-                item.name for item in statement.body
-                if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))} | {
-                (alias.asname or alias.name).split(".")[0] for item in statement.body
-                if isinstance(item, (ast.Import, ast.ImportFrom)) for alias in item.names}
-            _scope_loads(statement.body, lazy, local | own, used, attrs)
+                               *(k.value for k in statement.keywords)], local, used)
+            own = _bound_names(statement.body)
+            _scope_loads(statement.body, lazy, local | own, used)
         elif isinstance(statement, ast.If) and _type_checking(statement.test):
-            _scope_loads(statement.orelse, lazy, local, used, attrs)  # the `if` body never runs
+            _scope_loads(statement.orelse, lazy, local, used)  # the `if` body never runs
         elif isinstance(statement, ast.AnnAssign):
             _expression_loads([statement.value, None if lazy else statement.annotation],
-                              local, used, attrs)
+                              local, used)
         elif isinstance(statement, (ast.If, ast.For, ast.AsyncFor, ast.While, ast.With,
                                     ast.AsyncWith, ast.Try, ast.Match)) or (
                 hasattr(ast, "TryStar") and isinstance(statement, ast.TryStar)):
             for name, value in ast.iter_fields(statement):
                 if isinstance(value, list) and value and isinstance(value[0], ast.stmt):
-                    _scope_loads(value, lazy, local, used, attrs)
+                    _scope_loads(value, lazy, local, used)
                 elif name == "handlers":
                     for handler in value:
-                        _expression_loads([handler.type], local, used, attrs)
-                        _scope_loads(handler.body, lazy, local, used, attrs)
+                        _expression_loads([handler.type], local, used)
+                        _scope_loads(handler.body, lazy, local, used)
                 elif name == "cases":
                     for case in value:
-                        _expression_loads([case.guard], local, used, attrs)
-                        _scope_loads(case.body, lazy, local, used, attrs)
+                        _expression_loads([case.guard], local, used)
+                        _scope_loads(case.body, lazy, local, used)
                 elif isinstance(value, ast.AST):
-                    _expression_loads([value], local, used, attrs)
+                    _expression_loads([value], local, used)
                 elif isinstance(value, list):
                     _expression_loads([v for v in value if isinstance(v, ast.AST)], local,
-                                      used, attrs)
+                                      used)
         else:
-            _expression_loads([statement], local, used, attrs)
+            _expression_loads([statement], local, used)
 
 
-def _expression_loads(nodes: list, local: set[str], used: set[str],
-                      attrs: set[tuple[str, str]] | None = None) -> None:
+def _bound_names(body: list[ast.stmt]) -> set[str]:
+    """The names statements bind in their own scope (a class body's): assignments, loop and
+    `with` targets, walrus, imports, definitions, `except ... as`, `match` captures."""
+    out: set[str] = set()
+    for item in body:
+        if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            out.add(item.name)
+            continue
+        for node in ast.walk(item):
+            if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
+                out.add(node.id)
+            elif isinstance(node, (ast.Import, ast.ImportFrom)):
+                out |= {(a.asname or a.name).split(".")[0] for a in node.names}
+            elif isinstance(node, (ast.ExceptHandler, ast.MatchAs, ast.MatchStar)) and node.name:
+                out.add(node.name)
+            elif isinstance(node, ast.MatchMapping) and node.rest:
+                out.add(node.rest)
+            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                out.add(node.name)
+    return out
+
+
+def _expression_loads(nodes: list, local: set[str], used: set[str]) -> None:
     """The names `nodes` load when evaluated: not inside a lambda (it runs later), and not the
     names a comprehension binds for itself."""
     stack = [(node, frozenset()) for node in nodes if node is not None]
     while stack:
         node, own = stack.pop()
         if isinstance(node, ast.Lambda):
-            _expression_loads([*node.args.defaults, *node.args.kw_defaults], local, used, attrs)
+            _expression_loads([*node.args.defaults, *node.args.kw_defaults], local, used)
             continue
         if isinstance(node, (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)):
             own = own | {n.id for g in node.generators for n in ast.walk(g.target)
@@ -272,10 +359,6 @@ def _expression_loads(nodes: list, local: set[str], used: set[str],
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and \
                 node.id not in own and node.id not in local:
             used.add(node.id)
-        if attrs is not None and isinstance(node, ast.Attribute) and \
-                isinstance(node.value, ast.Name) and node.value.id not in own and \
-                node.value.id not in local:
-            attrs.add((node.value.id, node.attr))
         stack.extend((child, own) for child in ast.iter_child_nodes(node))
 
 

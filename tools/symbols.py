@@ -54,7 +54,14 @@ class Statement:
 
 
 def _lines(content: str) -> list[str]:
-    return content.splitlines(keepends=True)
+    """The lines of `content` as tree-sitter counts them: split at `\n` only (a form feed, a
+    U+2028 or a `\x1c` inside a line is not a line break there, and the rows of the
+    definitions found must index these lines)."""
+    parts = content.split("\n")
+    lines = [part + "\n" for part in parts[:-1]]
+    if parts[-1]:
+        lines.append(parts[-1])
+    return lines
 
 
 def _indent_of(line: str) -> str:

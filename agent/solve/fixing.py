@@ -22,7 +22,9 @@ from sleepcoder.tools.symbols import SymbolError, definitions
 MAX_FIXES = 2  # definitions per file per fix round: each is a question or three
 _FRAME = re.compile(r'File "([^"]+)", line (\d+)|^(\S+?\.\w+):(\d+):', re.MULTILINE)
 _SEGMENT = re.compile(r"^_{3,} .* _{3,}$|^Traceback \(most recent call last\):$", re.MULTILINE)
-_ERROR = re.compile(r"^E\s+(\S.*)$|^(\w+(?:Error|Exception)\b.*)$", re.MULTILINE)
+_ERROR = re.compile(r"^E\s+(\S.*)$|^((?:\w+\.)*\w+(?:Error|Exception|Exit|Interrupt)\b.*)$",
+                    re.MULTILINE)
+_LIBRARY = re.compile(r"[/\\](?:site|dist)-packages[/\\]|[/\\]lib[/\\]python\d|^<")
 
 
 def fix_step(step: Step, output: str, base: str | None, current: str) -> Step | None:
@@ -71,6 +73,9 @@ def failing_lines(output: str, path: str) -> list[int]:
     for segment in _SEGMENT.split(output):
         frames = [(match.group(1) or match.group(3), int(match.group(2) or match.group(4)))
                   for match in _FRAME.finditer(segment)]
+        # the innermost frame that counts is the repository's: an assertion helper of a
+        # library (`mock.assert_called_once_with`) raising is the test's own failure
+        frames = [frame for frame in frames if not _LIBRARY.search(frame[0])]
         for index, (where, number) in enumerate(frames):
             if not (where == path or where.endswith("/" + path)):
                 continue

@@ -22,7 +22,7 @@ from sleepcoder.tools import pyimports
 def check_import_names(ctx: SolveContext, work: UnitWork, new: str) -> None:
     if work.language != "python":
         return
-    _check_stdlib_attributes(work, new)
+    _check_stdlib_attributes(ctx, work, new)
     after = pyimports.import_time_unbound(new)
     before = pyimports.import_time_unbound(work.content)
     if after is None or before is None:
@@ -48,8 +48,9 @@ def check_import_names(ctx: SolveContext, work: UnitWork, new: str) -> None:
 def module_imports(ctx: SolveContext, content: str, names: set[str]) -> dict[str, str]:
     """For the `names` that `content` uses as modules (`name.attribute`), the statement that
     binds them: how the repository's other Python files import a module under that name
-    (`import pytest`, `import numpy as np`), else `import name` for a standard-library
-    module. The small model forgets these imports more than any other."""
+    (`import pytest`, `import numpy as np`, `import unittest.mock` where `unittest.mock.patch`
+    is used), else the standard library's modules the paths need (`import json`). The small
+    model forgets these imports more than any other."""
     used = pyimports.used_as_module(content, names)
     if not used:
         return {}
@@ -63,12 +64,19 @@ def module_imports(ctx: SolveContext, content: str, names: set[str]) -> dict[str
                     continue
                 bound = item.alias or item.module.split(".")[0]
                 if bound in used:
-                    module = item.module if item.alias else bound
-                    statements.setdefault(bound, Counter())[
-                        pyimports.plain_import(bound, module)] += 1
-    out = {name: counter.most_common(1)[0][0] for name, counter in statements.items()}
+                    statement = f"import {item.module}" + (f" as {item.alias}" if item.alias
+                                                           else "")
+                    statements.setdefault(bound, Counter())[statement] += 1
+    out = {}
+    for name, counter in statements.items():
+        chains = pyimports.attribute_chains(content, name)
+        # a plain `import a.b` serves the paths under a.b; the longest that some path needs
+        fitting = [s for s in counter if " as " in s or any(
+            chain.startswith(s[len("import "):] + ".") or chain == s[len("import "):]
+            for chain in chains)]
+        out[name] = max(fitting or list(counter), key=lambda s: (len(s.split(".")), counter[s]))
     for name in pyimports.stdlib_modules(content, used - set(out)):
-        out[name] = pyimports.plain_import(name)
+        out[name] = pyimports.stdlib_import(content, name)
     return out
 
 
@@ -92,39 +100,66 @@ def repository_names(ctx: SolveContext, names: set[str]
     return imported_as, defined_in
 
 
-# standard-library modules not imported to look an attribute up: importing them does
-# something (opens a browser, prints, starts a GUI) or pulls in a GUI toolkit
-_NOT_IMPORTED = frozenset({"antigravity", "this", "turtle", "turtledemo", "idlelib", "tkinter",
-                           "__hello__", "__phello__", "pydoc_data", "lib2to3", "ensurepip",
-                           "venv", "msilib", "winreg", "winsound", "_tkinter"})
-
-
-def _check_stdlib_attributes(work: UnitWork, new: str) -> None:
-    """A new `module.attribute` looked up on import, on a standard-library module that has no
-    such attribute: the 1.5B wrote `@argparse.arg(...)` and `@argparse.option(...)` above new
-    functions of the example (AttributeError on import, every test failing). Checked against
-    the running Python, so an attribute a later version added would be refused too: the
-    message says which version."""
-    fresh = pyimports.import_time_attributes(new) - pyimports.import_time_attributes(
-        work.content)
+def _check_stdlib_attributes(ctx: SolveContext, work: UnitWork, new: str) -> None:
+    """A new `module.attribute` on a standard-library module that has no such attribute: the
+    1.5B wrote `@argparse.arg(...)` above a new function of the example (AttributeError on
+    import, every test failing) and `argparse.add_argument(...)` in `main` (AttributeError
+    when it runs, and three fix rounds that echoed `main` back). Checked against the running
+    Python, so an attribute a later version added would be refused too: the message says
+    which version. Not checked: a name the module rebinds (a parameter called `json`, an
+    assignment), a name a file of the repository also defines as a module (its own
+    `secrets.py`), and a submodule (`logging.handlers`)."""
+    fresh = pyimports.module_attributes(new) - pyimports.module_attributes(work.content)
+    unbound = pyimports.unresolved(new) or set()
     missing = []
     for name, attribute in sorted(fresh):
-        if name not in sys.stdlib_module_names or name in _NOT_IMPORTED or \
-                not _imports_module(new, name):
-            continue
+        if name not in sys.stdlib_module_names or name in pyimports.NOT_IMPORTED or not (
+                _imports_module(new, name) or name in unbound) or _own_module(ctx, work, name):
+            continue  # (an unbound one gets `import name` from the import step)
         try:
             module = importlib.import_module(name)
         except Exception:  # noqa: BLE001 - a module this platform lacks: not ours to judge
             continue
-        if not hasattr(module, attribute):
-            missing.append(f"`{name}.{attribute}`")
+        if hasattr(module, attribute) or _submodule(f"{name}.{attribute}"):
+            continue
+        missing.append(f"`{name}.{attribute}`")
     if missing:
         version = ".".join(str(n) for n in sys.version_info[:2])
         raise EditRejected(
             f"{', '.join(missing[:3])} does not exist in the standard library (Python "
-            f"{version}), and Python looks it up when {work.path} is imported (a decorator, a "
-            "default value or a base class): the import would fail with AttributeError. Use "
-            "only functions and classes that module has")
+            f"{version}): the code would fail with AttributeError there. Use only functions "
+            "and classes that module has")
+
+
+def _submodule(dotted: str) -> bool:
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec(dotted) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def _own_module(ctx: SolveContext, work: UnitWork, name: str) -> bool:
+    """Whether the repository has a module or package called `name` (next to the edited file
+    or anywhere, with a map): `import secrets` may be its own."""
+    here = work.path.rpartition("/")[0]
+    candidates = [f"{name}.py", f"{name}/__init__.py"]
+    if here:
+        candidates += [f"{here}/{name}.py", f"{here}/{name}/__init__.py"]
+    if any(ctx.workspace.exists(c) for c in candidates):
+        return True
+    if ctx.store is None:
+        return False
+    return ctx.store.conn.execute(
+        "SELECT 1 FROM files WHERE path IN (?, ?) OR path LIKE ? ESCAPE '\\' OR "
+        "path LIKE ? ESCAPE '\\' LIMIT 1",
+        (f"{name}.py", f"{name}/__init__.py", f"%/{_like(name)}.py",
+         f"%/{_like(name)}/__init__.py")).fetchone() is not None
+
+
+def _like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def _imports_module(content: str, name: str) -> bool:

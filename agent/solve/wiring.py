@@ -64,5 +64,6 @@ def _caller(ctx: SolveContext, path: str, qname: str, edited: dict, changes: set
         "ORDER BY count DESC, src, src_qname", (path, qname)).fetchall()
     if any((src, src_qname) in changes for src, src_qname in rows):
         return None
-    return next(((src, src_qname) for src, src_qname in rows
-                 if src in edited and not is_test(src) and src_qname != qname), None)
+    return next(((src, src_qname) for src, src_qname in rows  # ("": module-level code)
+                 if src in edited and not is_test(src) and src_qname not in ("", qname)),
+                None)
