@@ -1091,3 +1091,25 @@ def test_a_standard_library_call_that_does_not_exist_is_sent_back(inventory,  # 
     refused = [c.prompt for c in scripted.calls if "AttributeError" in c.prompt][0]
     assert "`argparse.add_argument` does not exist in the standard library" in refused
     assert "+    return argparse.whatever or parser" in result.patch
+
+
+def test_a_name_a_repository_module_lacks_is_sent_back(inventory, scripted):  # noqa: F811
+    """The example's map run of `rename` at 34c6375: `@storage.save_decorator` above `main`;
+    inventory/storage.py has no such name and every test failed to import. Names the plan
+    adds to that module are allowed."""
+    scripted.on(node="localize", reply="inventory/cli.py: YES")
+    scripted.on(node="plan", reply="EDIT inventory/cli.py: rename\n  ADD rename AT END: rename "
+                                   "an item\n")
+    scripted.on(node="edit", contains="does not exist", reply=(
+        "```python\ndef rename(path, sku, name):\n    inventory = storage.load(path)\n"
+        "    storage.save(inventory, path)\n```"))
+    scripted.on(node="edit", reply="```python\n@storage.save_decorator\ndef rename(path, sku, "
+                                   "name):\n    from inventory.models import Renamer\n"
+                                   "    return storage.load(path)\n```")
+    result = start_solve(inventory.root, "rename", options())
+    assert result.status == "done", result.record["edits"]
+    refused = [c.prompt for c in scripted.calls if c.node == "edit" and "does not exist" in
+               c.prompt][0]
+    assert "`save_decorator` in `inventory.storage` (inventory/storage.py) does not exist" \
+        in refused
+    assert "save_decorator" not in result.patch

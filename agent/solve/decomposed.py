@@ -20,7 +20,7 @@ from sleepcoder.agent.solve.asking import (
     tokens_of,
 )
 from sleepcoder.agent.solve.context import SolveContext, prompt
-from sleepcoder.agent.solve.names import check_import_names
+from sleepcoder.agent.solve.names import check_import_names, check_repository_names
 from sleepcoder.agent.solve.syntax import EditRejected, check_syntax
 from sleepcoder.agent.solve.units import (
     UnitRejected,
@@ -84,6 +84,7 @@ def decomposed(ctx: SolveContext, work: UnitWork, attempts: int) -> UnitOutcome:
             new = _splice_decomposed(ctx, work, statements, header_last, new_header, new_body)
             check_syntax(work.path, work.content, new)
             check_import_names(ctx, work, new)
+            check_repository_names(ctx, work, new)
             ctx.trajectory.outcome("edit", f"applied to {work.unit.describe()} in {work.path}")
             return UnitOutcome(new, attempt, requests=requests + (1 if new_body else 0))
         except (UnitRejected, EditRejected) as exc:

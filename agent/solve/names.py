@@ -166,3 +166,84 @@ def _imports_module(content: str, name: str) -> bool:
     """Whether `content` binds `name` to the standard-library module (`import name`)."""
     return re.search(rf"^\s*import\s+(?:[\w.]+\s*,\s*)*{re.escape(name)}\b(?!\s+as\b)",
                      content, re.MULTILINE) is not None
+
+
+def check_repository_names(ctx: SolveContext, work: UnitWork, new: str) -> None:
+    """A new `from pkg.mod import name` or `mod.name` where `pkg.mod` is a module of this
+    repository that has no top-level `name` (and no submodule of that name, and the plan
+    does not add it there): ImportError or AttributeError when it runs. The 1.5B decorated
+    the example's `main` with `@storage.save_decorator`, which `inventory/storage.py` never
+    had, and every test failed to import; it called `storage.export_csv(...)` the same way."""
+    if work.language != "python":
+        return
+    wanted = _repository_references(new) - _repository_references(work.content)
+    missing = []
+    for module, name in sorted(wanted):
+        path = _module_file(ctx, work, module)
+        if path is None or work.planned.get(name) == path:
+            continue
+        bound = _top_level_names(ctx.workspace.read_text(path) or "")
+        if bound is None or name in bound or _module_file(ctx, work, f"{module}.{name}"):
+            continue
+        missing.append(f"`{name}` in `{module}` ({path})")
+    if missing:
+        raise EditRejected(
+            f"{', '.join(missing[:3])} does not exist: that module defines no such name, so "
+            "the code would fail with ImportError or AttributeError. Use only names it has "
+            "(or the ones this change adds)")
+
+
+def _repository_references(content: str) -> set[tuple[str, str]]:
+    """(module, name) pairs `content` relies on: `from module import name`, and
+    `alias.name` for `import module as alias` / `from package import module`. Relative
+    imports are left out here (resolved against the file, not the root)."""
+    import ast
+
+    try:
+        tree = ast.parse(content)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return set()
+    out: set[tuple[str, str]] = set()
+    aliases: dict[str, str] = {}
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            for alias in node.names:
+                if alias.name != "*":
+                    out.add((node.module, alias.name))
+                    aliases[alias.asname or alias.name] = f"{node.module}.{alias.name}"
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.asname:
+                    aliases[alias.asname] = alias.name
+    for name, attribute in pyimports.module_attributes(content):
+        if name in aliases:
+            out.add((aliases[name], attribute))
+    return out
+
+
+def _module_file(ctx: SolveContext, work: UnitWork, module: str) -> str | None:
+    """The repository file of the dotted `module` (`pkg/mod.py`, `pkg/mod/__init__.py`, under
+    `src/` too); None when it is not one of the repository's (a library's, or a name)."""
+    base = module.replace(".", "/")
+    for candidate in (f"{base}.py", f"{base}/__init__.py", f"src/{base}.py",
+                      f"src/{base}/__init__.py"):
+        if ctx.workspace.exists(candidate):
+            return candidate
+    return None
+
+
+def _top_level_names(content: str) -> set[str] | None:
+    """What a module binds at the top level; None when that cannot be known (it does not
+    compile, has a `from x import *` or a module `__getattr__`)."""
+    import symtable
+
+    if re.search(r"^\s*from\s+\S+\s+import\s+\*|^def __getattr__\b", content, re.M):
+        return None
+    try:
+        top = symtable.symtable(content, "<module>", "exec")
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+    return {s.get_name() for s in top.get_symbols()
+            if s.is_assigned() or s.is_imported() or s.is_namespace()} | {
+        s.get_name() for child in top.get_children() for s in child.get_symbols()
+        if s.is_declared_global() and s.is_assigned()}
