@@ -127,3 +127,26 @@ def test_module_level_code_is_not_a_caller_to_plan():
     notes: list[str] = []
     assert wire_additions(SimpleNamespace(store=SimpleNamespace(conn=conn)), [step], notes) == 1
     assert [u.name for u in step.units] == ["create_test_app", "main"]
+
+
+def test_a_partly_edited_file_keeps_its_edits_when_its_fix_round_fails(
+        inventory, scripted):  # noqa: F811
+    """The example at 5d0f372: cli.py's `main` had landed (another change of the file had
+    not), the tests failed, the file-level fix failed, and cli.py left the patch."""
+    import sys
+
+    from tests.test_symbol_edit import MAIN_INSERT
+
+    scripted.on(node="localize", reply="inventory/cli.py: YES")
+    scripted.on(node="plan", reply="EDIT inventory/cli.py: low stock\n  CHANGE main: dispatch "
+                                   "low-stock\n  CHANGE build_parser: the subcommand\n")
+    scripted.on(node="edit", contains="Planned change of `main`", reply=MAIN_INSERT)
+    scripted.on(node="edit", reply="no code here")
+    failing = f"{sys.executable} -c \"print('inventory/cli.py is wrong'); raise SystemExit(1)\""
+    result = start_solve(inventory.root, REQUEST, options(test_cmd=failing,
+                                                          edit_protocol="insert"))
+    assert result.record["test"]["status"] == "failed"
+    assert result.record["test"].get("rounds", 0) >= 1
+    cli = next(e for e in result.record["edits"] if e["path"] == "inventory/cli.py")
+    assert cli["status"] == "partial", cli
+    assert '+        elif args.command == "low-stock":' in result.patch

@@ -310,9 +310,13 @@ def _edit(ctx: SolveContext, state: SolveState, events: list[str]) -> SolveState
         ctx.usage["edit_pricing"] = {"spent": pricing.get("spent", 0) + ctx.tokens() - before,
                                      "priced": pricing.get("priced", 0) + result.priced}
     previous = next((r for r in results if r["path"] == result.path), None)
-    if previous and previous["status"] == "done" and result.status != "done":
-        # a fix round that could not improve the file keeps its earlier, applied edit
-        result.status, result.error = "done", result.error
+    if previous and previous["status"] in ("done", "partial") and \
+            result.status not in ("done", "partial"):
+        # a fix round that could not improve the file keeps its earlier, applied edit (a
+        # partly edited file too: the example's cli.py, whose `main` had landed, left the
+        # patch when its file-level fix failed, at 5d0f372)
+        result.status = previous["status"]
+        result.units = [*previous.get("units", []), *result.units]
     results = [r for r in results if r["path"] != result.path] + [result.to_dict()]
     if result.status == "failed":
         events.append(f"could not edit {result.path}: {result.error}")
