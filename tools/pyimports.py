@@ -204,6 +204,20 @@ def add_imports(content: str, wanted: dict[str, str]) -> str:
     return "".join(lines[:at] + block + lines[at:])
 
 
+def top_level_bound(top: symtable.SymbolTable) -> set[str]:
+    """The names a module's symbol table binds at the top level, `global x` then `x = ...`
+    in a function (at any depth) included."""
+    bound = {s.get_name() for s in top.get_symbols()
+             if s.is_assigned() or s.is_imported() or s.is_namespace()}
+    stack = list(top.get_children())
+    while stack:
+        table = stack.pop()
+        bound |= {s.get_name() for s in table.get_symbols()
+                  if s.is_declared_global() and s.is_assigned()}
+        stack.extend(table.get_children())
+    return bound
+
+
 def import_time_unbound(content: str) -> set[str] | None:
     """Names the module looks up while it is imported — in decorators, default values,
     evaluated annotations, class bases, keywords and bodies, and top-level statements (not
@@ -219,14 +233,7 @@ def import_time_unbound(content: str) -> set[str] | None:
         top = symtable.symtable(content, "<edit>", "exec")
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return None
-    bound = {s.get_name() for s in top.get_symbols()
-             if s.is_assigned() or s.is_imported() or s.is_namespace()}
-    stack = list(top.get_children())
-    while stack:  # `global x` then `x = ...` in a function binds x at the top level
-        table = stack.pop()
-        bound |= {s.get_name() for s in table.get_symbols()
-                  if s.is_declared_global() and s.is_assigned()}
-        stack.extend(table.get_children())
+    bound = top_level_bound(top)
     lazy = any(isinstance(node, ast.ImportFrom) and node.module == "__future__" and
                any(alias.name == "annotations" for alias in node.names)
                for node in tree.body)

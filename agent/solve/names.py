@@ -243,7 +243,4 @@ def _top_level_names(content: str) -> set[str] | None:
         top = symtable.symtable(content, "<module>", "exec")
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return None
-    return {s.get_name() for s in top.get_symbols()
-            if s.is_assigned() or s.is_imported() or s.is_namespace()} | {
-        s.get_name() for child in top.get_children() for s in child.get_symbols()
-        if s.is_declared_global() and s.is_assigned()}
+    return pyimports.top_level_bound(top)
