@@ -17,8 +17,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-import git
-
 from sleepcoder.mcp_queries import (
     describe_cochanges,
     describe_file,
@@ -166,7 +164,7 @@ def tree_state(root: Path, repo) -> TreeState:
         except OSError:
             changed.append((path, -1, -1))  # deleted: its absence is the state
     try:
-        index = Path(repo.index.path).stat().st_mtime_ns
+        index = repo.index_path.stat().st_mtime_ns
     except OSError:
         index = -1
     return TreeState(gitutil.head_commit(repo), index, tuple(changed))
@@ -202,7 +200,7 @@ class MapAnswers:
             return True, None  # a plain directory: the incremental refresh compares stat data
         try:
             state = tree_state(self.root, self.repo)
-        except git.GitCommandError as exc:
+        except gitutil.GitCommandError as exc:
             self.check_repository()  # the likeliest cause, said plainly
             raise RepositoryGone(f"git failed on the repository at {self.root}: "
                                  f"{git_error(exc)}") from None

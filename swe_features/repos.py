@@ -7,7 +7,6 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import git as gitpython
 from sleepcoder.tools import gitutil
 from sleepcoder.tools.errors import clip, git_error
 from sleepcoder.tools.worktree import GitError, git
@@ -76,13 +75,13 @@ class Snapshot:
     def checkout(self, commit: str) -> list[str]:
         """Check out `commit`; returns the paths left out because their content is missing."""
         self._create()
-        repo = gitpython.Repo(self.path)
         try:
+            repo = gitutil.open_repo(self.path)
             missing = gitutil.missing_objects(repo, commit)
             if missing and self._fetch(missing):
                 missing = gitutil.missing_objects(repo, commit)
             left_out = gitutil.paths_of(repo, commit, missing) if missing else []
-        except gitpython.GitCommandError as exc:
+        except (gitutil.GitCommandError, gitutil.NotARepository) as exc:
             raise GitError(f"cannot list the files of {commit[:10]}: {git_error(exc)}") from None
         if left_out or self._sparse_enabled():
             self._write_patterns(left_out)
@@ -107,7 +106,7 @@ class Snapshot:
     def _fetch(self, missing: set[str]) -> bool:
         """Fetch `missing` from the source's remote if it is a partial clone (what git does
         on demand, in one batch); False if it is not, or the remote cannot serve them."""
-        remote = gitutil.promisor_remote(gitpython.Repo(self.source))
+        remote = gitutil.promisor_remote(gitutil.open_repo(self.source))
         if remote is None:
             return False
         result = git(self.source, "-c", "fetch.negotiationAlgorithm=noop", "fetch", remote,

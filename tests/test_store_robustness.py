@@ -484,15 +484,16 @@ def test_unexpected_error_is_one_line_and_its_traceback_goes_to_a_crash_log(
     assert "Traceback" in text and "second line of the message" in text and "map stats" in text
 
 
-def test_corrupt_git_index_ends_in_one_line_and_a_crash_log(py_repo, tmp_path):
+def test_corrupt_git_index_ends_in_one_line_with_git_s_words(py_repo, tmp_path):
     (py_repo.root / ".git" / "index").write_bytes(random.Random(1).randbytes(300))
     env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
     result = subprocess.run([sys.executable, "-m", "sleepcoder.cli", "map", str(py_repo.root)],
                             capture_output=True, text=True, timeout=300, env=env)
-    assert result.returncode == 1
+    assert result.returncode == 2
     line = error_line(result.stderr)
-    assert "unexpected error: GitCommandError" in line and "details in" in line
-    assert len(list((tmp_path / "cache" / "sleepcoder" / "crash").iterdir())) == 1
+    assert f"git cannot list the files of {py_repo.root.resolve()}" in line
+    assert "index" in line and "Traceback" not in result.stderr
+    assert not (tmp_path / "cache" / "sleepcoder" / "crash").exists()
 
 
 def test_crash_log_falls_back_to_the_temp_dir(tmp_path, monkeypatch):

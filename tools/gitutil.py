@@ -1,29 +1,109 @@
-"""Thin helpers over gitpython for what the map needs: file listings, HEAD, ancestry, excludes."""
+"""Git, driven through its command line, for what the map and the read paths need: file
+listings, HEAD, ancestry, excludes.
+
+No GitPython here: importing it costs ~70 ms, a sixth of a one-file refresh, and these paths
+only ever ran git commands through it. Code that needs GitPython's object model (the worktree
+and the benchmark's repositories) imports it itself.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import os
+import subprocess
 from collections.abc import Callable
+from functools import cached_property
 from pathlib import Path
-
-import git
 
 
 class NotARepository(Exception):
     pass
 
 
-def open_repo(path: Path) -> git.Repo:
-    """The repository containing `path` (searching upwards), or NotARepository."""
+class GitCommandError(Exception):
+    """A git command exited with a non-zero status; `stderr` is what git said."""
+
+    def __init__(self, args: list[str], status: int, stderr: str) -> None:
+        super().__init__(f"git {' '.join(args)} exited with status {status}: {stderr.strip()}")
+        self.command = args
+        self.status = status
+        self.stderr = stderr
+
+
+# git's own messages (the ones this module reads) in English, whatever the user's locale
+_ENV = {"LANGUAGE": "C", "LC_ALL": "C", "GIT_LITERAL_PATHSPECS": "1",  # paths never patterns
+        "GIT_TERMINAL_PROMPT": "0"}
+
+
+class Repo:
+    """A repository with a work tree (`working_tree_dir` None when bare) and its git dir."""
+
+    def __init__(self, git_dir: str, working_tree_dir: str | None) -> None:
+        self.git_dir = git_dir
+        self.working_tree_dir = working_tree_dir
+        self._env = {**os.environ, **_ENV}
+
+    def run(self, *args: str) -> bytes:
+        """Standard output of `git ARGS` run in the repository; GitCommandError on failure."""
+        return _git(list(args), self.working_tree_dir or self.git_dir, self._env)
+
+    def text(self, *args: str) -> str:
+        return self.run(*args).decode("utf-8", "surrogateescape").rstrip("\n")
+
+    @cached_property
+    def common_dir(self) -> str:
+        """The git directory a worktree shares with its main checkout (the git dir itself in
+        a plain checkout)."""
+        return self._absolute("--git-common-dir")
+
+    @cached_property
+    def index_path(self) -> Path:
+        """The index file (`.git/index`, or a worktree's own)."""
+        return Path(self._absolute("--git-path", "index"))
+
+    def _absolute(self, *query: str) -> str:
+        """A path `git rev-parse` gives relative to the work tree (git < 2.31 has no
+        --path-format), made absolute."""
+        path = self.text("rev-parse", *query)
+        return os.path.join(self.working_tree_dir or self.git_dir, path)
+
+    def resolve_commit(self, revision: str) -> str:
+        """The full id of the commit `revision` names; GitCommandError if none."""
+        return self.text("rev-parse", "--verify", "--end-of-options", f"{revision}^{{commit}}")
+
+
+def _git(args: list[str], cwd: str, env: dict[str, str]) -> bytes:
     try:
-        repo = git.Repo(path, search_parent_directories=True)
-    except (git.InvalidGitRepositoryError, git.NoSuchPathError) as exc:
-        raise NotARepository(str(path)) from exc
-    repo.git.update_environment(GIT_LITERAL_PATHSPECS="1")  # paths are never patterns
-    return repo
+        done = subprocess.run(["git", "-c", "core.quotepath=off", *args], cwd=cwd, env=env,
+                              stdin=subprocess.DEVNULL, capture_output=True, check=False)
+    except OSError as exc:  # git missing, or the folder vanished
+        raise GitCommandError(args, -1, str(exc)) from None
+    if done.returncode != 0:
+        raise GitCommandError(args, done.returncode,
+                              done.stderr.decode("utf-8", "replace"))
+    return done.stdout
 
 
-def toplevel(repo: git.Repo) -> Path:
+def open_repo(path: Path) -> Repo:
+    """The repository containing `path` (searching upwards), or NotARepository. A repository
+    git refuses to open (unsafe ownership, a broken `.git`) is a GitCommandError with git's
+    own words, never taken for a plain folder."""
+    env = {**os.environ, **_ENV}
+    try:
+        out = _git(["rev-parse", "--absolute-git-dir", "--is-bare-repository",
+                    "--is-inside-git-dir"], str(path), env)
+    except GitCommandError as exc:
+        if "not a git repository" in exc.stderr.lower():
+            raise NotARepository(str(path)) from None
+        raise
+    git_dir, bare, inside_git_dir = out.decode("utf-8", "surrogateescape").splitlines()[:3]
+    if bare == "true" or inside_git_dir == "true":
+        return Repo(git_dir, None)
+    top = _git(["rev-parse", "--show-toplevel"], str(path), env)
+    return Repo(git_dir, top.decode("utf-8", "surrogateescape").rstrip("\n"))
+
+
+def toplevel(repo: Repo) -> Path:
     if repo.working_tree_dir is None:
         raise NotARepository(
             f"{repo.git_dir} is a bare repository (it has no working tree): map a checkout or a "
@@ -32,23 +112,25 @@ def toplevel(repo: git.Repo) -> Path:
     return Path(repo.working_tree_dir).resolve()
 
 
-def head_commit(repo: git.Repo) -> str | None:
+def head_commit(repo: Repo) -> str | None:
     """The commit HEAD points at, or None in a repository with no commits."""
     try:
-        return repo.head.commit.hexsha
-    except ValueError:
-        return None
+        return repo.text("rev-parse", "--verify", "-q", "HEAD^{commit}") or None
+    except GitCommandError as exc:
+        if exc.status == 1:  # HEAD names no commit yet (an unborn branch)
+            return None
+        raise
 
 
 def _z_paths(raw: bytes) -> list[str]:
     return [item.decode("utf-8", "surrogateescape") for item in raw.split(b"\0") if item]
 
 
-def _run(repo: git.Repo, *args: str) -> bytes:
-    return repo.git.execute(["git", "-c", "core.quotepath=off", *args], stdout_as_string=False)
+def _run(repo: Repo, *args: str) -> bytes:
+    return repo.run(*args)
 
 
-def tracked_files(repo: git.Repo) -> dict[str, tuple[str, str]]:
+def tracked_files(repo: Repo) -> dict[str, tuple[str, str]]:
     """Index entries, path -> (mode, blob), in the index's order; for merge conflicts the
     first stage wins. Plain tuples: a scan lists every file of the tree (33,000 objects
     cost 30 ms)."""
@@ -65,7 +147,7 @@ def tracked_files(repo: git.Repo) -> dict[str, tuple[str, str]]:
     return out
 
 
-def worktree_changes(repo: git.Repo) -> tuple[set[str], list[str]]:
+def worktree_changes(repo: Repo) -> tuple[set[str], list[str]]:
     """(tracked paths whose working-tree content differs from the index, untracked files
     that .gitignore and .git/info/exclude do not ignore), from one `git status`: one pass
     over the working tree instead of one per question."""
@@ -94,33 +176,33 @@ def worktree_changes(repo: git.Repo) -> tuple[set[str], list[str]]:
     return modified, untracked
 
 
-def modified_tracked(repo: git.Repo) -> set[str]:
+def modified_tracked(repo: Repo) -> set[str]:
     """Tracked paths whose working-tree content may differ from the index (stat-based)."""
     return set(_z_paths(_run(repo, "diff-files", "--name-only", "-z")))
 
 
-def untracked_files(repo: git.Repo) -> list[str]:
+def untracked_files(repo: Repo) -> list[str]:
     """Untracked files that .gitignore (and .git/info/exclude) do not ignore."""
     return _z_paths(_run(repo, "ls-files", "--others", "--exclude-standard", "-z"))
 
 
-def is_ancestor(repo: git.Repo, older: str, newer: str) -> bool:
+def is_ancestor(repo: Repo, older: str, newer: str) -> bool:
     try:
-        repo.git.merge_base("--is-ancestor", older, newer)
+        repo.run("merge-base", "--is-ancestor", older, newer)
         return True
-    except git.GitCommandError:
+    except GitCommandError:
         return False
 
 
-def exclude_file(repo: git.Repo) -> Path:
+def exclude_file(repo: Repo) -> Path:
     """`.git/info/exclude` of the repository (shared by all its worktrees)."""
-    path = Path(repo.git.rev_parse("--git-path", "info/exclude"))  # relative to the work tree
+    path = Path(repo.text("rev-parse", "--git-path", "info/exclude"))  # relative to the work tree
     if not path.is_absolute():
         path = toplevel(repo) / path
     return path.resolve()
 
 
-def ensure_excluded(repo: git.Repo, entry: str) -> bool:
+def ensure_excluded(repo: Repo, entry: str) -> bool:
     """Add `entry` to .git/info/exclude if missing (never to .gitignore). True if added."""
     path = exclude_file(repo)
     existing = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
@@ -133,7 +215,7 @@ def ensure_excluded(repo: git.Repo, entry: str) -> bool:
     return True
 
 
-def make_store_dir(store_dir: Path, root: Path, repo: git.Repo | None,
+def make_store_dir(store_dir: Path, root: Path, repo: Repo | None,
                    on_notice: Callable[[str], None] | None = None) -> Path:
     """Create sleepcoder's store directory (map, runs, checkpoints, worktrees, cache). Inside
     the work tree it is also listed in .git/info/exclude, so `git status` never shows it:
@@ -160,14 +242,14 @@ def blob_hash(data: bytes) -> str:
     return digest.hexdigest()
 
 
-def promisor_remote(repo: git.Repo) -> str | None:
+def promisor_remote(repo: Repo) -> str | None:
     """The remote a partial clone (made with --filter) fetches the objects it lacks from on
     demand, or None. Git records it in `remote.NAME.promisor` and, in newer repository
     formats, `extensions.partialclone`."""
     try:
-        lines = repo.git.config("--get-regexp",
-                                r"^(extensions\.partialclone|remote\..*\.promisor)$")
-    except git.GitCommandError:  # none set
+        lines = repo.text("config", "--get-regexp",
+                          r"^(extensions\.partialclone|remote\..*\.promisor)$")
+    except GitCommandError:  # none set
         return None
     for line in lines.splitlines():
         key, _, value = line.partition(" ")
@@ -178,7 +260,7 @@ def promisor_remote(repo: git.Repo) -> str | None:
     return None
 
 
-def missing_objects(repo: git.Repo, commit: str) -> set[str]:
+def missing_objects(repo: Repo, commit: str) -> set[str]:
     """Objects of `commit`'s tree absent from the object store (a partial clone's unfetched
     blobs, a pruned mirror's dropped ones). `--missing=print` also keeps git from fetching
     them, so this never touches the network."""
@@ -187,7 +269,7 @@ def missing_objects(repo: git.Repo, commit: str) -> set[str]:
             if line.startswith("?")}
 
 
-def paths_of(repo: git.Repo, commit: str, objects: set[str]) -> list[str]:
+def paths_of(repo: Repo, commit: str, objects: set[str]) -> list[str]:
     """Files of `commit` whose blob is one of `objects` (e.g. the missing ones). A missing
     directory listing (tree) cannot be worked around: git's error is raised."""
     out = []

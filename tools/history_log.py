@@ -8,7 +8,6 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 
-import git
 from sleepcoder.tools import gitutil, history
 from sleepcoder.tools.config import Config
 from sleepcoder.tools.errors import git_error
@@ -31,7 +30,7 @@ class LogResult:
     problem: str = ""  # what git said the first time it failed, clipped
 
 
-def read_log(repo: git.Repo, revision_range: str, max_commits: int,
+def read_log(repo: gitutil.Repo, revision_range: str, max_commits: int,
              renames: bool = True) -> LogResult:
     """Commits in `revision_range`, oldest first, with their changed files: every non-merge
     commit, and the merges of the first-parent line (a merged pull request's title lives in
@@ -46,14 +45,14 @@ def read_log(repo: git.Repo, revision_range: str, max_commits: int,
         try:
             return LogResult(_read(repo, revision_range, max_commits, flag),
                              renames=flag == "-M", problem=problem)
-        except git.GitCommandError as exc:
+        except gitutil.GitCommandError as exc:
             problem = problem or git_error(exc)
     try:
         commits = _log(repo, ["--no-merges"], _range(revision_range, max_commits), False,
                        changes=False)
         merges = _log(repo, ["--merges", "--first-parent"],
                       _range(revision_range, max_commits), True, changes=False)
-    except git.GitCommandError as exc:
+    except gitutil.GitCommandError as exc:
         raise HistoryUnreadable(git_error(exc)) from None
     unreadable = _read_changes(repo, commits, ["--no-merges"]) + \
         _read_changes(repo, merges, ["--merges", "--first-parent", "-m"])
@@ -65,7 +64,7 @@ def _range(revision_range: str, max_commits: int) -> list[str]:
     return ["--reverse", *limit, revision_range]
 
 
-def _read(repo: git.Repo, revision_range: str, max_commits: int,
+def _read(repo: gitutil.Repo, revision_range: str, max_commits: int,
           renames: str) -> list[CommitRecord]:
     revisions = _range(revision_range, max_commits)
     commits = _log(repo, ["--no-merges", renames], revisions, merge=False)
@@ -73,7 +72,7 @@ def _read(repo: git.Repo, revision_range: str, max_commits: int,
     return _interleave(commits, merges)
 
 
-def _read_changes(repo: git.Repo, records: list[CommitRecord], selection: list[str]
+def _read_changes(repo: gitutil.Repo, records: list[CommitRecord], selection: list[str]
                   ) -> list[str]:
     """Fill in the changed files of `records`, a batch per `git log --no-walk` call; a batch
     that fails is halved until the commits git cannot read are single ones. Returns those."""
@@ -86,7 +85,7 @@ def _read_changes(repo: git.Repo, records: list[CommitRecord], selection: list[s
         try:
             read = _log(repo, [*selection, "--no-renames", "--no-walk=unsorted"], batch,
                         merge=by_sha[batch[0]].merge)
-        except git.GitCommandError:
+        except gitutil.GitCommandError:
             if len(batch) == 1:
                 by_sha[batch[0]].unreadable = True
                 unreadable.append(batch[0])
@@ -111,11 +110,11 @@ def _interleave(commits: list[CommitRecord], merges: list[CommitRecord]) -> list
     return out + pending
 
 
-def _log(repo: git.Repo, selection: list[str], revisions: list[str], merge: bool,
+def _log(repo: gitutil.Repo, selection: list[str], revisions: list[str], merge: bool,
          changes: bool = True) -> list[CommitRecord]:
     args = ["log", *selection, "-z", *(["--name-status"] if changes else []),
             "--format=%x01%H%x02%ct%x02%P%x02%s%x02%b%x03", *revisions]
-    raw = repo.git.execute(["git", "-c", "core.quotepath=off", *args], stdout_as_string=False)
+    raw = repo.run(*args)
     commits: dict[str, CommitRecord] = {}
     for chunk in raw.split(b"\x01"):
         if not chunk:

@@ -16,7 +16,6 @@ from operator import attrgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-import git
 from sleepcoder.tools import gitutil
 from sleepcoder.tools.config import MapConfig
 from sleepcoder.tools.errors import git_error
@@ -168,6 +167,9 @@ def resolve_root(path: Path) -> tuple[Path, object | None]:
         repo = gitutil.open_repo(path)
     except gitutil.NotARepository:
         return path.resolve(), None
+    except gitutil.GitCommandError as exc:  # a broken .git, a repository git will not trust
+        raise ScanError(f"git cannot open the repository at {path}: {git_error(exc)}"
+                        ) from None
     try:
         return gitutil.toplevel(repo), repo
     except gitutil.NotARepository as exc:  # a bare repository or a mirror
@@ -191,7 +193,10 @@ def scan(root: Path, repo, config: MapConfig, store_dir: Path,
     """The files to map under `root`. `known`: the stored files (a refresh); a tracked file
     git reports clean whose index blob is the stored one keeps its stored size and time."""
     if repo is not None:
-        result = _scan_git(root, repo, config)
+        try:
+            result = _scan_git(root, repo, config)
+        except gitutil.GitCommandError as exc:  # e.g. a corrupt index
+            raise ScanError(f"git cannot list the files of {root}: {git_error(exc)}") from None
     else:
         result = ScanResult(root=root, is_git=False, commit=None, dirty=False)
         result.notices.append(
@@ -211,7 +216,7 @@ def _mark_unavailable(result: ScanResult, repo, commit: str, absent: list[Scanne
     "unavailable" and counted, where a file the user deleted is simply not mapped."""
     try:
         missing = gitutil.missing_objects(repo, commit)
-    except git.GitCommandError as exc:
+    except gitutil.GitCommandError as exc:
         result.notices.append(f"could not check which files git lacks: {git_error(exc)}")
         return
     unavailable = [item.path for item in absent if item.blob in missing]

@@ -64,8 +64,8 @@ def start_solve(path: Path, request: str | None, options: SolveOptions, *,
             raise SolveError("the repository has no commits yet: commit your files first")
     else:
         try:
-            base = repo.commit(base).hexsha
-        except Exception:
+            base = repo.resolve_commit(base)
+        except gitutil.GitCommandError:
             raise SolveError(f"unknown base commit {base!r}") from None
     if options.no_llm and not options.localize_only:
         raise SolveError("--no-llm works only with --localize-only: editing needs a model")
