@@ -158,7 +158,7 @@ def test_wheel_metadata_has_license_expression_urls_and_classifiers(tmp_path):
     assert "License-Expression: MIT" in lines
     assert "Project-URL: Homepage, https://github.com/sleepcoder/sleepcoder" in lines
     assert "Classifier: Programming Language :: Python :: 3.11" in lines
-    assert any(line.startswith("Requires-Dist: filelock") for line in lines)
+    assert any(line.startswith("Requires-Dist: gitpython") for line in lines)
 
 
 @pytest.mark.packaging
