@@ -18,6 +18,7 @@ from sleepcoder.agent.solve.localize import describe
 from sleepcoder.agent.solve.wiring import wire_additions
 from sleepcoder.tools.languages import language_for_path
 from sleepcoder.tools.pathguard import EditRefused
+from sleepcoder.tools.search import split_identifier, tokenize
 from sleepcoder.tools.symbols import definitions
 
 _LINE = re.compile(r"^\s*[-*]?\s*\**(EDIT|CREATE)\**\s+`?([^\s:`]+)`?\s*:?\s*(.*)$",
@@ -244,10 +245,31 @@ def parse_plan(ctx: SolveContext, text: str, files: list[str],
         return fallback_plan(files, "the model's plan had no usable line")
     unknown = check_units(ctx, steps, dropped)
     wire_additions(ctx, steps, dropped)
+    order_by_request(ctx.task.text, steps)
     copied = _scrub_copied_descriptions(ctx.task.text, steps, dropped) or any(
         "from the worked example" in note for note in dropped)
     note = ("notes: " + "; ".join(dropped)) if dropped else ""
     return Plan(steps, note, unknown, copied=copied)
+
+
+def _stem(word: str) -> str:
+    return word[:-1] if len(word) > 3 and word.endswith("s") and not word.endswith("ss") \
+        else word
+
+
+def order_by_request(request: str, steps: list[Step]) -> None:
+    """Each file's units, those whose own name shares words with the request first (in the
+    plan's order otherwise). The budget fit keeps each file's first units: on flask-307
+    ("route decorators custom enpoints") the plan listed `CHANGE setupmethod` before the
+    `Flask.route` it moved into flask/app.py, and the fit left `Flask.route` out."""
+    wanted = {_stem(w) for w in tokenize(request)}
+    if not wanted:
+        return
+    for step in steps:
+        def overlap(unit: Unit) -> int:
+            tail = unit.name.rsplit(".", 1)[-1]
+            return len({_stem(w) for w in split_identifier(tail)} & wanted)
+        step.units = sorted(step.units, key=lambda u: -overlap(u))  # stable
 
 
 def _own_words(text: str) -> str:
