@@ -136,10 +136,31 @@ def body_statements(content: str, language: str, span: DefinitionSpan) -> list[S
     lines = _lines(content)
     out = []
     for child in body.named_children:
-        if child.type in ("comment", "line_comment", "block_comment"):
+        if child.type in _COMMENTS:
             continue
         start, end = child.start_point[0] + 1, child.end_point[0] + 1
         out.append(Statement(start, end, lines[start - 1].strip() if start <= len(lines) else ""))
+    return out
+
+
+_DEFINITION_NODES = ("function_definition", "class_definition", "decorated_definition",
+                     "function_declaration", "class_declaration", "export_statement",
+                     "generator_function_declaration", "abstract_class_declaration",
+                     "interface_declaration")
+
+
+def top_level_statements(content: str, language: str) -> list[tuple[Statement, bool]]:
+    """The file's top-level statements (comments left out), each with whether it is a
+    definition (a function or class, decorated or exported)."""
+    root = _tree(content, language).root_node
+    lines = _lines(content)
+    out = []
+    for child in root.named_children:
+        if child.type in _COMMENTS:
+            continue
+        start, end = child.start_point[0] + 1, child.end_point[0] + 1
+        first = lines[start - 1].strip() if start <= len(lines) else ""
+        out.append((Statement(start, end, first), child.type in _DEFINITION_NODES))
     return out
 
 

@@ -7,7 +7,7 @@ added without a model (tools/pyimports.py). Each unit lands or fails on its own:
 from __future__ import annotations
 
 from sleepcoder.agent.budget import BudgetExhausted, RequestTooLarge
-from sleepcoder.agent.solve import grammars
+from sleepcoder.agent.solve import grammars, top_level
 from sleepcoder.agent.solve.context import SolveContext
 from sleepcoder.agent.solve.edit import FileResult
 from sleepcoder.agent.solve.fit import definition_tokens, unit_cost
@@ -54,6 +54,7 @@ def edit_symbols(ctx: SolveContext, step: Step, plan: Plan, added: list[str],
     language = language_for_path(path) or ""
     original = target.read_text(encoding="utf-8", errors="replace")
     content = original
+    protocol_given = bool(protocol)
     protocol = protocol or protocol_for(ctx)
     result = FileResult(path, step.action, "failed", 0, method=f"symbols/{protocol}")
     errors = syntax_errors(original.encode(), language)[0] if language else 0
@@ -105,6 +106,11 @@ def edit_symbols(ctx: SolveContext, step: Step, plan: Plan, added: list[str],
         if unit.kind == "add":
             result.added += _signatures(content, language, unit, path)
     ctx.reserved = waiting
+    if not protocol_given and top_level.wanted(result, language):  # not in a fix round
+        new = top_level.add_top_level(ctx, step, plan, language, content, result)
+        if new is not None:
+            content = new
+            target.write_text(content, encoding="utf-8")
     if content != original:
         content = _imports(ctx, step, plan, path, language, original, content, result)
         target.write_text(content, encoding="utf-8")

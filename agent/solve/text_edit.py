@@ -356,7 +356,7 @@ def edit_text(ctx: SolveContext, step: Step, plan: Plan) -> FileResult:
                         {"role": "user", "content": prompt("text_repair").format(
                             error=result.error, status=ctx.budget.status_line())}]
             continue
-        place = _ask_place(ctx, options, text)
+        place = ask_place(ctx, options, text)
         if _land(ctx, result, target, original, insert(original, place, text),
                  f"the new lines at {place.label}"):
             ctx.trajectory.outcome("edit", f"inserted {len(text.splitlines())} line(s) in "
@@ -382,7 +382,7 @@ def _land(ctx: SolveContext, result: FileResult, target: Path, original: str, ne
     return True
 
 
-def _ask_place(ctx: SolveContext, options: list[Place], text: str) -> Place:
+def ask_place(ctx: SolveContext, options: list[Place], text: str) -> Place:
     """The place the model picks for the new lines (a grammar-constrained number); the end
     of the file when there is only that, or the answer names no option."""
     if len(options) == 1:
