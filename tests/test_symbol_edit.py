@@ -1113,3 +1113,26 @@ def test_a_name_a_repository_module_lacks_is_sent_back(inventory, scripted):  # 
     assert "`save_decorator` in `inventory.storage` (inventory/storage.py) does not exist" \
         in refused
     assert "save_decorator" not in result.patch
+
+
+def test_a_block_whose_replace_copies_the_rest_of_the_definition_is_refused(
+        inventory, scripted):  # noqa: F811
+    """httpx-42 at 301d805: asked for blocks on a 90-line class, the 1.5B copied it on and on;
+    a REPLACE that goes on with the definition's other lines would land a second copy."""
+    script_plan(scripted, "EDIT inventory/report.py: a title line\n"
+                  "  CHANGE stock_table: a title line above the table\n")
+    copied = ('<<<<<<< SEARCH\n    """One line per item: SKU, name, quantity, value."""\n'
+              '=======\n    """One line per item: SKU, name, quantity, value."""\n'
+              '    for item in inventory.items():\n'
+              '        lines.append(f"{item.sku:<10} {item.name:<20} {item.quantity:>5} "\n'
+              '    return "\\n".join(lines)\n>>>>>>> REPLACE\n')
+    good = ('<<<<<<< SEARCH\n    return "\\n".join(lines)\n=======\n'
+            '    return "Stock\\n" + "\\n".join(lines)\n>>>>>>> REPLACE\n')
+    scripted.on(node="edit", contains="already has elsewhere", reply=good)
+    scripted.on(node="edit", reply=copied)
+    result = start_solve(inventory.root, "a title", options(edit_protocol="blocks"))
+    assert result.status == "done", result.record["edits"]
+    assert any("block 1 adds 3 lines `stock_table` already has elsewhere" in c.prompt
+               for c in scripted.calls)
+    assert "+    for item in inventory.items()" not in result.patch
+    assert '+    return "Stock\\n" + "\\n".join(lines)' in result.patch

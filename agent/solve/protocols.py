@@ -122,11 +122,32 @@ def _loop(ctx: SolveContext, work: UnitWork, attempts: int, template: str, gramm
     return UnitOutcome(None, attempts, error, requests)
 
 
+COPIED_LINE = 8  # shorter lines (`return`, `)`, `else:`) repeat in any code
+
+
+def _copied_elsewhere(work: UnitWork, blocks) -> None:
+    """UnitRejected when a block's REPLACE adds lines the definition already has outside its
+    SEARCH (three or more, at least half of what it adds): the rest of the definition copied
+    on after the SEARCH text, which would land as a second copy of that code."""
+    existing = {line.strip() for line in work.code.splitlines()}
+    for number, block in enumerate(blocks, 1):
+        searched = {line.strip() for line in block.search.splitlines()}
+        added = [line.strip() for line in block.replace.splitlines()
+                 if len(line.strip()) >= COPIED_LINE and line.strip() not in searched]
+        copied = [line for line in added if line in existing]
+        if len(copied) >= 3 and len(copied) * 2 >= len(added):
+            raise UnitRejected(
+                f"block {number} adds {len(copied)} lines `{work.tail}` already has elsewhere "
+                f"(e.g. `{copied[0][:80]}`): SEARCH holds only the few lines that change, and "
+                "REPLACE the same lines changed, not the rest of the definition")
+
+
 def _apply_blocks(work: UnitWork, text: str) -> str:
     try:
         blocks = parse_blocks(text)
         if not blocks:
             raise UnitRejected("no edit blocks: use <<<<<<< SEARCH / ======= / >>>>>>> REPLACE")
+        _copied_elsewhere(work, blocks)
         new_code = apply_blocks(work.code, blocks, f"`{work.tail}`")
     except (EditFormatError, ApplyError) as exc:
         raise UnitRejected(str(exc)) from None
