@@ -1136,3 +1136,47 @@ def test_a_block_whose_replace_copies_the_rest_of_the_definition_is_refused(
                for c in scripted.calls)
     assert "+    for item in inventory.items()" not in result.patch
     assert '+    return "Stock\\n" + "\\n".join(lines)' in result.patch
+
+
+def test_a_new_method_left_a_placeholder_is_asked_for_whole(inventory, scripted):  # noqa: F811
+    """httpx-42 at 301d805: `CHANGE HTTP11Connection: add a query parameter method` got a new
+    `add_query_param` whose body was `pass`; asked again for body lines, the 1.5B copied the
+    class twice. The method is asked for whole, as a planned addition is."""
+    scripted.on(node="localize", reply="inventory/models.py: YES")
+    scripted.on(node="plan", reply="EDIT inventory/models.py: counting\n"
+                "  CHANGE Inventory: a way to count the stocked units\n")
+    scripted.on(node="edit", contains="Planned new definition `count_units`", reply=(
+        "```python\ndef count_units(self) -> int:\n"
+        "    return sum(item.quantity for item in self.items())\n```"))
+    scripted.on(node="edit", reply="```python\ndef count_units(self) -> int:\n    pass\n```")
+    result = start_solve(inventory.root, "count the units in stock",
+                         options(edit_protocol="decomposed"))
+    edit = result.record["edits"][0]
+    assert edit["status"] == "done", edit
+    asked = next(c.prompt for c in scripted.calls
+                 if "Planned new definition `count_units`" in c.prompt)
+    assert "at the end of class `Inventory`" in asked and "not a placeholder" in asked
+    assert "+    def count_units(self) -> int:" in result.patch
+    assert "+        return sum(item.quantity for item in self.items())" in result.patch
+    assert "pass" not in result.patch
+
+
+def test_a_placeholder_of_an_existing_method_or_a_function_is_only_sent_back(
+        inventory, scripted):  # noqa: F811
+    from sleepcoder.agent.solve.decomposed import _new_placeholder_method
+    from sleepcoder.agent.solve.plan import Plan, Step, Unit
+    from sleepcoder.agent.solve.units import UnitWork
+
+    code = "class Inventory:\n    def add(self, item):\n        self.items.append(item)\n"
+    unit = Unit("change", "Inventory", what="x")
+    work = UnitWork("m.py", "python", unit, Step("edit", "m.py", "x", [unit]), code, None,
+                    code, "", plan=Plan([]))
+    new = "`Inventory.count` has a placeholder body (only `pass`)"
+    assert _new_placeholder_method(work, new) == "count"
+    assert _new_placeholder_method(work, "`Inventory.add` has a placeholder body") == ""
+    assert _new_placeholder_method(work, "`Other.count` has a placeholder body") == ""
+    assert _new_placeholder_method(work, "the new body lines are already in `x`") == ""
+    function = UnitWork("m.py", "python", Unit("change", "helper", what="x"), work.step,
+                        "def helper():\n    return 1\n", None, "def helper():\n    return 1\n",
+                        "", plan=Plan([]))
+    assert _new_placeholder_method(function, "`helper.inner` has a placeholder body") == ""

@@ -47,6 +47,9 @@ class UnitWork:
     context: str  # the shared part of every question about this unit
     # the names the plan adds, with the file each goes to (an edit may use them)
     planned: dict[str, str] = field(default_factory=dict)
+    # what prepare() was given, so a follow-up question about the same file can be prepared
+    plan: Plan | None = None
+    added: list[str] = field(default_factory=list)
 
     @property
     def fence(self) -> str:
@@ -97,7 +100,8 @@ def prepare(ctx: SolveContext, step: Step, plan: Plan, unit: Unit, content: str,
         request=ctx.task.text[:4000], path=step.path, file_what=step.what, unit_line=unit_line,
         others=text, context="".join(p.rstrip() + "\n" for p in parts if p), current=current)
     planned = {u.name: s.path for s in plan.steps for u in s.units if u.kind == "add"}
-    return UnitWork(step.path, language, unit, step, content, span, code, rendered, planned)
+    return UnitWork(step.path, language, unit, step, content, span, code, rendered, planned,
+                    plan, list(added))
 
 
 def _class_header(content: str, language: str, qname: str) -> str:
