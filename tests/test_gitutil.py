@@ -110,3 +110,67 @@ def test_any_folder_name_round_trips_as_the_top_level(name):
         root.mkdir()
         Repo(root).commit("start", {"a.py": "x = 1\n"})
         assert gitutil.toplevel(gitutil.open_repo(root)) == root.resolve()
+
+
+def test_an_exported_git_dir_does_not_choose_the_repository(repo, tmp_path, monkeypatch):
+    """`git rebase -x` exports GIT_DIR; the repository is the one the path is in."""
+    repo.commit("start", {"pkg/a.py": "x = 1\n"})
+    other = tmp_path / "other"
+    other.mkdir()
+    git(other, "init", "-q")
+    monkeypatch.chdir(repo.root)
+    for name, value in (("GIT_DIR", ".git"), ("GIT_DIR", str(other / ".git")),
+                        ("GIT_WORK_TREE", str(tmp_path)), ("GIT_INDEX_FILE", "/nowhere")):
+        monkeypatch.setenv(name, value)
+        opened = gitutil.open_repo(repo.root / "pkg")
+        assert gitutil.toplevel(opened) == repo.root.resolve(), name
+        assert "pkg/a.py" in gitutil.tracked_files(opened), name
+        monkeypatch.delenv(name)
+
+
+def test_a_path_inside_the_git_directory_opens_its_checkout(repo):
+    repo.commit("start", {"a.py": "x = 1\n"})
+    for inside in (repo.root / ".git", repo.root / ".git" / "objects"):
+        assert gitutil.toplevel(gitutil.open_repo(inside)) == repo.root.resolve()
+
+
+def test_a_git_file_pointing_nowhere_is_git_s_error(tmp_path, monkeypatch):
+    folder = tmp_path / "broken"
+    folder.mkdir()
+    (folder / ".git").write_text("gitdir: /nonexistent/x\n")
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))
+    with pytest.raises(gitutil.GitCommandError) as caught:
+        gitutil.open_repo(folder)
+    assert "/nonexistent/x" in caught.value.stderr
+
+
+def test_git_missing_from_path_is_said_plainly(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(gitutil.GitNotFound, match="git is not installed"):
+        gitutil.open_repo(tmp_path)
+
+
+@settings(max_examples=10, deadline=None)
+@given(name=st.text(st.sampled_from("ab \n\u2028\x85\x1c\x0cé"), min_size=1, max_size=6)
+       .filter(lambda n: n.strip() and n not in (".", "..")))
+def test_a_folder_name_with_line_separators_gives_whole_paths(name):
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as scratch:
+        root = Path(scratch) / name
+        root.mkdir()
+        Repo(root).commit("start", {"a.py": "x = 1\n"})
+        opened = gitutil.open_repo(root)
+        assert Path(opened.git_dir) == (root / ".git").resolve()
+        assert gitutil.toplevel(opened) == root.resolve()
+
+
+def test_a_status_leaves_the_index_file_alone(repo):
+    """No optional lock: `git status` run by a refresh does not rewrite `.git/index` under
+    the user's own git commands."""
+    repo.commit("start", {"a.py": "x = 1\n"})
+    index = repo.root / ".git" / "index"
+    (repo.root / "a.py").touch()  # stat data changed: a locking status would refresh it
+    before = index.stat().st_mtime_ns
+    gitutil.worktree_changes(gitutil.open_repo(repo.root))
+    assert index.stat().st_mtime_ns == before

@@ -56,3 +56,25 @@ def test_names_sharing_no_word_with_the_request_keep_the_plan_order(names, reque
     before = list(step.units)
     order_by_request(request, [step])
     assert step.units == before
+
+
+def test_an_addition_goes_after_the_new_class_it_goes_in_and_a_caller_after_its_callee():
+    step = Step("edit", "flask/app.py", "x", [
+        Unit("add", "Router", "end"), Unit("add", "Router.add_route", "in Router"),
+        Unit("imports"),
+        Unit("change", "Flask.route", what="call the new `add_route` (flask/app.py) where it "
+                                            "calls `url_rule`"),
+        Unit("add", "add_route", "after Flask")])
+    order_by_request("add a route to the router", [step])
+    names = _names(step)
+    assert names.index("Router") < names.index("Router.add_route")
+    assert names.index("add_route") < names.index("Flask.route")
+
+
+@given(st.permutations(["A", "B", "C", "D"]), st.text(max_size=30))
+def test_chains_of_anchors_are_kept_in_order(order, request):
+    anchors = {"A": "end", "B": "after A", "C": "in B", "D": "after C"}
+    step = Step("edit", "m.py", "x", [Unit("add", n, anchors[n]) for n in order])
+    order_by_request(request + " d c", [step])
+    names = _names(step)
+    assert names.index("A") < names.index("B") < names.index("C") < names.index("D")

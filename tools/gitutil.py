@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import subprocess
 from collections.abc import Callable
 from functools import cached_property
@@ -30,9 +31,26 @@ class GitCommandError(Exception):
         self.stderr = stderr
 
 
-# git's own messages (the ones this module reads) in English, whatever the user's locale
+# git's own messages (the ones this module reads) in English, whatever the user's locale; no
+# optional lock: `git status` would otherwise refresh `.git/index` under a user's own git
+# command (a map refresh runs from hooks and editors)
 _ENV = {"LANGUAGE": "C", "LC_ALL": "C", "GIT_LITERAL_PATHSPECS": "1",  # paths never patterns
-        "GIT_TERMINAL_PROMPT": "0"}
+        "GIT_TERMINAL_PROMPT": "0", "GIT_OPTIONAL_LOCKS": "0"}
+# What `git rev-parse --local-env-vars` lists: variables that point git at a repository, which
+# git itself clears when it enters another one. The repository is the one the path is in (as
+# GitPython found it), not one an exported GIT_DIR names (`git rebase -x` exports it).
+_LOCAL = ("GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_CONFIG", "GIT_CONFIG_PARAMETERS",
+          "GIT_CONFIG_COUNT", "GIT_OBJECT_DIRECTORY", "GIT_DIR", "GIT_WORK_TREE",
+          "GIT_IMPLICIT_WORK_TREE", "GIT_GRAFT_FILE", "GIT_INDEX_FILE", "GIT_NO_REPLACE_OBJECTS",
+          "GIT_REPLACE_REF_BASE", "GIT_PREFIX", "GIT_SHALLOW_FILE", "GIT_COMMON_DIR")
+
+
+def _environment() -> dict[str, str]:
+    return {**{k: v for k, v in os.environ.items() if k not in _LOCAL}, **_ENV}
+
+
+class GitNotFound(GitCommandError):
+    """No `git` executable on PATH."""
 
 
 class Repo:
@@ -41,7 +59,7 @@ class Repo:
     def __init__(self, git_dir: str, working_tree_dir: str | None) -> None:
         self.git_dir = git_dir
         self.working_tree_dir = working_tree_dir
-        self._env = {**os.environ, **_ENV}
+        self._env = _environment()
 
     def run(self, *args: str) -> bytes:
         """Standard output of `git ARGS` run in the repository; GitCommandError on failure."""
@@ -68,8 +86,11 @@ class Repo:
         return os.path.join(self.working_tree_dir or self.git_dir, path)
 
     def resolve_commit(self, revision: str) -> str:
-        """The full id of the commit `revision` names; GitCommandError if none."""
-        return self.text("rev-parse", "--verify", "--end-of-options", f"{revision}^{{commit}}")
+        """The full id of the commit `revision` names; GitCommandError if none (an option
+        is never one: `--end-of-options` needs git 2.30)."""
+        if not revision or revision.startswith("-"):
+            raise GitCommandError(["rev-parse", revision], 128, f"not a revision: {revision!r}")
+        return self.text("rev-parse", "--verify", f"{revision}^{{commit}}")
 
 
 def _git(args: list[str], cwd: str, env: dict[str, str]) -> bytes:
@@ -77,6 +98,8 @@ def _git(args: list[str], cwd: str, env: dict[str, str]) -> bytes:
         done = subprocess.run(["git", "-c", "core.quotepath=off", *args], cwd=cwd, env=env,
                               stdin=subprocess.DEVNULL, capture_output=True, check=False)
     except OSError as exc:  # git missing, or the folder vanished
+        if shutil.which("git", path=env.get("PATH")) is None:
+            raise GitNotFound(args, -1, "git is not installed (no `git` on PATH)") from None
         raise GitCommandError(args, -1, str(exc)) from None
     if done.returncode != 0:
         raise GitCommandError(args, done.returncode,
@@ -84,23 +107,34 @@ def _git(args: list[str], cwd: str, env: dict[str, str]) -> bytes:
     return done.stdout
 
 
+def _path(raw: bytes) -> str:
+    """A path git printed on a line of its own (it may hold any character but NUL)."""
+    return raw.decode("utf-8", "surrogateescape").removesuffix("\n")
+
+
 def open_repo(path: Path) -> Repo:
     """The repository containing `path` (searching upwards), or NotARepository. A repository
-    git refuses to open (unsafe ownership, a broken `.git`) is a GitCommandError with git's
-    own words, never taken for a plain folder."""
-    env = {**os.environ, **_ENV}
+    git refuses to open (unsafe ownership, a broken `.git`, a `.git` file pointing nowhere) is
+    a GitCommandError with git's own words, never taken for a plain folder. A path inside a
+    checkout's `.git` directory opens the checkout."""
+    env = _environment()
     try:
-        out = _git(["rev-parse", "--absolute-git-dir", "--is-bare-repository",
-                    "--is-inside-git-dir"], str(path), env)
+        git_dir = _path(_git(["rev-parse", "--absolute-git-dir"], str(path), env))
     except GitCommandError as exc:
-        if "not a git repository" in exc.stderr.lower():
+        # only git's "not in any repository" (a .git file naming a missing directory also
+        # says "not a git repository", followed by that directory)
+        if "not a git repository (or any" in exc.stderr.lower():
             raise NotARepository(str(path)) from None
         raise
-    git_dir, bare, inside_git_dir = out.decode("utf-8", "surrogateescape").splitlines()[:3]
-    if bare == "true" or inside_git_dir == "true":
+    bare, inside = _git(["rev-parse", "--is-bare-repository", "--is-inside-git-dir"],
+                        str(path), env).decode("ascii", "replace").split("\n")[:2]
+    if bare == "true":
         return Repo(git_dir, None)
-    top = _git(["rev-parse", "--show-toplevel"], str(path), env)
-    return Repo(git_dir, top.decode("utf-8", "surrogateescape").rstrip("\n"))
+    if inside == "true":  # in a checkout's `.git`: its work tree is the folder above
+        if os.path.basename(git_dir) == ".git":
+            return open_repo(Path(os.path.dirname(git_dir)))
+        return Repo(git_dir, None)  # a linked worktree's own git dir: said like a bare one
+    return Repo(git_dir, _path(_git(["rev-parse", "--show-toplevel"], str(path), env)))
 
 
 def toplevel(repo: Repo) -> Path:

@@ -167,6 +167,9 @@ def resolve_root(path: Path) -> tuple[Path, object | None]:
         repo = gitutil.open_repo(path)
     except gitutil.NotARepository:
         return path.resolve(), None
+    except gitutil.GitNotFound:
+        raise ScanError(f"git is not installed (no `git` on PATH): sleepcoder needs it to "
+                        f"tell whether {path} is a repository and to read one") from None
     except gitutil.GitCommandError as exc:  # a broken .git, a repository git will not trust
         raise ScanError(f"git cannot open the repository at {path}: {git_error(exc)}"
                         ) from None

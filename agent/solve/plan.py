@@ -259,17 +259,43 @@ def _stem(word: str) -> str:
 
 def order_by_request(request: str, steps: list[Step]) -> None:
     """Each file's units, those whose own name shares words with the request first (in the
-    plan's order otherwise). The budget fit keeps each file's first units: on flask-307
+    plan's order otherwise), each after the additions it needs. The budget fit keeps each
+    file's first units: on flask-307
     ("route decorators custom enpoints") the plan listed `CHANGE setupmethod` before the
     `Flask.route` it moved into flask/app.py, and the fit left `Flask.route` out."""
     wanted = {_stem(w) for w in tokenize(request)}
-    if not wanted:
-        return
     for step in steps:
         def overlap(unit: Unit) -> int:
             tail = unit.name.rsplit(".", 1)[-1]
             return len({_stem(w) for w in split_identifier(tail)} & wanted)
-        step.units = sorted(step.units, key=lambda u: -overlap(u))  # stable
+        step.units = _after_what_they_need(sorted(step.units, key=lambda u: -overlap(u)))
+
+
+def _after_what_they_need(units: list[Unit]) -> list[Unit]:
+    """`units` with each one moved after the additions it needs: an `ADD` anchored in or
+    after a new class or function after that addition (else its anchor would not exist
+    yet), a change wired to call a new definition after it (its question shows what was
+    added)."""
+    added = {u.name: u for u in units if u.kind == "add"}
+
+    def needs(unit: Unit) -> set[str]:
+        if unit.kind == "add":
+            target = unit.anchor.partition(" ")[2]
+            return {target} & added.keys()
+        return {name for name in added if f"call the new `{name}`" in unit.what}
+
+    ordered = list(units)
+    for _ in range(len(ordered)):  # each pass moves units after what they need
+        moved = False
+        for unit in list(ordered):
+            position = ordered.index(unit)
+            last = max((ordered.index(added[n]) for n in needs(unit)), default=-1)
+            if last > position:
+                ordered.insert(last, ordered.pop(position))
+                moved = True
+        if not moved:
+            break
+    return ordered
 
 
 def _own_words(text: str) -> str:
