@@ -174,3 +174,35 @@ def test_a_status_leaves_the_index_file_alone(repo):
     before = index.stat().st_mtime_ns
     gitutil.worktree_changes(gitutil.open_repo(repo.root))
     assert index.stat().st_mtime_ns == before
+
+
+def _non_utf8_name_allowed(folder: Path) -> bool:
+    try:
+        (folder / b"probe\xfe".decode("utf-8", "surrogateescape")).write_text("")
+    except (OSError, UnicodeEncodeError):
+        return False
+    (folder / b"probe\xfe".decode("utf-8", "surrogateescape")).unlink()
+    return True
+
+
+def test_files_whose_names_are_not_utf8_are_left_out_with_a_notice(repo):
+    if not _non_utf8_name_allowed(repo.root):
+        pytest.skip("this file system takes UTF-8 names only")
+    name = b"f\xfe.py".decode("utf-8", "surrogateescape")
+    repo.commit("start", {"ok.py": "x = 1\n", name: "y = 1\n"})
+    done = run_cli("map", str(repo.root))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "1 files not mapped: their names are not UTF-8" in done.stdout + done.stderr
+    assert "b'f\\xfe.py'" in done.stdout + done.stderr
+
+
+def test_a_repository_whose_path_is_not_utf8_is_refused_plainly(tmp_path):
+    if not _non_utf8_name_allowed(tmp_path):
+        pytest.skip("this file system takes UTF-8 names only")
+    root = tmp_path / b"r\xff".decode("utf-8", "surrogateescape")
+    root.mkdir()
+    Repo(root).commit("start", {"a.py": "x = 1\n"})
+    done = run_cli("map", str(root))
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "is not UTF-8: the map stores paths as text" in done.stderr
+    assert "Traceback" not in done.stderr and "unexpected error" not in done.stderr

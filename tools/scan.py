@@ -163,6 +163,9 @@ def resolve_root(path: Path) -> tuple[Path, object | None]:
         raise ScanError(f"path does not exist: {path}")
     if not path.is_dir():
         raise ScanError(f"not a directory: {path}")
+    if not _storable(str(path.resolve())):
+        raise ScanError(f"the path {str(path.resolve()).encode('utf-8', 'surrogateescape')!r} "
+                        "is not UTF-8: the map stores paths as text; rename the folder")
     try:
         repo = gitutil.open_repo(path)
     except gitutil.NotARepository:
@@ -207,10 +210,35 @@ def scan(root: Path, repo, config: MapConfig, store_dir: Path,
             "(honouring .gitignore files; no history, no co-change notes)"
         )
         _walk_plain(root, result)
+    _drop_unstorable_names(result)
     absent = _apply_rules(result, config, store_dir, known or {})
     if absent and repo is not None and result.commit is not None:
         _mark_unavailable(result, repo, result.commit, absent)
     return result
+
+
+def _storable(path: str) -> bool:
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:  # bytes a file system allows that are not UTF-8
+        return False
+    return True
+
+
+def _drop_unstorable_names(result: ScanResult) -> None:
+    """Files whose names are not UTF-8 are left out, with a notice: the map stores paths as
+    text (a name such as `f\\xfe.py` ended the map with an encoding error)."""
+    bad = [item.path for item in result.files if not _storable(item.path)]
+    bad += [path for path in result.skipped if not _storable(path)]
+    if not bad:
+        return
+    result.files = [item for item in result.files if _storable(item.path)]
+    for path in bad:
+        result.skipped.pop(path, None)
+        result.details.pop(path, None)
+    shown = bad[0].encode("utf-8", "surrogateescape")
+    result.notices.append(f"{len(bad)} files not mapped: their names are not UTF-8, which the "
+                          f"map cannot store (e.g. {shown!r})")
 
 
 def _mark_unavailable(result: ScanResult, repo, commit: str, absent: list[ScannedFile]) -> None:
