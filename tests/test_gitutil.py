@@ -206,3 +206,13 @@ def test_a_repository_whose_path_is_not_utf8_is_refused_plainly(tmp_path):
     assert done.returncode == 2, done.stdout + done.stderr
     assert "is not UTF-8: the map stores paths as text" in done.stderr
     assert "Traceback" not in done.stderr and "unexpected error" not in done.stderr
+
+
+def test_a_head_naming_a_missing_commit_is_not_taken_for_an_empty_repository(repo):
+    repo.commit("start", {"a.py": "x = 1\n"})
+    branch = repo.git("symbolic-ref", "HEAD").strip()
+    (repo.root / ".git" / branch).write_text("12" * 20 + "\n")
+    with pytest.raises(gitutil.GitCommandError, match="HEAD points at 1212.*not a commit"):
+        gitutil.head_commit(gitutil.open_repo(repo.root))
+    done = run_cli("map", str(repo.root))
+    assert done.returncode == 2 and "HEAD points at 1212" in done.stderr, done.stderr

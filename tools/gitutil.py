@@ -151,9 +151,14 @@ def head_commit(repo: Repo) -> str | None:
     try:
         return repo.text("rev-parse", "--verify", "-q", "HEAD^{commit}") or None
     except GitCommandError as exc:
-        if exc.status == 1:  # HEAD names no commit yet (an unborn branch)
-            return None
-        raise
+        if exc.status != 1:
+            raise
+    try:  # HEAD names an object all the same: one the repository lacks, or not a commit
+        named = repo.text("rev-parse", "--verify", "-q", "HEAD")
+    except GitCommandError:
+        return None  # an unborn branch: no commit yet
+    raise GitCommandError(["rev-parse", "HEAD"], 1, f"HEAD points at {named}, which is not a "
+                          "commit the repository has (a missing or damaged object)")
 
 
 def _z_paths(raw: bytes) -> list[str]:
