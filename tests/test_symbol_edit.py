@@ -1180,3 +1180,33 @@ def test_a_placeholder_of_an_existing_method_or_a_function_is_only_sent_back(
                         "def helper():\n    return 1\n", None, "def helper():\n    return 1\n",
                         "", plan=Plan([]))
     assert _new_placeholder_method(function, "`helper.inner` has a placeholder body") == ""
+
+
+def test_blocks_on_a_long_definition_hold_search_to_a_few_lines(inventory, scripted,  # noqa: F811
+                                                                 monkeypatch):
+    """httpx-42 and black-529 at 301d805: asked for blocks on a long definition, the 1.5B
+    copied all of it into SEARCH until the length limit."""
+    from sleepcoder.agent.solve import grammars, protocols
+
+    asked: list[int] = []
+    real = grammars.search_replace
+
+    def recording(max_blocks: int = 4, max_search: int = 60) -> str:
+        asked.append(max_search)
+        return real(max_blocks, max_search)
+
+    monkeypatch.setattr(protocols.grammars, "search_replace", recording)
+    body = "".join(f"    total += {i}\n" for i in range(30))
+    inventory.commit("a long function", {"inventory/report.py": (
+        inventory.root / "inventory/report.py").read_text()
+        + f"\n\ndef long_total() -> int:\n    total = 0\n{body}    return total\n"})
+    script_plan(scripted, "EDIT inventory/report.py: totals\n  CHANGE long_total: double it\n"
+                "  CHANGE format_money: dollars\n")
+    scripted.on(node="edit", contains="`long_total`", reply=(
+        "<<<<<<< SEARCH\n    return total\n=======\n    return 2 * total\n>>>>>>> REPLACE\n"))
+    scripted.on(node="edit", reply=(
+        "<<<<<<< SEARCH\n    return f\"{amount:,.2f}\"\n=======\n    return f\"${amount:,.2f}\"\n"
+        ">>>>>>> REPLACE\n"))
+    result = start_solve(inventory.root, "double totals", options(edit_protocol="blocks"))
+    assert result.status == "done", result.record["edits"]
+    assert sorted(asked) == [protocols.SEARCH_LINES, 60]

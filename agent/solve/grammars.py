@@ -65,10 +65,11 @@ def votes(paths: list[str]) -> str:
             f"vote ::= ({_alternatives(paths, literal('x'))}) \": \" (\"YES\" | \"NO\") \"\\n\"\n")
 
 
-def search_replace(max_blocks: int = 4) -> str:
+def search_replace(max_blocks: int = 4, max_search: int = 60) -> str:
+    """Search/replace blocks; SEARCH holds at most `max_search` lines."""
     return (f"root ::= block{{1,{max_blocks}}}\n"
-            "block ::= \"<<<<<<< SEARCH\\n\" plain-line{1,60} \"=======\\n\" plain-line{0,80} "
-            "\">>>>>>> REPLACE\\n\"\n"
+            f"block ::= \"<<<<<<< SEARCH\\n\" plain-line{{1,{max_search}}} \"=======\\n\" "
+            "plain-line{0,80} \">>>>>>> REPLACE\\n\"\n"
             "plain-line ::= ([^<=>\\n] [^\\n]* | [<=>] [^<=>\\n] [^\\n]*)? \"\\n\"\n")
 
 

@@ -45,6 +45,7 @@ from sleepcoder.tools.edits import ApplyError, EditFormatError, apply_blocks, pa
 from sleepcoder.tools.symbols import insert_lines
 
 PROTOCOLS = ("rewrite", "blocks", "insert", "decomposed")
+SEARCH_LINES = 12  # SEARCH's limit in blocks on a definition of more than twice as many lines
 
 
 def edit_unit(ctx: SolveContext, work: UnitWork, protocol: str, attempts: int) -> UnitOutcome:
@@ -78,7 +79,14 @@ def edit_unit(ctx: SolveContext, work: UnitWork, protocol: str, attempts: int) -
                      min(4000, int(size * 1.3) + 250),
                      lambda text: apply_change(work, one_block(text, f"the new `{work.tail}`")))
     if protocol == "blocks":
-        return _loop(ctx, work, attempts, "sym_blocks", grammars.search_replace(),
+        # a long definition's SEARCH is held to a few lines: asked for blocks on one, the
+        # 1.5B copied all of it into SEARCH until the length limit (httpx-42's 90-line class:
+        # 1,442 tokens and 235 s; black-529's 36-line function: 666 tokens), an answer
+        # that could never apply
+        lines = work.code.count("\n") + 1
+        search = SEARCH_LINES if lines > 2 * SEARCH_LINES else 60
+        return _loop(ctx, work, attempts, "sym_blocks",
+                     grammars.search_replace(max_search=search),
                      min(1500, size + 200), lambda text: _apply_blocks(work, text))
     if protocol == "insert":
         lines = [line.strip() for line in work.code.splitlines() if line.strip()]
