@@ -216,3 +216,21 @@ def test_a_head_naming_a_missing_commit_is_not_taken_for_an_empty_repository(rep
         gitutil.head_commit(gitutil.open_repo(repo.root))
     done = run_cli("map", str(repo.root))
     assert done.returncode == 2 and "HEAD points at 1212" in done.stderr, done.stderr
+
+
+def test_a_linked_worktree_s_git_directory_is_refused_as_such(repo, tmp_path):
+    repo.commit("start", {"a.py": "x = 1\n"})
+    git(repo.root, "worktree", "add", "-q", "--detach", str(tmp_path / "wt"))
+    opened = gitutil.open_repo(repo.root / ".git" / "worktrees" / "wt")
+    with pytest.raises(gitutil.NotARepository, match="git directory .* not a work tree"):
+        gitutil.toplevel(opened)
+
+
+def test_safe_directory_given_through_the_environment_is_kept(repo, monkeypatch):
+    """`git -c` settings (GIT_CONFIG_PARAMETERS, GIT_CONFIG_COUNT) are git's own, not a
+    pointer to another repository: CI images give `safe.directory` that way."""
+    repo.commit("start", {"a.py": "x = 1\n"})
+    monkeypatch.setenv("GIT_CONFIG_COUNT", "1")
+    monkeypatch.setenv("GIT_CONFIG_KEY_0", "sleepcoder.probe")
+    monkeypatch.setenv("GIT_CONFIG_VALUE_0", "kept")
+    assert gitutil.open_repo(repo.root).text("config", "sleepcoder.probe") == "kept"

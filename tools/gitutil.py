@@ -39,13 +39,17 @@ _ENV = {"LANGUAGE": "C", "LC_ALL": "C", "GIT_LITERAL_PATHSPECS": "1",  # paths n
 # What `git rev-parse --local-env-vars` lists: variables that point git at a repository, which
 # git itself clears when it enters another one. The repository is the one the path is in (as
 # GitPython found it), not one an exported GIT_DIR names (`git rebase -x` exports it).
-_LOCAL = ("GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_CONFIG", "GIT_CONFIG_PARAMETERS",
-          "GIT_CONFIG_COUNT", "GIT_OBJECT_DIRECTORY", "GIT_DIR", "GIT_WORK_TREE",
+# `git -c` settings (GIT_CONFIG_PARAMETERS, GIT_CONFIG_COUNT) stay, as git keeps them:
+# `safe.directory` is often given that way.
+_LOCAL = ("GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_CONFIG", "GIT_OBJECT_DIRECTORY", "GIT_DIR",
+          "GIT_WORK_TREE",
           "GIT_IMPLICIT_WORK_TREE", "GIT_GRAFT_FILE", "GIT_INDEX_FILE", "GIT_NO_REPLACE_OBJECTS",
           "GIT_REPLACE_REF_BASE", "GIT_PREFIX", "GIT_SHALLOW_FILE", "GIT_COMMON_DIR")
 
 
-def _environment() -> dict[str, str]:
+def environment() -> dict[str, str]:
+    """The environment git commands run in: this one, less the variables that point git
+    at a repository, plus _ENV."""
     return {**{k: v for k, v in os.environ.items() if k not in _LOCAL}, **_ENV}
 
 
@@ -56,10 +60,11 @@ class GitNotFound(GitCommandError):
 class Repo:
     """A repository with a work tree (`working_tree_dir` None when bare) and its git dir."""
 
-    def __init__(self, git_dir: str, working_tree_dir: str | None) -> None:
+    def __init__(self, git_dir: str, working_tree_dir: str | None, bare: bool = True) -> None:
         self.git_dir = git_dir
         self.working_tree_dir = working_tree_dir
-        self._env = _environment()
+        self.bare = working_tree_dir is None and bare  # else a git dir without its work tree
+        self._env = environment()
 
     def run(self, *args: str) -> bytes:
         """Standard output of `git ARGS` run in the repository; GitCommandError on failure."""
@@ -117,7 +122,7 @@ def open_repo(path: Path) -> Repo:
     git refuses to open (unsafe ownership, a broken `.git`, a `.git` file pointing nowhere) is
     a GitCommandError with git's own words, never taken for a plain folder. A path inside a
     checkout's `.git` directory opens the checkout."""
-    env = _environment()
+    env = environment()
     try:
         git_dir = _path(_git(["rev-parse", "--absolute-git-dir"], str(path), env))
     except GitCommandError as exc:
@@ -132,12 +137,22 @@ def open_repo(path: Path) -> Repo:
         return Repo(git_dir, None)
     if inside == "true":  # in a checkout's `.git`: its work tree is the folder above
         if os.path.basename(git_dir) == ".git":
-            return open_repo(Path(os.path.dirname(git_dir)))
-        return Repo(git_dir, None)  # a linked worktree's own git dir: said like a bare one
+            try:
+                above = open_repo(Path(os.path.dirname(git_dir)))
+            except (NotARepository, GitCommandError):
+                above = None
+            if above is not None and above.git_dir == git_dir:
+                return above
+        # a linked worktree's own git dir, a separate git dir: no work tree here
+        return Repo(git_dir, None, bare=False)
     return Repo(git_dir, _path(_git(["rev-parse", "--show-toplevel"], str(path), env)))
 
 
 def toplevel(repo: Repo) -> Path:
+    if repo.working_tree_dir is None and not repo.bare:
+        raise NotARepository(
+            f"{repo.git_dir} is a git directory (of a linked worktree, or kept apart from its "
+            "checkout), not a work tree: map the checkout it belongs to")
     if repo.working_tree_dir is None:
         raise NotARepository(
             f"{repo.git_dir} is a bare repository (it has no working tree): map a checkout or a "

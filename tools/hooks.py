@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from sleepcoder.tools import gitutil
 from sleepcoder.tools.hook_templates import EARLIER_TEMPLATES, TEMPLATE
 
 HOOK_NAMES = ("post-commit", "post-merge", "post-checkout", "post-rewrite")
@@ -51,9 +52,10 @@ class HookChange:
 def hooks_dir(root: Path) -> Path:
     """The directory git runs hooks from for the work tree at `root`: core.hooksPath when set
     (husky and the like), else the hooks of the repository (shared by its worktrees)."""
-    paths = (_git(root, "rev-parse", "--absolute-git-dir", "--git-common-dir",
-                  "--git-path", "hooks") or "").split("\n")
-    if len(paths) != 3:
+    # one path per call: a path may hold a newline, and git prints each on a line
+    paths = [_git(root, "rev-parse", *query) or "" for query in (
+        ("--absolute-git-dir",), ("--git-common-dir",), ("--git-path", "hooks"))]
+    if not all(paths):
         raise HookError(f"cannot tell where git keeps the hooks of {root}: {paths!r}")
     setting = _git(root, "config", "--get", "core.hooksPath", missing_ok=True)
     directory = (root / paths[2]).resolve()
@@ -63,7 +65,8 @@ def hooks_dir(root: Path) -> Path:
 
 
 def _git(root: Path, *args: str, missing_ok: bool = False) -> str | None:
-    result = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True)
+    result = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True,
+                            env=gitutil.environment())
     if missing_ok and result.returncode == 1 and not result.stderr.strip():
         return None  # `git config --get` of a key that is not set
     if result.returncode != 0:

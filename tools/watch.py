@@ -10,13 +10,16 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from sleepcoder.tools import gitutil
+
 
 class WatchError(Exception):
     """The directory cannot be watched (not a git work tree, git failing)."""
 
 
 def _git(root: Path, *args: str) -> bytes:
-    result = subprocess.run(["git", *args], cwd=root, capture_output=True)
+    result = subprocess.run(["git", *args], cwd=root, capture_output=True,
+                            env=gitutil.environment())
     if result.returncode != 0 and b"not a git repository" in result.stderr:
         raise WatchError(f"--watch needs a git repository: {root} is not in one")
     if result.returncode != 0:

@@ -284,17 +284,17 @@ def _after_what_they_need(units: list[Unit]) -> list[Unit]:
             return {target} & added.keys()
         return {name for name in added if f"call the new `{name}`" in unit.what}
 
-    ordered = list(units)
-    for _ in range(len(ordered)):  # each pass moves units after what they need
-        moved = False
-        for unit in list(ordered):
-            position = ordered.index(unit)
-            last = max((ordered.index(added[n]) for n in needs(unit)), default=-1)
-            if last > position:
-                ordered.insert(last, ordered.pop(position))
-                moved = True
-        if not moved:
-            break
+    # in order, each unit as soon as what it needs is placed (a cycle: the first left)
+    pending = list(units)
+    placed: set[str] = set()
+    ordered: list[Unit] = []
+    while pending:
+        ready = next((u for u in pending
+                      if all(added[n] is u or n in placed for n in needs(u))), pending[0])
+        pending.remove(ready)
+        ordered.append(ready)
+        if ready.kind == "add":
+            placed.add(ready.name)
     return ordered
 
 
