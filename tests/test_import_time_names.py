@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sleepcoder.agent.solve.run import start_solve
 from sleepcoder.tools.pyimports import import_time_unbound
+
+from tests.test_solve import REQUEST, inventory  # noqa: F401
 
 
 def test_decorators_defaults_bases_and_top_level_code_are_looked_up_on_import():
@@ -167,3 +170,35 @@ def test_standard_library_attribute_check_spares_submodules_and_own_modules():
         check("def f():\n    pass\n", "@argparse.arg('x')\ndef f():\n    pass\n")  # unimported
     with pytest.raises(EditRejected, match="`json.dump_everything` does not exist"):
         check("import json\n", "import json\ndef f(x):\n    return json.dump_everything(x)\n")
+
+
+def test_a_decorator_reading_a_name_bound_only_below_it_is_refused(inventory,  # noqa: F811
+                                                                    scripted):
+    """The README example's fix round at 9bd36d2 put `@main.command` above `def main`, which
+    the order-blind check let through: every test then failed with NameError on import."""
+    from tests.test_symbol_edit import options, script_plan
+
+    script_plan(scripted, "EDIT inventory/cli.py: low stock\n  CHANGE main: the low-stock "
+                          "command\n")
+    scripted.on(node="edit", contains="binds only by that very definition", reply=(
+        "```python\ndef main(argv: list[str] | None = None) -> int:\n    return 0\n```"))
+    scripted.on(node="edit", reply=(
+        "```python\n@main.command\ndef main(argv: list[str] | None = None) -> int:\n"
+        "    return 0\n```"))
+    result = start_solve(inventory.root, REQUEST, options(edit_protocol="rewrite"))
+    assert any("a decorator of `main` reads `main`" in c.prompt for c in scripted.calls)
+    assert "@main.command" not in result.patch
+
+
+def test_which_decorators_read_a_name_before_it_is_bound():
+    from sleepcoder.tools.pyimports import decorated_before_bound
+
+    assert decorated_before_bound("@main.command\ndef main():\n    pass\n") == {
+        ("main", "main")}
+    assert decorated_before_bound("@register\ndef a(): pass\ndef register(f): return f\n") \
+        == {("a", "register")}
+    assert decorated_before_bound("def cli(): pass\n@cli.command\ndef main():\n    pass\n") \
+        == set()
+    assert decorated_before_bound("import click\n@click.command()\ndef main(): pass\n") == set()
+    assert decorated_before_bound("@property\ndef a(): pass\n") == set()
+    assert decorated_before_bound("@main.command\ndef main(:\n") == set()  # does not parse

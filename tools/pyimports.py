@@ -242,6 +242,28 @@ def import_time_unbound(content: str) -> set[str] | None:
     return used - bound - _BUILTINS
 
 
+def decorated_before_bound(content: str) -> set[tuple[str, str]]:
+    """(definition, name) for each top-level definition whose decorators read a name the
+    module binds only at that definition or below it: `@main.command` above `def main` is a
+    NameError on import (a decorator runs before its function's name is bound). Names the
+    module never binds are import_time_unbound's; a `global` elsewhere is not followed."""
+    try:
+        tree = ast.parse(content)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return set()
+    out: set[tuple[str, str]] = set()
+    everywhere = _bound_names(tree.body)
+    for index, item in enumerate(tree.body):
+        if not isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) or \
+                not item.decorator_list:
+            continue
+        read: set[str] = set()
+        _expression_loads(item.decorator_list, set(), read)
+        late = (read & everywhere) - _bound_names(tree.body[:index]) - _BUILTINS
+        out |= {(item.name, name) for name in late}
+    return out
+
+
 def module_attributes(content: str) -> set[tuple[str, str]]:
     """(name, attribute) for each `name.attribute` read anywhere in the module where `name` is
     only ever bound by an import (never a parameter, an assignment, a loop or `with` target,

@@ -23,6 +23,17 @@ def check_import_names(ctx: SolveContext, work: UnitWork, new: str) -> None:
     if work.language != "python":
         return
     _check_stdlib_attributes(ctx, work, new)
+    late = sorted(pyimports.decorated_before_bound(new) -
+                  pyimports.decorated_before_bound(work.content))
+    if late:
+        # the example's fix round at 9bd36d2 put `@main.command` above `def main`: the
+        # module then failed to import, and every test with it
+        definition, name = late[0]
+        raise EditRejected(
+            f"a decorator of `{definition}` reads `{name}`, which {work.path} binds only "
+            f"{'by that very definition' if name == definition else 'further down'}: "
+            "decorators run before the name is bound, so importing the module would fail "
+            "with NameError. Leave that decorator out")
     after = pyimports.import_time_unbound(new)
     before = pyimports.import_time_unbound(work.content)
     if after is None or before is None:
