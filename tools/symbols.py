@@ -133,13 +133,19 @@ def body_statements(content: str, language: str, span: DefinitionSpan) -> list[S
     body = node.child_by_field_name("body") if node is not None else None
     if body is None:
         return []
+    return [statement for statement, _node in _statements(body, content)]
+
+
+def _statements(parent, content: str) -> list[tuple[Statement, object]]:
+    """The named children of `parent` but comments, each as a Statement with its node."""
     lines = _lines(content)
     out = []
-    for child in body.named_children:
+    for child in parent.named_children:
         if child.type in _COMMENTS:
             continue
         start, end = child.start_point[0] + 1, child.end_point[0] + 1
-        out.append(Statement(start, end, lines[start - 1].strip() if start <= len(lines) else ""))
+        first = lines[start - 1].strip() if start <= len(lines) else ""
+        out.append((Statement(start, end, first), child))
     return out
 
 
@@ -152,16 +158,8 @@ _DEFINITION_NODES = ("function_definition", "class_definition", "decorated_defin
 def top_level_statements(content: str, language: str) -> list[tuple[Statement, bool]]:
     """The file's top-level statements (comments left out), each with whether it is a
     definition (a function or class, decorated or exported)."""
-    root = _tree(content, language).root_node
-    lines = _lines(content)
-    out = []
-    for child in root.named_children:
-        if child.type in _COMMENTS:
-            continue
-        start, end = child.start_point[0] + 1, child.end_point[0] + 1
-        first = lines[start - 1].strip() if start <= len(lines) else ""
-        out.append((Statement(start, end, first), child.type in _DEFINITION_NODES))
-    return out
+    return [(statement, node.type in _DEFINITION_NODES)
+            for statement, node in _statements(_tree(content, language).root_node, content)]
 
 
 def elif_place(content: str, language: str, span: DefinitionSpan, answer: str

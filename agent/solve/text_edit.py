@@ -82,13 +82,19 @@ def places(content: str, path: str, focus: str = "") -> list[Place]:
     found = [p for p in found if p.after not in fenced]
     last = next((p for p in found if p.after >= len(lines)), None)
     found = [p for p in found if p.after < len(lines)]
-    if len(found) > MAX_PLACES - 1:
-        wanted = set(tokenize(focus))
-        ranked = sorted(found, key=lambda p: -len(wanted & set(tokenize(p.label))))
-        keep = {id(p) for p in ranked[:MAX_PLACES - 1]}
-        found = [p for p in found if id(p) in keep]
     end = f"{last.label}, at the end of the file" if last else "at the end of the file"
-    return [*found, Place(len(lines), end, True)]
+    return [*best_places(found, focus), Place(len(lines), end, True)]
+
+
+def best_places(found: list[Place], focus: str) -> list[Place]:
+    """At most MAX_PLACES - 1 of `found` (room for the end of the file), those whose labels
+    share the most words with `focus`, kept in file order."""
+    if len(found) <= MAX_PLACES - 1:
+        return found
+    wanted = set(tokenize(focus))
+    ranked = sorted(found, key=lambda p: -len(wanted & set(tokenize(p.label))))
+    keep = {id(p) for p in ranked[:MAX_PLACES - 1]}
+    return [p for p in found if id(p) in keep]
 
 
 def split_lines(content: str) -> list[str]:

@@ -24,17 +24,17 @@ from sleepcoder.agent.solve.names import check_import_names, check_repository_na
 from sleepcoder.agent.solve.plan import Plan, Step, Unit
 from sleepcoder.agent.solve.syntax import EditRejected, check_syntax
 from sleepcoder.agent.solve.text_edit import (
-    MAX_PLACES,
     NEW_LINES_TOKENS,
     OUTLINE_CHARS,
     PLACE_TOKENS,
     Place,
     ask_place,
+    best_places,
     insert,
     new_lines_from,
+    split_lines,
 )
 from sleepcoder.agent.solve.units import FENCE_NAMES, UnitRejected, UnitWork
-from sleepcoder.tools.search import tokenize
 from sleepcoder.tools.symbols import top_level_statements
 
 LANGUAGES = ("python", "javascript", "typescript", "tsx")
@@ -53,19 +53,14 @@ def wanted(result: FileResult, language: str) -> bool:
 
 def places(content: str, language: str, focus: str) -> list[Place]:
     """After each top-level statement (a definition is set off by blank lines), ranked by
-    the words they share with `focus` when there are more than MAX_PLACES, in file order;
+    the words they share with `focus` when there are too many (text_edit.best_places);
     the end of the file always."""
     found = [Place(statement.end_line, f"after `{statement.first[:80]}`", definition or
                    statement.end_line > statement.start_line)
              for statement, definition in top_level_statements(content, language)]
-    total = content.count("\n") + (0 if content.endswith("\n") or not content else 1)
+    total = len(split_lines(content))
     found = [p for p in found if p.after < total]
-    if len(found) > MAX_PLACES - 1:
-        words = set(tokenize(focus))
-        ranked = sorted(found, key=lambda p: -len(words & set(tokenize(p.label))))
-        keep = {id(p) for p in ranked[:MAX_PLACES - 1]}
-        found = [p for p in found if id(p) in keep]
-    return [*found, Place(total, "at the end of the file", True)]
+    return [*best_places(found, focus), Place(total, "at the end of the file", True)]
 
 
 def outline(content: str, path: str, language: str) -> str:
