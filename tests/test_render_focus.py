@@ -55,6 +55,23 @@ def test_focused_map_ranks_files_as_the_localizer_does(repo):
                                                     reverse=True)
 
 
+def test_the_localizers_scores_passed_in_give_the_same_map(repo):
+    # the solve's plan reuses its localization's scores instead of ranking again
+    grow(repo, 8)
+    build_map(repo.root)
+    request = "Add a billing export option"
+    store, _ = MapStore.open(repo.root / ".sleepcoder", create=False)
+    try:
+        ranking = localize(store, repo.root, request, limit=3)
+        assert len(ranking.scores) > len(ranking.candidates)  # every file, not the first 3
+        again = render_map(store, budget=600, focus=request, scores=ranking.scores)
+        ranked_again = render_map(store, budget=600, focus=request)
+    finally:
+        store.close()
+    assert again.text == ranked_again.text
+    assert again.files and again.files[0].path == ranking.candidates[0].path
+
+
 def test_definitions_about_the_focus_come_first_under_their_class(repo):
     repo.commit("Initial widgets", {"ui/widgets.py": WIDGETS, "ui/__init__.py": ""})
     build_map(repo.root)

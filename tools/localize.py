@@ -146,6 +146,9 @@ class Localization:
     used_history: bool = True  # False: too little history, ranked without it
     # the per-repository calibration (tools/calibrate.py): used, pseudo-tasks, scale, ...
     calibration: dict = field(default_factory=lambda: {"used": False})
+    # every ranked file's score, not only the candidates' (the plan's map view reuses it
+    # instead of ranking the repository again); left out of to_json
+    scores: dict[str, float] = field(default_factory=dict, repr=False)
 
     def to_json(self) -> dict:
         return {"chosen": self.chosen, "habits": self.habits,
@@ -181,7 +184,7 @@ def localize(store: MapStore, root: Path, request: str, *, limit: int = 30,
         candidate.reasons = _reasons(candidate.signals, candidate.path, seeds, model.weights)
     chosen, expected = choose(candidates, model)
     return Localization(candidates[:limit], chosen, habits, expected, commits, use_history,
-                        calibration)
+                        calibration, {c.path: c.score for c in candidates})
 
 
 def _memoised_probability(model: LocalizeModel) -> Callable[[dict[str, float]], float]:

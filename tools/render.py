@@ -67,32 +67,36 @@ class RenderedMap:
         return json.dumps(asdict(self), indent=2)
 
 
-def ranked_files(store: MapStore, focus: str = "") -> list[tuple[str, float]]:
+def ranked_files(store: MapStore, focus: str = "", scores: dict[str, float] | None = None
+                 ) -> list[tuple[str, float]]:
     """All mapped files, best first.
 
     Without a focus: the stored PageRank. With one: the localizer's probability that a
     request saying `focus` modifies the file (tools/localize.py, the same model and
-    calibration as `solve`), so the map a plan sees and the files it edits agree.
+    calibration as `solve`), so the map a plan sees and the files it edits agree. `scores`:
+    that localizer's scores for this focus, already computed (`Localization.scores`).
     """
     rows = store.conn.execute("SELECT path, rank FROM files WHERE status='ok'").fetchall()
     if not focus.strip() or not rows:
         return sorted(rows, key=lambda r: (-r[1], r[0]))
-    from sleepcoder.tools.localize import localize
+    if scores is None:
+        from sleepcoder.tools.localize import localize
 
-    root = Path(store.get_meta("root") or ".")
-    ranking = localize(store, root, focus, limit=len(rows))
-    scores = {c.path: c.score for c in ranking.candidates}
+        root = Path(store.get_meta("root") or ".")
+        scores = localize(store, root, focus, limit=0).scores
     return sorted(((path, scores.get(path, 0.0)) for path, _rank in rows),
                   key=lambda r: (-r[1], r[0]))
 
 
 def render_map(store: MapStore, budget: int = 2048, focus: str = "",
-               max_defs: int = 12, likely_changes: bool = True) -> RenderedMap:
+               max_defs: int = 12, likely_changes: bool = True,
+               scores: dict[str, float] | None = None) -> RenderedMap:
     """The map as text within `budget` tokens: an overview of the main directories (from the
     sleep pass, up to 15% of the budget), files by relevance with their summaries, key
     definitions and co-change hints, then anticipated changes (up to 15%; left out with
-    `likely_changes=False`, e.g. where a small model might take them for its task)."""
-    ranked = ranked_files(store, focus)
+    `likely_changes=False`, e.g. where a small model might take them for its task). `scores`:
+    the localizer's scores for `focus` when the caller has them (see `ranked_files`)."""
+    ranked = ranked_files(store, focus, scores)
     info = {path: (lang, lines, doc) for path, lang, lines, doc in store.conn.execute(
         "SELECT f.path, f.language, b.lines, b.doc FROM files f JOIN blobs b ON b.id = f.fid "
         "WHERE f.status='ok'")}

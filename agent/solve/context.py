@@ -83,6 +83,9 @@ class SolveContext:
     price_ratio: float = 1.0
     keep: int = 0
     first_free: bool = False  # no change tried yet: the first one is tried whatever its price
+    # the localizer's score of every mapped file for this request (set by the localize node;
+    # the plan's map view reuses it; None after a resume, which ranks again)
+    scores: dict[str, float] | None = None
     _mark: int = 0
 
     def account(self) -> None:

@@ -158,6 +158,7 @@ def _editable(ctx: SolveContext, path: str) -> bool:
 def _localize(ctx: SolveContext, state: SolveState, events: list[str]) -> SolveState:
     assert ctx.store is not None
     ranking = rank_files(ctx.store, ctx.workspace.repo, ctx.task.text)
+    ctx.scores = ranking.scores
     refused = [c.path for c in ranking.candidates if not _editable(ctx, c.path)]
     if refused:  # files the edit rules protect are never proposed
         ranking.candidates = [c for c in ranking.candidates if c.path not in refused]
@@ -206,7 +207,8 @@ def _plan(ctx: SolveContext, state: SolveState, events: list[str]) -> SolveState
     if ctx.store is not None:
         # without the anticipated requests: the 1.5B planned those instead of the task
         context = "\nRepository map (most relevant first):\n" + render_map(
-            ctx.store, budget=900, focus=ctx.task.text, likely_changes=False).text
+            ctx.store, budget=900, focus=ctx.task.text, likely_changes=False,
+            scores=ctx.scores).text
     else:
         seen = [item["action"] for item in state.get("exploration", {}).get("transcript", [])]
         context = ("\nWhat you looked at while exploring: " + "; ".join(seen[-8:])) if seen \
