@@ -11,10 +11,10 @@ would fake the result); its failure points at code the run changed, or at nothin
 
 from __future__ import annotations
 
-import difflib
 import re
 
 from sleepcoder.agent.solve.plan import Step, Unit
+from sleepcoder.agent.solve.syntax import changed_spans
 from sleepcoder.tools.languages import language_for_path
 from sleepcoder.tools.localize_features import is_test
 from sleepcoder.tools.symbols import SymbolError, definitions
@@ -108,7 +108,4 @@ def _changed_lines(base: str | None, current: str) -> set[int] | None:
     """The 1-based lines of `current` that differ from `base` (None: a new file, all its)."""
     if base is None:
         return None
-    matcher = difflib.SequenceMatcher(None, base.splitlines(), current.splitlines(),
-                                      autojunk=False)
-    return {n + 1 for tag, _i1, _i2, j1, j2 in matcher.get_opcodes() if tag != "equal"
-            for n in range(j1, j2)}
+    return {n + 1 for j1, j2 in changed_spans(base, current) for n in range(j1, j2)}

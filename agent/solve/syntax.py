@@ -71,11 +71,17 @@ def _python_parses(path: str, original: str, new: str) -> None:
                        f"{_numbered(new.splitlines(), line - 3, line + 1)}")
 
 
-def _changed_lines(original: str, new: str) -> tuple[int, int]:
-    """First and last line (1-based) of `new` that differ from `original`; (0, 0) if none."""
+def changed_spans(original: str, new: str) -> list[tuple[int, int]]:
+    """The runs of lines of `new` that differ from `original`, as 0-based [start, end) spans
+    (an empty span where lines were only removed)."""
     matcher = difflib.SequenceMatcher(None, original.splitlines(), new.splitlines(),
                                       autojunk=False)
-    spans = [(j1, j2) for tag, _i1, _i2, j1, j2 in matcher.get_opcodes() if tag != "equal"]
+    return [(j1, j2) for tag, _i1, _i2, j1, j2 in matcher.get_opcodes() if tag != "equal"]
+
+
+def _changed_lines(original: str, new: str) -> tuple[int, int]:
+    """First and last line (1-based) of `new` that differ from `original`; (0, 0) if none."""
+    spans = changed_spans(original, new)
     if not spans:
         return 0, 0
     return spans[0][0] + 1, max(spans[-1][1], spans[-1][0] + 1)
