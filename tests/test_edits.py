@@ -161,6 +161,32 @@ def test_a_search_whose_first_line_lost_its_indentation_keeps_the_body_where_it_
     assert got == "class A:\n    def f(self):\n        return 2\n"
 
 
+HTTP = ("class C:\n    async def send(self, request):\n        event = start(request)\n"
+        "        async for data in request.stream():\n            await put(data)\n"
+        "        return event\n")
+
+
+def test_a_replace_shifted_against_its_own_search_is_shifted_back():
+    # httpx-73 at a11421e: SEARCH at the class's indentation, REPLACE 4 spaces deeper; the
+    # loop's old body was left under-indented and the file did not parse
+    got = apply(HTTP, "    async def send(self, request):\n        event = start(request)\n"
+                "        async for data in request.stream():\n",
+                "        async def send(self, request):\n            event = start(request)\n"
+                "            request.cookies.apply()\n"
+                "            async for data in request.stream():\n")
+    assert got == HTTP.replace("        async for", "        request.cookies.apply()\n"
+                               "        async for")
+
+
+def test_a_replace_that_only_starts_like_its_search_keeps_its_indentation():
+    # the first line differs: wrapping lines in a new block is meant
+    got = apply(CLASS, "        return 1\n", "        if x:\n            return 1\n")
+    assert got == "class A:\n    def f(self):\n        if x:\n            return 1\n"
+    # a line indented less than the repeated first line: not a shift of the whole
+    got = apply(CLASS, "        return 1\n", "            return 1\n        return 2\n")
+    assert got == "class A:\n    def f(self):\n            return 1\n        return 2\n"
+
+
 def test_tab_indented_files_get_tabs_when_the_model_writes_spaces():
     go = "func f() {\n\tif x {\n\t\treturn 1\n\t}\n}\n"
     got = apply_blocks(go, [block("    if x {\n        return 1\n    }\n",
@@ -279,6 +305,25 @@ def test_a_shifted_block_lands_at_the_files_indentation(data, file, new):
     model_replace = render([lv + shift for lv in new_levels], new_texts, "    ")
     got = apply(join(lines), join(model_search), join(model_replace))
     assert got == join(lines[:start] + render(new_levels, new_texts, "    ") + lines[stop:])
+
+
+@given(data=st.data(), file=files(), new=replacements())
+def test_a_replace_shifted_against_its_search_lands_as_if_it_were_not(data, file, new):
+    # the REPLACE repeats the SEARCH's first line and adds lines, all shifted by the same
+    # amount against the SEARCH (which matches the file exactly)
+    levels, texts = file
+    lines = render(levels, texts, "    ")
+    start = data.draw(st.integers(0, len(lines) - 1))
+    stop = data.draw(st.integers(start + 1, len(lines)))
+    new_levels, new_texts = new
+    first = levels[start]
+    body = [max(first, lv) for lv, _t in zip(new_levels, new_texts, strict=True)]
+    replace_levels, replace_texts = [first, *body], [texts[start], *new_texts]
+    shift = data.draw(st.integers(-first, 3).filter(lambda s: s != 0))
+    model_replace = render([lv + shift for lv in replace_levels], replace_texts, "    ")
+    got = apply(join(lines), join(lines[start:stop]), join(model_replace))
+    assert got == join(lines[:start] + render(replace_levels, replace_texts, "    ")
+                       + lines[stop:])
 
 
 @given(data=st.data(), file=files(), new=replacements())

@@ -3,8 +3,10 @@
 Small models write these far more reliably than unified diffs with line numbers; the diff is
 derived afterwards by git. A SEARCH matches whole lines only: exactly first, then ignoring
 indentation and trailing spaces (the REPLACE is then shifted by the indentation the model got
-wrong); a single partial line is accepted only as a last resort, when it is unique and starts
-and ends on a word boundary. Every failure comes back with a precise, model-readable reason.
+wrong; a REPLACE that repeats the SEARCH's first line at another indentation is first shifted
+to agree with its SEARCH); a single partial line is accepted only as a last resort, when it is
+unique and starts and ends on a word boundary. Every failure comes back with a precise,
+model-readable reason.
 """
 
 from __future__ import annotations
@@ -129,6 +131,7 @@ def apply_block(content: str, block: EditBlock, path: str, number: int) -> str:
         return content  # changes nothing: the caller refuses an answer that changes nothing
     lines, ends = _split(content)
     search, replace = _block_lines(block.search), _block_lines(block.replace)
+    replace = _align_replace(search, replace)
     if not any(line.strip() for line in search):
         if content.strip():
             raise ApplyError(
@@ -230,6 +233,22 @@ def _partial_line(lines: list[str], ends: list[str], search: list[str],
 
 
 # --- indentation ----------------------------------------------------------------------------
+
+def _align_replace(search: list[str], replace: list[str]) -> list[str]:
+    """A REPLACE that starts with the SEARCH's first line at another indentation, and has no
+    line indented less than that copy, was shifted as a whole by the model (httpx-73 at
+    a11421e: a method's SEARCH at its class's 4 spaces, the REPLACE at 8, which left the
+    method's old body under-indented): it is shifted back to start where the SEARCH does."""
+    first_search = next((line for line in search if line.strip()), None)
+    first_replace = next((line for line in replace if line.strip()), None)
+    if first_search is None or first_replace is None or \
+            first_search.strip() != first_replace.strip():
+        return replace
+    have, wanted = _indent(first_replace), _indent(first_search)
+    if have == wanted or not all(line.startswith(have) for line in replace if line.strip()):
+        return replace
+    return [wanted + line[len(have):] if line.strip() else line for line in replace]
+
 
 def _reindent(search: list[str], found: list[str], replace: list[str],
               file_lines: list[str]) -> list[str]:
