@@ -5,7 +5,14 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sleepcoder.agent.solve.fit import EDIT_OVERHEAD, fit_plan, unit_cost
+from sleepcoder.agent.solve import text_edit
+from sleepcoder.agent.solve.fit import (
+    EDIT_OVERHEAD,
+    TEXT_OUTLINE,
+    fit_plan,
+    step_cost,
+    unit_cost,
+)
 from sleepcoder.agent.solve.plan import Plan, Step, Unit
 from sleepcoder.agent.solve.run import start_solve
 
@@ -52,6 +59,29 @@ def test_every_planned_file_gets_its_first_change_before_any_file_gets_a_second(
         ("a.py", ["main"]), ("tests/test_a.py", ["test_helper"])]
     assert fitted.left_out == ["a.py: ADD helper AT END", "b.py: CHANGE run"]
     assert fitted.queue == [0, 1]
+
+
+def test_a_text_file_in_the_symbols_format_is_priced_at_its_two_short_questions():
+    # flask-687 at a11421e: two reStructuredText files priced at 4,000 tokens each (the
+    # file-level window) left flask/__init__.py out of a run that then used 7,700 of 20,000
+    docs = Step("edit", "docs/signals.rst", "a section", [])
+    large = 20_000  # tokens of the file
+    by_lines = step_cost(docs, {}, large, text_by_lines=True)
+    assert by_lines < step_cost(docs, {}, large) / 2
+    assert by_lines == step_cost(docs, {}, TEXT_OUTLINE, text_by_lines=True)  # outline capped
+    assert TEXT_OUTLINE == text_edit.OUTLINE_CHARS // 4
+    # a file with a parser and no planned definitions is still a file-level edit
+    code = Step("edit", "pkg/mod.py", "a change", [])
+    assert step_cost(code, {}, large, text_by_lines=True) == step_cost(code, {}, large)
+    plan = Plan([Step("edit", "a.py", "core", [Unit("change", "main")]), docs,
+                 Step("edit", "docs/api.rst", "an entry", [])])
+    sizes = {"a.py": {"main": 300}}
+    room = unit_cost(Unit("change", "main"), sizes["a.py"]) + 2 * by_lines
+    assert fit_plan(plan, [0, 1, 2], room, sizes, {"docs/signals.rst": large,
+                                                  "docs/api.rst": large},
+                    text_by_lines=True).left_out == []
+    assert len(fit_plan(plan, [0, 1, 2], room, sizes, {"docs/signals.rst": large,
+                                                      "docs/api.rst": large}).left_out) == 2
 
 
 def test_the_first_change_is_always_tried_even_when_nothing_fits():

@@ -27,6 +27,15 @@ CALLS = {"change": 2, "add": 1, "imports": 1}
 NEW_CODE = 300  # tokens of an added definition's answer
 FILE_WINDOW = 2_300  # a file-level edit shows at most about this much of the file
 FILE_ANSWER = 700
+# A new file: its question shows no file (230 to 450 prompt tokens on the dev runs at
+# a11421e, where 2,400 were priced).
+CREATE_QUESTION = 500
+# A file without a parser in the `symbols` format (text_edit.py): the new lines (the file's
+# outline shown, up to OUTLINE_CHARS), then where they go. 360 to 1,530 tokens on the dev
+# runs at 301d805 and a11421e (about 1,000 on average), where the file-level price was 2,000
+# to 4,000 and left planned files out of 20,000-token runs that then used 7,700.
+TEXT_QUESTIONS = 2 * 400
+TEXT_OUTLINE = 750  # text_edit.OUTLINE_CHARS // 4
 MAX_DEFINITION = 2_500  # a CHANGE of a larger one is dropped at planning (plan.MAX_CHANGE_CHARS)
 RESERVE = 0.15  # of the budget, kept for retries and the fix round after failing tests
 MAX_RATIO = 4.0  # price_ratio's ceiling: a run's first stubborn change does not end editing
@@ -56,7 +65,8 @@ def by_units(step: Step) -> bool:
     return bool(step.units) and language_for_path(step.path) is not None
 
 
-def reserve_for(workspace, steps: list[Step]) -> tuple[int, int]:
+def reserve_for(workspace, steps: list[Step], text_by_lines: bool = False
+                ) -> tuple[int, int]:
     """What the planned `steps` not tried yet are priced at, as the fit priced them: the
     tokens a retry elsewhere must leave for them (SolveContext.reserved), and the part of
     it that is each step's first change (what a second change of the file being edited must
@@ -64,38 +74,45 @@ def reserve_for(workspace, steps: list[Step]) -> tuple[int, int]:
     if not steps:
         return 0, 0
     sizes, files = measure(workspace, Plan(list(steps)))
-    whole = sum(step_cost(s, sizes.get(s.path, {}), files.get(s.path, 0)) for s in steps)
-    first = sum(first_cost(s, sizes.get(s.path, {}), files.get(s.path, 0)) for s in steps)
+    whole = sum(step_cost(s, sizes.get(s.path, {}), files.get(s.path, 0), text_by_lines)
+                for s in steps)
+    first = sum(first_cost(s, sizes.get(s.path, {}), files.get(s.path, 0), text_by_lines)
+                for s in steps)
     return whole, first
 
 
-def first_cost(step: Step, definition_tokens: dict[str, int], file_tokens: int) -> int:
+def first_cost(step: Step, definition_tokens: dict[str, int], file_tokens: int,
+               text_by_lines: bool = False) -> int:
     """Estimated tokens of the step's first change (the whole file-level edit if it has no
     definition by definition edits)."""
     if by_units(step):
         return unit_cost(step.units[0], definition_tokens)
-    return step_cost(step, definition_tokens, file_tokens)
+    return step_cost(step, definition_tokens, file_tokens, text_by_lines)
 
 
-def step_cost(step: Step, definition_tokens: dict[str, int], file_tokens: int) -> int:
+def step_cost(step: Step, definition_tokens: dict[str, int], file_tokens: int,
+              text_by_lines: bool = False) -> int:
     """Estimated tokens of one planned file's edits (a step with no named definitions, or a
-    file without a parser, is edited at file level)."""
+    file without a parser, is edited at file level). `text_by_lines`: the `symbols` format,
+    where a file without a parser gets text_edit.py's two short questions instead."""
     if by_units(step):
         return sum(unit_cost(u, definition_tokens) for u in step.units)
     if step.action == "create":
-        return EDIT_OVERHEAD + FILE_ANSWER * 2
+        return CREATE_QUESTION + FILE_ANSWER
+    if text_by_lines and language_for_path(step.path) is None:
+        return TEXT_QUESTIONS + min(file_tokens, TEXT_OUTLINE)
     return EDIT_OVERHEAD + min(file_tokens, FILE_WINDOW) + FILE_ANSWER
 
 
 def fit_plan(plan: Plan, queue: list[int], available: int, sizes: dict[str, dict[str, int]],
-             file_tokens: dict[str, int]) -> Fitted:
+             file_tokens: dict[str, int], text_by_lines: bool = False) -> Fitted:
     """The plan cut to what `available` tokens can edit. Breadth first: every planned file's
     first change is considered (in `queue` order) before any file's second one, since a
     feature whose files are all touched once is closer to done than one file changed twice
     and the rest untouched (on httpx-42 at 20,000 tokens, the two changes of one large class
     left no room for the tests the request needed). Whole units are kept while they fit; the
     first unit is always kept (a run that tries nothing learns nothing). `sizes[path][qname]`
-    are definition sizes in tokens."""
+    are definition sizes in tokens; `text_by_lines` as in `step_cost`."""
     spent, needed = 0, 0
     kept_any = False
     kept: set[tuple[int, int]] = set()  # (step, unit index; -1: a step without units)
@@ -108,8 +125,8 @@ def fit_plan(plan: Plan, queue: list[int], available: int, sizes: dict[str, dict
             if not by_units(step):
                 if depth:
                     continue
-                cost, unit_index, what = (step_cost(step, defs, file_tokens.get(step.path, 0)),
-                                          -1, step.path)
+                cost, unit_index, what = (step_cost(step, defs, file_tokens.get(step.path, 0),
+                                                    text_by_lines), -1, step.path)
             elif depth < len(step.units):
                 unit = step.units[depth]
                 cost, unit_index, what = (unit_cost(unit, defs), depth,

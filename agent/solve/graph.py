@@ -227,7 +227,8 @@ def _plan(ctx: SolveContext, state: SolveState, events: list[str]) -> SolveState
     if ctx.llm is not None and ctx.options.budget:
         sizes, file_tokens = measure(ctx.workspace, plan)
         available = ctx.options.budget - ctx.tokens() - int(RESERVE * ctx.options.budget)
-        fitted = fit_plan(plan, order, available, sizes, file_tokens)
+        fitted = fit_plan(plan, order, available, sizes, file_tokens,
+                          edit_format(ctx) == "symbols")
         plan, order = fitted.plan, fitted.queue
     ctx.trajectory.outcome("plan", "; ".join(filter(None, [render_plan(plan), plan.note])))
     if plan.note:
@@ -283,7 +284,8 @@ def _edit(ctx: SolveContext, state: SolveState, events: list[str]) -> SolveState
     fixing = test.get("output", "") if test.get("status") == "failed" else ""
     pricing = dict(ctx.usage.get("edit_pricing", {}))
     ctx.price_ratio = price_ratio(pricing)
-    waiting, first = reserve_for(ctx.workspace, [plan.steps[i] for i in queue])  # files waiting
+    waiting, first = reserve_for(ctx.workspace, [plan.steps[i] for i in queue],  # files waiting
+                                 edit_format(ctx) == "symbols")
     ctx.reserved = int(waiting * ctx.price_ratio)
     ctx.reserved_first = int(first * ctx.price_ratio)
     # the fix round's share of the budget is kept once an edit has been tried (the fit kept it
@@ -342,7 +344,8 @@ def _by_units(ctx: SolveContext, step, fixing: str) -> bool:
 def _file_price(ctx: SolveContext, step) -> int:
     """What the fit priced the step's edits at (fit.step_cost), from the file as it is now."""
     sizes, files = measure(ctx.workspace, Plan([step]))
-    return step_cost(step, sizes.get(step.path, {}), files.get(step.path, 0))
+    return step_cost(step, sizes.get(step.path, {}), files.get(step.path, 0),
+                     edit_format(ctx) == "symbols")
 
 
 def _start_refused(ctx: SolveContext, step, fixing: str, started: bool,
