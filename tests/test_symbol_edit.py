@@ -360,13 +360,41 @@ def test_an_echo_region_always_lies_inside_the_body():
     @given(st.lists(line, min_size=1, max_size=12), st.lists(line, max_size=12))
     def check(body, answer):
         content = "def f():\n" + "".join(f"    {b}\n" for b in body) + "\nafter = 1\n"
-        work = SimpleNamespace(content=content, span=SimpleNamespace(end_line=1 + len(body)))
+        work = SimpleNamespace(content=content, span=SimpleNamespace(end_line=1 + len(body)),
+                               language="python")
         region = _echo_region(work, 1, "\n".join(answer))
         if region is not None:
             first, last, _indent = region
             assert 2 <= first <= last <= 1 + len(body)
 
     check()
+
+
+def test_repeated_lines_under_a_new_definitions_header_are_not_a_rewrite_of_them():
+    from types import SimpleNamespace
+
+    from sleepcoder.agent.solve.decomposed import _echo_region
+
+    # flask-687 at a11421e: `_fail`'s body copied under `def send`; spliced as a rewrite of
+    # those lines, `def _fail` was left without a body
+    content = ("class _FakeSignal(object):\n"
+               "    def __init__(self, name):\n        self.name = name\n"
+               "    def _fail(self, *args):\n        raise RuntimeError('signalling '\n"
+               "                           'unavailable')\n"
+               "    send = lambda *a: None\n")
+    work = SimpleNamespace(content=content, span=SimpleNamespace(end_line=7),
+                           language="python")
+    copied = ("    def send(self, *args):\n        raise RuntimeError('signalling '\n"
+              "                           'unavailable')\n")
+    assert _echo_region(work, 1, copied) is None
+    # the same lines under a new header of the definition they are in: a rewrite of it
+    rewritten = ("    def _fail(self, *args, **kwargs):\n        raise RuntimeError('signalling '\n"
+                 "                           'unavailable')\n")
+    assert _echo_region(work, 1, rewritten) == (4, 6, "    ")
+    # new lines that define nothing, among repeated ones: a rewrite too
+    logged = ("        log('failing')\n        raise RuntimeError('signalling '\n"
+              "                           'unavailable')\n")
+    assert _echo_region(work, 1, logged) == (5, 6, "        ")
 
 
 def test_a_change_of_a_definition_too_large_to_show_is_dropped_and_repeats_collapse(

@@ -302,6 +302,7 @@ def _echo_region(work: UnitWork, header_last: int, answer: str) -> tuple[int, in
     lines = work.content.splitlines()
     body = range(header_last + 1, work.span.end_line + 1)  # 1-based
     matched: list[tuple[int, str]] = []  # (file line, answer line)
+    lead: list[str] = []  # the new lines before the first repeated one
     fresh = 0
     position = header_last
     for raw in answer.splitlines():
@@ -314,9 +315,14 @@ def _echo_region(work: UnitWork, header_last: int, answer: str) -> tuple[int, in
             position = found
         else:
             fresh += 1
+            if not matched:
+                lead.append(text)
     if len(matched) < 2 or not fresh:
         return None
     first, last = matched[0][0], matched[-1][0]
+    header = _lead_header(lines, first, lead) if work.language == "python" else None
+    if header == -1:
+        return None
     spanned = [n for n in range(first, last + 1) if lines[n - 1].strip()]
     if len(spanned) - len(matched) > len(spanned) // 3:
         return None
@@ -327,7 +333,34 @@ def _echo_region(work: UnitWork, header_last: int, answer: str) -> tuple[int, in
     shift = own - least
     indent = file_indent[: len(file_indent) - shift] if 0 < shift <= len(file_indent) \
         else file_indent
+    if header is not None and header > header_last:  # the answer restates a nested header
+        first = header
     return first, last, indent
+
+
+_DEFINES = re.compile(r"(?:async\s+)?(?:def|class)\s+(\w+)")
+
+
+def _lead_header(lines: list[str], first: int, lead: list[str]) -> int | None:
+    """What the new lines before the repeated ones say when they define something (Python):
+    -1 when they define a name other than the one whose body line `first` (1-based) is in,
+    a new definition modelled on an existing one's body, not a rewrite of those lines
+    (flask-687 at a11421e: `def send(...)` over the lines of `_fail`'s `raise
+    RuntimeError(...)`; spliced as a rewrite of them, `def _fail` was left without a body);
+    the line of that definition's own header when they restate it (a new signature: the
+    rewrite starts there); None when they define nothing."""
+    named = [m.group(1) for m in map(_DEFINES.match, lead) if m]
+    if not named:
+        return None
+    depth = len(lines[first - 1]) - len(lines[first - 1].lstrip())
+    for n in range(first - 1, 0, -1):
+        text = lines[n - 1]
+        if text.strip() and len(text) - len(text.lstrip()) < depth:
+            match = _DEFINES.match(text.strip())
+            if match and named == [match.group(1)]:
+                return n
+            return -1
+    return -1
 
 
 def _check_header(work: UnitWork, header: str, continuation: int) -> str:
