@@ -2,7 +2,7 @@
 
     python benchmarks/dev_collect.py --dataset DEV.jsonl --repos-dir MIRRORS --out FEATURES_DIR
                                      [--pseudo-tasks 30] [--cache DIR] [--repo OWNER/NAME ...]
-                                     [--no-history]
+                                     [--no-history] [--sleep [--model M]]
 
 For each task it maps the repository at the task's base commit (history up to it only) and
 stores, per repository in FEATURES_DIR/OWNER+NAME.pkl (resumable: a finished repository is
@@ -14,6 +14,12 @@ skipped; with --no-history, only the first item, computed with the history withh
   * the previous task replayed as a pseudo-task at this (later) map: its features under the
     replay's approximation (today's code, history cut before it), to measure what the
     approximation leaks against the exact features stored for it.
+With --sleep, the map at each base commit is made by the sleep pass with the model
+(`agent.sleep.run.run_sleep`, incremental from one base commit to the next, its answers cached
+in the map's folder) instead of the static map: the sleep-derived signals (the anticipated
+requests' `notes`, the summaries in the `text` index) then carry what the model wrote, and each
+row records the pass's tokens. Collect into another FEATURES_DIR than the static run's, and
+compare the two with dev_localize.py (the paired comparison of issue 12, part 4).
 Nothing here is committed: the output is derived from the mirrors.
 """
 
@@ -32,7 +38,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def collect_repo(repo: str, items: list, repos_dir: Path, cache: Path, limit: int,
-                 use_history: bool = True) -> list[dict]:
+                 use_history: bool = True, sleep: bool = False,
+                 model: str | None = None) -> list[dict]:
     from sleepcoder.swe_features.repos import Snapshot, locate
     from sleepcoder.tools.config import Config, MapConfig
     from sleepcoder.tools.localize_features import build_index, request_features
@@ -42,13 +49,26 @@ def collect_repo(repo: str, items: list, repos_dir: Path, cache: Path, limit: in
 
     source = locate(repo, repos_dir, {}, cache)
     snapshot = Snapshot(source, cache / "worktrees" / repo.replace("/", "+"))
-    config = Config(map=MapConfig(store_dir=str(cache / "maps" / repo.replace("/", "+"))))
+    # slept maps apart from the static ones: a later static collection must not read them
+    maps = cache / ("maps-slept" if sleep else "maps")
+    config = Config(map=MapConfig(store_dir=str(maps / repo.replace("/", "+"))))
     rows: list[dict] = []
     previous = None
     for instance in sorted(items, key=lambda i: i.created_at):
         started = time.perf_counter()
         snapshot.checkout(instance.base_commit)
-        build_map(snapshot.path, config)
+        slept: dict = {}
+        if sleep:
+            from sleepcoder.agent.sleep.run import run_sleep
+
+            report = run_sleep(snapshot.path, config, model=model)
+            usage = report["llm"]
+            slept = {"tokens": usage["prompt_tokens"] + usage["completion_tokens"],
+                     "calls": usage["calls"], "cached": usage["cached"],
+                     "summarized": report["summarized"], "fallback": report["fallback"],
+                     "anticipated": report["anticipated"], "seconds": report["seconds"]}
+        else:
+            build_map(snapshot.path, config)
         store, _ = MapStore.open(config.map.store_path(snapshot.path), create=False)
         try:
             index = build_index(store, snapshot.path, use_history)
@@ -74,14 +94,16 @@ def collect_repo(repo: str, items: list, repos_dir: Path, cache: Path, limit: in
                 "gold": instance.gold_modified, "habits": habits, "names": names,
                 "paths": paths, "kinds": [kinds[p] for p in paths],
                 "x": np.array([[features[p][n] for n in names] for p in paths], np.float32),
-                "pseudo": pseudo, "approx_previous": approx,
+                "pseudo": pseudo, "approx_previous": approx, "sleep": slept,
                 "history_commits": len(index.history.commits) + len(index.history.merges)
                 if index.history else 0})
         finally:
             store.close()
         previous = instance
         print(f"  {instance.instance_id}: {len(paths)} files, {len(pseudo)} pseudo-tasks, "
-              f"{time.perf_counter() - started:.1f} s", file=sys.stderr, flush=True)
+              f"{time.perf_counter() - started:.1f} s"
+              + (f", sleep pass {slept['tokens']:,} tokens" if sleep else ""),
+              file=sys.stderr, flush=True)
     return rows
 
 
@@ -128,7 +150,12 @@ def main() -> None:
     parser.add_argument("--repo", action="append", default=[], help="only these (repeat)")
     parser.add_argument("--no-history", action="store_true",
                         help="features with every history signal withheld (young repositories)")
+    parser.add_argument("--sleep", action="store_true",
+                        help="map with the sleep pass and the model at each base commit")
+    parser.add_argument("--model", default=None, help="the sleep pass's model (with --sleep)")
     args = parser.parse_args()
+    if args.sleep and args.no_history:
+        parser.error("--sleep and --no-history measure different things: collect them apart")
     by_repo: dict[str, list] = defaultdict(list)
     for instance in load_dataset(args.dataset):
         by_repo[instance.repo].append(instance)
@@ -139,7 +166,7 @@ def main() -> None:
             continue
         print(f"{repo}: {len(items)} tasks", file=sys.stderr, flush=True)
         rows = collect_repo(repo, items, args.repos_dir, args.cache, args.pseudo_tasks,
-                            not args.no_history)
+                            not args.no_history, args.sleep, args.model)
         partial = target.with_suffix(".part")
         partial.write_bytes(pickle.dumps(rows))
         partial.rename(target)
