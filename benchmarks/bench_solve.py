@@ -125,7 +125,7 @@ def _row(request: str, edit_format: str, condition: str, budget: int, result, go
     record = result.record
     modified = set(record["files"]["modified"])
     p, r, score = f1(modified, gold)
-    planned = [s["path"] for s in (record.get("plan") or {}).get("steps", [])]
+    planned = list(dict.fromkeys(s["path"] for s in (record.get("plan") or {}).get("steps", [])))
     landed = [e["path"] for e in record.get("edits", []) if e["status"] in ("done", "partial")]
     test = record.get("test") or {}
     return {"request": request, "format": edit_format, "condition": condition,

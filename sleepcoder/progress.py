@@ -348,8 +348,12 @@ def file_outcomes(record: dict) -> list[str]:
     touched = files.get("touched", {})
     events = record.get("events") or []
     lines = []
+    seen: set[str] = set()
     for step in (record.get("plan") or {}).get("steps", []):
         path, result = step["path"], results.get(step["path"])
+        if path in seen:  # a second step of the file: changes left out, edited later
+            continue
+        seen.add(path)
         verb = "created" if step["action"] == "create" else "edited"
         if result is None:
             why = _NOT_REACHED.get(record.get("status") or "", "not attempted")

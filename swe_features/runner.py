@@ -208,7 +208,8 @@ def _run_facts(instance: Instance, record: dict) -> dict:
     from sleepcoder.swe_features.scorer import prf
 
     localized = sorted(record.get("localization", {}).get("files", []))
-    planned = [s["path"] for s in (record.get("plan") or {}).get("steps", [])]
+    # once each: a file whose left-out changes were edited later has a second step
+    planned = list(dict.fromkeys(s["path"] for s in (record.get("plan") or {}).get("steps", [])))
     landed = [e["path"] for e in record.get("edits", []) if e["status"] in ("done", "partial")
               and e["path"] in planned]
     return {"localized_files": localized,

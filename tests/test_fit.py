@@ -231,3 +231,61 @@ def test_a_file_without_a_parser_is_priced_as_one_file_level_edit():
     fitted = fit_plan(Plan([code, readme]), [0, 1], step_cost(code, {}, 0) + 10,
                       {}, {"README.md": 50_000})
     assert fitted.left_out == ["README.md"]
+
+
+def test_changes_left_out_at_planning_are_edited_when_the_budget_leaves_room(
+        inventory, scripted, monkeypatch):  # noqa: F811
+    """The fit prices edits before any is made; a run whose edits cost less than priced
+    edits what it left out once the kept changes are made (at a11421e the dev runs ended
+    with 7,000 to 12,000 of 20,000 tokens unused and found files left out)."""
+    import sleepcoder.agent.solve.fit as fit
+
+    from sleepcoder.progress import file_outcomes
+
+    monkeypatch.setattr(fit, "FILE_ANSWER", 3_000)  # each file priced at about 4,500 tokens
+    script_happy_path(scripted)
+    result = start_solve(inventory.root, REQUEST, options(budget=10_000))
+    record = result.record
+    assert result.status == "done", record["events"]
+    assert any("left out to fit the token budget" in e for e in record["events"])
+    assert any(e.startswith("the budget left room for changes left out at planning, edited "
+                            "now: inventory/cli.py") for e in record["events"])
+    assert set(record["files"]["modified"]) == {"inventory/report.py", "inventory/cli.py"}
+    assert record["plan"]["left_out"] == []  # nothing is left out in the end
+    assert record["files"]["planned"] == ["inventory/report.py", "inventory/cli.py"]
+    lines = file_outcomes(record)
+    assert len([line for line in lines if line.startswith("inventory/cli.py")]) == 1
+    assert not any("left out" in line for line in lines)
+    assert record["usage"]["test"]["tokens"] <= 10_000
+
+
+def test_a_refill_takes_nothing_that_does_not_fit(
+        inventory, scripted, monkeypatch):  # noqa: F811
+    import sleepcoder.agent.solve.fit as fit
+
+    monkeypatch.setattr(fit, "FILE_ANSWER", 3_000)
+    script_happy_path(scripted)
+    # room for the first file only, before and after it is edited: no refill
+    result = start_solve(inventory.root, REQUEST, options(budget=7_000))
+    assert result.record["plan"]["left_out"] == ["inventory/cli.py"]
+    assert not any("budget left room" in e for e in result.record["events"])
+    assert result.record["files"]["modified"] == ["inventory/report.py"]
+
+
+def test_a_files_two_results_merge_into_one():
+    from sleepcoder.agent.solve.edit import FileResult
+    from sleepcoder.agent.solve.graph import _merged
+
+    first = FileResult("a.py", "edit", "done", 2, "", [{"unit": "CHANGE f", "status": "done"}],
+                       ["def g()"], "symbols/decomposed+blocks", "", 1_000)
+    later = FileResult("a.py", "edit", "failed", 3, "no block",
+                       [{"unit": "CHANGE h", "status": "failed"}], [], "symbols/decomposed",
+                       "", 800)
+    merged = _merged(first, later)
+    assert merged.status == "partial" and merged.attempts == 5 and merged.priced == 1_800
+    assert [u["unit"] for u in merged.units] == ["CHANGE f", "CHANGE h"]
+    assert merged.added == ["def g()"] and merged.method == "symbols/decomposed+blocks"
+    both = _merged(first, FileResult("a.py", "edit", "done", 1, "", [], [], "symbols/insert"))
+    assert both.status == "done" and both.method == "symbols/decomposed+blocks+symbols/insert"
+    failed = FileResult("a.py", "edit", "failed", 1, "x")
+    assert _merged(failed, failed).status == "failed"

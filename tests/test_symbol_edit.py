@@ -1238,3 +1238,41 @@ def test_blocks_on_a_long_definition_hold_search_to_a_few_lines(inventory, scrip
     result = start_solve(inventory.root, "double totals", options(edit_protocol="blocks"))
     assert result.status == "done", result.record["edits"]
     assert sorted(asked) == [protocols.SEARCH_LINES, 60]
+
+
+def test_a_files_change_left_out_at_planning_is_made_later_and_its_results_merged(
+        inventory, scripted, monkeypatch):  # noqa: F811
+    import sleepcoder.agent.solve.fit as fit
+
+    from sleepcoder.progress import file_outcomes
+
+    # priced high: the fit keeps `build_parser` and leaves `main` out; both cost little
+    monkeypatch.setattr(fit, "EDIT_OVERHEAD", 2_000)
+    script_plan(scripted)
+    scripted.on(node="edit", contains="Planned new definition `low_stock`", reply=LOW_STOCK)
+    scripted.on(node="edit", contains="Planned change of `build_parser`",
+                reply=BUILD_PARSER_INSERT)
+    scripted.on(node="edit", contains="Planned change of `main`", reply=MAIN_INSERT)
+    result = start_solve(inventory.root, REQUEST, options(edit_protocol="insert",
+                                                          budget=11_000))
+    record = result.record
+    assert result.status == "done", record["events"]
+    assert any("left out to fit the token budget" in e and "CHANGE main" in e
+               for e in record["events"])
+    assert "the budget left room for changes left out at planning, edited now: " \
+           "inventory/cli.py: CHANGE main" in record["events"]
+    assert '+        elif args.command == "low-stock":' in result.patch
+    assert '+    low = commands.add_parser("low-stock"' in result.patch
+    assert [s["path"] for s in record["plan"]["steps"]] == [
+        "inventory/report.py", "inventory/cli.py", "inventory/cli.py"]
+    assert record["files"]["planned"] == ["inventory/report.py", "inventory/cli.py"]
+    assert record["plan"]["left_out"] == []
+    edits = [e for e in record["edits"] if e["path"] == "inventory/cli.py"]
+    assert len(edits) == 1 and edits[0]["status"] == "done"
+    assert [u["unit"] for u in edits[0]["units"] if not u.get("automatic")] == [
+        "CHANGE build_parser", "CHANGE main"]
+    lines = [line for line in file_outcomes(record) if line.startswith("inventory/cli.py")]
+    assert len(lines) == 1 and "touches" in lines[0] and "main" in lines[0]
+    # the other file is named once in the later question
+    main_prompt = next(c.prompt for c in scripted.calls if "Planned change of `main`" in c.prompt)
+    assert main_prompt.count("inventory/report.py: add the low-stock report") == 1

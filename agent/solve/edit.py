@@ -48,7 +48,7 @@ class FileResult:
 
 def other_files(plan: Plan, path: str) -> str:
     """The plan's other files and what each is for, as the edit questions show them."""
-    others = [s for s in plan.steps if s.path != path]
+    others = [s for s in plan.distinct_steps() if s.path != path]
     return ("Other files in this change:\n" + "\n".join(
         f"- {s.path}: {s.what}" for s in others) + "\n") if others else ""
 

@@ -48,6 +48,9 @@ class Fitted:
     left_out: list[str]  # "path: CHANGE x" or "path" for whole steps
     needed: int  # estimated tokens of the whole plan's edits
     available: int  # tokens the edits may use
+    # what was left out, as steps in edit order (each with its left-out units): edited later
+    # if the kept ones leave room (graph._refill); None when nothing was left out
+    held: Plan | None = None
 
 
 def unit_cost(unit: Unit, definition_tokens: dict[str, int]) -> int:
@@ -105,14 +108,16 @@ def step_cost(step: Step, definition_tokens: dict[str, int], file_tokens: int,
 
 
 def fit_plan(plan: Plan, queue: list[int], available: int, sizes: dict[str, dict[str, int]],
-             file_tokens: dict[str, int], text_by_lines: bool = False) -> Fitted:
+             file_tokens: dict[str, int], text_by_lines: bool = False,
+             keep_first: bool = True) -> Fitted:
     """The plan cut to what `available` tokens can edit. Breadth first: every planned file's
     first change is considered (in `queue` order) before any file's second one, since a
     feature whose files are all touched once is closer to done than one file changed twice
     and the rest untouched (on httpx-42 at 20,000 tokens, the two changes of one large class
     left no room for the tests the request needed). Whole units are kept while they fit; the
     first unit is always kept (a run that tries nothing learns nothing). `sizes[path][qname]`
-    are definition sizes in tokens; `text_by_lines` as in `step_cost`."""
+    are definition sizes in tokens; `text_by_lines` as in `step_cost`. Without `keep_first`
+    (a refill after the kept changes were made), nothing is kept that does not fit."""
     spent, needed = 0, 0
     kept_any = False
     kept: set[tuple[int, int]] = set()  # (step, unit index; -1: a step without units)
@@ -134,7 +139,7 @@ def fit_plan(plan: Plan, queue: list[int], available: int, sizes: dict[str, dict
             else:
                 continue
             needed += cost
-            if kept_any and spent + cost > available:
+            if (kept_any or not keep_first) and spent + cost > available:
                 left.append((position, unit_index, what))
                 continue
             spent, kept_any = spent + cost, True
@@ -142,22 +147,24 @@ def fit_plan(plan: Plan, queue: list[int], available: int, sizes: dict[str, dict
     if not left:
         return Fitted(plan, queue, [], needed, available)
     left_out = [what for _p, _u, what in sorted(left)]  # in edit order
-    steps = []
+    steps, held = [], []
     for index in queue:
         step = plan.steps[index]
         if not by_units(step):
-            if (index, -1) in kept:
-                steps.append(step)
+            (steps if (index, -1) in kept else held).append(step)
             continue
         units = [u for n, u in enumerate(step.units) if (index, n) in kept]
         if units:
             steps.append(Step(step.action, step.path, step.what, units))
+        rest = [u for n, u in enumerate(step.units) if (index, n) not in kept]
+        if rest:
+            held.append(Step(step.action, step.path, step.what, rest))
     note = (f"left out to fit the token budget (about {needed:,} tokens of edits planned, "
             f"{max(available, 0):,} available): " + "; ".join(left_out))
     fitted = Plan(steps, "; ".join(filter(None, [plan.note, note])), plan.dropped_units,
                   left_out)
     # the kept steps are already in edit order
-    return Fitted(fitted, list(range(len(steps))), left_out, needed, available)
+    return Fitted(fitted, list(range(len(steps))), left_out, needed, available, Plan(held))
 
 
 def measure(workspace, plan: Plan) -> tuple[dict[str, dict[str, int]], dict[str, int]]:

@@ -82,6 +82,12 @@ class Plan:
     left_out: list[str] = field(default_factory=list)  # cut to fit the budget (fit.py)
     copied: bool = False  # it took names or descriptions from the worked example
 
+    def distinct_steps(self) -> list[Step]:
+        """Each planned file's first step: a file whose changes left out at planning were
+        edited later (graph._refill) has a second one."""
+        seen: set[str] = set()
+        return [s for s in self.steps if not (s.path in seen or seen.add(s.path))]
+
     def to_dict(self) -> dict:
         return {"steps": [s.to_dict() for s in self.steps], "note": self.note,
                 "dropped_units": self.dropped_units, "left_out": list(self.left_out)}

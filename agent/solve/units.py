@@ -82,7 +82,7 @@ def prepare(ctx: SolveContext, step: Step, plan: Plan, unit: Unit, content: str,
     if unit.kind == "add":
         parts.append(_neighbourhood(content, language, unit))
     others = [f"  {u.describe()}: {u.what}" for u in step.units if u is not unit]
-    other_files = [f"- {s.action.upper()} {s.path}: {s.what}" for s in plan.steps
+    other_files = [f"- {s.action.upper()} {s.path}: {s.what}" for s in plan.distinct_steps()
                    if s.path != step.path]
     text = ""
     if others:
