@@ -397,6 +397,29 @@ def test_repeated_lines_under_a_new_definitions_header_are_not_a_rewrite_of_them
     assert _echo_region(work, 1, logged) == (5, 6, "        ")
 
 
+def test_repeated_lines_wrapped_in_a_new_block_go_one_level_in():
+    from types import SimpleNamespace
+
+    from sleepcoder.agent.solve.decomposed import _echo_region
+
+    # llm-254 at a11421e: `if store:` above the insert it wraps; the region's indentation
+    # kept the insert where it was and put the `if` in the class body
+    content = ("class Collection:\n    def embed(self, text, store):\n"
+               "        embedding = self.model(text)\n"
+               "        self.table.insert(\n            {'e': embedding},\n        )\n"
+               "        return embedding\n")
+    work = SimpleNamespace(content=content, span=SimpleNamespace(end_line=7),
+                           language="python")
+    wrapped = ("        if store:\n            self.table.insert(\n"
+               "                {'e': embedding},\n            )\n")
+    assert _echo_region(work, 2, wrapped) == (4, 6, "        ")
+    # a new line after the repeated ones, dedented: it closes their block (kept as before)
+    content = ("def f(xs):\n    for x in xs:\n        a(x)\n        b(x)\n    return 1\n")
+    work = SimpleNamespace(content=content, span=SimpleNamespace(end_line=5),
+                           language="python")
+    assert _echo_region(work, 1, "        a(x)\n        b(x)\n    done()\n") == (3, 4, "    ")
+
+
 def test_a_change_of_a_definition_too_large_to_show_is_dropped_and_repeats_collapse(
         inventory, scripted, monkeypatch):  # noqa: F811
     import sleepcoder.agent.solve.plan as plan_module

@@ -303,6 +303,7 @@ def _echo_region(work: UnitWork, header_last: int, answer: str) -> tuple[int, in
     body = range(header_last + 1, work.span.end_line + 1)  # 1-based
     matched: list[tuple[int, str]] = []  # (file line, answer line)
     lead: list[str] = []  # the new lines before the first repeated one
+    lead_raw: list[str] = []
     fresh = 0
     position = header_last
     for raw in answer.splitlines():
@@ -317,6 +318,7 @@ def _echo_region(work: UnitWork, header_last: int, answer: str) -> tuple[int, in
             fresh += 1
             if not matched:
                 lead.append(text)
+                lead_raw.append(raw)
     if len(matched) < 2 or not fresh:
         return None
     first, last = matched[0][0], matched[-1][0]
@@ -333,6 +335,13 @@ def _echo_region(work: UnitWork, header_last: int, answer: str) -> tuple[int, in
     shift = own - least
     indent = file_indent[: len(file_indent) - shift] if 0 < shift <= len(file_indent) \
         else file_indent
+    if header is None and lead and lead[-1].endswith(":") and \
+            min(len(r) - len(r.lstrip()) for r in lead_raw) == least < own:
+        # a new block opened around the repeated lines (`if store:` above the `insert(...)`
+        # they indent further: llm-254 at a11421e): the block's first line takes the first
+        # repeated line's place, and the repeated lines go one level in; kept at the file's
+        # indentation, the `if` had gone to the class body, outside the method
+        indent = file_indent
     if header is not None and header > header_last:  # the answer restates a nested header
         first = header
     return first, last, indent
