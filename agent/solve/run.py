@@ -300,7 +300,8 @@ def run_record(ctx: SolveContext, thread: str, state: dict) -> dict:
         "started": state.get("started"),
         "files": {
             "localized": state.get("files", []),
-            "planned": [s["path"] for s in state.get("plan", {}).get("steps", [])],
+            "planned": list(dict.fromkeys(s["path"] for s in state.get("plan", {}).get("steps",
+                                                                                       []))),
             "modified": patch.modified_files,
             "added": [f.path for f in patch.files if f.status == "added"],
             "touched": _touched(ctx, patch),
