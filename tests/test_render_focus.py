@@ -98,3 +98,17 @@ def test_cli_map_show_with_a_focus_prints_the_localizers_first_file(repo):
     files = [line.split()[0] for line in result.stdout.splitlines()
              if line.startswith("shop/")]
     assert "shop/shipping.py" in files[:3]
+
+
+def test_the_map_for_a_model_names_the_repository_not_its_path(repo):
+    repo.commit("Initial widgets", {"ui/widgets.py": WIDGETS, "ui/__init__.py": ""})
+    build_map(repo.root)
+    store, _ = MapStore.open(repo.root / ".sleepcoder", create=False)
+    try:
+        for_model = render_map(store, focus="tree guides", root_name_only=True).text
+        for_user = render_map(store, focus="tree guides").text
+    finally:
+        store.close()
+    assert str(repo.root) in for_user
+    assert str(repo.root) not in for_model
+    assert f"# Repository map of {repo.root.name} @" in for_model

@@ -461,3 +461,15 @@ def test_a_retry_that_cannot_fit_is_not_asked_and_the_run_does_not_end_budget_ex
     assert "not retried: the budget left is too small for another answer" in \
         edits["inventory/report.py"]["error"]
     assert result.status != "budget_exhausted"
+
+
+def test_no_prompt_names_where_the_repository_is_on_this_machine(inventory, scripted):
+    # prompts may go to a remote API: the plan's map names the folder, not the path
+    script_happy_path(scripted)
+    result = start_solve(inventory.root, REQUEST, options())
+    assert result.status == "done", result.record["events"]
+    assert scripted.calls
+    for call in scripted.calls:
+        assert str(inventory.root) not in call.prompt, call.node
+    plan = next(c.prompt for c in scripted.calls if c.node == "plan")
+    assert f"Repository map of {inventory.root.name}" in plan

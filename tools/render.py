@@ -90,12 +90,15 @@ def ranked_files(store: MapStore, focus: str = "", scores: dict[str, float] | No
 
 def render_map(store: MapStore, budget: int = 2048, focus: str = "",
                max_defs: int = 12, likely_changes: bool = True,
-               scores: dict[str, float] | None = None) -> RenderedMap:
+               scores: dict[str, float] | None = None, root_name_only: bool = False
+               ) -> RenderedMap:
     """The map as text within `budget` tokens: an overview of the main directories (from the
     sleep pass, up to 15% of the budget), files by relevance with their summaries, key
     definitions and co-change hints, then anticipated changes (up to 15%; left out with
     `likely_changes=False`, e.g. where a small model might take them for its task). `scores`:
-    the localizer's scores for `focus` when the caller has them (see `ranked_files`)."""
+    the localizer's scores for `focus` when the caller has them (see `ranked_files`).
+    `root_name_only`: the header names the repository's folder, not its path on this machine
+    (for text sent to a model, which may be a remote API)."""
     ranked = ranked_files(store, focus, scores)
     info = {path: (lang, lines, doc) for path, lang, lines, doc in store.conn.execute(
         "SELECT f.path, f.language, b.lines, b.doc FROM files f JOIN blobs b ON b.id = f.fid "
@@ -107,7 +110,8 @@ def render_map(store: MapStore, budget: int = 2048, focus: str = "",
     idf = _definition_idf(store, tokens)
     commit = store.get_meta("commit") or ""
     root = store.get_meta("root") or ""
-    header = _header(root, commit, len(ranked), focus, store.get_meta("sleep_mode") or "",
+    header = _header(Path(root).name if root_name_only and root else root, commit,
+                     len(ranked), focus, store.get_meta("sleep_mode") or "",
                      store.get_meta("sleep_model") or "")
     parts = [header]
     used = estimate_tokens(header)

@@ -209,7 +209,7 @@ def _plan(ctx: SolveContext, state: SolveState, events: list[str]) -> SolveState
         # without the anticipated requests: the 1.5B planned those instead of the task
         context = "\nRepository map (most relevant first):\n" + render_map(
             ctx.store, budget=900, focus=ctx.task.text, likely_changes=False,
-            scores=ctx.scores).text
+            scores=ctx.scores, root_name_only=True).text
     else:
         seen = [item["action"] for item in state.get("exploration", {}).get("transcript", [])]
         context = ("\nWhat you looked at while exploring: " + "; ".join(seen[-8:])) if seen \
