@@ -220,8 +220,22 @@ def test_every_grammar_compiles():
                  grammars.search_replace(), grammars.insertions("python"),
                  grammars.plan(["a.py"], ["f", "C.m"]), grammars.plan([], []),
                  grammars.header_or_none("python", "f", 1),
+                 grammars.definition_block("python", 'we"ird'),
                  grammars.header_or_none("typescript", 'we"ird', 3)):
         LlamaGrammar.from_string(text, verbose=False)
+
+
+def test_a_new_python_definition_must_open_with_its_planned_name():
+    """httpx-73 at a52809a: asked to add `handle_cookies` after `class URL`, the 1.5B wrote
+    `class URL:` again until the length limit."""
+    from sleepcoder.agent.solve import grammars
+
+    text = grammars.definition_block("python", "handle_cookies")
+    sig = next(line for line in text.splitlines() if line.startswith("sig ::="))
+    assert '("def " | "class ") "handle_cookies"' in sig and '("async ")?' in sig
+    assert text.startswith('root ::= "```python\\n" deco{0,8} sig code-line')
+    # other languages: any one block (their definitions take many forms)
+    assert grammars.definition_block("typescript", "f") == grammars.code_block("typescript")
 
 
 def test_the_plan_grammar_names_each_file_once_and_in_order():

@@ -55,6 +55,23 @@ def header_or_none(language: str, name: str, header_lines: int) -> str:
             "cont ::= [ \\t]+ [^@`\\n] [^\\n]* \"\\n\"\n")
 
 
+def definition_block(language: str, name: str, max_lines: int = 400) -> str:
+    """One fenced code block holding a new Python definition of `name`: decorator lines, then
+    the `def`/`async def`/`class` line that defines it, then its lines. Asked to add
+    `handle_cookies` after `class URL`, the 1.5B wrote `class URL:` again until the length
+    limit, twice (httpx-73 at a52809a: 3,000 tokens for an answer refused at its first
+    line). Other languages get `code_block`."""
+    if language != "python":
+        return code_block(language, max_lines)
+    fence = literal("```" + language + "\n")
+    return (f"root ::= {fence} deco{{0,8}} sig code-line{{0,{max_lines}}} \"```\"\n"
+            "deco ::= [ \\t]* \"@\" [^\\n]* \"\\n\" deco-more{0,8}\n"
+            "deco-more ::= ([ \\t]+ [^@`\\n] | [)\\]}]) [^\\n]* \"\\n\"\n"
+            f"sig ::= [ \\t]* (\"async \")? (\"def \" | \"class \") {literal(name)} "
+            "[^\\n]* \"\\n\"\n"
+            f"{_CODE}\n")
+
+
 def choice(options: list[str]) -> str:
     return f"root ::= {_alternatives(options, literal('0'))}\n"
 

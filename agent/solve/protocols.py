@@ -67,7 +67,8 @@ def edit_unit(ctx: SolveContext, work: UnitWork, protocol: str, attempts: int) -
                 break
         return total
     if work.unit.kind == "add":
-        return _loop(ctx, work, attempts, "sym_add", grammars.code_block(work.fence),
+        return _loop(ctx, work, attempts, "sym_add",
+                     grammars.definition_block(work.fence, work.tail),
                      min(3000, 700 + tokens_of(work.code)),
                      lambda text: apply_addition(work, one_block(text, f"`{work.tail}`")),
                      what=work.unit.what, place=place_text(work.unit))
