@@ -1299,3 +1299,21 @@ def test_a_files_change_left_out_at_planning_is_made_later_and_its_results_merge
     # the other file is named once in the later question
     main_prompt = next(c.prompt for c in scripted.calls if "Planned change of `main`" in c.prompt)
     assert main_prompt.count("inventory/report.py: add the low-stock report") == 1
+
+
+def test_long_signatures_are_cut_in_the_plan_listing(inventory, scripted):  # noqa: F811
+    from sleepcoder.agent.solve.plan import MAX_LISTED_SIGNATURE
+
+    params = ", ".join(f"option_{i}: int = {i}" for i in range(20))
+    report = inventory.root / "inventory/report.py"
+    report.write_text(report.read_text() + f"\n\ndef render_everything({params}) -> str:\n"
+                      "    return ''\n")
+    inventory.git("commit", "-qam", "a long signature")
+    script_plan(scripted, "EDIT inventory/report.py: money\n  CHANGE format_money: dollars\n")
+    scripted.on(node="edit", reply="NONE")
+    start_solve(inventory.root, "money", options(edit_protocol="decomposed"))
+    planner = next(c.prompt for c in scripted.calls if c.node == "plan")
+    listed = [line.strip() for line in planner.splitlines()
+              if line.strip().startswith("render_everything(")]
+    assert len(listed) == 1 and listed[0].startswith("render_everything(option_0: int")
+    assert len(listed[0]) <= MAX_LISTED_SIGNATURE + 1 and listed[0].endswith("…)")

@@ -32,6 +32,10 @@ _LISTING = re.compile(r"\[used by \d+ files?\]|\b[Cc]hanges with:|\(candidate:|\
 MAX_NEW_FILES = 3
 MAX_EXTRA_FILES = 1  # existing files the plan may add beyond the localization's choice
 MAX_LISTED_DEFINITIONS = 30  # per file, in the plan prompt
+# a listed signature is cut after this many characters: the plan needs the names, and rich's
+# long parameter lists (`Console.__init__`: 25 parameters) made plan prompts of 3,000-3,800
+# tokens at a11421e, asked twice when the first plan copied the worked example
+MAX_LISTED_SIGNATURE = 90
 # A CHANGE shows the whole definition: a larger one (flask's `Flask` class, 17,000 tokens)
 # does not fit a small model's context or the budget; the plan drops it and says so.
 MAX_CHANGE_CHARS = 10_000  # about 2,500 tokens
@@ -170,6 +174,8 @@ def _definition_listing(ctx: SolveContext, files: list[str]) -> tuple[str, list[
         for d in defs:
             signature = d.signature.split("(", 1)
             shown = d.qname + (f"({signature[1]}" if len(signature) == 2 else "")
+            if len(shown) > MAX_LISTED_SIGNATURE:
+                shown = shown[:MAX_LISTED_SIGNATURE - 1].rstrip() + "…)"
             if sizes.get(d.qname, 0) > MAX_CHANGE_CHARS:
                 shown += "  (too large to CHANGE whole: change one of its methods)"
             lines.append(f"    {shown}")
