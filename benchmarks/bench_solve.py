@@ -1,7 +1,7 @@
 """Benchmark of task time on the example project (a command, not a test).
 
     python benchmarks/bench_solve.py [--model M] [--budget N ...] [--request ID ...]
-        [--format symbols|blocks ...] [--out RESULTS.jsonl]
+        [--format symbols|blocks ...] [--condition map|no-map ...] [--out RESULTS.jsonl]
 
 For each feature request in examples/requests.json, in each edit format, with the map (after
 one sleep pass) and without it (`--no-map`, the baseline), at each budget, with the example's
@@ -64,7 +64,11 @@ def main() -> None:
     parser.add_argument("--format", action="append", dest="formats",
                         help="edit formats (default: symbols and blocks)")
     parser.add_argument("--out", type=Path, help="results JSONL (resumable)")
+    parser.add_argument("--condition", action="append", dest="conditions",
+                        choices=["no-map", "map"],
+                        help="conditions (default: both; the token ratio needs both)")
     args = parser.parse_args()
+    conditions = args.conditions or ["no-map", "map"]
     budgets = args.budget or [8000, 20000]
     formats = args.formats or ["symbols", "blocks"]
     requests = json.loads((EXAMPLES / "requests.json").read_text())
@@ -93,7 +97,7 @@ def main() -> None:
             for edit_format in formats:
                 for budget in budgets:
                     tokens_of: dict[str, int] = {}
-                    for condition in ("no-map", "map"):
+                    for condition in [c for c in ("no-map", "map") if c in conditions]:
                         key = (item["id"], edit_format, condition, budget)
                         row = done.get(key)
                         if row is None:
