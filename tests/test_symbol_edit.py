@@ -1317,3 +1317,28 @@ def test_long_signatures_are_cut_in_the_plan_listing(inventory, scripted):  # no
               if line.strip().startswith("render_everything(")]
     assert len(listed) == 1 and listed[0].startswith("render_everything(option_0: int")
     assert len(listed[0]) <= MAX_LISTED_SIGNATURE + 1 and listed[0].endswith("…)")
+
+
+def test_a_method_planned_at_the_end_of_a_file_goes_in_the_class_that_ends_it():
+    from types import SimpleNamespace
+
+    from sleepcoder.agent.solve.plan import Unit
+    from sleepcoder.agent.solve.units import apply_addition
+
+    # black-136 at a52809a: `test_format_file_with_cache(self, ...)` planned AT END of a file
+    # whose tests are methods of one TestCase, above `if __name__ == "__main__":`
+    content = ("import unittest\n\n\nclass BlackTestCase(unittest.TestCase):\n"
+               "    def test_a(self):\n        self.assertTrue(True)\n\n\n"
+               "if __name__ == \"__main__\":\n    unittest.main()\n")
+    unit = Unit("add", "test_cache", "end", "test the cache")
+    work = SimpleNamespace(content=content, language="python", unit=unit, tail="test_cache",
+                           step=SimpleNamespace(units=[unit]))
+    method = "def test_cache(self):\n    self.assertEqual(1, 1)\n"
+    new = apply_addition(work, method)
+    assert ("        self.assertTrue(True)\n\n    def test_cache(self):\n"
+            "        self.assertEqual(1, 1)\n\n\nif __name__") in new
+    # a plain function still goes at the end, above the entry point
+    function = "def helper():\n    return 1\n"
+    work.tail, unit.name = "helper", "helper"
+    new = apply_addition(work, function)
+    assert "\n\n\ndef helper():\n    return 1\n\n\nif __name__" in new

@@ -266,3 +266,17 @@ def test_lines_inserted_apart_get_blank_lines_but_not_under_a_block_opener():
     assert insert_lines(source, 3, method, "    ") == (  # not apart: as before
         "class A:\n    def f(self):\n        return 1\n    def h(self):\n        return 2\n"
         "    def g(self):\n        pass\n")
+
+
+def test_the_end_of_a_script_is_above_its_entry_point():
+    source = ("import unittest\n\n\nclass T(unittest.TestCase):\n    def test_a(self):\n"
+              "        pass\n\n\nif __name__ == '__main__':\n    # run\n    unittest.main()\n")
+    from sleepcoder.tools.symbols import main_guard
+
+    assert main_guard(source) == 9
+    new = insert_definition(source, "python", Anchor("end"), "def helper():\n    return 1\n")
+    assert new.index("def helper") < new.index("if __name__")
+    assert "        pass\n\n\ndef helper():\n    return 1\n\n\nif __name__" in new
+    # a guard followed by more top-level code is not the end of the file
+    assert main_guard(source + "x = 1\n") == 0
+    assert main_guard("def f():\n    pass\n") == 0

@@ -366,6 +366,8 @@ def insertion(content: str, language: str, anchor: Anchor) -> tuple[int, str, in
     lines = _lines(content)
     if anchor.where == "end":
         end = len(lines)
+        if language == "python":  # before the script's entry point, which runs at once
+            end = (main_guard(content) or end + 1) - 1
         while end and not lines[end - 1].strip():
             end -= 1
         return end + 1, "", _blank_lines(language, "")
@@ -380,6 +382,22 @@ def insertion(content: str, language: str, anchor: Anchor) -> tuple[int, str, in
                target.qname.count(".") + 1]
     indent = members[0].indent if members else target.indent + "    "
     return target.end_line + 1, indent, _blank_lines(language, indent)
+
+
+_MAIN_GUARD = re.compile(r"""if\s+__name__\s*==\s*['"]__main__['"]\s*:""")
+
+
+def main_guard(content: str) -> int:
+    """The 1-based line of a Python file's closing `if __name__ == "__main__":` block (only
+    its body, blank lines and comments after it), or 0. The end of such a file is above it:
+    a test added after `unittest.main()` is never run (black-136 at a52809a)."""
+    lines = content.splitlines()
+    for number in range(len(lines), 0, -1):
+        line = lines[number - 1]
+        if not line.strip() or line[0] in " \t#":
+            continue
+        return number if _MAIN_GUARD.match(line) else 0
+    return 0
 
 
 def _blank_lines(language: str, indent: str) -> int:

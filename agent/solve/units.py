@@ -21,6 +21,7 @@ from sleepcoder.tools.symbols import (
     import_block,
     insert_definition,
     locate,
+    main_guard,
     normalise,
     replace_definition,
     text_of,
@@ -206,6 +207,31 @@ def _named(name: str, work: UnitWork) -> bool:
                                         work.content) is not None
 
 
+_FIRST_PARAMETER = re.compile(r"\s*(?:async\s+)?def\s+\w+\s*\(\s*(self|cls)\b")
+
+
+def _method_home(work: UnitWork, new_code: str) -> Anchor | None:
+    """A new function planned at the end of the file whose first parameter is `self` (or
+    `cls`) is a method: it goes at the end of the class that ends the file, if one does
+    (black-136 at a52809a: `test_format_file_with_cache(self, ...)` planned AT END of
+    tests/test_black.py, whose tests are methods of `BlackTestCase`; spliced at module
+    level)."""
+    first = next((line for line in new_code.splitlines()
+                  if line.strip() and not line.strip().startswith("@")), "")
+    if not _FIRST_PARAMETER.match(first):
+        return None
+    top = [d for d in definitions(work.content, "python") if "." not in d.qname]
+    if not top:
+        return None
+    last = max(top, key=lambda d: d.end_line)
+    guard = main_guard(work.content)
+    trailing = work.content.splitlines()[last.end_line:(guard - 1 if guard else None)]
+    if last.kind != "class" or any(line.strip() and not line.startswith((" ", "\t", "#"))
+                                   for line in trailing):
+        return None  # the file ends with a function or top-level code: no class to join
+    return Anchor("in", last.qname)
+
+
 def apply_addition(work: UnitWork, new_code: str) -> str:
     new_code = _unwrapped(work, new_code)
     names = defined_names(new_code, work.language)
@@ -218,6 +244,8 @@ def apply_addition(work: UnitWork, new_code: str) -> str:
                            + (f", it defines `{names[0]}`" if names else ""))
     where, _, target = work.unit.anchor.partition(" ")
     anchor = Anchor("end") if where == "end" else Anchor(where, target)
+    if where == "end" and work.language == "python":
+        anchor = _method_home(work, new_code) or anchor
     try:
         return insert_definition(work.content, work.language, anchor, new_code)
     except SymbolError:  # the anchor went away since the plan: the end of the file
