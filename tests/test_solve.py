@@ -473,3 +473,16 @@ def test_no_prompt_names_where_the_repository_is_on_this_machine(inventory, scri
         assert str(inventory.root) not in call.prompt, call.node
     plan = next(c.prompt for c in scripted.calls if c.node == "plan")
     assert f"Repository map of {inventory.root.name}" in plan
+
+
+def test_a_body_of_only_comments_is_named_as_such():
+    from sleepcoder.agent.solve.syntax import EditRejected, check_syntax
+
+    original = "def f():\n    return 1\n"
+    new = original + "\n\ndef g(x):\n    # compute it\n    # ...\n"
+    try:
+        check_syntax("m.py", original, new)
+    except EditRejected as exc:
+        assert "a body of only comments is no body" in str(exc)
+    else:
+        raise AssertionError("a bodiless definition was accepted")

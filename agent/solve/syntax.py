@@ -67,7 +67,13 @@ def _python_parses(path: str, original: str, new: str) -> None:
     if error is None or _python_error(original) is not None:
         return
     line = error.lineno or 1
-    raise EditRejected(f"the edit makes {path} invalid Python at line {line}: {error.msg}:\n"
+    why = error.msg
+    if why.startswith("expected an indented block"):
+        # black-136 at a52809a: a new test whose body was two comments, answered three times
+        # to Python's message alone
+        why += " (a body of only comments is no body: write the code that does what the " \
+               "plan says)"
+    raise EditRejected(f"the edit makes {path} invalid Python at line {line}: {why}:\n"
                        f"{_numbered(new.splitlines(), line - 3, line + 1)}")
 
 
