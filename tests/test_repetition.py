@@ -95,3 +95,17 @@ def test_an_answer_without_a_loop_is_passed_whole_with_its_finish_reason():
     assert choice["finish_reason"] == "stop" and llama.sent == len(lines)
     assert choice["message"]["content"] == "\n".join(lines) + "\n"
     assert result["usage"]["prompt_tokens"] == 1  # the content alone: no ChatML template
+
+
+def test_lines_alike_but_for_their_numbers_are_not_continued():
+    # black-529 at a52809a: one digit longer each line until the length limit
+    cut = "```python\ndef test_long(self):\n" + "\n".join(
+        f'    self.assertEqual(norm({"1" * n}), "{"1" * n}")' for n in range(6, 26))
+    assert repeats_itself(cut)
+    assert not ends_in_loop(cut)  # the stream is not cut for it: a table of cases is code
+    varied = "```python\n" + "\n".join(f"    x{n} = compute_{n}(a, b)" for n in range(20))
+    assert repeats_itself(varied)  # the same shape 20 times: not worth a continuation
+    distinct = "```python\n" + "\n".join(f"    {name} = {n}" for n, name in enumerate(
+        ["alpha", "beta", "gamma", "delta", "eps", "zeta", "eta", "theta", "iota", "kappa",
+         "lam", "mu", "nu", "xi"]))
+    assert not repeats_itself(distinct)
