@@ -103,8 +103,8 @@ def test_lines_alike_but_for_their_numbers_are_not_continued():
         f'    self.assertEqual(norm({"1" * n}), "{"1" * n}")' for n in range(6, 26))
     assert repeats_itself(cut)
     assert not ends_in_loop(cut)  # the stream is not cut for it: a table of cases is code
-    varied = "```python\n" + "\n".join(f"    x{n} = compute_{n}(a, b)" for n in range(20))
-    assert repeats_itself(varied)  # the same shape 20 times: not worth a continuation
+    table = "```python\n" + "\n".join(f"    x{n} = compute_{n}(a, b)" for n in range(20))
+    assert not repeats_itself(table)  # small numbers: a table of cases, continued
     distinct = "```python\n" + "\n".join(f"    {name} = {n}" for n, name in enumerate(
         ["alpha", "beta", "gamma", "delta", "eps", "zeta", "eta", "theta", "iota", "kappa",
          "lam", "mu", "nu", "xi"]))

@@ -13,7 +13,7 @@ from sleepcoder.agent.solve.context import SolveContext
 from sleepcoder.agent.solve.units import UnitRejected
 
 CONTINUATIONS = 2  # extra requests for an answer cut off by the length limit
-_DIGITS = re.compile(r"\d+")
+_DIGITS = re.compile(r"\d{4,}")  # long numbers: a list of small ones is a table
 # A small model asked again at temperature 0 tends to repeat its refused answer word for word,
 # even with the reason in front of it: a retry samples (seeded, so runs stay reproducible).
 RETRY_TEMPERATURE = 0.5
@@ -67,7 +67,7 @@ def repeats_itself(text: str) -> bool:
     and a retry of that loop spent 11,000 of the run's 20,000 tokens."""
     lines = [line.strip() for line in text.splitlines()
              if line.strip() not in ("", "```", "...", "pass", "}", ")", "]")]
-    # lines alike but for their numbers count too, here and not in the stream's cut (a
+    # lines alike but for their long numbers count too, here and not in the stream's cut (a
     # table of cases is code): black-529 at a52809a wrote `assertEqual(f(1234...), "1234...")`
     # one digit longer each line, 701 tokens and two continuations (5,600 tokens) for an
     # answer that never closed
