@@ -455,8 +455,11 @@ def print_run_detail(detail: Any, full: bool = False) -> None:
     plan = (record.get("plan") or {}).get("steps", [])
     if plan:
         say("Plan", bold=True)
-        for s in plan:
-            say(f"  {s['action'].upper()} {s['path']}: {s['what']}")
+        shown: set[str] = set()
+        for s in plan:  # a refilled file's later step is the same file (events say what)
+            if s["path"] not in shown:
+                shown.add(s["path"])
+                say(f"  {s['action'].upper()} {s['path']}: {s['what']}")
     outcomes = file_outcomes(record)
     if outcomes:
         say("Files", bold=True)
