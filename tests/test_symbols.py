@@ -236,6 +236,8 @@ def test_a_new_python_definition_must_open_with_its_planned_name():
     assert text.startswith('root ::= "```python\\n" deco{0,8} sig code-line')
     # other languages: any one block (their definitions take many forms)
     assert grammars.definition_block("typescript", "f") == grammars.code_block("typescript")
+    # a new constant is an assignment, not a def or class
+    assert grammars.definition_block("python", "DEFAULT_TIMEOUT") == grammars.code_block("python")
 
 
 def test_the_plan_grammar_names_each_file_once_and_in_order():
@@ -280,3 +282,7 @@ def test_the_end_of_a_script_is_above_its_entry_point():
     # a guard followed by more top-level code is not the end of the file
     assert main_guard(source + "x = 1\n") == 0
     assert main_guard("def f():\n    pass\n") == 0
+    # a form feed earlier in the file is no line break for tree-sitter or insertion
+    odd = source.replace("import unittest\n", "import unittest  # \x0c page\n")
+    new = insert_definition(odd, "python", Anchor("end"), "def c():\n    return 1\n")
+    assert new.index("def c") < new.index("if __name__")

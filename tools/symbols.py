@@ -391,9 +391,9 @@ def main_guard(content: str) -> int:
     """The 1-based line of a Python file's closing `if __name__ == "__main__":` block (only
     its body, blank lines and comments after it), or 0. The end of such a file is above it:
     a test added after `unittest.main()` is never run (black-136 at a52809a)."""
-    lines = content.splitlines()
+    lines = content.split("\n")  # counted as _lines and tree-sitter count (not splitlines)
     for number in range(len(lines), 0, -1):
-        line = lines[number - 1]
+        line = lines[number - 1].rstrip("\r")
         if not line.strip() or line[0] in " \t#":
             continue
         return number if _MAIN_GUARD.match(line) else 0

@@ -68,7 +68,7 @@ def definition_block(language: str, name: str, max_lines: int = 400) -> str:
     `handle_cookies` after `class URL`, the 1.5B wrote `class URL:` again until the length
     limit, twice (httpx-73 at a52809a: 3,000 tokens for an answer refused at its first
     line). Other languages get `code_block`."""
-    if language != "python":
+    if language != "python" or name.isupper():  # a constant (`X = 1`) is no def or class
         return code_block(language, max_lines)
     fence = literal("```" + language + "\n")
     return (f"root ::= {fence} deco{{0,8}} sig code-line{{0,{max_lines}}} \"```\"\n"

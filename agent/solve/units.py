@@ -225,7 +225,7 @@ def _method_home(work: UnitWork, new_code: str) -> Anchor | None:
         return None
     last = max(top, key=lambda d: d.end_line)
     guard = main_guard(work.content)
-    trailing = work.content.splitlines()[last.end_line:(guard - 1 if guard else None)]
+    trailing = work.content.split("\n")[last.end_line:(guard - 1 if guard else None)]
     if last.kind != "class" or any(line.strip() and not line.startswith((" ", "\t", "#"))
                                    for line in trailing):
         return None  # the file ends with a function or top-level code: no class to join
