@@ -347,6 +347,14 @@ def test_new_lines_among_repeated_ones_replace_the_lines_they_span(inventory,  #
     assert not any("numbered statement" in call.prompt for call in scripted.calls)
 
 
+def _echo_work(content: str, end_line: int):
+    """The parts of a unit's work that `_echo_region` reads."""
+    from types import SimpleNamespace
+
+    return SimpleNamespace(content=content, span=SimpleNamespace(end_line=end_line),
+                           language="python")
+
+
 def test_an_echo_region_always_lies_inside_the_body():
     from types import SimpleNamespace
 
@@ -371,7 +379,6 @@ def test_an_echo_region_always_lies_inside_the_body():
 
 
 def test_repeated_lines_under_a_new_definitions_header_are_not_a_rewrite_of_them():
-    from types import SimpleNamespace
 
     from sleepcoder.agent.solve.decomposed import _echo_region
 
@@ -382,8 +389,7 @@ def test_repeated_lines_under_a_new_definitions_header_are_not_a_rewrite_of_them
                "    def _fail(self, *args):\n        raise RuntimeError('signalling '\n"
                "                           'unavailable')\n"
                "    send = lambda *a: None\n")
-    work = SimpleNamespace(content=content, span=SimpleNamespace(end_line=7),
-                           language="python")
+    work = _echo_work(content, 7)
     copied = ("    def send(self, *args):\n        raise RuntimeError('signalling '\n"
               "                           'unavailable')\n")
     assert _echo_region(work, 1, copied) is None
@@ -398,7 +404,6 @@ def test_repeated_lines_under_a_new_definitions_header_are_not_a_rewrite_of_them
 
 
 def test_repeated_lines_wrapped_in_a_new_block_go_one_level_in():
-    from types import SimpleNamespace
 
     from sleepcoder.agent.solve.decomposed import _echo_region
 
@@ -408,15 +413,13 @@ def test_repeated_lines_wrapped_in_a_new_block_go_one_level_in():
                "        embedding = self.model(text)\n"
                "        self.table.insert(\n            {'e': embedding},\n        )\n"
                "        return embedding\n")
-    work = SimpleNamespace(content=content, span=SimpleNamespace(end_line=7),
-                           language="python")
+    work = _echo_work(content, 7)
     wrapped = ("        if store:\n            self.table.insert(\n"
                "                {'e': embedding},\n            )\n")
     assert _echo_region(work, 2, wrapped) == (4, 6, "        ")
     # a new line after the repeated ones, dedented: it closes their block (kept as before)
     content = ("def f(xs):\n    for x in xs:\n        a(x)\n        b(x)\n    return 1\n")
-    work = SimpleNamespace(content=content, span=SimpleNamespace(end_line=5),
-                           language="python")
+    work = _echo_work(content, 5)
     assert _echo_region(work, 1, "        a(x)\n        b(x)\n    done()\n") == (3, 4, "    ")
 
 
