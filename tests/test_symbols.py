@@ -233,6 +233,8 @@ def test_a_new_python_definition_must_open_with_its_planned_name():
     text = grammars.definition_block("python", "handle_cookies")
     sig = next(line for line in text.splitlines() if line.startswith("sig ::="))
     assert '("def " | "class ") "handle_cookies"' in sig and '("async ")?' in sig
+    # the name ends there: `handle_cookies_v2` would be a prefix match, renamed afterwards
+    assert sig.split('"handle_cookies"')[1].startswith(" [(:\\[ ] ")
     assert text.startswith('root ::= "```python\\n" deco{0,8} sig code-line')
     # other languages: any one block (their definitions take many forms)
     assert grammars.definition_block("typescript", "f") == grammars.code_block("typescript")

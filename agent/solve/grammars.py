@@ -74,8 +74,9 @@ def definition_block(language: str, name: str, max_lines: int = 400) -> str:
     return (f"root ::= {fence} deco{{0,8}} sig code-line{{0,{max_lines}}} \"```\"\n"
             "deco ::= [ \\t]* \"@\" [^\\n]* \"\\n\" deco-more{0,8}\n"
             f"{_DECO_MORE}\n"
+            # the name ends there: `(`, `:`, `[` or a space follows (not `name_more`)
             f"sig ::= [ \\t]* (\"async \")? (\"def \" | \"class \") {literal(name)} "
-            "[^\\n]* \"\\n\"\n"
+            "[(:\\[ ] [^\\n]* \"\\n\"\n"
             f"{_CODE}\n")
 
 
