@@ -401,6 +401,12 @@ def test_repeated_lines_under_a_new_definitions_header_are_not_a_rewrite_of_them
     logged = ("        log('failing')\n        raise RuntimeError('signalling '\n"
               "                           'unavailable')\n")
     assert _echo_region(work, 1, logged) == (5, 6, "        ")
+    # a restated header of a method whose signature spans lines (`) -> None:` closes it)
+    content = ("class A:\n    def f(\n        self,\n        a,\n    ) -> None:\n"
+               "        x = a\n        y = x * 2\n        return y\n")
+    restated = ("    def f(self, a, b) -> int:\n        x = a\n        log(x)\n"
+                "        y = x * 2\n")
+    assert _echo_region(_echo_work(content, 8), 1, restated) == (2, 7, "    ")
 
 
 def test_repeated_lines_wrapped_in_a_new_block_go_one_level_in():

@@ -20,7 +20,7 @@ from sleepcoder.agent.solve.asking import (
     tokens_of,
 )
 from sleepcoder.agent.solve.context import SolveContext, prompt
-from sleepcoder.agent.solve.names import check_import_names, check_repository_names
+from sleepcoder.agent.solve.names import check_names
 from sleepcoder.agent.solve.plan import Unit
 from sleepcoder.agent.solve.syntax import EditRejected, check_syntax
 from sleepcoder.agent.solve.units import (
@@ -86,8 +86,7 @@ def decomposed(ctx: SolveContext, work: UnitWork, attempts: int) -> UnitOutcome:
             new_body = _block_or_none(body.text)
             new = _splice_decomposed(ctx, work, statements, header_last, new_header, new_body)
             check_syntax(work.path, work.content, new)
-            check_import_names(ctx, work, new)
-            check_repository_names(ctx, work, new)
+            check_names(ctx, work, new)
             ctx.trajectory.outcome("edit", f"applied to {work.unit.describe()} in {work.path}")
             return UnitOutcome(new, attempt, requests=requests + (1 if new_body else 0))
         except (UnitRejected, EditRejected) as exc:
@@ -365,6 +364,8 @@ def _lead_header(lines: list[str], first: int, lead: list[str]) -> int | None:
     for n in range(first - 1, 0, -1):
         text = lines[n - 1]
         if text.strip() and len(text) - len(text.lstrip()) < depth:
+            if text.strip().startswith((")", "]")):
+                continue  # the end of a signature over several lines (`) -> None:`)
             match = _DEFINES.match(text.strip())
             if match and named == [match.group(1)]:
                 return n
