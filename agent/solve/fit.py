@@ -160,7 +160,8 @@ def fit_plan(plan: Plan, queue: list[int], available: int, sizes: dict[str, dict
         if rest:
             held.append(Step(step.action, step.path, step.what, rest))
     note = (f"left out to fit the token budget (about {needed:,} tokens of edits planned, "
-            f"{max(available, 0):,} available): " + "; ".join(left_out))
+            f"{max(available, 0):,} available; edited after the others if what is left "
+            f"of the budget then pays for them): " + "; ".join(left_out))
     fitted = Plan(steps, "; ".join(filter(None, [plan.note, note])), plan.dropped_units,
                   left_out)
     # the kept steps are already in edit order

@@ -332,8 +332,9 @@ def _edit(ctx: SolveContext, state: SolveState, events: list[str]) -> SolveState
         events.append(f"could not edit {result.path}: {result.error}")
     elif result.status == "partial":
         missed = [u["unit"] for u in result.units if u["status"] not in ("done", "note")]
+        # (a refill that could not start has no unit of its own: its error says why)
         events.append(f"could not make every planned change in {result.path}: "
-                      + ", ".join(missed))
+                      + (", ".join(missed) or result.error or "see the file's units"))
     if result.stopped:
         events.append(f"stopped: {result.stopped}")
         return {"queue": [], "results": results, "status": "budget_exhausted"}
