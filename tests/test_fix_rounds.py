@@ -140,7 +140,10 @@ def test_a_partly_edited_file_keeps_its_edits_when_its_fix_round_fails(
     scripted.on(node="localize", reply="inventory/cli.py: YES")
     scripted.on(node="plan", reply="EDIT inventory/cli.py: low stock\n  CHANGE main: dispatch "
                                    "low-stock\n  CHANGE build_parser: the subcommand\n")
-    scripted.on(node="edit", contains="Planned change of `main`", reply=MAIN_INSERT)
+    # (the plan adds no `low_stock` here: a call of it would be refused as unbound)
+    scripted.on(node="edit", contains="Planned change of `main`",
+                reply=MAIN_INSERT.replace("low_stock(inventory, args.threshold)",
+                                          "stock_table(inventory)"))
     scripted.on(node="edit", reply="no code here")
     failing = f"{sys.executable} -c \"print('inventory/cli.py is wrong'); raise SystemExit(1)\""
     result = start_solve(inventory.root, REQUEST, options(test_cmd=failing,

@@ -65,6 +65,33 @@ def unresolved(content: str) -> set[str] | None:
     return {n for n in used - bound - _BUILTINS if not n.startswith("__")}
 
 
+def reading_scopes(content: str, names: set[str]) -> dict[str, str]:
+    """For each of `names` that `content` reads as a global, the first function (qualified,
+    in source order) that reads it; '<module>' for a read at the top level."""
+    try:
+        top = symtable.symtable(content, "<edit>", "exec")
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return {}
+    found: dict[str, tuple[int, str]] = {}
+    stack: list[tuple[symtable.SymbolTable, str]] = [(top, "")]
+    hidden = ("listcomp", "setcomp", "dictcomp", "genexpr", "lambda")
+    while stack:
+        table, prefix = stack.pop()
+        # a comprehension or lambda is read as part of the function it is in
+        own = "<module>" if table is top else prefix.rstrip(".") or "<module>" \
+            if table.get_name() in hidden else prefix + table.get_name()
+        for symbol in table.get_symbols():
+            name = symbol.get_name()
+            if name in names and symbol.is_referenced() and (
+                    table is top or (symbol.is_global() and not symbol.is_declared_global())):
+                line = table.get_lineno()
+                if name not in found or line < found[name][0]:
+                    found[name] = (line, own)
+        child_prefix = "" if own == "<module>" else f"{own}."
+        stack.extend((child, child_prefix) for child in table.get_children())
+    return {name: scope for name, (_, scope) in found.items()}
+
+
 def providers(names: set[str], path: str, new_names: dict[str, str],
               imported_as: dict[str, Counter[str]], defined_in: dict[str, list[str]]
               ) -> dict[str, str]:

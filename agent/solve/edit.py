@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, field
 
 from sleepcoder.agent.solve import grammars
 from sleepcoder.agent.solve.context import SolveContext, prompt
+from sleepcoder.agent.solve.names import check_file_names
 from sleepcoder.agent.solve.plan import Plan, Step
 from sleepcoder.agent.solve.syntax import EditRejected, check_syntax
 from sleepcoder.agent.solve.units import FENCE_NAMES
@@ -111,6 +112,7 @@ def edit_file(ctx: SolveContext, step: Step, plan: Plan, test_output: str = "",
             new = _rewritten(answer.text, original, path) if rewrite else \
                 _apply(step.action, answer.text, original, path)
             check_syntax(path, original, new)
+            check_file_names(ctx, plan, step, path, language_for_path(path), original, new)
         except EditRejected as exc:
             error = str(exc)
             ctx.trajectory.outcome("edit", f"rejected: {error}")

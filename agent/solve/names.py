@@ -16,7 +16,7 @@ from collections import Counter
 from sleepcoder.agent.solve.context import SolveContext
 from sleepcoder.agent.solve.syntax import EditRejected
 from sleepcoder.agent.solve.units import UnitWork
-from sleepcoder.tools import pyimports
+from sleepcoder.tools import pyattrs, pyimports
 
 
 def check_import_names(ctx: SolveContext, work: UnitWork, new: str) -> None:
@@ -40,11 +40,13 @@ def check_import_names(ctx: SolveContext, work: UnitWork, new: str) -> None:
         return
     fresh = after - before - set(work.planned)
     if not fresh:
+        _check_unbound_reads(ctx, work, new)
         return
     imported_as, defined_in = repository_names(ctx, fresh)
     fresh -= set(pyimports.providers(fresh, work.path, work.planned, imported_as, defined_in))
     fresh -= set(module_imports(ctx, new, fresh))  # `import json` is added for them
     if not fresh:
+        _check_unbound_reads(ctx, work, new)
         return
     names = ", ".join(f"`{name}`" for name in sorted(fresh)[:5])
     raise EditRejected(
@@ -54,6 +56,38 @@ def check_import_names(ctx: SolveContext, work: UnitWork, new: str) -> None:
         f"and no file of the repository provides {'it' if len(fresh) == 1 else 'them'}: "
         f"importing {work.path} would fail with NameError. Use only names the file has, or "
         "leave out what needs another one")
+
+
+def _check_unbound_reads(ctx: SolveContext, work: UnitWork, new: str) -> None:
+    """A name a function of the new code reads that nothing binds: not a parameter or local
+    of that function, not defined or imported by the module, and not one the import step can
+    add. It fails with NameError only when the function runs, so nothing but the tests would
+    see it: the README example's low-stock run at 8e788ce read `threshold` in a function that
+    had no such parameter, and its tests failed."""
+    after = pyimports.unresolved(new)
+    before = pyimports.unresolved(work.content)
+    if after is None or before is None:
+        return
+    fresh = after - before - set(work.planned) - {
+        name.rsplit(".", 1)[-1] for name in work.planned}
+    if not fresh:
+        return
+    imported_as, defined_in = repository_names(ctx, fresh)
+    fresh -= set(pyimports.providers(fresh, work.path, work.planned, imported_as, defined_in))
+    fresh -= set(module_imports(ctx, new, fresh))
+    if not fresh:
+        return
+    scopes = pyimports.reading_scopes(new, fresh)
+    name = sorted(fresh, key=lambda n: (scopes.get(n, "~"), n))[0]
+    where = scopes.get(name, "<module>")
+    place = "at the top level of the module" if where == "<module>" else f"in `{where}`"
+    others = sorted(fresh - {name})[:4]
+    also = f" (and {', '.join(f'`{n}`' for n in others)}, likewise)" if others else ""
+    raise EditRejected(
+        f"`{name}` is read {place}, but nothing binds it: it is not a parameter or local "
+        f"variable there, {work.path} neither defines nor imports it, and no file of the "
+        f"repository provides it{also}: running that code would fail with NameError. Take "
+        "it as a parameter, assign it before it is read, or use a name the code has")
 
 
 def module_imports(ctx: SolveContext, content: str, names: set[str]) -> dict[str, str]:
@@ -191,8 +225,8 @@ def check_repository_names(ctx: SolveContext, work: UnitWork, new: str) -> None:
     missing = []
     for module, name in sorted(wanted):
         path = _module_file(ctx, work, module)
-        if path is None or work.planned.get(name) == path:
-            continue
+        if path is None or work.planned.get(name) == path or _pending(work, path):
+            continue  # (a file the plan edits later may be given the name)
         bound = _top_level_names(ctx.workspace.read_text(path) or "")
         if bound is None or name in bound or _module_file(ctx, work, f"{module}.{name}"):
             continue
@@ -255,3 +289,193 @@ def _top_level_names(content: str) -> set[str] | None:
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return None
     return pyimports.top_level_bound(top)
+
+
+def check_own_attributes(ctx: SolveContext, work: UnitWork, new: str) -> None:
+    """A new read of `variable.attribute` where the variable is certainly an instance of a
+    class the repository defines (tools/pyattrs says when that is certain) and the class has
+    no such attribute: AttributeError when the code runs. The README example's low-stock
+    test at 8e788ce called `inventory.add_item(...)` on an `Inventory`, whose method is
+    `add`, and failed. Not checked: a class whose file the plan still has to edit (it may be
+    given that attribute), an attribute some planned addition is named after, dunders."""
+    if work.language != "python":
+        return
+    tree = pyattrs.parse(new)
+    if tree is None:
+        return
+    old = {(r.cls, r.attribute) for r in pyattrs.instance_reads(work.content)}
+    planned = {name.rsplit(".", 1)[-1] for name in work.planned}
+    classes = _Classes(ctx, work)
+    missing = []
+    for read in sorted(pyattrs.instance_reads(new), key=lambda r: (r.line, r.attribute)):
+        if (read.cls, read.attribute) in old or read.attribute in planned or \
+                read.attribute.startswith("__"):
+            continue
+        found = classes.members(read.cls, work.path, tree)
+        if found is not None and read.attribute not in found[0] and not (
+                read.how != "constructed" and classes.subclassed(read.cls, found[1], tree)):
+            missing.append((read, *found))
+    if not missing:
+        return
+    read, members, path = missing[0]
+    shown = _members_to_show(members, read.attribute, inside=read.variable in ("self", "cls"))
+    has = f"; what it has: {', '.join(f'`{m}`' for m in shown)}" if shown else ""
+    where = "" if read.scope == "<module>" else f" (in `{read.scope}`)"
+    more = sorted({f"`{r.variable}.{r.attribute}`" for r, _, _ in missing[1:]})[:3]
+    also = f" ({', '.join(more)} likewise)" if more else ""
+    raise EditRejected(
+        f"`{read.variable}.{read.attribute}`{where}: `{read.cls}` ({path}) has no attribute "
+        f"`{read.attribute}`{has}{also}. Running that code would fail with AttributeError: "
+        "use what the class has, or leave that call out")
+
+
+def _members_to_show(members: set[str], wanted: str, inside: bool) -> list[str]:
+    """The class's own attributes worth listing to the model: the closest to the wanted name
+    first, then the rest (private ones only for code inside the class), at most twelve."""
+    import difflib
+
+    own = sorted(m for m in members - set(dir(object)) if not m.startswith("__") and (
+        inside or not m.startswith("_")))
+    head = wanted.strip("_").split("_")[0]  # `add_item`: `add` first, then what looks alike
+    close = [m for m in own if m.strip("_").split("_")[0] == head]
+    close += [m for m in difflib.get_close_matches(wanted, own, n=3, cutoff=0.5)
+              if m not in close]
+    return (close + [m for m in own if m not in close])[:12]
+
+
+class _Classes:
+    """Finds the class a module binds to a name, and its attributes: in the module itself, or
+    through `from module import Name` (followed through re-exports) in a file of the
+    repository, as the workspace holds it now (earlier edits of this run included)."""
+
+    def __init__(self, ctx: SolveContext, work: UnitWork) -> None:
+        self.ctx, self.work = ctx, work
+
+    def members(self, name: str, path: str, tree, depth: int = 0
+                ) -> tuple[set[str], str] | None:
+        if depth > 4:
+            return None
+        node = pyattrs.top_level_class(tree, name)
+        if node is not None:
+            if self._pending(path):
+                return None
+            bases = {}
+
+            def base(base_name: str) -> set[str] | None:
+                if base_name not in bases:
+                    bases[base_name] = None  # a cycle of bases: unknown
+                    found = self.members(base_name, path, tree, depth + 1)
+                    bases[base_name] = found[0] if found else None
+                return bases[base_name]
+
+            found = pyattrs.class_members(node, base)
+            return (found, path) if found is not None else None
+        source = _imported_from(tree, name, path)
+        if source is None:
+            return None
+        module, original = source
+        file = module if module.endswith(".py") else _module_file(self.ctx, self.work, module)
+        if file is not None and file.endswith(".py") and not self.ctx.workspace.exists(file):
+            file = file[:-len(".py")] + "/__init__.py"  # `from .models import X`: a package
+        if file is None or not self.ctx.workspace.exists(file):
+            return None
+        text = self.ctx.workspace.read_text(file)
+        other = pyattrs.parse(text or "")
+        if other is None:
+            return None
+        return self.members(original, file, other, depth + 1)
+
+    def subclassed(self, name: str, path: str, tree) -> bool:
+        """Whether some class may derive from `name` (defined in `path`): then `self` or a
+        parameter annotated `name` can be an instance with more attributes (a base class
+        whose methods read what its subclasses define). Without a map, only the two files
+        are known: assumed so."""
+        import ast
+
+        def derives(module) -> bool:
+            return any(isinstance(node, ast.ClassDef) and any(
+                (isinstance(b, ast.Name) and b.id == name) or
+                (isinstance(b, ast.Attribute) and b.attr == name) for b in node.bases)
+                for node in ast.walk(module))
+
+        defining = pyattrs.parse(self.ctx.workspace.read_text(path) or "") \
+            if path != self.work.path else None
+        if derives(tree) or (defining is not None and derives(defining)):
+            return True
+        if self.ctx.store is None:
+            return True
+        rows = self.ctx.store.conn.execute(
+            "SELECT signature FROM defs WHERE kind = 'class' AND signature LIKE ? "
+            "ESCAPE '\\'", (f"%{_like(name)}%",)).fetchall()
+        return any(re.search(rf"\(.*\b{re.escape(name)}\b", row[0]) for row in rows)
+
+    def _pending(self, path: str) -> bool:
+        return _pending(self.work, path)
+
+
+def _pending(work: UnitWork, path: str) -> bool:
+    """Whether the plan still has to edit `path` after the file being edited now (edits go
+    in plan order: a file before this one holds its edits already)."""
+    if path == work.path or getattr(work, "plan", None) is None:
+        return False
+    steps = list(work.plan.steps)
+    here = next((i for i, s in enumerate(steps) if s is work.step), None)
+    if here is None:
+        here = next((i for i, s in enumerate(steps) if s.path == work.path), -1)
+    return any(s.path == path for s in steps[here + 1:])
+
+
+def _imported_from(tree, name: str, path: str) -> tuple[str, str] | None:
+    """(module, imported name) for the one `from module import name [as alias]` that binds
+    `name` in the module (a relative module given as the file it names); None when none or
+    several do, or the module binds the name otherwise too."""
+    import ast
+
+    sources = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            for alias in node.names:
+                if (alias.asname or alias.name) == name:
+                    sources.add((_relative(path, node.level, node.module) if node.level
+                                 else node.module or "", alias.name))
+        elif isinstance(node, ast.Import) and any(
+                (a.asname or a.name).split(".")[0] == name for a in node.names):
+            return None
+    if len(sources) != 1:
+        return None
+    module, original = next(iter(sources))
+    return (module, original) if module else None
+
+
+def _relative(path: str, level: int, module: str | None) -> str:
+    """The file a relative import names from `path` (`from .models import X` in
+    `inventory/cli.py` -> `inventory/models.py`); '' when it climbs above the root."""
+    parts = path.split("/")[:-1]
+    if level - 1 > len(parts):
+        return ""
+    base = parts[:len(parts) - (level - 1)]
+    if module:
+        base += module.split(".")
+    if not base:
+        return ""
+    joined = "/".join(base)
+    return f"{joined}.py" if module else f"{joined}/__init__.py"
+
+
+def check_names(ctx: SolveContext, work: UnitWork, new: str) -> None:
+    """Every check of the names a Python edit uses, in the order their errors help most."""
+    check_import_names(ctx, work, new)
+    check_repository_names(ctx, work, new)
+    check_own_attributes(ctx, work, new)
+
+
+def check_file_names(ctx: SolveContext, plan, step, path: str, language: str | None,
+                     original: str, new: str) -> None:
+    """check_names for a whole-file answer (a rewrite, a new file, blocks on a file)."""
+    from types import SimpleNamespace
+
+    planned = {u.name: s.path for s in plan.steps for u in s.units if u.kind == "add"} \
+        if plan is not None else {}
+    work = SimpleNamespace(path=path, language=language or "", content=original,
+                           planned=planned, plan=plan, step=step)
+    check_names(ctx, work, new)  # type: ignore[arg-type]

@@ -30,7 +30,7 @@ from sleepcoder.agent.solve.asking import (
 )
 from sleepcoder.agent.solve.context import SolveContext, prompt
 from sleepcoder.agent.solve.decomposed import decomposed
-from sleepcoder.agent.solve.names import check_import_names, check_repository_names
+from sleepcoder.agent.solve.names import check_names
 from sleepcoder.agent.solve.syntax import EditRejected, check_syntax
 from sleepcoder.agent.solve.units import (
     UnitRejected,
@@ -118,8 +118,7 @@ def _loop(ctx: SolveContext, work: UnitWork, attempts: int, template: str, gramm
             looped(answer)
             new = apply(answer.text)
             check_syntax(work.path, work.content, new)
-            check_import_names(ctx, work, new)
-            check_repository_names(ctx, work, new)
+            check_names(ctx, work, new)
             ctx.trajectory.outcome("edit", f"applied to {work.unit.describe()} in {work.path}")
             return UnitOutcome(new, attempt, requests=requests)
         except (UnitRejected, EditRejected) as exc:

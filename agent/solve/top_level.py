@@ -20,7 +20,7 @@ from sleepcoder.agent.budget import BudgetExhausted, RequestTooLarge
 from sleepcoder.agent.solve import grammars
 from sleepcoder.agent.solve.context import SolveContext, prompt
 from sleepcoder.agent.solve.edit import FileResult, other_files
-from sleepcoder.agent.solve.names import check_import_names, check_repository_names
+from sleepcoder.agent.solve.names import check_names
 from sleepcoder.agent.solve.plan import Plan, Step, Unit
 from sleepcoder.agent.solve.syntax import EditRejected, check_syntax
 from sleepcoder.agent.solve.text_edit import (
@@ -104,7 +104,7 @@ def add_top_level(ctx: SolveContext, step: Step, plan: Plan, language: str, cont
     fence = FENCE_NAMES.get(language, "")
     work = UnitWork(path, language, Unit("add", "", "end", step.what), step, content, None,
                     "", "", {u.name: s.path for s in plan.steps for u in s.units
-                             if u.kind == "add"})
+                             if u.kind == "add"}, plan)
     try:
         answer = ctx.ask("edit", messages, max_tokens=NEW_LINES_TOKENS,
                          grammar=grammars.code_block_or_none(fence, max_lines=60))
@@ -118,8 +118,7 @@ def add_top_level(ctx: SolveContext, step: Step, plan: Plan, language: str, cont
         place = ask_place(ctx, places(content, language, focus), text)
         new = insert(content, place, text)
         check_syntax(path, content, new)
-        check_import_names(ctx, work, new)
-        check_repository_names(ctx, work, new)
+        check_names(ctx, work, new)
     except (EditRejected, UnitRejected) as exc:
         record["error"] = f"new top-level lines: {exc}"
         ctx.trajectory.outcome("edit", f"rejected: {record['error']}")
